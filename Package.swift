@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+// vls: a notebook-style scripting REPL for reading Vision Transformers in
+// class-embedding space. Layers (data flows down, never up):
+//   C libraries -> Core / Imaging -> Language -> Builtins -> Tool.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "vls",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vls", targets: ["vls"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian -dev packages, see Scripts/setup)
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // libpng / libjpeg-turbo behind a setjmp shim: a corrupt image is an error value.
+        .target(
+            name: "CImageShim",
+            path: "Sources/CImageShim",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
+        ),
+
+        // MARK: Core (no language code)
+        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib"], swiftSettings: optimize),
+        .target(name: "VLSCore", dependencies: ["CBLAS", "VLSImaging"], swiftSettings: optimize),
+
+        // MARK: Language (knows nothing of ViTs)
+        .target(name: "VLSLanguage", swiftSettings: optimize),
+
+        // MARK: Builtins (binds the core into the language)
+        .target(
+            name: "VLSBuiltins",
+            dependencies: ["VLSCore", "VLSImaging", "VLSLanguage"],
+            swiftSettings: optimize
+        ),
+
+        // MARK: Tool
+        .executableTarget(
+            name: "vls",
+            dependencies: [
+                "VLSBuiltins", "VLSLanguage", "VLSCore", "CReadline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize
+        ),
+
+        // MARK: Tests
+        // Fixtures live in Tests/Fixtures (found through #filePath), language cases in
+        // Tests/VLSLanguageTests/Cases.
+        .testTarget(name: "VLSCoreTests", dependencies: ["VLSCore"]),
+        .testTarget(name: "VLSImagingTests", dependencies: ["VLSImaging"]),
+        .testTarget(name: "VLSLanguageTests", dependencies: ["VLSLanguage"], exclude: ["Cases"]),
+        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore"]),
+    ]
+)
