@@ -58,5 +58,7 @@ let package = Package(
         .testTarget(name: "VLSImagingTests", dependencies: ["VLSImaging"]),
         .testTarget(name: "VLSLanguageTests", dependencies: ["VLSLanguage"], exclude: ["Cases"]),
         .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore"]),
-    ]
+    ],
+    // Swift 5 mode: the numerical core shares raw buffers across worker threads by design.
+    swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Row-wise kernels of the ViT: layer norm, GELU, softmax. Each fast kernel has a naive
+/// reference beside it (double precision), tested against each other.
+public enum Kernels {
+    // MARK: - Layer norm
+
+    /// out[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, biased variance (as torch).
+    public static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, width d: Int,
+                                 gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, eps: Float,
+                                 out: UnsafeMutablePointer<Float>) {
+        Threads.parallelFor(rows, costPerItem: d * 4) { r0, r1 in
+            for r in r0..<r1 {
+                let row = x + r * d
+                let o = out + r * d
+                var sum: Float = 0
+                for i in 0..<d { sum += row[i] }
+                let mean = sum / Float(d)
+                var sq: Float = 0
+                for i in 0..<d { let c = row[i] - mean; sq += c * c }
+                let inv = 1 / (sq / Float(d) + eps).squareRoot()
+                if let gamma, let beta {
+                    for i in 0..<d { o[i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
+                } else if let gamma {
+                    for i in 0..<d { o[i] = (row[i] - mean) * inv * gamma[i] }
+                } else {
+                    for i in 0..<d { o[i] = (row[i] - mean) * inv }
+                }
+            }
+        }
+    }
+
+    /// Reference layer norm in double precision.
+    public static func layerNormNaive(_ x: UnsafePointer<Float>, rows: Int, width d: Int,
+                                      gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?, eps: Float,
+                                      out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            var mean = 0.0
+            for i in 0..<d { mean += Double(x[r * d + i]) }
+            mean /= Double(d)
+            var v = 0.0
+            for i in 0..<d { let c = Double(x[r * d + i]) - mean; v += c * c }
+            v /= Double(d)
+            for i in 0..<d {
+                var y = (Double(x[r * d + i]) - mean) / (v + Double(eps)).squareRoot()
+                if let gamma { y *= Double(gamma[i]) }
+                if let beta { y += Double(beta[i]) }
+                out[r * d + i] = Float(y)
+            }
+        }
+    }
+
+    // MARK: - Activations
+
+    /// Exact GELU, x · Φ(x) = 0.5 x (1 + erf(x / √2)), in place.
+    public static func gelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        Threads.parallelFor(n, costPerItem: 16) { a, b in
+            for i in a..<b {
+                let v = x[i]
+                x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752))
+            }
+        }
+    }
+
+    /// Reference exact GELU in double precision.
+    public static func geluNaive(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let v = Double(x[i])
+            x[i] = Float(0.5 * v * (1 + erf(v / 2.0.squareRoot())))
+        }
+    }
+
+    /// CLIP's quick GELU, x · sigmoid(1.702 x), in place.
+    public static func quickGelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        Threads.parallelFor(n, costPerItem: 8) { a, b in
+            for i in a..<b {
+                let v = x[i]
+                x[i] = v / (1 + expf(-1.702 * v))
+            }
+        }
+    }
+
+    // MARK: - Softmax
+
+    /// Row-wise softmax of `rows` rows of length `n` (stride `ld`), in place, max-subtracted.
+    public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int, ld: Int? = nil) {
+        let ld = ld ?? n
+        for r in 0..<rows {
+            let row = x + r * ld
+            var m = -Float.infinity
+            for i in 0..<n where row[i] > m { m = row[i] }
+            var s: Float = 0
+            for i in 0..<n { let e = expf(row[i] - m); row[i] = e; s += e }
+            let inv = 1 / s
+            for i in 0..<n { row[i] *= inv }
+        }
+    }
+
+    /// Reference softmax in double precision.
+    public static func softmaxRowsNaive(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows {
+            var m = -Double.infinity
+            for i in 0..<n { m = max(m, Double(x[r * n + i])) }
+            var s = 0.0
+            var e = [Double](repeating: 0, count: n)
+            for i in 0..<n { e[i] = exp(Double(x[r * n + i]) - m); s += e[i] }
+            for i in 0..<n { x[r * n + i] = Float(e[i] / s) }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import CBLAS
+
+/// Thread settings of the core: BLAS threads and the workers of elementwise kernels.
+public enum Threads {
+    nonisolated(unsafe) private static var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Number of workers used by elementwise kernels and OpenBLAS.
+    public static var count: Int { workers }
+
+    /// Sets both OpenBLAS's thread count and the kernel workers (call before heavy work).
+    public static func set(_ n: Int) {
+        workers = max(1, n)
+        openblas_set_num_threads(Int32(workers))
+    }
+
+    /// Runs `body(chunkStart, chunkEnd)` over `0..<n` split in contiguous chunks across the
+    /// workers; runs inline when the work is small (`n * costPerItem` below a threshold).
+    public static func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {
+        let w = workers
+        if w == 1 || n < 2 || n * costPerItem < 32_768 {
+            body(0, n)
+            return
+        }
+        let chunks = min(w, n)
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let start = n * c / chunks
+                let end = n * (c + 1) / chunks
+                if start < end { body(start, end) }
+            }
+        }
+    }
+}
+
+/// Cooperative cancellation for long core calls (Ctrl-C): checked between batches and blocks.
+public enum CoreInterrupt {
+    nonisolated(unsafe) private static var flag: Int32 = 0
+    public static func request() { flag = 1 }
+    public static func clear() { flag = 0 }
+    public static var isRequested: Bool { flag != 0 }
+    /// Throws when an interrupt was requested.
+    public static func check() throws {
+        if flag != 0 { throw CoreError("interrupted") }
+    }
+}
