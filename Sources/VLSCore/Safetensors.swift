@@ -50,11 +50,13 @@ public final class SafetensorsFile: @unchecked Sendable {
         func fail(_ why: String) -> CoreError { CoreError("\(path): not a valid safetensors file: \(why)") }
         guard size >= 8 else { throw fail(size == 0 ? "the file is empty" : "the file is \(size) bytes, shorter than the 8-byte header length") }
         let lengthBytes = file.bytes(0..<8)
-        if lengthBytes[0] == 0x80 || (lengthBytes[0] == 0x50 && lengthBytes[1] == 0x4B) {
-            throw CoreError("\(path): this is a PyTorch pickle/zip checkpoint, which is never loaded (it can run code); convert it with Scripts/convert-checkpoint.py")
-        }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(lengthBytes[i]) << (8 * UInt64(i)) }
+        let pickleMagic = lengthBytes[0] == 0x80 && (2...5).contains(lengthBytes[1])
+        let zipMagic = lengthBytes[0] == 0x50 && lengthBytes[1] == 0x4B && lengthBytes[2] == 0x03 && lengthBytes[3] == 0x04
+        if (pickleMagic || zipMagic) && n + 8 > UInt64(size) {
+            throw CoreError("\(path): this is a PyTorch pickle/zip checkpoint, which is never loaded (it can run code); convert it with Scripts/convert-checkpoint.py")
+        }
         guard n <= UInt64(SafetensorsFile.maxHeaderBytes) else { throw fail("header length \(n) exceeds the limit of \(SafetensorsFile.maxHeaderBytes) bytes") }
         guard Int(n) + 8 <= size else { throw fail("header length \(n) runs past the end of the file (\(size) bytes)") }
         let headerLength = Int(n)
@@ -88,7 +90,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             var shape: [Int] = []
             var elements = 1
             for d in shapeAny {
-                guard let num = d as? NSNumber, let dim = Int(exactly: num.doubleValue), dim >= 0, !(d is Bool) else {
+                guard let num = d as? NSNumber, let dim = Int(exactly: num.doubleValue), dim >= 0 else {
                     throw fail("tensor '\(key)' has an invalid shape \(shapeAny)")
                 }
                 shape.append(dim)

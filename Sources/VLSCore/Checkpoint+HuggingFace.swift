@@ -1,0 +1,120 @@
+import Foundation
+
+extension Checkpoint {
+    /// Architecture of a Hugging Face `ViTForImageClassification` checkpoint.
+    static func hfConfig(_ json: [String: Any]?, preprocessor: [String: Any]?, reader: TensorReader, path: String) throws -> ViTConfig {
+        var c = ViTConfig()
+        c.eps = 1e-12
+        c.preprocessing.pipeline = "squash"
+        c.preprocessing.interpolation = "bilinear"
+        c.preprocessing.cropPct = 1
+        if let json {
+            func int(_ k: String) -> Int? { (json[k] as? NSNumber)?.intValue }
+            if let v = int("hidden_size") { c.width = v }
+            if let v = int("num_hidden_layers") { c.depth = v }
+            if let v = int("num_attention_heads") { c.heads = v }
+            if let v = int("intermediate_size") { c.mlpHidden = v }
+            if let v = int("image_size") { c.imageSize = v }
+            if let v = int("patch_size") { c.patchSize = v }
+            if let v = int("num_channels") { c.inChannels = v }
+            if let v = (json["layer_norm_eps"] as? NSNumber)?.floatValue { c.eps = v }
+            if let v = json["qkv_bias"] as? Bool { c.qkvBias = v }
+            if let act = json["hidden_act"] as? String {
+                switch act {
+                case "gelu": c.activation = .gelu
+                case "quick_gelu": c.activation = .quickGelu
+                default: throw CoreError("\(path): hidden_act '\(act)' is not supported (gelu or quick_gelu)")
+                }
+            }
+            if let m = json["model_type"] as? String, m != "vit" {
+                throw CoreError("\(path): model_type '\(m)' is not supported (Hugging Face 'vit' only)")
+            }
+            c.architecture = (json["architectures"] as? [String])?.first ?? "ViTForImageClassification"
+            c.labels = labelNames(json)
+            if c.labels == nil, json["layer_norm_eps"] == nil { c.notes.append("config.json has no layer_norm_eps: Hugging Face default 1e-12 used") }
+        } else {
+            c.notes.append("no config.json: architecture inferred from tensor shapes (eps 1e-12, the Hugging Face default)")
+            if let pe = reader.shape("vit.embeddings.patch_embeddings.projection.weight"), pe.count == 4 {
+                c.width = pe[0]; c.patchSize = pe[2]; c.inChannels = pe[1]
+            }
+            var depth = 0
+            while reader.has("vit.encoder.layer.\(depth).layernorm_before.weight") { depth += 1 }
+            c.depth = depth
+            if let f = reader.shape("vit.encoder.layer.0.intermediate.dense.weight") { c.mlpHidden = f[0] }
+            if let pos = reader.shape("vit.embeddings.position_embeddings"), pos.count == 3 {
+                let g = Int(Double(pos[1] - 1).squareRoot().rounded())
+                c.imageSize = g * c.patchSize
+            }
+            c.heads = max(1, c.width / 64)
+            c.notes.append("number of heads not in the config: \(c.heads) assumed from the width (64 per head)")
+            c.qkvBias = reader.has("vit.encoder.layer.0.attention.attention.query.bias")
+        }
+        if let head = reader.shape("classifier.weight"), head.count == 2 { c.numClasses = head[0] }
+        if let labels = c.labels, labels.count != c.numClasses {
+            c.notes.append("config names \(labels.count) labels but the classifier has \(c.numClasses) outputs: label names ignored")
+            c.labels = nil
+        }
+        c.preprocessing.size = c.imageSize
+        if let p = preprocessor {
+            if let m = p["image_mean"] as? [NSNumber], m.count == 3 { c.preprocessing.mean = m.map(\.doubleValue) }
+            if let s = p["image_std"] as? [NSNumber], s.count == 3 { c.preprocessing.std = s.map(\.doubleValue) }
+            if let size = p["size"] as? [String: Any], let h = (size["height"] as? NSNumber)?.intValue { c.preprocessing.size = h }
+            else if let size = (p["size"] as? NSNumber)?.intValue { c.preprocessing.size = size }
+            if let r = (p["resample"] as? NSNumber)?.intValue {
+                c.preprocessing.interpolation = [0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"][r] ?? "bilinear"
+            }
+        } else {
+            c.notes.append("no preprocessor_config.json: squash resize, mean/std 0.5 assumed")
+        }
+        guard c.width % max(c.heads, 1) == 0, c.heads > 0 else {
+            throw CoreError("\(path): width \(c.width) is not divisible by \(c.heads) heads")
+        }
+        return c
+    }
+
+    static func hfWeights(_ r: inout TensorReader, config c: ViTConfig) throws -> ViTWeights {
+        let d = c.width, f = c.mlpHidden
+        func norm(_ key: String) throws -> Norm {
+            Norm(weight: try r.take("\(key).weight", [d]), bias: try r.take("\(key).bias", [d]))
+        }
+        func linear(_ key: String, out: Int, in inF: Int) throws -> Linear {
+            Linear(weight: try r.take("\(key).weight", [out, inF]), bias: try r.take("\(key).bias", [out]))
+        }
+        let p = c.patchSize, ch = c.inChannels
+        let e = "vit.embeddings"
+        var blocks: [BlockWeights] = []
+        for i in 0..<c.depth {
+            let b = "vit.encoder.layer.\(i)"
+            // Fuse query, key, value into timm's qkv layout (rows q|k|v).
+            let qkvW = Tensor(zeros: [3 * d, d])
+            let qkvB: Tensor? = c.qkvBias ? Tensor(zeros: [3 * d]) : nil
+            for (j, part) in ["query", "key", "value"].enumerated() {
+                let w = try r.take("\(b).attention.attention.\(part).weight", [d, d])
+                (qkvW.mutablePointer + j * d * d).update(from: w.pointer, count: d * d)
+                if let qkvB {
+                    let bias = try r.take("\(b).attention.attention.\(part).bias", [d])
+                    (qkvB.mutablePointer + j * d).update(from: bias.pointer, count: d)
+                }
+            }
+            blocks.append(BlockWeights(
+                norm1: try norm("\(b).layernorm_before"),
+                qkv: Linear(weight: qkvW, bias: qkvB),
+                proj: try linear("\(b).attention.output.dense", out: d, in: d),
+                norm2: try norm("\(b).layernorm_after"),
+                fc1: try linear("\(b).intermediate.dense", out: f, in: d),
+                fc2: try linear("\(b).output.dense", out: d, in: f),
+                ls1: nil, ls2: nil))
+        }
+        return ViTWeights(
+            patchEmbed: Linear(weight: try r.take("\(e).patch_embeddings.projection.weight", [d, ch, p, p]).reshaped([d, ch * p * p]),
+                               bias: try r.take("\(e).patch_embeddings.projection.bias", [d])),
+            clsToken: try r.take("\(e).cls_token", [1, 1, d]),
+            distToken: nil, regToken: nil,
+            posEmbed: try r.take("\(e).position_embeddings", [1, c.numPatches + 1, d]),
+            normPre: nil,
+            blocks: blocks,
+            norm: try norm("vit.layernorm"),
+            head: try linear("classifier", out: c.numClasses, in: d),
+            headDist: nil)
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+extension Checkpoint {
+    /// Architecture of a timm-layout checkpoint: name table, then `model_args`, then shapes.
+    static func timmConfig(_ json: [String: Any]?, reader: TensorReader, path: String) throws -> ViTConfig {
+        var c = ViTConfig()
+        var fromConfig = Set<String>()   // fields a config fixed, which shapes must then agree with
+        if let json {
+            if let arch = json["architecture"] as? String {
+                if let named = ViTConfig.fromTimmName(arch) {
+                    c = named
+                    fromConfig.formUnion(["heads", "image"])
+                } else {
+                    c.architecture = arch
+                    c.notes.append("architecture '\(arch)' is not in the table of timm ViT names; what it implies beyond the tensor shapes is assumed standard")
+                }
+            }
+            if let args = json["model_args"] as? [String: Any] {
+                try c.apply(timmArgs: args)
+                if args["num_heads"] != nil { fromConfig.insert("heads") }
+                if args["img_size"] != nil { fromConfig.insert("image") }
+            }
+            if let pool = json["global_pool"] as? String, (json["model_args"] as? [String: Any])?["global_pool"] == nil {
+                try c.apply(timmArgs: ["global_pool": pool])
+            }
+            if let n = (json["num_classes"] as? NSNumber)?.intValue { c.numClasses = n }
+            if let cfg = json["pretrained_cfg"] as? [String: Any] {
+                if let size = cfg["input_size"] as? [NSNumber], size.count == 3 {
+                    if !fromConfig.contains("image") { c.imageSize = size[2].intValue }
+                    fromConfig.insert("image")
+                    c.preprocessing.size = size[2].intValue
+                }
+                if let v = cfg["interpolation"] as? String { c.preprocessing.interpolation = v }
+                if let v = (cfg["crop_pct"] as? NSNumber)?.doubleValue { c.preprocessing.cropPct = v }
+                if let v = cfg["mean"] as? [NSNumber], v.count == 3 { c.preprocessing.mean = v.map(\.doubleValue) }
+                if let v = cfg["std"] as? [NSNumber], v.count == 3 { c.preprocessing.std = v.map(\.doubleValue) }
+            } else {
+                c.notes.append("config.json has no pretrained_cfg: preprocessing assumed (timm defaults for the name)")
+            }
+            c.labels = labelNames(json)
+        } else {
+            c.notes.append("no config.json: architecture inferred from tensor shapes (pre-norm blocks, eps 1e-6, exact GELU assumed)")
+        }
+        c.preprocessing.pipeline = "timm"
+
+        // Shapes fill in and check what the config said.
+        guard let pe = reader.shape("patch_embed.proj.weight"), pe.count == 4, pe[2] == pe[3] else {
+            throw CoreError("\(reader.describe): missing tensor 'patch_embed.proj.weight' [D, C, P, P] (is this a timm ViT checkpoint?)")
+        }
+        if json?["model_args"] != nil || json?["architecture"] != nil, fromConfig.contains("image"), pe[2] != c.patchSize {
+            throw CoreError("\(reader.describe): config says patch size \(c.patchSize) but 'patch_embed.proj.weight' has \(pe[2])")
+        }
+        c.width = pe[0]; c.inChannels = pe[1]; c.patchSize = pe[2]
+        c.patchBias = reader.has("patch_embed.proj.bias")
+        var depth = 0
+        while reader.has("blocks.\(depth).norm1.weight") || reader.has("blocks.\(depth).attn.qkv.weight") { depth += 1 }
+        guard depth > 0 else { throw CoreError("\(reader.describe): no transformer blocks ('blocks.0.attn.qkv.weight' missing)") }
+        c.depth = depth
+        if let fc1 = reader.shape("blocks.0.mlp.fc1.weight"), fc1.count == 2 { c.mlpHidden = fc1[0] }
+        c.qkvBias = reader.has("blocks.0.attn.qkv.bias")
+        c.classToken = reader.has("cls_token")
+        c.distilled = reader.has("dist_token")
+        c.regTokens = reader.shape("reg_token").map { $0.count == 3 ? $0[1] : 0 } ?? 0
+        c.preNorm = reader.has("norm_pre.weight")
+        c.layerScale = reader.has("blocks.0.ls1.gamma")
+        if reader.has("fc_norm.weight") {
+            c.fcNorm = true
+            if json == nil || !c.classToken { c.pooling = .avg }
+        } else {
+            c.fcNorm = false
+            if !c.classToken && c.pooling == .token { c.pooling = .avg }
+        }
+        c.finalNorm = reader.has("norm.weight") || reader.has("fc_norm.weight")
+        if let head = reader.shape("head.weight"), head.count == 2 { c.numClasses = head[0] }
+        guard let pos = reader.shape("pos_embed"), pos.count == 3 else {
+            throw CoreError("\(reader.describe): missing tensor 'pos_embed' [1, L, D]")
+        }
+        let prefix = c.numPrefixTokens
+        if fromConfig.contains("image") {
+            let patches = (c.imageSize / c.patchSize) * (c.imageSize / c.patchSize)
+            if pos[1] == patches + prefix { c.noEmbedClass = false }
+            else if pos[1] == patches { c.noEmbedClass = prefix > 0 }
+            else {
+                throw CoreError("\(reader.describe): 'pos_embed' has \(pos[1]) positions but image size \(c.imageSize) with patch \(c.patchSize) gives \(patches) patches (+\(prefix) prefix tokens)")
+            }
+        } else {
+            func square(_ n: Int) -> Int? { let r = Int(Double(n).squareRoot().rounded()); return r * r == n && n > 0 ? r : nil }
+            if let g = square(pos[1] - prefix), prefix > 0 || true { c.imageSize = g * c.patchSize; c.noEmbedClass = false }
+            else if let g = square(pos[1]) { c.imageSize = g * c.patchSize; c.noEmbedClass = prefix > 0 }
+            else { throw CoreError("\(reader.describe): 'pos_embed' has \(pos[1]) positions, not a square grid") }
+            c.preprocessing.size = c.imageSize
+            if json == nil { c.preprocessing.cropPct = 0.9 }
+        }
+        if !fromConfig.contains("heads") {
+            let h = max(1, c.width / 64)
+            c.heads = h
+            c.notes.append("number of heads not in the config: \(h) assumed from the width (64 per head)")
+        }
+        guard c.width % c.heads == 0 else {
+            throw CoreError("\(reader.describe): width \(c.width) is not divisible by \(c.heads) heads")
+        }
+        return c
+    }
+
+    /// Label names from a timm config (`label_names`) or an `id2label` map.
+    static func labelNames(_ json: [String: Any]) -> [String]? {
+        if let names = json["label_names"] as? [String] { return names }
+        if let map = json["id2label"] as? [String: Any] {
+            var out = [String](repeating: "", count: map.count)
+            for (k, v) in map {
+                guard let i = Int(k), i >= 0, i < out.count, let s = v as? String else { return nil }
+                out[i] = s
+            }
+            return out
+        }
+        return nil
+    }
+
+    static func timmWeights(_ r: inout TensorReader, config c: ViTConfig) throws -> ViTWeights {
+        let d = c.width, f = c.mlpHidden
+        func norm(_ key: String) throws -> Norm {
+            Norm(weight: try r.take("\(key).weight", [d]), bias: try r.take("\(key).bias", [d]))
+        }
+        func linear(_ key: String, out: Int, in inF: Int, bias: Bool = true) throws -> Linear {
+            Linear(weight: try r.take("\(key).weight", [out, inF]), bias: bias ? try r.take("\(key).bias", [out]) : nil)
+        }
+        let p = c.patchSize, ch = c.inChannels
+        let peW = try r.take("patch_embed.proj.weight", [d, ch, p, p]).reshaped([d, ch * p * p])
+        let peB = c.patchBias ? try r.take("patch_embed.proj.bias", [d]) : nil
+        let posLen = c.numPatches + (c.noEmbedClass ? 0 : c.numPrefixTokens)
+        var blocks: [BlockWeights] = []
+        for i in 0..<c.depth {
+            let b = "blocks.\(i)"
+            let qkvW = try r.take("\(b).attn.qkv.weight", [3 * d, d])
+            let qkvB = c.qkvBias ? try r.take("\(b).attn.qkv.bias", [3 * d]) : nil
+            blocks.append(BlockWeights(
+                norm1: try norm("\(b).norm1"),
+                qkv: Linear(weight: qkvW, bias: qkvB),
+                proj: try linear("\(b).attn.proj", out: d, in: d),
+                norm2: try norm("\(b).norm2"),
+                fc1: try linear("\(b).mlp.fc1", out: f, in: d),
+                fc2: try linear("\(b).mlp.fc2", out: d, in: f),
+                ls1: c.layerScale ? try r.take("\(b).ls1.gamma", [d]) : nil,
+                ls2: c.layerScale ? try r.take("\(b).ls2.gamma", [d]) : nil))
+        }
+        let finalNorm: Norm? = c.finalNorm ? try norm(c.fcNorm ? "fc_norm" : "norm") : nil
+        return ViTWeights(
+            patchEmbed: Linear(weight: peW, bias: peB),
+            clsToken: c.classToken ? try r.take("cls_token", [1, 1, d]) : nil,
+            distToken: c.distilled ? try r.take("dist_token", [1, 1, d]) : nil,
+            regToken: c.regTokens > 0 ? try r.take("reg_token", [1, c.regTokens, d]) : nil,
+            posEmbed: try r.take("pos_embed", [1, posLen, d]),
+            normPre: c.preNorm ? try norm("norm_pre") : nil,
+            blocks: blocks,
+            norm: finalNorm,
+            head: try linear("head", out: c.numClasses, in: d),
+            headDist: c.distilled ? try linear("head_dist", out: c.numClasses, in: d) : nil)
+    }
+}

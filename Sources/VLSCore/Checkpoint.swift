@@ -1,0 +1,128 @@
+import Foundation
+
+/// Reads a model from a `.safetensors` file or a checkpoint folder (`config.json` +
+/// `model.safetensors`, or a sharded `model.safetensors.index.json`), in timm or Hugging
+/// Face key layout. Loading is strict: a missing, unused or mis-shaped tensor is an error
+/// that names the file and key.
+public enum Checkpoint {
+    /// Loads weights and architecture. Nothing is printed; `config.notes` says what was inferred.
+    public static func load(_ path: String) throws -> (ViTConfig, ViTWeights) {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CoreError("\(path): no such file or folder")
+        }
+        var files: [SafetensorsFile] = []
+        var configJSON: [String: Any]?
+        var preprocessorJSON: [String: Any]?
+        let folder = isDir.boolValue ? path : (path as NSString).deletingLastPathComponent
+        if isDir.boolValue {
+            let single = (path as NSString).appendingPathComponent("model.safetensors")
+            let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
+            if fm.fileExists(atPath: single) {
+                files = [try SafetensorsFile(path: single)]
+            } else if fm.fileExists(atPath: index) {
+                files = try shards(index: index, folder: path)
+            } else {
+                let pickles = ["pytorch_model.bin", "model.pth", "pytorch_model.pth", "model.bin"].filter {
+                    fm.fileExists(atPath: (path as NSString).appendingPathComponent($0))
+                }
+                if let p = pickles.first {
+                    throw CoreError("\(path): holds only the pickle checkpoint '\(p)', which is never loaded (it can run code); convert it with Scripts/convert-checkpoint.py")
+                }
+                throw CoreError("\(path): no model.safetensors (or model.safetensors.index.json) in this folder")
+            }
+            configJSON = try readJSON((path as NSString).appendingPathComponent("config.json"), required: false)
+            preprocessorJSON = try readJSON((path as NSString).appendingPathComponent("preprocessor_config.json"), required: false)
+        } else {
+            files = [try SafetensorsFile(path: path)]
+            let beside = (folder as NSString).appendingPathComponent("config.json")
+            if (path as NSString).lastPathComponent == "model.safetensors" {
+                configJSON = try readJSON(beside, required: false)
+            }
+        }
+        var tensors: [String: (SafetensorsFile, SafetensorsFile.Entry)] = [:]
+        for f in files {
+            for (name, e) in f.entries {
+                if tensors[name] != nil { throw CoreError("\(f.path): tensor '\(name)' appears in two shards") }
+                tensors[name] = (f, e)
+            }
+        }
+        let scheme: ViTConfig.KeyScheme = tensors.keys.contains { $0.hasPrefix("vit.") || $0.hasPrefix("encoder.layer.") } ? .huggingFace : .timm
+        var reader = TensorReader(tensors: tensors, describe: files.count == 1 ? files[0].path : folder)
+        var config: ViTConfig
+        switch scheme {
+        case .timm: config = try timmConfig(configJSON, reader: reader, path: path)
+        case .huggingFace: config = try hfConfig(configJSON, preprocessor: preprocessorJSON, reader: reader, path: path)
+        }
+        config.keyScheme = scheme
+        let weights = scheme == .timm ? try timmWeights(&reader, config: config) : try hfWeights(&reader, config: config)
+        try reader.checkAllUsed()
+        return (config, weights)
+    }
+
+    static func readJSON(_ path: String, required: Bool) throws -> [String: Any]? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if required { throw CoreError("\(path): missing") }
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
+        guard let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
+            throw CoreError("\(path): not a valid JSON object")
+        }
+        return dict
+    }
+
+    /// Shards named by a Hugging Face index; every file must stay inside the folder.
+    static func shards(index: String, folder: String) throws -> [SafetensorsFile] {
+        guard let json = try readJSON(index, required: true), let map = json["weight_map"] as? [String: String] else {
+            throw CoreError("\(index): no weight_map")
+        }
+        var out: [SafetensorsFile] = []
+        for name in Set(map.values).sorted() {
+            guard !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".safetensors") else {
+                throw CoreError("\(index): shard name '\(name)' must be a .safetensors file inside the checkpoint folder")
+            }
+            out.append(try SafetensorsFile(path: (folder as NSString).appendingPathComponent(name)))
+        }
+        return out
+    }
+}
+
+/// Hands out tensors by key, checking shapes, and remembers which were used.
+struct TensorReader {
+    let tensors: [String: (SafetensorsFile, SafetensorsFile.Entry)]
+    let describe: String
+    var used: Set<String> = []
+
+    init(tensors: [String: (SafetensorsFile, SafetensorsFile.Entry)], describe: String) {
+        self.tensors = tensors
+        self.describe = describe
+    }
+
+    func has(_ key: String) -> Bool { tensors[key] != nil }
+    func shape(_ key: String) -> [Int]? { tensors[key]?.1.shape }
+
+    mutating func take(_ key: String, _ shape: [Int]) throws -> Tensor {
+        guard let (file, entry) = tensors[key] else {
+            throw CoreError("\(describe): missing tensor '\(key)' (expected shape \(shape))")
+        }
+        guard entry.shape == shape else {
+            throw CoreError("\(file.path): tensor '\(key)' has shape \(entry.shape), expected \(shape)")
+        }
+        used.insert(key)
+        return file.tensor(entry)
+    }
+
+    mutating func takeOptional(_ key: String, _ shape: [Int]) throws -> Tensor? {
+        has(key) ? try take(key, shape) : nil
+    }
+
+    func checkAllUsed() throws {
+        let unused = tensors.keys.filter { !used.contains($0) }.sorted()
+        if !unused.isEmpty {
+            let list = unused.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+            throw CoreError("\(describe): unused tensor\(unused.count > 1 ? "s" : "") \(list)\(unused.count > 5 ? " and \(unused.count - 5) more" : "") (the architecture read from the config does not use \(unused.count > 1 ? "them" : "it"); check config.json)")
+        }
+    }
+}

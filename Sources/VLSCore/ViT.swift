@@ -1,0 +1,70 @@
+import Foundation
+
+// Dimension legend: B batch, T tokens (prefix + patches), N patches, P patch size,
+// C_in input channels, D width, H heads, dh head width (D / H), F mlp width, C classes.
+
+/// A Vision Transformer loaded from a checkpoint, run on OpenBLAS.
+public final class ViT: @unchecked Sendable {
+    public let config: ViTConfig
+    public let weights: ViTWeights
+    /// Where the model came from (file or folder), for messages.
+    public let source: String
+    /// Working memory reused across forward passes (not shared between threads).
+    let workspace = Workspace()
+    let lock = NSLock()
+
+    public init(config: ViTConfig, weights: ViTWeights, source: String) {
+        self.config = config
+        self.weights = weights
+        self.source = source
+    }
+
+    /// Loads a `.safetensors` file or checkpoint folder (timm or Hugging Face layout).
+    public convenience init(path: String) throws {
+        let (config, weights) = try Checkpoint.load(path)
+        self.init(config: config, weights: weights, source: path)
+    }
+
+    /// Every hook name of this model, in execution order.
+    public var hookPoints: [HookPoint] { HookPoint.all(depth: config.depth, preNormBlocks: !config.postNorm) }
+
+    /// Logits [B, C] for preprocessed images [B, C_in, H, W].
+    public func forward(_ images: Tensor, hooks: HookHandler? = nil) throws -> Tensor {
+        lock.lock()
+        defer { lock.unlock() }
+        var pass = try ForwardPass(model: self, images: images, hooks: hooks)
+        try pass.embed()
+        for b in 0..<config.depth {
+            try CoreInterrupt.check()
+            try pass.block(b)
+        }
+        return try pass.head()
+    }
+
+    /// Checks an input batch against the architecture; returns B.
+    func validate(_ x: Tensor) throws -> Int {
+        let c = config
+        guard x.rank == 4 else {
+            throw CoreError("model input must be [B, \(c.inChannels), \(c.imageSize), \(c.imageSize)], got shape \(x.shape)")
+        }
+        guard x.shape[1] == c.inChannels, x.shape[2] == c.imageSize, x.shape[3] == c.imageSize else {
+            throw CoreError("model input must be [B, \(c.inChannels), \(c.imageSize), \(c.imageSize)] (this model's image size), got \(x.shape); preprocess images for the model first")
+        }
+        return x.shape[0]
+    }
+}
+
+/// Growable scratch buffers, one per purpose, reused across forward passes.
+final class Workspace: @unchecked Sendable {
+    private var buffers: [String: (UnsafeMutablePointer<Float>, Int)] = [:]
+
+    func buffer(_ name: String, _ count: Int) -> UnsafeMutablePointer<Float> {
+        if let (p, n) = buffers[name], n >= count { return p }
+        if let (p, _) = buffers[name] { p.deallocate() }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        buffers[name] = (p, max(count, 1))
+        return p
+    }
+
+    deinit { for (p, _) in buffers.values { p.deallocate() } }
+}

@@ -1,0 +1,182 @@
+import Foundation
+
+/// The architecture of a Vision Transformer, as timm builds it.
+///
+/// Filled from config.json (timm or Hugging Face) where present, from the timm
+/// architecture-name table for what a name implies, and from tensor shapes otherwise.
+/// Every inference that is a guess is recorded in `notes` and printed on load.
+public struct ViTConfig: Sendable, Equatable {
+    public enum Pooling: String, Sendable { case token, avg }
+    public enum Activation: String, Sendable { case gelu, quickGelu = "quick_gelu" }
+    public enum KeyScheme: String, Sendable { case timm, huggingFace = "hf" }
+
+    public var architecture: String?
+    public var keyScheme: KeyScheme = .timm
+    public var imageSize: Int = 224
+    public var patchSize: Int = 16
+    public var inChannels: Int = 3
+    public var width: Int = 768
+    public var depth: Int = 12
+    public var heads: Int = 12
+    public var mlpHidden: Int = 3072
+    public var numClasses: Int = 1000
+    public var qkvBias: Bool = true
+    public var patchBias: Bool = true
+    public var classToken: Bool = true
+    public var regTokens: Int = 0
+    public var distilled: Bool = false
+    public var pooling: Pooling = .token
+    /// Final norm after pooling (`fc_norm`) instead of before it (`norm`).
+    public var fcNorm: Bool = false
+    public var finalNorm: Bool = true
+    /// Norm after the embeddings (`norm_pre`, CLIP).
+    public var preNorm: Bool = false
+    /// timm `ResPostBlock`: x = x + norm1(attn(x)); x = x + norm2(mlp(x)).
+    public var postNorm: Bool = false
+    /// Layer scale (`ls1.gamma`, `ls2.gamma`).
+    public var layerScale: Bool = false
+    /// Position table without the prefix-token slots (DeiT-3, registers).
+    public var noEmbedClass: Bool = false
+    public var eps: Float = 1e-6
+    public var activation: Activation = .gelu
+    /// Class names (index = class id), when the checkpoint names them.
+    public var labels: [String]?
+    /// The checkpoint's own preprocessing.
+    public var preprocessing = PreprocessSettings()
+    /// What was inferred rather than read (printed on load).
+    public var notes: [String] = []
+
+    public init() {}
+
+    public var headWidth: Int { width / heads }
+    public var gridSize: Int { imageSize / patchSize }
+    public var numPatches: Int { gridSize * gridSize }
+    /// Tokens before the patches: CLS, distillation, registers.
+    public var numPrefixTokens: Int { (classToken ? 1 : 0) + (distilled ? 1 : 0) + regTokens }
+    public var numTokens: Int { numPrefixTokens + numPatches }
+
+    /// One line: patch, width, depth, heads, tokens, classes, pooling, norm style, activation, eps.
+    public var summary: String {
+        var parts = ["patch \(patchSize)", "width \(width)", "depth \(depth)", "heads \(heads)",
+                     "tokens \(numTokens)" + (numPrefixTokens > 0 ? " (\(prefixDescription) + \(numPatches) patches)" : ""),
+                     "classes \(numClasses)", "pool \(pooling.rawValue)" + (fcNorm ? "+fc_norm" : ""),
+                     postNorm ? "post-norm" : "pre-norm" + (preNorm ? "+norm_pre" : ""),
+                     activation == .gelu ? "gelu" : "quick_gelu", "eps \(eps)"]
+        if !qkvBias { parts.append("no qkv bias") }
+        if layerScale { parts.append("layer scale") }
+        return parts.joined(separator: ", ")
+    }
+
+    var prefixDescription: String {
+        var p: [String] = []
+        if classToken { p.append("cls") }
+        if distilled { p.append("dist") }
+        if regTokens > 0 { p.append("\(regTokens) reg") }
+        return p.joined(separator: "+")
+    }
+}
+
+/// The preprocessing a checkpoint was trained with (timm `pretrained_cfg` or HF
+/// `preprocessor_config.json`).
+public struct PreprocessSettings: Sendable, Equatable {
+    /// "timm" (resize short side to floor(size / cropPct), center crop) or "squash"
+    /// (resize the whole image to size x size, as Hugging Face's ViT processor does).
+    public var pipeline: String = "timm"
+    public var size: Int = 224
+    public var interpolation: String = "bicubic"
+    public var cropPct: Double = 0.9
+    public var mean: [Double] = [0.5, 0.5, 0.5]
+    public var std: [Double] = [0.5, 0.5, 0.5]
+    public init() {}
+}
+
+// MARK: - timm architecture names
+
+extension ViTConfig {
+    /// What a timm ViT architecture name implies (the `model_args` of its registration),
+    /// for what no tensor shows: eps, activation, block style, qkv bias, pooling, registers.
+    /// Returns nil for names that are not ViTs of the supported family.
+    public static func fromTimmName(_ name: String) -> ViTConfig? {
+        let n = name.split(separator: ".").first.map(String.init) ?? name   // drop pretrained tag
+        var c = ViTConfig()
+        c.architecture = n
+        let isDeit = n.hasPrefix("deit")
+        guard n.hasPrefix("vit_") || isDeit else { return nil }
+        let sizes: [(String, Int, Int, Int)] = [   // name, width, depth, heads
+            ("tiny", 192, 12, 3), ("small", 384, 12, 6), ("medium", 512, 12, 8), ("base", 768, 12, 12),
+            ("large", 1024, 24, 16), ("huge", 1280, 32, 16), ("giant", 1408, 40, 16), ("gigantic", 1664, 48, 16),
+            ("wee", 256, 14, 4), ("pwee", 256, 16, 4), ("little", 320, 14, 5), ("mediumd", 512, 20, 8), ("betwixt", 640, 18, 10),
+        ]
+        let tokens = n.split(separator: "_").map(String.init)
+        for (s, w, d, h) in sizes where tokens.contains(s) {
+            c.width = w; c.depth = d; c.heads = h; c.mlpHidden = 4 * w
+        }
+        for t in tokens {
+            if t.hasPrefix("patch"), let p = Int(t.dropFirst(5)) { c.patchSize = p }
+            if t.hasPrefix("reg"), let r = Int(t.dropFirst(3)) { c.regTokens = r }
+            if let r = Int(t), r >= 32 { c.imageSize = r }
+        }
+        if tokens.contains("miil") { c.qkvBias = false }
+        if tokens.contains("clip") || tokens.contains("openai") {
+            c.preNorm = true; c.patchBias = false; c.eps = 1e-5
+        }
+        if tokens.contains("quickgelu") { c.activation = .quickGelu }
+        if tokens.contains("rpn") {
+            c.postNorm = true; c.qkvBias = false; c.classToken = false; c.pooling = .avg; c.fcNorm = true
+        }
+        if tokens.contains("gap") {
+            c.classToken = false; c.pooling = .avg; c.fcNorm = true
+        }
+        if c.regTokens > 0 { c.noEmbedClass = true }
+        if n.hasPrefix("deit3") { c.noEmbedClass = true; c.layerScale = true }
+        if isDeit && tokens.contains("distilled") { c.distilled = true }
+        if tokens.contains("dinov2") { c.layerScale = true }
+        if n == "vit_medium_patch16_gap_256" || n == "vit_medium_patch16_gap_384" || n == "vit_medium_patch16_gap_240" {
+            c.qkvBias = false; c.layerScale = true; c.fcNorm = false
+        }
+        c.preprocessing.size = c.imageSize
+        return c
+    }
+
+    /// Applies timm `model_args` (the kwargs of `VisionTransformer`) over the name's defaults.
+    mutating func apply(timmArgs a: [String: Any]) throws {
+        func int(_ k: String) -> Int? { (a[k] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }
+        func bool(_ k: String) -> Bool? { a[k] as? Bool }
+        if let v = a["img_size"] {
+            if let n = v as? NSNumber { imageSize = n.intValue }
+            else if let l = v as? [NSNumber], let f = l.first {
+                guard l.allSatisfy({ $0 == f }) else { throw CoreError("non-square img_size \(l) is not supported") }
+                imageSize = f.intValue
+            }
+        }
+        if let v = int("patch_size") { patchSize = v }
+        if let v = int("in_chans") { inChannels = v }
+        if let v = int("embed_dim") { width = v; mlpHidden = 4 * v }
+        if let v = int("depth") { depth = v }
+        if let v = int("num_heads") { heads = v }
+        if let r = (a["mlp_ratio"] as? NSNumber)?.doubleValue { mlpHidden = Int((Double(width) * r).rounded(.down)) }
+        if let v = bool("qkv_bias") { qkvBias = v }
+        if let v = bool("class_token") { classToken = v }
+        if let v = int("reg_tokens") { regTokens = v }
+        if let v = bool("no_embed_class") { noEmbedClass = v }
+        if let v = bool("pre_norm") { preNorm = v; if v { patchBias = false } }
+        if let v = bool("final_norm") { finalNorm = v }
+        if let v = a["global_pool"] as? String {
+            guard let p = Pooling(rawValue: v) else { throw CoreError("global_pool '\(v)' is not supported (token or avg)") }
+            pooling = p
+            fcNorm = p == .avg
+        }
+        if let v = bool("fc_norm") { fcNorm = v }
+        if a["init_values"] is NSNumber, !postNorm { layerScale = true }
+        if let v = a["act_layer"] as? String {
+            switch v {
+            case "gelu": activation = .gelu
+            case "quick_gelu", "quickgelu": activation = .quickGelu
+            default: throw CoreError("act_layer '\(v)' is not supported (gelu or quick_gelu)")
+            }
+        }
+        if let v = a["block_fn"] as? String { postNorm = v.contains("ResPostBlock") }
+        if let v = (a["norm_eps"] as? NSNumber)?.floatValue { eps = v }
+        if let v = int("num_classes") { numClasses = v }
+    }
+}

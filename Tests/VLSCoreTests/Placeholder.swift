@@ -1,2 +1,0 @@
-import XCTest
-final class VLSCoreTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
