@@ -1,4 +1,41 @@
 #ifndef VLS_IMAGE_SHIM_H
 #define VLS_IMAGE_SHIM_H
+/* A small C layer over libpng, libjpeg-turbo and zlib so that a corrupt image or
+ * stream is an error value: every longjmp stays inside C. Every function returns
+ * VLS_OK or VLS_ERROR, writes a NUL-terminated message into `msg` (capacity `msgcap`)
+ * on error, and hands back buffers allocated with malloc that the caller releases
+ * with vls_image_free. Decoders produce 8-bit RGB, interleaved, row-major. */
+#include <stddef.h>
+
+#define VLS_OK 0
+#define VLS_ERROR 1
+/* Largest accepted side and pixel count, checked before any pixel buffer exists. */
+#define VLS_MAX_SIDE 32768
+#define VLS_MAX_PIXELS (1L << 28)
+
+/* Shim version (bumped when the interface changes). */
 int vls_image_shim_version(void);
+
+/* Releases a buffer returned by any function below. */
+void vls_image_free(void *p);
+
+/* Decodes a PNG (any colour type and depth) to 8-bit RGB: 16-bit samples keep their
+ * high byte, palettes are expanded, gray is replicated, alpha is dropped. */
+int vls_png_decode(const unsigned char *data, size_t size, int *width, int *height,
+                   unsigned char **rgb, char *msg, size_t msgcap);
+
+/* Decodes a baseline or progressive 8-bit JPEG to RGB (gray replicated, CMYK/YCCK
+ * converted as Pillow does, assuming Adobe-inverted CMYK). A file that ends early
+ * is an error. */
+int vls_jpeg_decode(const unsigned char *data, size_t size, int *width, int *height,
+                    unsigned char **rgb, char *msg, size_t msgcap);
+
+/* Encodes 8-bit RGB (channels 3) or RGBA (channels 4) pixels as a PNG. */
+int vls_png_encode(const unsigned char *pixels, int width, int height, int channels,
+                   unsigned char **out, size_t *outsize, char *msg, size_t msgcap);
+
+/* Inflates a gzip (or zlib) stream into memory; more than `maxout` bytes is an error. */
+int vls_gunzip(const unsigned char *data, size_t size, size_t maxout,
+               unsigned char **out, size_t *outsize, char *msg, size_t msgcap);
+
 #endif

@@ -1,0 +1,136 @@
+/* JPEG decode through libjpeg-turbo with an error_exit that longjmps inside C. */
+#include "vls_image_shim.h"
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+typedef struct {
+    struct jpeg_error_mgr base;
+    jmp_buf jump;
+    char *msg;
+    size_t msgcap;
+} jpeg_error_context;
+
+static void on_jpeg_error(j_common_ptr cinfo) {
+    jpeg_error_context *ctx = (jpeg_error_context *)cinfo->err;
+    char text[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, text);
+    snprintf(ctx->msg, ctx->msgcap, "invalid JPEG: %s", text);
+    longjmp(ctx->jump, 1);
+}
+
+/* Warnings are ignored, except running out of data: a truncated file is an error
+ * (Pillow raises "image file is truncated" there too). */
+static void on_jpeg_message(j_common_ptr cinfo, int level) {
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        jpeg_error_context *ctx = (jpeg_error_context *)cinfo->err;
+        snprintf(ctx->msg, ctx->msgcap, "invalid JPEG: file is truncated");
+        longjmp(ctx->jump, 1);
+    }
+}
+
+static void on_jpeg_output(j_common_ptr cinfo) { (void)cinfo; }
+
+/* Pillow's CMYK -> RGB (Convert.c cmyk2rgb): r = nk - c * nk / 255, rounded. */
+static unsigned char cmyk_channel(int c, int nk) {
+    int tmp = c * nk + 128;
+    int v = nk - (((tmp >> 8) + tmp) >> 8);
+    return (unsigned char)(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+int vls_jpeg_decode(const unsigned char *data, size_t size, int *width, int *height,
+                    unsigned char **rgb, char *msg, size_t msgcap) {
+    *rgb = NULL;
+    *width = 0;
+    *height = 0;
+    if (size < 3 || data[0] != 0xFF || data[1] != 0xD8) {
+        snprintf(msg, msgcap, "not a JPEG file (bad signature)");
+        return VLS_ERROR;
+    }
+    struct jpeg_decompress_struct cinfo;
+    jpeg_error_context ctx;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&ctx.base);
+    ctx.base.error_exit = on_jpeg_error;
+    ctx.base.emit_message = on_jpeg_message;
+    ctx.base.output_message = on_jpeg_output;
+    ctx.msg = msg;
+    ctx.msgcap = msgcap;
+    unsigned char *volatile pixels = NULL;
+    unsigned char *volatile row = NULL;
+    if (setjmp(ctx.jump)) {
+        free(pixels);
+        free(row);
+        jpeg_destroy_decompress(&cinfo);
+        return VLS_ERROR;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    long w = cinfo.image_width, h = cinfo.image_height;
+    if (w <= 0 || h <= 0 || w > VLS_MAX_SIDE || h > VLS_MAX_SIDE || w * h > VLS_MAX_PIXELS) {
+        snprintf(msg, msgcap, "invalid JPEG: image dimensions %ldx%ld out of range", w, h);
+        jpeg_destroy_decompress(&cinfo);
+        return VLS_ERROR;
+    }
+    int kind; /* 1 gray, 3 rgb, 4 cmyk */
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo.out_color_space = JCS_GRAYSCALE;
+        kind = 1;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo.out_color_space = JCS_CMYK;
+        kind = 4;
+        break;
+    default:
+        cinfo.out_color_space = JCS_RGB;
+        kind = 3;
+        break;
+    }
+    jpeg_start_decompress(&cinfo);
+    if (cinfo.output_components != kind) {
+        ERREXIT(&cinfo, JERR_BAD_J_COLORSPACE);
+    }
+    pixels = malloc((size_t)w * (size_t)h * 3);
+    row = malloc((size_t)w * (size_t)kind);
+    if (!pixels || !row) {
+        ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        size_t y = cinfo.output_scanline;
+        JSAMPROW rows[1] = {row};
+        if (jpeg_read_scanlines(&cinfo, rows, 1) != 1) {
+            ERREXIT(&cinfo, JERR_INPUT_EMPTY);
+        }
+        unsigned char *dst = pixels + y * (size_t)w * 3;
+        for (long x = 0; x < w; x++) {
+            if (kind == 3) {
+                dst[3 * x] = row[3 * x];
+                dst[3 * x + 1] = row[3 * x + 1];
+                dst[3 * x + 2] = row[3 * x + 2];
+            } else if (kind == 1) {
+                dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x];
+            } else {
+                /* Pillow reads CMYK JPEGs as Adobe-inverted ("CMYK;I"). */
+                int c = 255 - row[4 * x], m = 255 - row[4 * x + 1];
+                int yy = 255 - row[4 * x + 2], k = 255 - row[4 * x + 3];
+                int nk = 255 - k;
+                dst[3 * x] = cmyk_channel(c, nk);
+                dst[3 * x + 1] = cmyk_channel(m, nk);
+                dst[3 * x + 2] = cmyk_channel(yy, nk);
+            }
+        }
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    *rgb = pixels;
+    *width = (int)w;
+    *height = (int)h;
+    return VLS_OK;
+}

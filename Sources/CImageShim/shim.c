@@ -1,2 +1,0 @@
-#include "vls_image_shim.h"
-int vls_image_shim_version(void) { return 1; }

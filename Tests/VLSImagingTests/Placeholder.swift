@@ -1,2 +1,0 @@
-import XCTest
-final class VLSImagingTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
