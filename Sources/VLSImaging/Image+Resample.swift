@@ -139,6 +139,7 @@ extension Image {
     /// `a` per step in Double, truncating; indices outside the image are clamped here
     /// (Pillow leaves such pixels unfilled, which cannot happen for a plain resize).
     public static func nearestIndices(inSize: Int, outSize: Int) -> [Int] {
+        guard inSize > 0, outSize > 0 else { return [] }
         let a = Double(inSize) / Double(outSize)
         var pos = a * 0.5
         var result = [Int](repeating: 0, count: outSize)

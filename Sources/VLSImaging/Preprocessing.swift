@@ -46,6 +46,9 @@ public struct Preprocessing: Equatable, Sendable, CustomStringConvertible {
         guard cropPct > 0, cropPct <= 1 else {
             throw ImagingError("crop_pct must be in (0, 1], got \(cropPct)")
         }
+        guard size > 0, size <= Image.maxSide else {
+            throw ImagingError("bad preprocessing size \(size) (1...\(Image.maxSide))")
+        }
         let resize = Int((Double(size) / cropPct).rounded(.down))
         return try Preprocessing(kind: .timm, size: size, resizeSize: resize, interpolation: interpolation, mean: mean, std: std)
     }

@@ -86,6 +86,8 @@ final class ImageResampleTests: XCTestCase {
         XCTAssertEqual("\(squash)", "squash: resize to 224x224 (bilinear), mean (0.5, 0.5, 0.5), std (0.5, 0.5, 0.5)")
         XCTAssertEqual(try Preprocessing.timm(size: 224, cropPct: 0.9).resizeSize, 248)
         XCTAssertThrowsError(try Preprocessing.timm(cropPct: 0))
+        XCTAssertThrowsError(try Preprocessing.timm(size: Int.max))
+        XCTAssertEqual(Image.nearestIndices(inSize: 0, outSize: 3), [])
         XCTAssertThrowsError(try Preprocessing.squash(std: [1, 0, 1]))
     }
 
