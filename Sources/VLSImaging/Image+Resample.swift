@@ -52,16 +52,17 @@ extension Image {
         let half = 1 << (Image.precisionBits - 1)
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
+                c.withBuffers { bounds, fixed in
                 for y in 0..<rowCount {
                     let inRow = (y + firstRow) * width * 3
                     let outRow = y * outWidth * 3
                     for xx in 0..<outWidth {
-                        let xmin = c.bounds[2 * xx]
-                        let count = c.bounds[2 * xx + 1]
+                        let xmin = bounds[2 * xx]
+                        let count = bounds[2 * xx + 1]
                         let k = xx * c.kernelSize
                         var s0 = half, s1 = half, s2 = half
                         for x in 0..<count {
-                            let w = c.fixed[k + x]
+                            let w = fixed[k + x]
                             let p = inRow + (x + xmin) * 3
                             s0 += Int(src[p]) * w
                             s1 += Int(src[p + 1]) * w
@@ -71,6 +72,7 @@ extension Image {
                         dst[outRow + xx * 3 + 1] = Image.clip8(s1)
                         dst[outRow + xx * 3 + 2] = Image.clip8(s2)
                     }
+                }
                 }
             }
         }
@@ -84,17 +86,19 @@ extension Image {
         let stride = width * 3
         pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
+                c.withBuffers { bounds, fixed in
                 for yy in 0..<outHeight {
-                    let ymin = c.bounds[2 * yy] - rowOffset
-                    let count = c.bounds[2 * yy + 1]
+                    let ymin = bounds[2 * yy] - rowOffset
+                    let count = bounds[2 * yy + 1]
                     let k = yy * c.kernelSize
                     for i in 0..<stride {
                         var s = half
                         for y in 0..<count {
-                            s += Int(src[(y + ymin) * stride + i]) * c.fixed[k + y]
+                            s += Int(src[(y + ymin) * stride + i]) * fixed[k + y]
                         }
                         dst[yy * stride + i] = Image.clip8(s)
                     }
+                }
                 }
             }
         }
@@ -135,6 +139,7 @@ extension Image {
     /// `a` per step in Double, truncating; indices outside the image are clamped here
     /// (Pillow leaves such pixels unfilled, which cannot happen for a plain resize).
     public static func nearestIndices(inSize: Int, outSize: Int) -> [Int] {
+        guard inSize > 0, outSize > 0 else { return [] }
         let a = Double(inSize) / Double(outSize)
         var pos = a * 0.5
         var result = [Int](repeating: 0, count: outSize)
@@ -158,6 +163,11 @@ struct ResampleCoefficients {
     let bounds: [Int]
     /// Fixed-point weights, `kernelSize` per output sample.
     let fixed: [Int]
+
+    /// Calls `body` with the bounds and weights as unsafe buffers (for the hot loops).
+    func withBuffers(_ body: (UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>) -> Void) {
+        bounds.withUnsafeBufferPointer { b in fixed.withUnsafeBufferPointer { f in body(b, f) } }
+    }
 
     /// Computes the taps for resizing inSize samples to outSize with `filter`.
     init(inSize: Int, outSize: Int, filter: ResampleFilter) {

@@ -46,6 +46,9 @@ public struct Preprocessing: Equatable, Sendable, CustomStringConvertible {
         guard cropPct > 0, cropPct <= 1 else {
             throw ImagingError("crop_pct must be in (0, 1], got \(cropPct)")
         }
+        guard size > 0, size <= Image.maxSide else {
+            throw ImagingError("bad preprocessing size \(size) (1...\(Image.maxSide))")
+        }
         let resize = Int((Double(size) / cropPct).rounded(.down))
         return try Preprocessing(kind: .timm, size: size, resizeSize: resize, interpolation: interpolation, mean: mean, std: std)
     }
@@ -135,5 +138,30 @@ public struct Preprocessing: Equatable, Sendable, CustomStringConvertible {
             }
         }
         return out
+    }
+
+    /// Runs the pipeline on several images: [N, 3, size, size] values, image after image.
+    public func apply(batch images: [Image]) throws(ImagingError) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(images.count * 3 * size * size)
+        for image in images { out += try apply(image) }
+        return out
+    }
+
+    /// Inverts `normalize` for display: x * std + mean, times 255, rounded and clipped.
+    public func denormalize(_ chw: [Float], width: Int, height: Int) throws(ImagingError) -> Image {
+        try Image.checkSize(width: width, height: height)
+        let plane = width * height
+        guard chw.count == 3 * plane else {
+            throw ImagingError("CHW array has \(chw.count) values, expected 3x\(height)x\(width)")
+        }
+        var pixels = [UInt8](repeating: 0, count: 3 * plane)
+        for c in 0..<3 {
+            for i in 0..<plane {
+                let v = ((chw[c * plane + i] * std[c] + mean[c]) * 255).rounded()
+                pixels[3 * i + c] = v.isNaN ? 0 : UInt8(min(max(v, 0), 255))
+            }
+        }
+        return Image(unchecked: width, height, pixels)
     }
 }

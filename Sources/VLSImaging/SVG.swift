@@ -45,13 +45,18 @@ enum SVG {
         guard lo.isFinite, hi.isFinite else { return [] }
         if hi <= lo { return [lo] }
         let raw = (hi - lo) / Double(max(target - 1, 1))
-        let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        let exponent = floor(log10(raw))
+        let multiplier = [1.0, 2, 2.5, 5, 10].first { $0 * pow(10, exponent) >= raw } ?? 10
+        // Ticks are k * multiplier * 10^exponent, computed so that 0.6 prints as 0.6.
+        let value = { (k: Double) -> Double in
+            exponent < 0 ? k * multiplier / pow(10, -exponent) : k * multiplier * pow(10, exponent)
+        }
+        let step = value(1)
         var out: [Double] = []
-        var t = (lo / step).rounded(.up) * step
-        while t <= hi + step * 1e-9 && out.count < 50 {
-            out.append(abs(t) < step * 1e-9 ? 0 : t)
-            t += step
+        var k = (lo / step).rounded(.up)
+        while value(k) <= hi + step * 1e-9 && out.count < 50 {
+            out.append(value(k) == 0 ? 0 : value(k))
+            k += 1
         }
         return out
     }

@@ -25,6 +25,15 @@ final class ImageDecodeTests: XCTestCase {
         }
     }
 
+    /// 16-bit gray keeps the high byte (Pillow's `I;16` -> RGB would clamp to 255 instead).
+    func testGray16KeepsHighByte() throws {
+        guard let entry = (Fixtures.reference["decoded_high_byte"] as? [String: Any])?["gray16.png"] as? [String: Any] else {
+            return XCTFail("reference.json missing 'decoded_high_byte'")
+        }
+        let image = try Fixtures.image("gray16.png")
+        XCTAssertEqual(Fixtures.maxDiff(image.pixels, Fixtures.bytes(entry["rgb"])), 0)
+    }
+
     /// Corrupt, truncated, empty and non-image files each give one error naming the file.
     func testBadFilesGiveErrorsNamingTheFile() {
         let cases = [

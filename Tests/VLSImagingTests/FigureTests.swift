@@ -1,0 +1,136 @@
+import Foundation
+import XCTest
+@testable import VLSImaging
+
+/// Colour maps, heatmap overlays, SVG figures, grids and terminal previews.
+final class FigureTests: XCTestCase {
+    /// Float and byte endpoints against matplotlib's `viridis` and `jet`.
+    func testColormapsMatchMatplotlib() {
+        let viridis = Colormap.viridis.floatTable
+        XCTAssertEqual(viridis.count, 768)
+        XCTAssertEqual(Array(viridis[0..<3]), [0.267004, 0.004874, 0.329415])
+        XCTAssertEqual(Array(viridis[765..<768]), [0.993248, 0.906157, 0.143936])
+        XCTAssertEqual(Array(viridis[384..<387]), [0.127568, 0.566949, 0.550556]) // viridis(0.5)
+        XCTAssertTrue(Colormap.viridis.color(0) == (68, 1, 84))
+        XCTAssertTrue(Colormap.viridis.color(1) == (253, 231, 36))
+        let jet = Colormap.jet.floatTable
+        XCTAssertEqual(Array(jet[0..<3]), [0, 0, 0.5])
+        XCTAssertEqual(Array(jet[765..<768]), [0.5, 0, 0])
+        // matplotlib: cm.jet(0.5) = (0.49019607843137253, 1.0, 0.4775458570524984)
+        XCTAssertEqual(jet[384], 0.49019607843137253, accuracy: 1e-12)
+        XCTAssertEqual(jet[385], 1.0, accuracy: 1e-12)
+        XCTAssertEqual(jet[386], 0.4775458570524984, accuracy: 1e-12)
+        XCTAssertTrue(Colormap.jet.color(0) == (0, 0, 127))
+        XCTAssertTrue(Colormap.jet.color(1) == (127, 0, 0))
+        XCTAssertTrue(Colormap.jet.color(.nan) == (0, 0, 127))
+        XCTAssertEqual(Colormap.index(0.999), 255)
+        XCTAssertEqual(Colormap.index(0.5), 128)
+        XCTAssertEqual(Colormap.viridis.hex(0), "#440154")
+    }
+
+    /// Bilinear upsampling equals torch `interpolate(bilinear, align_corners=False)`.
+    func testUpsampleMatchesTorchBilinear() throws {
+        let up = try Heatmap.upsampled([0, 1, 2, 3], rows: 2, cols: 2, width: 4, height: 4)
+        XCTAssertEqual(up, [0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3])
+        XCTAssertEqual(Heatmap.normalized([2, 4, 3]), [0, 1, 0.5])
+        XCTAssertEqual(Heatmap.normalized([5, 5]), [0, 0])
+        XCTAssertThrowsError(try Heatmap.upsampled([1, 2, 3], rows: 2, cols: 2, width: 4, height: 4))
+    }
+
+    /// Overlay blends colour and image; alpha 0 is the image, alpha 1 the colour map.
+    func testOverlay() throws {
+        let image = try Fixtures.image("base.png")
+        let grid: [Float] = [0, 1, 2, 3, 4, 5]
+        XCTAssertEqual(try Heatmap.overlay(grid, rows: 2, cols: 3, on: image, alpha: 0), image)
+        let full = try Heatmap.overlay(grid, rows: 2, cols: 3, on: image, colormap: .jet, alpha: 1)
+        XCTAssertTrue(full.pixel(x: 0, y: 0) == Colormap.jet.color(0))
+        XCTAssertTrue(full.pixel(x: image.width - 1, y: image.height - 1) == Colormap.jet.color(1))
+        let half = try Heatmap.overlay(grid, rows: 2, cols: 3, on: image, colormap: .viridis, alpha: 0.5)
+        let expected = (0.5 * Float(image.pixels[0]) + 0.5 * 68).rounded()
+        XCTAssertEqual(Float(half.pixels[0]), expected)
+        let png = try half.pngData()
+        XCTAssertEqual(try Image(bytes: png), half)
+        XCTAssertThrowsError(try Heatmap.overlay(grid, rows: 2, cols: 3, on: image, alpha: 2))
+    }
+
+    /// Line plots carry title, labels, legend, lines and bands; bad lengths are errors.
+    func testLinePlotSVG() throws {
+        let x = (0..<12).map(Double.init)
+        let plot = LinePlot(
+            x: x,
+            series: [
+                .init(name: "trained <ViT>", y: x.map { $0 / 11 }, lower: x.map { $0 / 11 - 0.05 }, upper: x.map { $0 / 11 + 0.05 }),
+                .init(name: "random", y: x.map { _ in 0.1 }, dashed: true),
+                .init(name: "gap", y: [1, 2, .nan, 4, 5, 6, 7, 8, 9, 10, 11, 12].map { $0 / 12 }),
+            ],
+            title: "M1 over blocks", xLabel: "block", yLabel: "identifiability")
+        let svg = try plot.svg()
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertTrue(svg.hasSuffix("</svg>\n"))
+        XCTAssertTrue(svg.contains("M1 over blocks"))
+        XCTAssertTrue(svg.contains("trained &lt;ViT&gt;"))
+        XCTAssertTrue(svg.contains(">identifiability</text>"))
+        XCTAssertEqual(svg.components(separatedBy: "<polygon").count - 1, 1)
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 4) // the NaN splits "gap"
+        XCTAssertTrue(svg.contains("stroke-dasharray"))
+        XCTAssertEqual(SVG.ticks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1])
+        let bad = LinePlot(x: [0, 1], series: [.init(name: "a", y: [1])])
+        XCTAssertThrowsError(try bad.svg())
+    }
+
+    /// Matrix plots draw one cell per value with labels and a colour bar.
+    func testMatrixPlotSVG() throws {
+        let plot = MatrixPlot(values: [1, 2, 3, 4, 5, .nan], rows: 2, cols: 3, rowLabels: ["b0", "b1"],
+                              colLabels: ["M1", "M2", "M3"], title: "ranks", colormap: .viridis, annotate: true)
+        let svg = try plot.svg()
+        XCTAssertEqual(svg.components(separatedBy: "<title>").count - 1, 6)
+        XCTAssertTrue(svg.contains(">M3</text>"))
+        XCTAssertTrue(svg.contains("fill=\"#440154\"")) // minimum
+        XCTAssertTrue(svg.contains("fill=\"#fde724\"")) // maximum
+        XCTAssertTrue(svg.contains("linearGradient"))
+        XCTAssertThrowsError(try MatrixPlot(values: [1, 2], rows: 2, cols: 3).svg())
+        XCTAssertThrowsError(try MatrixPlot(values: [1, 2], rows: 1, cols: 2, rowLabels: ["a", "b"]).svg())
+    }
+
+    /// Grids place each image in its cell; the SVG grid embeds PNGs with captions.
+    func testImageGrid() throws {
+        let red = try Image(width: 2, height: 2, fill: (255, 0, 0))
+        let blue = try Image(width: 4, height: 2, fill: (0, 0, 255))
+        let grid = try ImageGrid.tiled([red, blue, red], columns: 2, padding: 1, background: (0, 0, 0))
+        XCTAssertEqual(grid.width, 2 * 4 + 3)
+        XCTAssertEqual(grid.height, 2 * 2 + 3)
+        XCTAssertTrue(grid.pixel(x: 0, y: 0) == (0, 0, 0))
+        XCTAssertTrue(grid.pixel(x: 2, y: 1) == (255, 0, 0)) // red centred in a 4-wide cell
+        XCTAssertTrue(grid.pixel(x: 6, y: 1) == (0, 0, 255))
+        let svg = try ImageGrid.svg([red, blue], captions: ["cat", "dog & co"], columns: 2, scale: 4)
+        XCTAssertEqual(svg.components(separatedBy: "data:image/png;base64,").count - 1, 2)
+        XCTAssertTrue(svg.contains("dog &amp; co"))
+        XCTAssertThrowsError(try ImageGrid.tiled([], columns: 2))
+        XCTAssertThrowsError(try ImageGrid.svg([red], captions: ["a", "b"], columns: 1))
+    }
+
+    /// Half-block previews have one line per two pixel rows; kitty chunks reassemble.
+    func testTerminalPreviews() throws {
+        let image = try Image(width: 8, height: 8, fill: (10, 20, 30))
+        let text = try TerminalPreview.halfBlocks(image, columns: 4)
+        let lines = text.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(text.components(separatedBy: "\u{2580}").count - 1, 8)
+        XCTAssertTrue(text.hasPrefix("\u{1B}[38;2;10;20;30m\u{1B}[48;2;10;20;30m\u{2580}"))
+        XCTAssertTrue(text.hasSuffix("\u{1B}[0m\n"))
+        XCTAssertThrowsError(try TerminalPreview.halfBlocks(image, columns: 0))
+
+        var noise = [UInt8](repeating: 0, count: 64 * 64 * 3)
+        var state: UInt32 = 12345
+        for i in noise.indices { state = state &* 1664525 &+ 1013904223; noise[i] = UInt8(state >> 24) }
+        let png = try Image(width: 64, height: 64, pixels: noise).pngData()
+        let escape = TerminalPreview.kitty(png: png, columns: 20)
+        XCTAssertTrue(escape.hasPrefix("\u{1B}_Ga=T,f=100,c=20,m=1;"))
+        let parts = escape.components(separatedBy: "\u{1B}\\").filter { !$0.isEmpty }
+        XCTAssertGreaterThan(parts.count, 1)
+        XCTAssertTrue(parts.last?.hasPrefix("\u{1B}_Gm=0;") ?? false)
+        let payload = parts.map { String($0[$0.index(after: $0.firstIndex(of: ";") ?? $0.startIndex)...]) }.joined()
+        XCTAssertTrue(parts.allSatisfy { $0.count <= 4096 + 32 })
+        XCTAssertEqual(Data(base64Encoded: payload).map { [UInt8]($0) }, png)
+    }
+}
