@@ -1,4 +1,6 @@
+import Foundation
 import VLSCore
+import VLSImaging
 import VLSLanguage
 
 /// Options of one session (REPL, `vls run`, `vls notebook`), set by the tool.
@@ -24,12 +26,144 @@ public struct SessionOptions: Sendable {
     }
 }
 
+/// State shared by the builtins of one session.
+final class Session {
+    let options: SessionOptions
+    /// Draws for `randn`, random orders, ...: derived from the session seed.
+    var rng: SeededGenerator
+    /// Progress output for long calls (stderr).
+    var progress: Bool = true
+
+    init(options: SessionOptions) {
+        self.options = options
+        rng = SeededGenerator(seed: options.seed)
+    }
+}
+
 /// Binds the core (tensors, models, runs, the lens, datasets, figures) into the language.
 public enum Builtins {
-    /// Installs every builtin of the core into a fresh interpreter. Owned by the builtins
-    /// layer; the tool calls it once per session.
-    public static func install(into interpreter: AnyObject, options: SessionOptions) {
-        _ = interpreter
-        _ = options
+    /// Installs every builtin of the core into a fresh interpreter. The tool calls it once
+    /// per session.
+    public static func install(into interpreter: Interpreter, options: SessionOptions) {
+        if let n = options.threads { Threads.set(n) } else { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
+        CoreInterrupt.flag = Interrupt.rawFlag
+        let session = Session(options: options)
+        for table in [tensorBuiltins(session), modelBuiltins(session), lensBuiltins(session), editBuiltins(session),
+                      dataBuiltins(session), figureBuiltins(session), metricBuiltins(session)] {
+            for fn in table { interpreter.define(fn) }
+        }
+        interpreter.setGlobal("args", .list(options.scriptArgs.map { .string($0) }))
+        interpreter.stdlibProvider = { name in
+            EmbeddedStdlib.modules[name].map { (source: $0, path: "<stdlib>/\(name).vls") }
+        }
     }
+}
+
+// MARK: - Helpers shared by the tables
+
+/// A native function entry: name, signature, area, docstring, body.
+func native(_ name: String, _ signature: String, area: String, _ doc: String,
+            _ body: @escaping (Arguments) throws -> Value) -> NativeFunction {
+    NativeFunction(name: name, signature: signature, doc: doc, area: area) { args in
+        try bridged { try body(args) }
+    }
+}
+
+/// Runs core code, turning core and imaging errors into runtime errors of the language.
+func bridged<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as CoreError {
+        if e.message == "interrupted" { Interrupt.clear(); throw RuntimeError.interrupted }
+        throw RuntimeError(e.message)
+    } catch let e as ImagingError {
+        throw RuntimeError(e.message)
+    }
+}
+
+extension Value {
+    static func tensor(_ t: Tensor) -> Value { .object(TensorObject(t)) }
+    static func strings(_ s: [String]) -> Value { .list(s.map { .string($0) }) }
+    static func ints(_ s: [Int]) -> Value { .list(s.map { .int($0) }) }
+    static func dict(_ pairs: [(String, Value)]) -> Value { .dict(DictRef(pairs)) }
+}
+
+extension Arguments {
+    /// A tensor argument: a tensor, a number, or a (nested) list of numbers.
+    func tensor(_ index: Int, _ name: String) throws -> Tensor {
+        let v = try value(index, name)
+        guard let t = try? tensorValue(v) else { throw badArgument(index, name, expected: "tensor", got: v) }
+        return t
+    }
+
+    func optionalTensor(_ index: Int?, _ name: String) throws -> Tensor? {
+        guard let v = optional(index, name) else { return nil }
+        if case .nil = v { return nil }
+        guard let t = try? tensorValue(v) else { throw badArgument(index, name, expected: "tensor", got: v) }
+        return t
+    }
+
+    /// A list of ints (or a single int, or a range, or a 1-d tensor).
+    func intList(_ index: Int?, _ name: String) throws -> [Int]? {
+        guard let v = optional(index, name) else { return nil }
+        switch v {
+        case .nil: return nil
+        case .int(let i): return [i]
+        case .range(let r): return (0..<r.count).map { r[$0] }
+        case .list(let l):
+            return try l.items.map {
+                guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of ints", got: $0) }
+                return i
+            }
+        case .object(let o as TensorObject): return o.tensor.scalars.map { Int($0) }
+        default: throw badArgument(index, name, expected: "list of ints", got: v)
+        }
+    }
+
+    /// A model argument.
+    func model(_ index: Int, _ name: String = "model") throws -> ModelObject {
+        try object(index, name, as: ModelObject.self, expected: "model")
+    }
+}
+
+/// Converts a language value to a tensor: tensors as they are, numbers as scalars, nested
+/// lists of numbers as n-d tensors (rectangular).
+func tensorValue(_ v: Value) throws -> Tensor {
+    switch v {
+    case .object(let o as TensorObject): return o.tensor
+    case .int(let i): return Tensor(scalar: Float(i))
+    case .float(let d): return Tensor(scalar: Float(d))
+    case .bool(let b): return Tensor(scalar: b ? 1 : 0)
+    case .range(let r): return Tensor((0..<r.count).map { Float(r[$0]) }, shape: [r.count])
+    case .list(let l):
+        if l.items.isEmpty { return Tensor([], shape: [0]) }
+        let parts = try l.items.map(tensorValue)
+        let shape = parts[0].shape
+        guard parts.allSatisfy({ $0.shape == shape }) else {
+            throw RuntimeError("tensor(): nested lists must be rectangular (found shapes \(parts[0].shape) and \(parts.first { $0.shape != shape }!.shape))")
+        }
+        return try Tensor.stack(parts)
+    default:
+        throw RuntimeError("cannot make a tensor from a \(v.typeName)")
+    }
+}
+
+/// Converts a tensor to nested lists of floats (ints when `ints`).
+func nestedList(_ t: Tensor, ints: Bool = false) -> Value {
+    let values = t.scalars
+    func build(_ dim: Int, _ offset: Int) -> Value {
+        if dim == t.rank {
+            let v = values[offset]
+            return ints ? .int(Int(v)) : .float(Double(v))
+        }
+        let stride = t.shape[(dim + 1)...].reduce(1, *)
+        return .list((0..<t.shape[dim]).map { build(dim + 1, offset + $0 * stride) })
+    }
+    if t.rank == 0 { return ints ? .int(Int(values[0])) : .float(Double(values[0])) }
+    return build(0, 0)
+}
+
+/// Numbers of a value as a Swift array of doubles (list or tensor).
+func doubles(_ v: Value) throws -> [Double] {
+    try tensorValue(v).scalars.map(Double.init)
 }

@@ -1,0 +1,73 @@
+import Foundation
+import VLSCore
+import VLSLanguage
+
+/// Tensor construction, numpy interop and joining.
+func tensorBuiltins(_ session: Session) -> [NativeFunction] {
+    func shapeArgs(_ a: Arguments) throws -> [Int] {
+        if a.count == 1, let l = try a.intList(0, "shape") { return l }
+        return try (0..<a.count).map { try a.int($0, "dim") }
+    }
+    func checked(_ shape: [Int], _ fn: String) throws -> [Int] {
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw RuntimeError("\(fn): negative dimension in \(shape)") }
+        let (n, o) = shape.reduce((1, false)) { acc, d in let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow) }
+        guard !o, n <= 1 << 31 else { throw RuntimeError("\(fn): shape \(shape) is too large") }
+        return shape
+    }
+    let area = "tensor"
+    return [
+        native("tensor", "tensor(list)", area: area,
+               "A float32 tensor from a number or a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`.") { a in
+            .tensor(try tensorValue(try a.value(0, "list")))
+        },
+        native("zeros", "zeros(dims...)", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
+            .tensor(Tensor(zeros: try checked(try shapeArgs(a), "zeros")))
+        },
+        native("ones", "ones(dims...)", area: area, "A tensor of ones: `ones(2, 3)` or `ones([2, 3])`.") { a in
+            let s = try checked(try shapeArgs(a), "ones")
+            return .tensor(Tensor([Float](repeating: 1, count: s.reduce(1, *)), shape: s))
+        },
+        native("arange", "arange(stop) / arange(start, stop, step: 1)", area: area, "Evenly spaced values in [start, stop), as a 1-d tensor.") { a in
+            let first = try a.double(0, "start")
+            let (start, stop) = a.count >= 2 ? (first, try a.double(1, "stop")) : (0, first)
+            let step = try a.double(2, "step", default: 1)
+            guard step != 0 else { throw RuntimeError("arange: step cannot be zero") }
+            let n = max(0, Int(((stop - start) / step).rounded(.up)))
+            return .tensor(Tensor((0..<n).map { Float(start + Double($0) * step) }, shape: [n]))
+        },
+        native("randn", "randn(dims..., seed: nil)", area: area,
+               "Standard normal draws of the given shape. Without `seed` they come from the session's generator (set by `vls run --seed N`), so a script repeats exactly.") { a in
+            try a.expectKeywords(["seed"])
+            let s = try checked(try shapeArgs(a), "randn")
+            if let seed = a.keyword("seed") {
+                guard case .int(let v) = seed else { throw a.badArgument(nil, "seed", expected: "int", got: seed) }
+                var g = SeededGenerator(seed: UInt64(bitPattern: Int64(v)))
+                return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(g.normal()) }, shape: s))
+            }
+            return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(session.rng.normal()) }, shape: s))
+        },
+        native("read_npy", "read_npy(path)", area: area,
+               "Reads a numpy `.npy` file (float16/32/64, int8-64, uint8, bool; C or Fortran order) as a float32 tensor.") { a in
+            .tensor(try NPY.read(try a.string(0, "path")))
+        },
+        native("write_npy", "write_npy(path, tensor)", area: area,
+               "Writes a tensor as a float32 `.npy` file (atomically: a kill mid-write leaves any old file whole).") { a in
+            try NPY.write(try a.tensor(1, "tensor"), to: try a.string(0, "path"))
+            return .nil
+        },
+        native("stack", "stack(tensors)", area: area, "Stacks equally shaped tensors along a new first axis.") { a in
+            .tensor(try Tensor.stack(try a.list(0, "tensors").map(tensorValue)))
+        },
+        native("concat", "concat(tensors, axis: 0)", area: area, "Joins tensors along an existing axis.") { a in
+            .tensor(try Tensor.concatenate(try a.list(0, "tensors").map(tensorValue), axis: try a.int(1, "axis", default: 0)))
+        },
+        native("softmax", "softmax(t)", area: area, "Softmax along the last axis.") { a in
+            .tensor(try a.tensor(0, "t").softmax())
+        },
+        native("argmax", "argmax(t, axis: -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices.") { a in
+            let t = try a.tensor(0, "t")
+            let r = try t.reduce(.argmax, axis: try a.int(1, "axis", default: -1))
+            return r.rank == 0 ? .int(Int(r.scalars[0])) : .tensor(r)
+        },
+    ]
+}

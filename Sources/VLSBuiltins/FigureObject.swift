@@ -1,0 +1,170 @@
+import Foundation
+import VLSCore
+import VLSImaging
+import VLSLanguage
+
+/// A figure: a raster (PNG) or a vector plot (SVG). Shown inline by the notebook and the
+/// REPL; saved by `save(figure, path)`.
+final class FigureObject: Displayable {
+    enum Content { case raster(Image), vector(String) }
+    let content: Content
+    let caption: String
+
+    init(_ content: Content, caption: String) { self.content = content; self.caption = caption }
+
+    var typeName: String { "figure" }
+    var memberNames: [String] { ["caption", "width", "height", "format"] }
+
+    func describe() -> String {
+        switch content {
+        case .raster(let i): return "figure \(caption) (\(i.width)x\(i.height) PNG)"
+        case .vector: return "figure \(caption) (SVG)"
+        }
+    }
+
+    func pngData() -> [UInt8]? {
+        if case .raster(let i) = content { return try? i.pngData() }
+        return nil
+    }
+
+    func svgText() -> String? {
+        if case .vector(let s) = content { return s }
+        return nil
+    }
+
+    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
+        switch name {
+        case "caption": return .string(caption)
+        case "format": if case .raster = content { return .string("png") } else { return .string("svg") }
+        case "width": if case .raster(let i) = content { return .int(i.width) } else { return .nil }
+        case "height": if case .raster(let i) = content { return .int(i.height) } else { return .nil }
+        default: return nil
+        }
+    }
+
+    /// Writes PNG or SVG by the path's extension (a raster saved as .svg embeds the PNG).
+    func save(to path: String) throws {
+        let lower = path.lowercased()
+        switch (content, lower.hasSuffix(".png"), lower.hasSuffix(".svg")) {
+        case (.raster(let i), true, _):
+            try AtomicFile.write(Data(try i.pngData()), to: path)
+        case (.vector(let s), _, true):
+            try AtomicFile.write(Data(s.utf8), to: path)
+        case (.raster(let i), _, true):
+            let b64 = Data(try i.pngData()).base64EncodedString()
+            let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(i.width)\" height=\"\(i.height)\"><image width=\"\(i.width)\" height=\"\(i.height)\" href=\"data:image/png;base64,\(b64)\"/></svg>\n"
+            try AtomicFile.write(Data(svg.utf8), to: path)
+        case (.vector, true, _):
+            throw RuntimeError("\(path): this figure is a vector plot; save it as .svg")
+        default:
+            throw RuntimeError("\(path): figures save as .png or .svg")
+        }
+    }
+}
+
+/// Figures and saving.
+func figureBuiltins(_ session: Session) -> [NativeFunction] {
+    let area = "figures"
+    func series(_ v: Value, _ what: String) throws -> [Double] {
+        switch v {
+        case .list, .object, .range: return try doubles(v)
+        default: throw RuntimeError("plot: \(what) must be a list or tensor of numbers, got \(v.typeName)")
+        }
+    }
+    return [
+        native("heatmap", "heatmap(image, saliency, cmap: \"jet\", alpha: 0.5, scale: 1)", area: area,
+               "Overlays a saliency grid ([rows, cols] tensor, e.g. one value per patch) on an image: min-max normalised, bilinearly upsampled to the image size, coloured (\"jet\" as in the paper, or \"viridis\") and blended. `scale` enlarges small images first (nearest) so patches stay visible. The image may be an image value or a [3, H, W] tensor in [0, 1].") { a in
+            try a.expectKeywords(["cmap", "alpha", "scale"])
+            var img: Image
+            let iv = try a.value(0, "image")
+            switch iv {
+            case .object(let o as ImageObject): img = o.image
+            case .object(let o as TensorObject):
+                let t = o.tensor
+                guard t.rank == 3, t.shape[0] == 3 else { throw RuntimeError("heatmap: image tensor must be [3, H, W] in [0, 1], got \(t.shape)") }
+                let h = t.shape[1], w = t.shape[2]
+                let c = t.contiguous().scalars
+                var px = [UInt8](repeating: 0, count: h * w * 3)
+                for y in 0..<h { for x in 0..<w { for ch in 0..<3 {
+                    px[(y * w + x) * 3 + ch] = UInt8(max(0, min(255, (c[(ch * h + y) * w + x] * 255).rounded())))
+                } } }
+                img = try Image(width: w, height: h, pixels: px)
+            default: throw a.badArgument(0, "image", expected: "image or [3, H, W] tensor", got: iv)
+            }
+            let s = try a.tensor(1, "saliency")
+            let grid: Tensor
+            if s.rank == 2 { grid = s }
+            else if s.rank == 1, let g = Int(exactly: Double(s.count).squareRoot().rounded()), g * g == s.count { grid = try s.reshaped([g, g]) }
+            else { throw RuntimeError("heatmap: saliency must be a [rows, cols] grid (or a square number of values), got \(s.shape)") }
+            let scale = try a.int(nil, "scale", default: max(1, 224 / max(img.width, 1)))
+            if scale > 1 { img = try img.resized(width: img.width * scale, height: img.height * scale, filter: .nearest) }
+            let cmapName = try a.string(nil, "cmap", default: "jet")
+            guard let cmap = Colormap(name: cmapName) else { throw RuntimeError("heatmap: unknown cmap '\(cmapName)' (jet or viridis)") }
+            let alpha = Float(try a.double(nil, "alpha", default: 0.5))
+            let out = try Heatmap.overlay(grid.contiguous().scalars, rows: grid.shape[0], cols: grid.shape[1], on: img, colormap: cmap, alpha: alpha)
+            return .object(FigureObject(.raster(out), caption: "heatmap \(grid.shape[0])x\(grid.shape[1]) (\(cmapName))"))
+        },
+        native("plot", "plot(table_or_x, x: nil, y: nil, lower: nil, upper: nil, title: \"\", xlabel: \"\", ylabel: \"\")", area: area,
+               "A line plot (SVG). From a table: plot(t, x: \"block\", y: [\"cls\", \"image\"], lower: [...], upper: [...]) draws columns, with optional confidence bands from lower/upper columns. From data: plot(xs, y: {\"name\": ys, ...}) or plot(xs, y: ys).") { a in
+            try a.expectKeywords(["x", "y", "lower", "upper", "title", "xlabel", "ylabel"])
+            let title = try a.string(nil, "title", default: ""), xl = try a.string(nil, "xlabel", default: ""), yl = try a.string(nil, "ylabel", default: "")
+            var xs: [Double] = []
+            var out: [LinePlot.Series] = []
+            let first = try a.value(0, "table_or_x")
+            func names(_ v: Value?) throws -> [String] {
+                switch v {
+                case nil, .nil?: return []
+                case .string(let s)?: return [s]
+                case .list(let l)?: return try l.items.map { guard case .string(let s) = $0 else { throw RuntimeError("plot: column names must be strings") }; return s }
+                default: throw RuntimeError("plot: expected a column name or a list of names")
+                }
+            }
+            if case .object(let t as TableObject) = first {
+                let xName = try a.string(nil, "x")
+                xs = try doubles(try t.column(xName))
+                let ys = try names(a.keyword("y")), lo = try names(a.keyword("lower")), hi = try names(a.keyword("upper"))
+                guard !ys.isEmpty else { throw RuntimeError("plot: name the y column(s): y: \"col\" or y: [\"a\", \"b\"]") }
+                for (i, n) in ys.enumerated() {
+                    out.append(LinePlot.Series(name: n, y: try doubles(try t.column(n)),
+                                               lower: i < lo.count ? try doubles(try t.column(lo[i])) : nil,
+                                               upper: i < hi.count ? try doubles(try t.column(hi[i])) : nil))
+                }
+            } else {
+                xs = try series(first, "x")
+                guard let yv = a.keyword("y") ?? a.optional(1, "y") else { throw RuntimeError("plot: give y: values") }
+                if case .dict(let d) = yv {
+                    for (k, v) in zip(d.keys, d.values) {
+                        guard case .string(let name) = k else { continue }
+                        out.append(LinePlot.Series(name: name, y: try series(v, "y")))
+                    }
+                } else {
+                    out.append(LinePlot.Series(name: yl.isEmpty ? "y" : yl, y: try series(yv, "y")))
+                }
+            }
+            for s in out where s.y.count != xs.count {
+                throw RuntimeError("plot: series '\(s.name)' has \(s.y.count) values for \(xs.count) x values")
+            }
+            let p = LinePlot(x: xs, series: out, title: title, xLabel: xl, yLabel: yl)
+            return .object(FigureObject(.vector(try p.svg()), caption: title.isEmpty ? "plot" : title))
+        },
+        native("save", "save(value, path)", area: area,
+               "Saves a figure (.png or .svg), a table (.csv or .json) or a tensor (.npy), atomically: a kill mid-write leaves any old file whole.") { a in
+            let v = try a.value(0, "value")
+            let path = try a.string(1, "path")
+            switch v {
+            case .object(let f as FigureObject): try f.save(to: path)
+            case .object(let t as TableObject): try t.save(to: path)
+            case .object(let t as TensorObject): try NPY.write(t.tensor, to: path)
+            default: throw a.badArgument(0, "value", expected: "figure, table or tensor", got: v)
+            }
+            return .nil
+        },
+        native("show", "show(figure)", area: area,
+               "Shows a figure: inline in the notebook page, in the terminal where it can draw images, else as a one-line description.") { a in
+            let v = try a.value(0, "figure")
+            guard case .object(let f as FigureObject) = v else { throw a.badArgument(0, "figure", expected: "figure", got: v) }
+            a.interpreter.display(f)
+            return .nil
+        },
+    ]
+}

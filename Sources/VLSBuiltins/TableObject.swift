@@ -1,0 +1,140 @@
+import Foundation
+import VLSCore
+import VLSLanguage
+
+/// A results table: named columns, rows of numbers and strings. Prints aligned, indexes by
+/// column name (a list) or row number (a dictionary), saves as CSV or JSON.
+final class TableObject: VLSObject {
+    let columns: [String]
+    var rows: [[Value]]
+    var title: String?
+
+    init(columns: [String], rows: [[Value]], title: String? = nil) {
+        self.columns = columns
+        self.rows = rows
+        self.title = title
+    }
+
+    var typeName: String { "table" }
+    var memberNames: [String] { ["columns", "rows", "column", "save", "title"] }
+    func length() throws -> Int? { rows.count }
+
+    static func cell(_ v: Value) -> String {
+        switch v {
+        case .float(let d):
+            if d.isNaN { return "nan" }
+            if d == d.rounded() && abs(d) < 1e15 && !(abs(d) < 1 && d != 0) { return String(format: "%.4f", d) }
+            return abs(d) >= 1e-3 || d == 0 ? String(format: "%.4f", d) : String(format: "%.3e", d)
+        case .int(let i): return String(i)
+        case .string(let s): return s
+        case .bool(let b): return b ? "true" : "false"
+        case .nil: return "-"
+        case .list(let l): return "[" + l.items.map(cell).joined(separator: ", ") + "]"
+        default: return v.typeName
+        }
+    }
+
+    func describe() -> String {
+        let body = rows.map { $0.map(TableObject.cell) }
+        var widths = columns.map(\.count)
+        for r in body { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ cells: [String], numericRight: Bool) -> String {
+            cells.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
+                let right = numericRight && Double(c) != nil
+                return right ? pad + c : c + pad
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        var out: [String] = []
+        if let title { out.append(title) }
+        out.append(line(columns, numericRight: false))
+        out.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+        let shown = rows.count > 60 ? Array(body.prefix(25)) + [columns.map { _ in "..." }] + Array(body.suffix(25)) : body
+        out += shown.map { line($0, numericRight: true) }
+        if rows.count > 60 { out.append("(\(rows.count) rows)") }
+        return out.joined(separator: "\n")
+    }
+
+    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
+        switch name {
+        case "columns": return .strings(columns)
+        case "rows": return .list(rows.map { .list($0) })
+        case "title": return title.map { .string($0) } ?? .nil
+        case "column":
+            return .native(NativeFunction(name: "table.column", signature: "table.column(name)", doc: "The values of one column, as a list.", area: "table") { a in
+                try self.column(try a.string(0, "name"))
+            })
+        case "save":
+            return .native(NativeFunction(name: "table.save", signature: "table.save(path)", doc: "Writes the table as CSV (.csv) or JSON (.json), atomically.", area: "table") { a in
+                try bridged { try self.save(to: try a.string(0, "path")) }
+                return .nil
+            })
+        default: return nil
+        }
+    }
+
+    func column(_ name: String) throws -> Value {
+        guard let i = columns.firstIndex(of: name) else {
+            throw RuntimeError("table has no column '\(name)' (columns: \(columns.joined(separator: ", ")))")
+        }
+        return .list(rows.map { i < $0.count ? $0[i] : .nil })
+    }
+
+    func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
+        guard items.count == 1 else { throw RuntimeError("table index takes one column name or row number") }
+        switch items[0] {
+        case .value(.string(let s)): return try column(s)
+        case .value(.int(let i0)):
+            let i = i0 < 0 ? i0 + rows.count : i0
+            guard i >= 0, i < rows.count else { throw RuntimeError("row \(i0) out of range (table has \(rows.count) rows)") }
+            return .dict(zip(columns, rows[i]).map { ($0, $1) })
+        default: throw RuntimeError("table index must be a column name or a row number")
+        }
+    }
+
+    func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? {
+        var i = 0
+        return {
+            guard i < self.rows.count else { return nil }
+            defer { i += 1 }
+            return .dict(zip(self.columns, self.rows[i]).map { ($0, $1) })
+        }
+    }
+
+    func csv() -> String {
+        func esc(_ s: String) -> String {
+            s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        func raw(_ v: Value) -> String {
+            if case .float(let d) = v { return "\(d)" }
+            return TableObject.cell(v)
+        }
+        return ([columns.map(esc).joined(separator: ",")] + rows.map { $0.map { esc(raw($0)) }.joined(separator: ",") }).joined(separator: "\n") + "\n"
+    }
+
+    func jsonObject() -> [[String: Any]] {
+        func any(_ v: Value) -> Any {
+            switch v {
+            case .float(let d): return d.isFinite ? d : NSNull()
+            case .int(let i): return i
+            case .string(let s): return s
+            case .bool(let b): return b
+            case .list(let l): return l.items.map(any)
+            default: return NSNull()
+            }
+        }
+        return rows.map { r in Dictionary(uniqueKeysWithValues: zip(columns, r.map(any))) }
+    }
+
+    func save(to path: String) throws {
+        let data: Data
+        if path.hasSuffix(".json") {
+            data = try JSONSerialization.data(withJSONObject: jsonObject(), options: [.prettyPrinted, .sortedKeys])
+        } else if path.hasSuffix(".csv") {
+            data = Data(csv().utf8)
+        } else {
+            throw CoreError("\(path): tables save as .csv or .json")
+        }
+        try AtomicFile.write(data, to: path)
+    }
+}
