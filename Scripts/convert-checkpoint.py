@@ -250,6 +250,7 @@ def save_tensors(state_dict, path, float32):
             v = v.to(torch.float32)
         out[k] = v.contiguous().clone()  # no shared storage (tied weights) in safetensors
     save_file(out, path, metadata={"format": "pt"})
+    os.chmod(path, 0o644)  # safetensors writes 0600
     return out
 
 
