@@ -28,7 +28,7 @@ public struct SessionOptions: Sendable {
 public enum Builtins {
     /// Installs every builtin of the core into a fresh interpreter. Owned by the builtins
     /// layer; the tool calls it once per session.
-    public static func install(into interpreter: AnyObject, options: SessionOptions) {
+    public static func install(into interpreter: Interpreter, options: SessionOptions) {
         _ = interpreter
         _ = options
     }
