@@ -3,4 +3,26 @@
 #include <stdio.h>
 #include <readline/readline.h>
 #include <readline/history.h>
+
+/* Accessors for readline's global variables: Swift 6 forbids touching mutable C globals
+   directly, so the REPL goes through these. */
+static inline void vls_rl_setup(const char *name, const char *word_breaks, rl_completion_func_t *complete) {
+    rl_catch_signals = 0;
+    rl_readline_name = name;
+    rl_completer_word_break_characters = (char *)word_breaks;
+    rl_attempted_completion_function = complete;
+}
+
+static inline void vls_rl_completion_options(void) {
+    rl_attempted_completion_over = 1;
+    rl_completion_append_character = 0;
+}
+
+static inline const char *vls_rl_line_buffer(void) { return rl_line_buffer; }
+
+static inline void vls_rl_write_output(const char *text) {
+    FILE *out = rl_outstream ? rl_outstream : stdout;
+    fputs(text, out);
+    fflush(out);
+}
 #endif

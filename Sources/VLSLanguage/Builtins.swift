@@ -1,0 +1,237 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The builtins every session has, independent of ViTs. One table entry per function:
+/// name, signature, docstring, area (Lua's luaL_Reg).
+enum CoreBuiltins {
+    static func install(into interp: Interpreter) {
+        for f in table { interp.define(f) }
+    }
+
+    private static func fn(_ name: String, _ signature: String, _ doc: String, area: String = "basics",
+                           _ body: @escaping (Arguments) throws -> Value) -> NativeFunction {
+        NativeFunction(name: name, signature: signature, doc: doc, area: area, body: body)
+    }
+
+    static var table: [NativeFunction] { [
+        fn("print", "print(values..., sep: \" \", end: \"\\n\")",
+           "Prints the values separated by `sep` and followed by `end`. Strings print without quotes.") { a in
+            try a.expectKeywords(["sep", "end"])
+            let sep = try a.string(nil, "sep", default: " ")
+            let end = try a.string(nil, "end", default: "\n")
+            a.interpreter.output(a.positional.map { a.interpreter.str($0) }.joined(separator: sep) + end)
+            return .nil
+        },
+        fn("len", "len(x)", "The number of items of a list, dict, range, string (characters) or object.") { a in
+            try a.expectAtMost(1)
+            let v = try a.value(0, "x")
+            switch v {
+            case .list(let l): return .int(l.items.count)
+            case .dict(let d): return .int(d.count)
+            case .string(let s): return .int(s.count)
+            case .range(let r): return .int(r.count)
+            case .object(let o): if let n = try o.length() { return .int(n) }
+            default: break
+            }
+            throw a.badArgument(0, "x", expected: "list, dict, string or range", got: v)
+        },
+        fn("range", "range(stop) / range(start, stop, step = 1)",
+           "A lazy sequence of integers from `start` (default 0) up to but not including `stop`.") { a in
+            try a.expectAtMost(3)
+            try a.expectKeywords([])
+            if a.count == 0 { throw RuntimeError("'range' missing argument #1 'stop'") }
+            if a.count == 1 { return .range(RangeRef(start: 0, stop: try a.int(0, "stop"), step: 1)) }
+            let step = try a.int(2, "step", default: 1)
+            if step == 0 { throw RuntimeError("bad argument #3 to 'range' (step must not be zero)") }
+            return .range(RangeRef(start: try a.int(0, "start"), stop: try a.int(1, "stop"), step: step))
+        },
+        fn("clock", "clock()", "Monotonic time in seconds (a float), for timing: `t = clock(); ...; print(clock() - t)`.") { _ in
+            var ts = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &ts)
+            return .float(Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9)
+        },
+        fn("help", "help(f)", "Prints the signature and docstring of a function (or the members of a value).") { a in
+            guard let v = a.optional(0, "f") else {
+                a.interpreter.output("help(f) describes a function; `:help` at the prompt lists every builtin.\n")
+                return .nil
+            }
+            a.interpreter.output(a.interpreter.helpText(of: v) + "\n")
+            return .nil
+        },
+        fn("str", "str(x)", "The text of a value, as print shows it.", area: "conversions") { a in
+            .string(a.interpreter.str(try a.value(0, "x")))
+        },
+        fn("repr", "repr(x)", "The text of a value as the REPL shows it (strings quoted).", area: "conversions") { a in
+            .string(a.interpreter.repr(try a.value(0, "x")))
+        },
+        fn("int", "int(x)", "Converts a float (truncating), bool or numeric string to an integer.", area: "conversions") { a in
+            let v = try a.value(0, "x")
+            switch v {
+            case .int: return v
+            case .bool(let b): return .int(b ? 1 : 0)
+            case .float(let d):
+                guard d.isFinite, let i = Int(exactly: d.rounded(.towardZero)) else { throw RuntimeError("cannot convert \(Format.float(d)) to int") }
+                return .int(i)
+            case .string(let s):
+                if let i = Int(s.trimmingWhitespace()) { return .int(i) }
+                throw RuntimeError("invalid integer: \(Format.quote(s))")
+            default: throw a.badArgument(0, "x", expected: "number or string", got: v)
+            }
+        },
+        fn("float", "float(x)", "Converts an int, bool or numeric string to a float.", area: "conversions") { a in
+            let v = try a.value(0, "x")
+            switch v {
+            case .float: return v
+            case .int(let i): return .float(Double(i))
+            case .bool(let b): return .float(b ? 1 : 0)
+            case .string(let s):
+                let t = s.trimmingWhitespace().lowercased()
+                if t == "nan" { return .float(.nan) }
+                if t == "inf" || t == "+inf" { return .float(.infinity) }
+                if t == "-inf" { return .float(-.infinity) }
+                if let d = Double(t) { return .float(d) }
+                throw RuntimeError("invalid number: \(Format.quote(s))")
+            default: throw a.badArgument(0, "x", expected: "number or string", got: v)
+            }
+        },
+        fn("bool", "bool(x)", "The truth value of x: nil, false, 0, empty strings and containers are false.", area: "conversions") { a in
+            .bool(try a.value(0, "x").isTruthy)
+        },
+        fn("list", "list(xs)", "A new list of the items of any iterable (range, string, dict keys, list).", area: "conversions") { a in
+            guard let v = a.optional(0, "xs") else { return .list(ListRef()) }
+            return .list(ListRef(try Ops.toArray(v, a.interpreter)))
+        },
+        fn("dict", "dict(pairs)", "A new dictionary, empty or from a list of [key, value] pairs.", area: "conversions") { a in
+            let d = DictRef()
+            if let v = a.optional(0, "pairs") {
+                for p in try Ops.toArray(v, a.interpreter) {
+                    let kv = try Ops.toArray(p, a.interpreter)
+                    guard kv.count == 2 else { throw RuntimeError("'dict' expects [key, value] pairs") }
+                    try Ops.checkHashable(kv[0])
+                    d[kv[0]] = kv[1]
+                }
+            }
+            for (k, v) in a.keywords { d[.string(k)] = v }
+            return .dict(d)
+        },
+        fn("type", "type(x)", "The type name of a value: \"int\", \"float\", \"string\", \"list\", \"tensor\", ...", area: "conversions") { a in
+            .string(try a.value(0, "x").typeName)
+        },
+        fn("format", "format(x, spec)", "Formats a value with a spec like \".3f\", \">8\", \".1%\" (as in \"{x:.3f}\").", area: "conversions") { a in
+            .string(try Format.apply(spec: try a.string(1, "spec"), to: try a.value(0, "x"), a.interpreter))
+        },
+        fn("abs", "abs(x)", "The absolute value of a number.", area: "math") { a in
+            let v = try a.value(0, "x")
+            switch v {
+            case .int(let i):
+                if i == Int.min { throw RuntimeError("integer overflow in abs") }
+                return .int(abs(i))
+            case .float(let d): return .float(abs(d))
+            case .object(let o):
+                if let r = try o.unary(.negate), try Ops.binary(.less, v, .int(0)).isTruthy { return r }
+                return v
+            default: throw a.badArgument(0, "x", expected: "number", got: v)
+            }
+        },
+        fn("min", "min(xs) / min(a, b, ...)", "The smallest item of a list or of the arguments.", area: "math") { a in
+            try extremum(a, wantLess: true)
+        },
+        fn("max", "max(xs) / max(a, b, ...)", "The largest item of a list or of the arguments.", area: "math") { a in
+            try extremum(a, wantLess: false)
+        },
+        fn("sum", "sum(xs, start: 0)", "The sum of the items (numbers, or objects that support +).", area: "math") { a in
+            var acc = a.optional(1, "start") ?? .int(0)
+            for v in try Ops.toArray(try a.value(0, "xs"), a.interpreter) { acc = try Ops.binary(.add, acc, v) }
+            return acc
+        },
+        fn("round", "round(x, digits: 0)", "Rounds half to even like Python; an int without digits, a float with them.", area: "math") { a in
+            let v = try a.value(0, "x")
+            let digits = a.optional(1, "digits")
+            if case .int = v { return v }
+            guard case .float(let d) = v else { throw a.badArgument(0, "x", expected: "number", got: v) }
+            if let digits, case .int(let n) = digits {
+                let m = pow(10.0, Double(n))
+                let r = (d * m).rounded(.toNearestOrEven) / m
+                return .float(r.isFinite ? r : d)
+            }
+            let r = d.rounded(.toNearestOrEven)
+            guard let i = Int(exactly: r) else { throw RuntimeError("cannot round \(Format.float(d)) to an int") }
+            return .int(i)
+        },
+        fn("sorted", "sorted(xs, key: nil, reverse: false)", "A new sorted list; `key` is a function applied to each item first.", area: "sequences") { a in
+            try a.expectKeywords(["key", "reverse"])
+            let xs = try Ops.toArray(try a.value(0, "xs"), a.interpreter)
+            return .list(ListRef(try sortValues(xs, key: a.keyword("key"), reverse: a.bool(nil, "reverse", default: false), a.interpreter)))
+        },
+        fn("reversed", "reversed(xs)", "A new list with the items in reverse order.", area: "sequences") { a in
+            .list(ListRef(try Ops.toArray(try a.value(0, "xs"), a.interpreter).reversed()))
+        },
+        fn("enumerate", "enumerate(xs, start: 0)", "[index, item] pairs: `for i, x in enumerate(xs):`.", area: "sequences") { a in
+            let start = try a.int(1, "start", default: 0)
+            let xs = try Ops.toArray(try a.value(0, "xs"), a.interpreter)
+            return .list(ListRef(xs.enumerated().map { .list(ListRef([.int($0.offset + start), $0.element])) }))
+        },
+        fn("zip", "zip(a, b, ...)", "Lists of items taken in step from each argument, as long as the shortest.", area: "sequences") { a in
+            let seqs = try a.positional.map { try Ops.toArray($0, a.interpreter) }
+            let n = seqs.map(\.count).min() ?? 0
+            return .list(ListRef((0..<n).map { i in .list(ListRef(seqs.map { $0[i] })) }))
+        },
+        fn("map", "map(f, xs)", "A list of f(x) for each item x.", area: "sequences") { a in
+            let f = try a.value(0, "f")
+            return .list(ListRef(try Ops.toArray(try a.value(1, "xs"), a.interpreter).map { try a.interpreter.call(f, [$0]) }))
+        },
+        fn("filter", "filter(f, xs)", "A list of the items x for which f(x) is true.", area: "sequences") { a in
+            let f = try a.value(0, "f")
+            return .list(ListRef(try Ops.toArray(try a.value(1, "xs"), a.interpreter).filter { try a.interpreter.call(f, [$0]).isTruthy }))
+        },
+        fn("any", "any(xs)", "True if some item is true.", area: "sequences") { a in
+            .bool(try Ops.toArray(try a.value(0, "xs"), a.interpreter).contains { $0.isTruthy })
+        },
+        fn("all", "all(xs)", "True if every item is true.", area: "sequences") { a in
+            .bool(try Ops.toArray(try a.value(0, "xs"), a.interpreter).allSatisfy { $0.isTruthy })
+        },
+        fn("error", "error(message)", "Stops the program with a runtime error carrying the message.", area: "errors") { a in
+            throw RuntimeError(a.interpreter.str(try a.value(0, "message")))
+        },
+        fn("assert", "assert(condition, message: \"assertion failed\")", "Raises a runtime error if the condition is false.", area: "errors") { a in
+            if try a.value(0, "condition").isTruthy { return .nil }
+            let msg = a.optional(1, "message").map { a.interpreter.str($0) } ?? "assertion failed"
+            throw RuntimeError(msg)
+        },
+        fn("show", "show(x)", "Shows a figure (inline in a notebook); prints any other value.", area: "basics") { a in
+            let v = try a.value(0, "x")
+            if case .object(let o) = v, let d = o as? Displayable { a.interpreter.display(d) } else { a.interpreter.output(a.interpreter.str(v) + "\n") }
+            return .nil
+        },
+    ] }
+
+    private static func extremum(_ a: Arguments, wantLess: Bool) throws -> Value {
+        try a.expectKeywords(["key"])
+        let items: [Value]
+        if a.count == 1 { items = try Ops.toArray(a.positional[0], a.interpreter) } else { items = a.positional }
+        guard var best = items.first else { throw RuntimeError("'\(a.functionName)' of an empty sequence") }
+        let key = a.keyword("key")
+        var bestKey = try key.map { try a.interpreter.call($0, [best]) } ?? best
+        for v in items.dropFirst() {
+            let k = try key.map { try a.interpreter.call($0, [v]) } ?? v
+            let c = try Ops.binary(wantLess ? .less : .greater, k, bestKey)
+            if c.isTruthy { best = v; bestKey = k }
+        }
+        return best
+    }
+
+    static func sortValues(_ xs: [Value], key: Value?, reverse: Bool, _ interp: Interpreter) throws -> [Value] {
+        let keyed: [(Value, Value)] = try xs.map { x in (try key.map { try interp.call($0, [x]) } ?? x, x) }
+        let sorted = try keyed.enumerated().sorted { a, b in
+            let c = try Ops.binary(.less, a.element.0, b.element.0).isTruthy
+            if c { return !reverse }
+            let d = try Ops.binary(.less, b.element.0, a.element.0).isTruthy
+            if d { return reverse }
+            return a.offset < b.offset
+        }
+        return sorted.map { $0.element.1 }
+    }
+}

@@ -1,0 +1,588 @@
+/// Compiles the resolved syntax tree into a tree of Swift closures. Variables are slots
+/// (locals) or cells (globals) fixed at compile time, so running does no name lookups.
+final class Compiler {
+    let interp: Interpreter
+    let file: SourceFile
+    let module: ModuleScope
+
+    init(interpreter: Interpreter, file: SourceFile, module: ModuleScope) {
+        self.interp = interpreter
+        self.file = file
+        self.module = module
+    }
+
+    // MARK: - Statements
+
+    func block(_ stmts: [Stmt]) -> Exec {
+        let execs = stmts.map(statement)
+        switch execs.count {
+        case 0: return { _ in .normal }
+        case 1: return execs[0]
+        case 2:
+            let a = execs[0], b = execs[1]
+            return { f in
+                let r = try a(f)
+                if r != .normal { return r }
+                return try b(f)
+            }
+        default:
+            return { f in
+                for e in execs {
+                    let r = try e(f)
+                    if r != .normal { return r }
+                }
+                return .normal
+            }
+        }
+    }
+
+    func statement(_ s: Stmt) -> Exec {
+        let file = self.file
+        let loc = s.location
+        switch s.kind {
+        case .expression(let e):
+            let ev = expr(e)
+            return { f in _ = try ev(f); return .normal }
+        case .pass:
+            return { _ in .normal }
+        case .assign(let t, let e):
+            if case .name(let n) = t, case .binary(.add, let l, let r) = e.kind, case .name(let ln) = l.kind, ln.name == n.name {
+                return appendInPlace(n, expr(r), loc)
+            }
+            let st = store(t)
+            let ev = expr(e)
+            return { f in try st(f, try ev(f)); return .normal }
+        case .augmentedAssign(let t, let op, let e):
+            return augmented(t, op, expr(e), loc)
+        case .ifChain(let branches, let otherwise):
+            let conds = branches.map { expr($0.0) }
+            let bodies = branches.map { block($0.1) }
+            let other = otherwise.map(block)
+            if conds.count == 1 {
+                let c = conds[0], b = bodies[0]
+                if let other {
+                    return { f in try c(f).isTruthy ? try b(f) : try other(f) }
+                }
+                return { f in try c(f).isTruthy ? try b(f) : .normal }
+            }
+            return { f in
+                for i in 0..<conds.count where try conds[i](f).isTruthy { return try bodies[i](f) }
+                if let other { return try other(f) }
+                return .normal
+            }
+        case .whileLoop(let c, let b):
+            let cond = expr(c)
+            let body = block(b)
+            return { f in
+                while try cond(f).isTruthy {
+                    let r = try body(f)
+                    if r != .normal {
+                        if r == .breakLoop { break }
+                        if r == .returned { return r }
+                    }
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                }
+                return .normal
+            }
+        case .forLoop(let t, let it, let b):
+            return forLoop(store(t), expr(it), block(b), loc, it.location)
+        case .function(let decl):
+            let make = function(decl)
+            guard let binding = decl.binding else { return { _ in .normal } }
+            let st = store(.name(binding))
+            return { f in try st(f, try make(f)); return .normal }
+        case .returnValue(let e):
+            if let e {
+                let ev = expr(e)
+                return { f in f.returnValue = try ev(f); return .returned }
+            }
+            return { f in f.returnValue = .nil; return .returned }
+        case .breakLoop:
+            return { _ in .breakLoop }
+        case .continueLoop:
+            return { _ in .continueLoop }
+        case .global:
+            return { _ in .normal }
+        case .importModule(let name, let isPath, let binding):
+            let st = store(.name(binding))
+            let interp = self.interp
+            return { f in
+                let m = try interp.importModule(name, isPath: isPath, from: file, at: loc)
+                try st(f, m)
+                return .normal
+            }
+        }
+    }
+
+    /// `x = x + e`: appends to a string in place when the variable holds the only reference.
+    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation) -> Exec {
+        let file = self.file
+        @inline(__always) func apply(_ v: inout Value, _ r: Value) throws {
+            if case .string(var s) = v, case .string(let t) = r {
+                v = .nil
+                s += t
+                v = .string(s)
+                return
+            }
+            if case .int(let a) = v, case .int(let b) = r {
+                let (x, o) = a.addingReportingOverflow(b)
+                if !o { v = .int(x); return }
+            }
+            do { v = try Ops.binary(.add, v, r) } catch { throw locate(error, file, loc) }
+        }
+        switch n.resolution {
+        case .local(let slot):
+            return { f in try apply(&f.slots[slot], try rhs(f)); return .normal }
+        case .enclosing(let depth, let slot):
+            return { f in try apply(&f.ancestor(depth).slots[slot], try rhs(f)); return .normal }
+        case .global:
+            let cell = module.cell(n.name)
+            let name = n.name
+            return { f in
+                let r = try rhs(f)
+                if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: n.location) }
+                try apply(&cell.value, r)
+                return .normal
+            }
+        }
+    }
+
+    private func augmented(_ t: Target, _ op: BinaryOperator, _ rhs: @escaping Eval, _ loc: SourceLocation) -> Exec {
+        let file = self.file
+        switch t {
+        case .name(let n):
+            if op == .add { return appendInPlace(n, rhs, loc) }
+            let load = name(n)
+            let st = store(t)
+            return { f in
+                let l = try load(f)
+                let r = try rhs(f)
+                do { try st(f, try Ops.binary(op, l, r)) } catch { throw locate(error, file, loc) }
+                return .normal
+            }
+        case .subscripted(let base, let items, let sloc):
+            let b = expr(base)
+            let idx = subscriptItems(items)
+            let interp = self.interp
+            return { f in
+                let container = try b(f)
+                let index = try idx(f)
+                do {
+                    let old = try Ops.getItem(container, index, interp)
+                    let r = try rhs(f)
+                    // `xs += [..]` on a list element extends it in place, like Python.
+                    let new = try Ops.binary(op, old, r)
+                    try Ops.setItem(container, index, new, interp)
+                } catch { throw locate(error, file, sloc) }
+                return .normal
+            }
+        case .attribute(let base, let name, let aloc):
+            let b = expr(base)
+            let interp = self.interp
+            return { f in
+                let obj = try b(f)
+                do {
+                    let old = try Ops.getAttribute(obj, name, interp)
+                    let new = try Ops.binary(op, old, try rhs(f))
+                    try Ops.setAttribute(obj, name, new, interp)
+                } catch { throw locate(error, file, aloc) }
+                return .normal
+            }
+        case .tuple:
+            return { _ in throw Diagnostic(message: "cannot use an augmented assignment with several targets", file: file, location: loc) }
+        }
+    }
+
+    private func forLoop(_ st: @escaping Store, _ iter: @escaping Eval, _ body: @escaping Exec, _ loc: SourceLocation, _ iterLoc: SourceLocation) -> Exec {
+        let file = self.file
+        let interp = self.interp
+        return { f in
+            let seq = try iter(f)
+            switch seq {
+            case .range(let r):
+                var i = r.start
+                let stop = r.stop, step = r.step
+                while step > 0 ? i < stop : i > stop {
+                    try st(f, .int(i))
+                    let fl = try body(f)
+                    if fl != .normal {
+                        if fl == .breakLoop { break }
+                        if fl == .returned { return fl }
+                    }
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    let (n, o) = i.addingReportingOverflow(step)
+                    if o { break }
+                    i = n
+                }
+            case .list(let l):
+                var i = 0
+                while i < l.items.count {
+                    try st(f, l.items[i])
+                    let fl = try body(f)
+                    if fl != .normal {
+                        if fl == .breakLoop { break }
+                        if fl == .returned { return fl }
+                    }
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    i += 1
+                }
+            default:
+                let next: () throws -> Value?
+                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterLoc) }
+                while true {
+                    let v: Value?
+                    do { v = try next() } catch { throw locate(error, file, iterLoc) }
+                    guard let v else { break }
+                    try st(f, v)
+                    let fl = try body(f)
+                    if fl != .normal {
+                        if fl == .breakLoop { break }
+                        if fl == .returned { return fl }
+                    }
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                }
+            }
+            return .normal
+        }
+    }
+
+    /// Returns a closure that creates the function value (evaluating defaults) at `def` time.
+    private func function(_ decl: FunctionDecl) -> Eval {
+        let firstDefault = decl.params.firstIndex { $0.defaultValue != nil } ?? decl.params.count
+        let code = CompiledFunction(slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault)
+        code.body = block(decl.body)
+        let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
+        return { f in
+            var dv: [Value] = []
+            dv.reserveCapacity(defaults.count)
+            for d in defaults { dv.append(try d(f)) }
+            return .function(Function(decl: decl, code: code, captured: f, defaults: dv))
+        }
+    }
+
+    // MARK: - Assignment targets
+
+    func store(_ t: Target) -> Store {
+        let file = self.file
+        switch t {
+        case .name(let n):
+            switch n.resolution {
+            case .local(let slot): return { f, v in f.slots[slot] = v }
+            case .enclosing(let depth, let slot): return { f, v in f.ancestor(depth).slots[slot] = v }
+            case .global:
+                let cell = module.cell(n.name)
+                return { _, v in cell.value = v; cell.defined = true }
+            }
+        case .subscripted(let base, let items, let loc):
+            let b = expr(base)
+            let idx = subscriptItems(items)
+            let interp = self.interp
+            return { f, v in
+                let container = try b(f)
+                let index = try idx(f)
+                do { try Ops.setItem(container, index, v, interp) } catch { throw locate(error, file, loc) }
+            }
+        case .attribute(let base, let name, let loc):
+            let b = expr(base)
+            let interp = self.interp
+            return { f, v in
+                let obj = try b(f)
+                do { try Ops.setAttribute(obj, name, v, interp) } catch { throw locate(error, file, loc) }
+            }
+        case .tuple(let targets, let loc):
+            let stores = targets.map(store)
+            let interp = self.interp
+            return { f, v in
+                let items: [Value]
+                do { items = try Ops.toArray(v, interp) } catch { throw locate(error, file, loc) }
+                guard items.count == stores.count else {
+                    throw Diagnostic(message: "cannot unpack \(items.count) value\(items.count == 1 ? "" : "s") into \(stores.count) targets", file: file, location: loc)
+                }
+                for i in 0..<stores.count { try stores[i](f, items[i]) }
+            }
+        }
+    }
+
+    // MARK: - Expressions
+
+    func name(_ n: NameRef) -> Eval {
+        switch n.resolution {
+        case .local(let slot): return { f in f.slots[slot] }
+        case .enclosing(let depth, let slot):
+            if depth == 1 { return { f in f.parent.unsafelyUnwrapped.slots[slot] } }
+            return { f in f.ancestor(depth).slots[slot] }
+        case .global:
+            let cell = module.cell(n.name)
+            let file = self.file
+            return { _ in
+                if cell.defined { return cell.value }
+                throw Diagnostic(message: "undefined variable '\(n.name)'", file: file, location: n.location)
+            }
+        }
+    }
+
+    func expr(_ e: Expr) -> Eval {
+        let file = self.file
+        let loc = e.location
+        let interp = self.interp
+        switch e.kind {
+        case .int(let i): let v = Value.int(i); return { _ in v }
+        case .float(let d): let v = Value.float(d); return { _ in v }
+        case .string(let s): let v = Value.string(s); return { _ in v }
+        case .bool(let b): let v = Value.bool(b); return { _ in v }
+        case .nilLiteral: return { _ in .nil }
+        case .name(let n): return name(n)
+        case .interpolated(let parts):
+            let pieces: [(String?, Eval?, String?)] = parts.map {
+                switch $0 {
+                case .text(let s): return (s, nil, nil)
+                case .expr(let x, let spec): return (nil, expr(x), spec)
+                }
+            }
+            return { f in
+                var out = ""
+                for (text, ev, spec) in pieces {
+                    if let text { out += text; continue }
+                    if let ev {
+                        let v = try ev(f)
+                        if let spec {
+                            do { out += try Format.apply(spec: spec, to: v, interp) } catch { throw locate(error, file, loc) }
+                        } else {
+                            out += interp.str(v)
+                        }
+                    }
+                }
+                return .string(out)
+            }
+        case .list(let items):
+            let evs = items.map(expr)
+            return { f in
+                var out: [Value] = []
+                out.reserveCapacity(evs.count)
+                for ev in evs { out.append(try ev(f)) }
+                return .list(ListRef(out))
+            }
+        case .dict(let pairs):
+            let evs = pairs.map { (expr($0.0), expr($0.1), $0.0.location) }
+            return { f in
+                let d = DictRef()
+                for (k, v, kloc) in evs {
+                    let key = try k(f)
+                    do { try Ops.checkHashable(key) } catch { throw locate(error, file, kloc) }
+                    d[key] = try v(f)
+                }
+                return .dict(d)
+            }
+        case .unary(let op, let a):
+            let ev = expr(a)
+            if op == .not {
+                return { f in
+                    let v = try ev(f)
+                    if case .object(let o) = v, let r = try o.unary(.not) { return r }
+                    return .bool(!v.isTruthy)
+                }
+            }
+            return { f in
+                let v = try ev(f)
+                if op == .negate, case .int(let i) = v, i != Int.min { return .int(-i) }
+                do { return try Ops.unary(op, v) } catch { throw locate(error, file, loc) }
+            }
+        case .binary(let op, let a, let b):
+            return binary(op, expr(a), expr(b), loc)
+        case .and(let a, let b):
+            let l = expr(a), r = expr(b)
+            return { f in
+                let v = try l(f)
+                return v.isTruthy ? try r(f) : v
+            }
+        case .or(let a, let b):
+            let l = expr(a), r = expr(b)
+            return { f in
+                let v = try l(f)
+                return v.isTruthy ? v : try r(f)
+            }
+        case .contains(let item, let container, let negated):
+            let i = expr(item), c = expr(container)
+            return { f in
+                let x = try i(f)
+                let xs = try c(f)
+                do { return .bool(try Ops.contains(xs, x, interp) != negated) } catch { throw locate(error, file, loc) }
+            }
+        case .conditional(let c, let t, let o):
+            let ce = expr(c), te = expr(t), oe = expr(o)
+            return { f in try ce(f).isTruthy ? try te(f) : try oe(f) }
+        case .call(let callee, let args):
+            return call(callee, args, loc)
+        case .subscripted(let base, let items):
+            let b = expr(base)
+            if items.count == 1, case .index(let ie) = items[0] {
+                let i = expr(ie)
+                return { f in
+                    let container = try b(f)
+                    let index = try i(f)
+                    if case .list(let l) = container, case .int(let k) = index {
+                        if k >= 0 && k < l.items.count { return l.items[k] }
+                        if k < 0 && k + l.items.count >= 0 { return l.items[k + l.items.count] }
+                    }
+                    do { return try Ops.getItem(container, [.value(index)], interp) } catch { throw locate(error, file, loc) }
+                }
+            }
+            let idx = subscriptItems(items)
+            return { f in
+                let container = try b(f)
+                let index = try idx(f)
+                do { return try Ops.getItem(container, index, interp) } catch { throw locate(error, file, loc) }
+            }
+        case .attribute(let base, let name):
+            let b = expr(base)
+            return { f in
+                let v = try b(f)
+                do { return try Ops.getAttribute(v, name, interp) } catch { throw locate(error, file, loc) }
+            }
+        case .lambda(let decl):
+            return function(decl)
+        case .comprehension(let element, let target, let iterable, let condition):
+            let el = expr(element)
+            let st = store(target)
+            let cond = condition.map(expr)
+            let iter = expr(iterable)
+            return { f in
+                let seq = try iter(f)
+                var out: [Value] = []
+                let next: () throws -> Value?
+                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
+                while true {
+                    let v: Value?
+                    do { v = try next() } catch { throw locate(error, file, iterable.location) }
+                    guard let v else { break }
+                    try st(f, v)
+                    if let cond, !(try cond(f).isTruthy) { continue }
+                    out.append(try el(f))
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                }
+                return .list(ListRef(out))
+            }
+        }
+    }
+
+    private func subscriptItems(_ items: [SubscriptItem]) -> (Frame) throws -> [IndexItem] {
+        let file = self.file
+        let parts: [(Eval?, Eval?, Eval?, Bool, SourceLocation)] = items.map {
+            switch $0 {
+            case .index(let e): return (expr(e), nil, nil, false, e.location)
+            case .slice(let a, let b, let c):
+                return (a.map(expr), b.map(expr), c.map(expr), true, (a ?? b ?? c)?.location ?? SourceLocation(line: 0, column: 0))
+            }
+        }
+        return { f in
+            var out: [IndexItem] = []
+            out.reserveCapacity(parts.count)
+            for (a, b, c, isSlice, loc) in parts {
+                if !isSlice {
+                    out.append(.value(try a.unsafelyUnwrapped(f)))
+                    continue
+                }
+                func bound(_ e: Eval?) throws -> Int? {
+                    guard let e else { return nil }
+                    switch try e(f) {
+                    case .nil: return nil
+                    case .int(let i): return i
+                    case let v: throw Diagnostic(message: "slice indices must be integers or nil, not \(v.typeName)", file: file, location: loc)
+                    }
+                }
+                out.append(.slice(start: try bound(a), stop: try bound(b), step: try bound(c)))
+            }
+            return out
+        }
+    }
+
+    private func binary(_ op: BinaryOperator, _ l: @escaping Eval, _ r: @escaping Eval, _ loc: SourceLocation) -> Eval {
+        let file = self.file
+        @inline(__always) func slow(_ x: Value, _ y: Value) throws -> Value {
+            do { return try Ops.binary(op, x, y) } catch { throw locate(error, file, loc) }
+        }
+        switch op {
+        case .add:
+            return { f in
+                let x = try l(f), y = try r(f)
+                if case .int(let a) = x, case .int(let b) = y {
+                    let (s, o) = a.addingReportingOverflow(b)
+                    if !o { return .int(s) }
+                } else if case .float(let a) = x, case .float(let b) = y { return .float(a + b) }
+                return try slow(x, y)
+            }
+        case .subtract:
+            return { f in
+                let x = try l(f), y = try r(f)
+                if case .int(let a) = x, case .int(let b) = y {
+                    let (s, o) = a.subtractingReportingOverflow(b)
+                    if !o { return .int(s) }
+                } else if case .float(let a) = x, case .float(let b) = y { return .float(a - b) }
+                return try slow(x, y)
+            }
+        case .multiply:
+            return { f in
+                let x = try l(f), y = try r(f)
+                if case .int(let a) = x, case .int(let b) = y {
+                    let (s, o) = a.multipliedReportingOverflow(by: b)
+                    if !o { return .int(s) }
+                } else if case .float(let a) = x, case .float(let b) = y { return .float(a * b) }
+                return try slow(x, y)
+            }
+        case .less, .lessEqual, .greater, .greaterEqual:
+            return { f in
+                let x = try l(f), y = try r(f)
+                if case .int(let a) = x, case .int(let b) = y {
+                    switch op {
+                    case .less: return .bool(a < b)
+                    case .lessEqual: return .bool(a <= b)
+                    case .greater: return .bool(a > b)
+                    default: return .bool(a >= b)
+                    }
+                }
+                return try slow(x, y)
+            }
+        case .equal, .notEqual:
+            return { f in
+                let x = try l(f), y = try r(f)
+                if case .int(let a) = x, case .int(let b) = y { return .bool((a == b) == (op == .equal)) }
+                return try slow(x, y)
+            }
+        default:
+            return { f in try slow(try l(f), try r(f)) }
+        }
+    }
+
+    // MARK: - Calls
+
+    private func call(_ calleeExpr: Expr, _ args: [Argument], _ loc: SourceLocation) -> Eval {
+        let file = self.file
+        let interp = self.interp
+        let positional = args.filter { $0.label == nil }.map { expr($0.value) }
+        let kwNames = args.compactMap(\.label)
+        let kwEvals = args.filter { $0.label != nil }.map { expr($0.value) }
+
+        if case .attribute(let recvExpr, let method) = calleeExpr.kind {
+            let recv = expr(recvExpr)
+            let mloc = calleeExpr.location
+            if method == "append" && positional.count == 1 && kwNames.isEmpty {
+                let a0 = positional[0]
+                return { f in
+                    let r = try recv(f)
+                    if case .list(let l) = r {
+                        l.items.append(try a0(f))
+                        return .nil
+                    }
+                    return try interp.callMethod(r, method, f, positional, kwNames, kwEvals, file, loc, mloc)
+                }
+            }
+            return { f in
+                try interp.callMethod(try recv(f), method, f, positional, kwNames, kwEvals, file, loc, mloc)
+            }
+        }
+        let callee = expr(calleeExpr)
+        return { f in
+            try interp.callValue(try callee(f), f, positional, kwNames, kwEvals, file, loc)
+        }
+    }
+}

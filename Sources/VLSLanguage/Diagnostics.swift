@@ -1,0 +1,54 @@
+/// One frame of a runtime traceback: the call of `function` at `location`.
+public struct TraceEntry: Sendable {
+    public var function: String
+    public var file: SourceFile?
+    public var location: SourceLocation?
+}
+
+/// An error with its place in the source. Syntax errors and runtime errors are both
+/// diagnostics; they are rendered in one place (`rendered`).
+public struct Diagnostic: Error, CustomStringConvertible {
+    public var message: String
+    public var file: SourceFile?
+    public var location: SourceLocation?
+    /// Call sites the error passed through, innermost first.
+    public var traceback: [TraceEntry] = []
+    /// A syntax error found at end of input (the REPL asks for more).
+    public var atEnd = false
+
+    public init(message: String, file: SourceFile?, location: SourceLocation?) {
+        self.message = message; self.file = file; self.location = location
+    }
+
+    public var description: String { rendered() }
+
+    /// `FILE:LINE:COL: error: message`, the source line, a caret, then the traceback.
+    public func rendered() -> String {
+        var out = ""
+        if let file, let location {
+            out += "\(file.path):\(location.line):\(location.column): error: \(message)\n"
+            let src = file.line(location.line)
+            if !src.isEmpty {
+                out += "    " + src + "\n"
+                var caret = "    "
+                for (i, c) in src.enumerated() where i < location.column - 1 { caret.append(c == "\t" ? "\t" : " ") }
+                out += caret + "^\n"
+            }
+        } else if let file {
+            out += "\(file.path): error: \(message)\n"
+        } else {
+            out += "error: \(message)\n"
+        }
+        if !traceback.isEmpty {
+            out += "traceback (innermost call first):\n"
+            for t in traceback {
+                if let f = t.file, let l = t.location {
+                    out += "  \(f.path):\(l.line):\(l.column): in call to '\(t.function)'\n"
+                } else {
+                    out += "  in call to '\(t.function)'\n"
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How values are shown: `str` for print and interpolation, `repr` inside containers and
+/// at the REPL. Floats print like Python (`0.1`, `1.0`, `1e-05`).
+enum Format {
+    static func str(_ v: Value) -> String {
+        if case .string(let s) = v { return s }
+        return repr(v)
+    }
+
+    static func repr(_ v: Value) -> String {
+        var seen: Set<ObjectIdentifier> = []
+        return repr(v, &seen)
+    }
+
+    private static func repr(_ v: Value, _ seen: inout Set<ObjectIdentifier>) -> String {
+        switch v {
+        case .nil: return "nil"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .float(let d): return float(d)
+        case .string(let s): return quote(s)
+        case .list(let l):
+            let id = ObjectIdentifier(l)
+            if seen.contains(id) { return "[...]" }
+            seen.insert(id)
+            defer { seen.remove(id) }
+            return "[" + l.items.map { repr($0, &seen) }.joined(separator: ", ") + "]"
+        case .dict(let d):
+            let id = ObjectIdentifier(d)
+            if seen.contains(id) { return "{...}" }
+            seen.insert(id)
+            defer { seen.remove(id) }
+            var parts: [String] = []
+            for (i, k) in d.keys.enumerated() { parts.append(repr(k, &seen) + ": " + repr(d.values[i], &seen)) }
+            return "{" + parts.joined(separator: ", ") + "}"
+        case .range(let r):
+            return r.step == 1 ? "range(\(r.start), \(r.stop))" : "range(\(r.start), \(r.stop), \(r.step))"
+        case .function(let f): return "<function \(f.name)>"
+        case .native(let f): return "<builtin \(f.name)>"
+        case .object(let o): return o.describe()
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if c.value < 0x20 { out += "\\u{\(String(c.value, radix: 16))}" } else { out.unicodeScalars.append(c) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Python's float repr: shortest round-trip digits, scientific below 1e-4 and from 1e16.
+    static func float(_ d: Double) -> String {
+        if d.isNaN { return "nan" }
+        if d.isInfinite { return d < 0 ? "-inf" : "inf" }
+        if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
+        var s = d.description
+        var neg = false
+        if s.hasPrefix("-") { neg = true; s.removeFirst() }
+        var mantissa = Substring(s)
+        var exp = 0
+        if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = s[..<e]
+            exp = Int(s[s.index(after: e)...]) ?? 0
+        }
+        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+        let intPart = parts.first.map(String.init) ?? ""
+        let frac = parts.count > 1 ? String(parts[1]) : ""
+        var digits = Array(intPart + frac)
+        var point = intPart.count + exp
+        while digits.count > 1 && digits.first == "0" { digits.removeFirst(); point -= 1 }
+        while digits.count > 1 && digits.last == "0" { digits.removeLast() }
+        let sciExp = point - 1
+        var out: String
+        if sciExp >= -4 && sciExp < 16 {
+            if point <= 0 {
+                out = "0." + String(repeating: "0", count: -point) + String(digits)
+            } else if point >= digits.count {
+                out = String(digits) + String(repeating: "0", count: point - digits.count) + ".0"
+            } else {
+                out = String(digits[..<point]) + "." + String(digits[point...])
+            }
+        } else {
+            out = String(digits[0])
+            if digits.count > 1 { out += "." + String(digits[1...]) }
+            let a = abs(sciExp)
+            out += "e" + (sciExp < 0 ? "-" : "+") + (a < 10 ? "0" : "") + String(a)
+        }
+        return neg ? "-" + out : out
+    }
+
+    /// A small subset of Python format specs: `[[fill]align][width][.precision][type]`
+    /// with align `<`, `>`, `^`, and type `f`, `e`, `g`, `%`, `d`, `s`.
+    static func apply(spec: String, to v: Value, _ interp: Interpreter) throws -> String {
+        var chars = Array(spec)
+        var fill: Character = " "
+        var align: Character?
+        if chars.count >= 2, "<>^".contains(chars[1]) { fill = chars[0]; align = chars[1]; chars.removeFirst(2) } else if let f = chars.first, "<>^".contains(f) { align = f; chars.removeFirst() }
+        var zeroPad = false
+        if chars.first == "0" { zeroPad = true }
+        var width = 0
+        while let c = chars.first, let d = c.wholeNumberValue, c.isASCII { width = width * 10 + d; chars.removeFirst() }
+        var precision: Int?
+        if chars.first == "." {
+            chars.removeFirst()
+            var p = 0
+            var any = false
+            while let c = chars.first, let d = c.wholeNumberValue, c.isASCII { p = p * 10 + d; chars.removeFirst(); any = true }
+            if !any { throw RuntimeError("invalid format spec '\(spec)'") }
+            precision = p
+        }
+        let type = chars.first
+        if chars.count > 1 { throw RuntimeError("invalid format spec '\(spec)'") }
+        var body: String
+        func number() throws -> Double {
+            switch v {
+            case .int(let i): return Double(i)
+            case .float(let d): return d
+            case .bool(let b): return b ? 1 : 0
+            default: throw RuntimeError("format spec '\(spec)' needs a number, got \(v.typeName)")
+            }
+        }
+        switch type {
+        case "f": body = fixed(try number(), precision ?? 6)
+        case "%": body = fixed(try number() * 100, precision ?? 6) + "%"
+        case "e": body = scientific(try number(), precision ?? 6)
+        case "g":
+            let x = try number()
+            body = x == 0 ? "0" : cFormat("%.\(precision ?? 6)g", x)
+        case "d":
+            guard case .int(let i) = v else { throw RuntimeError("format spec 'd' needs an int, got \(v.typeName)") }
+            body = String(i)
+        case "s", nil:
+            if let precision, case .float(let d) = v { body = fixed(d, precision) } else {
+                body = interp.str(v)
+                if let precision, type == "s" { body = String(body.prefix(precision)) }
+            }
+        default: throw RuntimeError("unknown format type '\(type.map(String.init) ?? "")' in '\(spec)'")
+        }
+        let n = body.count
+        if n >= width { return body }
+        let pad = width - n
+        let isNumber: Bool = { if case .int = v { return true }; if case .float = v { return true }; return false }()
+        if zeroPad && align == nil && isNumber {
+            if body.hasPrefix("-") { return "-" + String(repeating: "0", count: pad) + body.dropFirst() }
+            return String(repeating: "0", count: pad) + body
+        }
+        switch align ?? (isNumber ? ">" : "<") {
+        case ">": return String(repeating: fill, count: pad) + body
+        case "^": return String(repeating: fill, count: pad / 2) + body + String(repeating: fill, count: pad - pad / 2)
+        default: return body + String(repeating: fill, count: pad)
+        }
+    }
+
+    static func fixed(_ x: Double, _ p: Int) -> String {
+        if x.isNaN { return "nan" }
+        if x.isInfinite { return x < 0 ? "-inf" : "inf" }
+        return cFormat("%.\(min(p, 100))f", x)
+    }
+
+    static func scientific(_ x: Double, _ p: Int) -> String {
+        if x.isNaN { return "nan" }
+        if x.isInfinite { return x < 0 ? "-inf" : "inf" }
+        return cFormat("%.\(min(p, 100))e", x)
+    }
+
+    static func cFormat(_ fmt: String, _ x: Double) -> String {
+        var buf = [CChar](repeating: 0, count: 512)
+        _ = withVaList([x]) { vsnprintf(&buf, buf.count, fmt, $0) }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

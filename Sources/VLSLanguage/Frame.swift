@@ -1,0 +1,87 @@
+/// The slots of one function activation (or of a module's top level, which has none:
+/// module variables live in `GlobalCell`s).
+final class Frame {
+    let slots: UnsafeMutablePointer<Value>
+    let count: Int
+    let parent: Frame?
+    var returnValue: Value = .nil
+
+    init(count: Int, parent: Frame?) {
+        self.count = count
+        self.parent = parent
+        slots = UnsafeMutablePointer<Value>.allocate(capacity: max(count, 1))
+        slots.initialize(repeating: .nil, count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    @inline(__always) func ancestor(_ depth: Int) -> Frame {
+        var f = self
+        for _ in 0..<depth { f = f.parent.unsafelyUnwrapped }
+        return f
+    }
+}
+
+/// A module-level variable. Compiled code holds the cell itself, so a global access is one
+/// pointer load (no dictionary lookup at run time).
+final class GlobalCell {
+    let name: String
+    var value: Value = .nil
+    var defined = false
+    init(name: String) { self.name = name }
+}
+
+/// The globals of one module (the main program, the REPL session, or an imported file).
+final class ModuleScope {
+    let name: String
+    private(set) var cells: [String: GlobalCell] = [:]
+    private let builtins: (String) -> Value?
+
+    init(name: String, builtins: @escaping (String) -> Value?) {
+        self.name = name
+        self.builtins = builtins
+    }
+
+    /// The cell of a name; a fresh cell starts as the builtin of that name, if any.
+    func cell(_ name: String) -> GlobalCell {
+        if let c = cells[name] { return c }
+        let c = GlobalCell(name: name)
+        if let b = builtins(name) { c.value = b; c.defined = true }
+        cells[name] = c
+        return c
+    }
+
+    func lookup(_ name: String) -> GlobalCell? { cells[name] }
+}
+
+/// Control flow out of a statement.
+enum Flow { case normal, breakLoop, continueLoop, returned }
+
+typealias Eval = (Frame) throws -> Value
+typealias Exec = (Frame) throws -> Flow
+typealias Store = (Frame, Value) throws -> Void
+
+/// A function body compiled to closures, with its frame layout.
+final class CompiledFunction {
+    var body: Exec = { _ in .normal }
+    let slotCount: Int
+    let paramCount: Int
+    let paramNames: [String]
+    let firstDefault: Int
+    init(slotCount: Int, paramNames: [String], firstDefault: Int) {
+        self.slotCount = slotCount
+        self.paramCount = paramNames.count
+        self.paramNames = paramNames
+        self.firstDefault = firstDefault
+    }
+}
+
+/// Attaches a source location to an error thrown by a native or an operator.
+func locate(_ error: Error, _ file: SourceFile, _ location: SourceLocation) -> Diagnostic {
+    if let d = error as? Diagnostic { return d }
+    if let r = error as? RuntimeError { return Diagnostic(message: r.message, file: file, location: location) }
+    return Diagnostic(message: String(describing: error), file: file, location: location)
+}

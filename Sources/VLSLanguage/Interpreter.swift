@@ -1,0 +1,446 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs vls programs. One interpreter is one session: globals persist between `run` calls
+/// (the REPL), natives are installed with `define`, output goes through `output`.
+public final class Interpreter {
+    /// Where `print` writes (text includes the trailing newline). Default: stdout.
+    public var output: (String) -> Void = { text in
+        print(text, terminator: "")
+    }
+    /// Shows a figure (`show(fig)` or a bare expression that is Displayable).
+    /// Default: prints the caption.
+    public var display: (Displayable) -> Void
+    /// `import name` asks this first; returns the module source and a path for messages.
+    public var stdlibProvider: (String) -> (source: String, path: String)? = { _ in nil }
+    /// Deepest nesting of user function calls before "stack overflow".
+    public var maxCallDepth = 1000
+
+    private(set) var builtins: [String: NativeFunction] = [:]
+    private var builtinOrder: [String] = []
+    let main: ModuleScope
+    private var modules: [String: Value] = [:]
+    private var loading: Set<String> = []
+    var callDepth = 0
+    private var runDepth = 0
+
+    public init() {
+        display = { _ in }
+        let box = BuiltinLookup()
+        main = ModuleScope(name: "main", builtins: box.lookup)
+        box.interpreter = self
+        display = { [unowned self] fig in self.output(fig.caption + "\n") }
+        CoreBuiltins.install(into: self)
+    }
+
+    // MARK: - Embedding
+
+    /// Installs a global builtin (listed by `:help` under `fn.area`).
+    public func define(_ fn: NativeFunction) {
+        if builtins[fn.name] == nil { builtinOrder.append(fn.name) }
+        builtins[fn.name] = fn
+        let c = main.cell(fn.name)
+        c.value = .native(fn)
+        c.defined = true
+    }
+
+    /// Sets a variable of the main module (e.g. `args`).
+    public func setGlobal(_ name: String, _ value: Value) {
+        let c = main.cell(name)
+        c.value = value
+        c.defined = true
+    }
+
+    /// A variable of the main module, if defined.
+    public func global(_ name: String) -> Value? {
+        guard let c = main.lookup(name), c.defined else { return nil }
+        return c.value
+    }
+
+    /// Names defined in the main module (user variables and builtins), sorted.
+    public func globalNames() -> [String] {
+        main.cells.values.filter(\.defined).map(\.name).sorted()
+    }
+
+    /// User variables of the main module (not builtins), sorted, with their values.
+    public func userVariables() -> [(String, Value)] {
+        main.cells.values.filter { c in
+            guard c.defined else { return false }
+            if case .native(let n) = c.value, builtins[c.name] === n { return false }
+            return true
+        }.map { ($0.name, $0.value) }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Builtins grouped by area, areas and names in definition order.
+    public func builtinsByArea() -> [(String, [NativeFunction])] {
+        var areas: [String] = []
+        var by: [String: [NativeFunction]] = [:]
+        for n in builtinOrder {
+            guard let f = builtins[n] else { continue }
+            if by[f.area] == nil { areas.append(f.area) }
+            by[f.area, default: []].append(f)
+        }
+        return areas.map { ($0, by[$0] ?? []) }
+    }
+
+    /// The help of a builtin, user function, or value named `name`.
+    public func helpText(for name: String) -> String? {
+        if let v = global(name) { return helpText(of: v) }
+        if let f = builtins[name] { return helpText(of: .native(f)) }
+        return nil
+    }
+
+    /// Signature and docstring of a function; type and members of other values.
+    public func helpText(of v: Value) -> String {
+        switch v {
+        case .native(let f): return "\(f.signature)\n    \(f.doc)"
+        case .function(let f): return f.signature + (f.doc.map { "\n    " + $0 } ?? "\n    (no docstring)")
+        case .object(let o):
+            let members = o.memberNames
+            return "\(o.typeName)" + (members.isEmpty ? "" : "\n    members: " + members.joined(separator: ", "))
+        default:
+            let members = Methods.memberNames(of: v)
+            return v.typeName + (members.isEmpty ? "" : "\n    methods: " + members.joined(separator: ", "))
+        }
+    }
+
+    /// How print shows a value (strings bare).
+    public func str(_ v: Value) -> String { Format.str(v) }
+    /// How the REPL and containers show a value (strings quoted).
+    public func repr(_ v: Value) -> String { Format.repr(v) }
+
+    public func render(_ d: Diagnostic) -> String { d.rendered() }
+
+    // MARK: - Running
+
+    /// The one driver shared by the REPL, the runner and the notebook: parse (reporting
+    /// every syntax error), resolve, compile, execute.
+    public func run(source: String, path: String) -> RunOutcome {
+        if runDepth > 0 { return runInline(source: source, path: path) }
+        var outcome: RunOutcome = .ok(nil)
+        runOnLargeStack {
+            outcome = self.runInline(source: source, path: path)
+        }
+        return outcome
+    }
+
+    private func runInline(source: String, path: String) -> RunOutcome {
+        runDepth += 1
+        defer { runDepth -= 1 }
+        let file = SourceFile(path: path, text: source)
+        let program: Exec
+        let lastIsExpression: Bool
+        switch compile(file, module: main) {
+        case .failure(let diags): return .syntaxErrors(diags.diagnostics)
+        case .success(let (p, last)): program = p; lastIsExpression = last
+        }
+        let frame = Frame(count: 0, parent: nil)
+        if runDepth == 1 { callDepth = 0 }
+        do {
+            _ = try program(frame)
+            return .ok(lastIsExpression ? frame.returnValue : nil)
+        } catch let d as Diagnostic {
+            return .runtimeError(d)
+        } catch {
+            return .runtimeError(Diagnostic(message: String(describing: error), file: file, location: nil))
+        }
+    }
+
+    /// Parses, resolves and compiles a file into one closure. The value of a final
+    /// expression statement is left in the frame's `returnValue`.
+    func compile(_ file: SourceFile, module: ModuleScope) -> Result<(Exec, Bool), SyntaxErrors> {
+        let (stmts, errors) = Parser.parse(file.text)
+        let resolver = Resolver()
+        if errors.isEmpty { resolver.resolve(stmts) }
+        let all = errors + resolver.errors
+        if !all.isEmpty {
+            return .failure(SyntaxErrors(all.map {
+                var d = Diagnostic(message: $0.message, file: file, location: $0.location)
+                d.atEnd = $0.atEnd
+                return d
+            }))
+        }
+        let compiler = Compiler(interpreter: self, file: file, module: module)
+        var execs = stmts.dropLast().map(compiler.statement)
+        var lastIsExpression = false
+        if let last = stmts.last {
+            if case .expression(let e) = last.kind {
+                let ev = compiler.expr(e)
+                execs.append { f in f.returnValue = try ev(f); return .normal }
+                lastIsExpression = true
+            } else {
+                execs.append(compiler.statement(last))
+            }
+        }
+        let program: Exec = { f in
+            for e in execs { _ = try e(f) }
+            return .normal
+        }
+        return .success((program, lastIsExpression))
+    }
+
+    // MARK: - Calls
+
+    /// Calls a function value from Swift (natives calling callbacks).
+    public func call(_ callee: Value, _ args: [Value], keywords: [(String, Value)] = []) throws -> Value {
+        switch callee {
+        case .function(let fn):
+            let frame = try bind(fn, args, keywords, nil, nil)
+            return try invoke(fn, frame, nil, nil)
+        case .native(let nf):
+            return try nf.body(Arguments(positional: args, keywords: keywords, interpreter: self, functionName: nf.name))
+        default:
+            throw RuntimeError("\(callee.typeName) is not callable")
+        }
+    }
+
+    /// Builds the frame of a call from evaluated arguments.
+    private func bind(_ fn: Function, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
+        let code = fn.code
+        let frame = Frame(count: code.slotCount, parent: fn.captured)
+        if args.count > code.paramCount { throw arityError(fn, args.count, file, loc) }
+        for i in 0..<args.count { frame.slots[i] = args[i] }
+        try fillParameters(fn, frame, args.count, keywords.map(\.0), keywords.map(\.1), file, loc)
+        return frame
+    }
+
+    private func arityError(_ fn: Function, _ given: Int, _ file: SourceFile?, _ loc: SourceLocation?) -> Error {
+        let n = fn.code.paramCount
+        return err("'\(fn.name)' takes \(fn.code.firstDefault < n ? "at most " : "")\(n) argument\(n == 1 ? "" : "s") (\(given) given)", file, loc)
+    }
+
+    private func err(_ message: String, _ file: SourceFile?, _ loc: SourceLocation?) -> Error {
+        if let file { return Diagnostic(message: message, file: file, location: loc) }
+        return RuntimeError(message)
+    }
+
+    /// Keyword arguments and defaults for the parameters after the `given` positional ones.
+    private func fillParameters(_ fn: Function, _ frame: Frame, _ given: Int, _ kwNames: [String], _ kwValues: [Value], _ file: SourceFile?, _ loc: SourceLocation?) throws {
+        let code = fn.code
+        if kwNames.isEmpty {
+            if given < code.paramCount {
+                for i in given..<code.paramCount {
+                    if i < code.firstDefault {
+                        throw err("'\(fn.name)' missing argument #\(i + 1) '\(code.paramNames[i])'", file, loc)
+                    }
+                    frame.slots[i] = fn.defaults[i - code.firstDefault]
+                }
+            }
+            return
+        }
+        var set = [Bool](repeating: false, count: code.paramCount)
+        for i in 0..<given { set[i] = true }
+        for (k, name) in kwNames.enumerated() {
+            guard let i = code.paramNames.firstIndex(of: name) else {
+                throw err("'\(fn.name)' got an unexpected keyword argument '\(name)'", file, loc)
+            }
+            if set[i] { throw err("'\(fn.name)' got multiple values for argument '\(name)'", file, loc) }
+            frame.slots[i] = kwValues[k]
+            set[i] = true
+        }
+        for i in 0..<code.paramCount where !set[i] {
+            if i < code.firstDefault {
+                throw err("'\(fn.name)' missing argument #\(i + 1) '\(code.paramNames[i])'", file, loc)
+            }
+            frame.slots[i] = fn.defaults[i - code.firstDefault]
+        }
+    }
+
+    @inline(__always)
+    private func invoke(_ fn: Function, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
+        if callDepth >= maxCallDepth {
+            throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
+        }
+        if Interrupt.isRequested { throw err("interrupted", file, loc) }
+        callDepth += 1
+        defer { callDepth -= 1 }
+        do {
+            _ = try fn.code.body(frame)
+        } catch var d as Diagnostic {
+            d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
+            throw d
+        } catch {
+            var d = Diagnostic(message: String(describing: error), file: fn.decl.location.line > 0 ? file : nil, location: loc)
+            d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
+            throw d
+        }
+        return frame.returnValue
+    }
+
+    /// A call from compiled code: arguments are evaluated straight into the callee's frame.
+    func callValue(_ callee: Value, _ f: Frame, _ positional: [Eval], _ kwNames: [String], _ kwEvals: [Eval], _ file: SourceFile, _ loc: SourceLocation) throws -> Value {
+        switch callee {
+        case .function(let fn):
+            let code = fn.code
+            let n = positional.count
+            if n > code.paramCount { throw arityError(fn, n, file, loc) }
+            let frame = Frame(count: code.slotCount, parent: fn.captured)
+            for i in 0..<n { frame.slots[i] = try positional[i](f) }
+            if kwNames.isEmpty && n == code.paramCount {
+                return try invoke(fn, frame, file, loc)
+            }
+            var kwValues: [Value] = []
+            for e in kwEvals { kwValues.append(try e(f)) }
+            try fillParameters(fn, frame, n, kwNames, kwValues, file, loc)
+            return try invoke(fn, frame, file, loc)
+        case .native(let nf):
+            var args: [Value] = []
+            args.reserveCapacity(positional.count)
+            for e in positional { args.append(try e(f)) }
+            var kws: [(String, Value)] = []
+            for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
+            if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+            do {
+                return try nf.body(Arguments(positional: args, keywords: kws, interpreter: self, functionName: nf.name))
+            } catch {
+                throw locate(error, file, loc)
+            }
+        default:
+            throw Diagnostic(message: "\(callee.typeName) is not callable", file: file, location: loc)
+        }
+    }
+
+    /// `recv.method(...)`: builtin methods of lists, dicts and strings are dispatched
+    /// directly; objects are asked for the property, then it is called.
+    func callMethod(_ recv: Value, _ method: String, _ f: Frame, _ positional: [Eval], _ kwNames: [String], _ kwEvals: [Eval], _ file: SourceFile, _ loc: SourceLocation, _ mloc: SourceLocation) throws -> Value {
+        switch recv {
+        case .list, .dict, .string:
+            var args: [Value] = []
+            args.reserveCapacity(positional.count)
+            for e in positional { args.append(try e(f)) }
+            var kws: [(String, Value)] = []
+            for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
+            do {
+                return try Methods.call(recv, method, Arguments(positional: args, keywords: kws, interpreter: self, functionName: method))
+            } catch {
+                throw locate(error, file, loc)
+            }
+        default:
+            let callee: Value
+            do { callee = try Ops.getAttribute(recv, method, self) } catch { throw locate(error, file, mloc) }
+            return try callValue(callee, f, positional, kwNames, kwEvals, file, loc)
+        }
+    }
+
+    // MARK: - Modules
+
+    /// `import name`: a Stdlib module from `stdlibProvider`, else `name.vls` next to the
+    /// importing file; `import "path.vls"`: a path relative to the importing file.
+    func importModule(_ name: String, isPath: Bool, from file: SourceFile, at loc: SourceLocation) throws -> Value {
+        var source: String?
+        var path = name
+        if !isPath, let (s, p) = stdlibProvider(name) {
+            source = s
+            path = p
+        } else {
+            var rel = name
+            if !isPath { rel += ".vls" }
+            if !rel.hasPrefix("/") {
+                let dir = file.path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+                if !dir.isEmpty && !file.path.hasPrefix("<") { rel = dir + "/" + rel }
+            }
+            path = rel
+        }
+        if let m = modules[path] { return m }
+        if loading.contains(path) { throw Diagnostic(message: "circular import of '\(name)'", file: file, location: loc) }
+        if source == nil {
+            guard let text = readTextFile(path) else {
+                throw Diagnostic(message: "cannot import '\(name)': no stdlib module of that name and no file '\(path)'", file: file, location: loc)
+            }
+            source = text
+        }
+        loading.insert(path)
+        defer { loading.remove(path) }
+        let mfile = SourceFile(path: path, text: source ?? "")
+        let box = BuiltinLookup()
+        box.interpreter = self
+        let scope = ModuleScope(name: name, builtins: box.lookup)
+        switch compile(mfile, module: scope) {
+        case .failure(let errs):
+            let first = errs.diagnostics.first.map { $0.rendered() } ?? ""
+            throw Diagnostic(message: "syntax error in module '\(name)':\n" + first, file: file, location: loc)
+        case .success(let (program, _)):
+            let frame = Frame(count: 0, parent: nil)
+            do { _ = try program(frame) } catch var d as Diagnostic {
+                d.traceback.append(TraceEntry(function: "import \(name)", file: file, location: loc))
+                throw d
+            }
+        }
+        let m = Value.object(ModuleObject(name: name, scope: scope, interpreter: self))
+        modules[path] = m
+        return m
+    }
+}
+
+/// Every syntax error of one compile.
+struct SyntaxErrors: Error {
+    var diagnostics: [Diagnostic]
+    init(_ d: [Diagnostic]) { diagnostics = d }
+}
+
+/// Looks up builtins for new global cells without a strong cycle to the interpreter.
+final class BuiltinLookup {
+    weak var interpreter: Interpreter?
+    func lookup(_ name: String) -> Value? {
+        interpreter?.builtins[name].map { .native($0) }
+    }
+}
+
+/// An imported module: its globals are its properties.
+final class ModuleObject: VLSObject {
+    let name: String
+    let scope: ModuleScope
+    init(name: String, scope: ModuleScope, interpreter: Interpreter) { self.name = name; self.scope = scope }
+    var typeName: String { "module" }
+    func describe() -> String { "<module \(name)>" }
+    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
+        guard let c = scope.lookup(name), c.defined else { return nil }
+        return c.value
+    }
+    var memberNames: [String] { scope.cells.values.filter(\.defined).map(\.name).sorted() }
+}
+
+func readTextFile(_ path: String) -> String? {
+    guard let fp = fopen(path, "rb") else { return nil }
+    defer { fclose(fp) }
+    var bytes: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buf, 1, buf.count, fp)
+        if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
+        if n < buf.count { break }
+    }
+    if ferror(fp) != 0 { return nil }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Runs `work` on a thread with a 512 MB stack, so deep recursion in scripts ends in a
+/// clean "stack overflow" error rather than a crash.
+func runOnLargeStack(_ work: @escaping () -> Void) {
+    final class Job { let work: () -> Void; init(_ w: @escaping () -> Void) { work = w } }
+    #if canImport(Glibc)
+    let ctx = Unmanaged.passRetained(Job(work)).toOpaque()
+    var attr = pthread_attr_t()
+    pthread_attr_init(&attr)
+    defer { pthread_attr_destroy(&attr) }
+    pthread_attr_setstacksize(&attr, 512 << 20)
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, &attr, { raw in
+        guard let raw else { return nil }
+        let job = Unmanaged<Job>.fromOpaque(raw).takeRetainedValue()
+        job.work()
+        return nil
+    }, ctx)
+    if rc != 0 {
+        Unmanaged<Job>.fromOpaque(ctx).release()
+        work()
+        return
+    }
+    pthread_join(tid, nil)
+    #else
+    work()
+    #endif
+}

@@ -1,0 +1,393 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Operators, indexing, iteration and attribute access on values. Objects are asked
+/// first (`VLSObject.binary`, then the reversed form on the right operand).
+enum Ops {
+    static func binary(_ op: BinaryOperator, _ l: Value, _ r: Value) throws -> Value {
+        if case .object(let o) = l, let v = try o.binary(op, r, reversed: false) { return v }
+        if case .object(let o) = r, let v = try o.binary(op, l, reversed: true) { return v }
+        switch op {
+        case .equal: return .bool(equal(l, r))
+        case .notEqual: return .bool(!equal(l, r))
+        case .less, .lessEqual, .greater, .greaterEqual:
+            guard let c = try compare(l, r) else { throw unsupported(op, l, r) }
+            switch op {
+            case .less: return .bool(c < 0)
+            case .lessEqual: return .bool(c <= 0)
+            case .greater: return .bool(c > 0)
+            default: return .bool(c >= 0)
+            }
+        default: break
+        }
+        switch (l, r) {
+        case (.int(let a), .int(let b)): return try intOp(op, a, b)
+        case (.int(let a), .float(let b)): return try floatOp(op, Double(a), b)
+        case (.float(let a), .int(let b)): return try floatOp(op, a, Double(b))
+        case (.float(let a), .float(let b)): return try floatOp(op, a, b)
+        case (.bool, _), (_, .bool):
+            if let a = asNumber(l), let b = asNumber(r), op != .matmul {
+                return try binary(op, a, b)
+            }
+        case (.string(let a), .string(let b)) where op == .add: return .string(a + b)
+        case (.string(let a), .int(let n)) where op == .multiply: return .string(try repeated(a, n))
+        case (.int(let n), .string(let a)) where op == .multiply: return .string(try repeated(a, n))
+        case (.string, _) where op == .modulo:
+            throw RuntimeError("'%' formatting of strings is not supported; use interpolation \"{x}\"")
+        case (.list(let a), .list(let b)) where op == .add: return .list(ListRef(a.items + b.items))
+        case (.list(let a), .int(let n)) where op == .multiply:
+            return .list(ListRef(Array(repeating: a.items, count: max(0, n)).flatMap { $0 }))
+        case (.int(let n), .list(let a)) where op == .multiply:
+            return .list(ListRef(Array(repeating: a.items, count: max(0, n)).flatMap { $0 }))
+        default: break
+        }
+        throw unsupported(op, l, r)
+    }
+
+    private static func asNumber(_ v: Value) -> Value? {
+        switch v {
+        case .bool(let b): return .int(b ? 1 : 0)
+        case .int, .float: return v
+        default: return nil
+        }
+    }
+
+    private static func repeated(_ s: String, _ n: Int) throws -> String {
+        if n <= 0 { return "" }
+        if s.utf8.count.multipliedReportingOverflow(by: n).overflow || s.utf8.count * n > 1 << 30 {
+            throw RuntimeError("string repetition too large")
+        }
+        return String(repeating: s, count: n)
+    }
+
+    static func unsupported(_ op: BinaryOperator, _ l: Value, _ r: Value) -> RuntimeError {
+        RuntimeError("unsupported operand types for \(op.rawValue): \(l.typeName) and \(r.typeName)")
+    }
+
+    static func intOp(_ op: BinaryOperator, _ a: Int, _ b: Int) throws -> Value {
+        func check(_ r: (partialValue: Int, overflow: Bool)) throws -> Value {
+            if r.overflow { throw RuntimeError("integer overflow in \(a) \(op.rawValue) \(b)") }
+            return .int(r.partialValue)
+        }
+        switch op {
+        case .add: return try check(a.addingReportingOverflow(b))
+        case .subtract: return try check(a.subtractingReportingOverflow(b))
+        case .multiply: return try check(a.multipliedReportingOverflow(by: b))
+        case .divide:
+            if b == 0 { throw RuntimeError("division by zero") }
+            return .float(Double(a) / Double(b))
+        case .floorDivide:
+            if b == 0 { throw RuntimeError("integer division by zero") }
+            if a == Int.min && b == -1 { throw RuntimeError("integer overflow in \(a) // \(b)") }
+            let q = a / b
+            return .int((a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q)
+        case .modulo:
+            if b == 0 { throw RuntimeError("integer modulo by zero") }
+            if b == -1 { return .int(0) }
+            let m = a % b
+            return .int(m != 0 && (m < 0) != (b < 0) ? m + b : m)
+        case .power:
+            if b < 0 { return .float(pow(Double(a), Double(b))) }
+            var result = 1, base = a, e = b
+            while e > 0 {
+                if e & 1 == 1 {
+                    let r = result.multipliedReportingOverflow(by: base)
+                    if r.overflow { throw RuntimeError("integer overflow in \(a) ** \(b)") }
+                    result = r.partialValue
+                }
+                e >>= 1
+                if e > 0 {
+                    let r = base.multipliedReportingOverflow(by: base)
+                    if r.overflow { throw RuntimeError("integer overflow in \(a) ** \(b)") }
+                    base = r.partialValue
+                }
+            }
+            return .int(result)
+        default: throw unsupported(op, .int(a), .int(b))
+        }
+    }
+
+    static func floatOp(_ op: BinaryOperator, _ a: Double, _ b: Double) throws -> Value {
+        switch op {
+        case .add: return .float(a + b)
+        case .subtract: return .float(a - b)
+        case .multiply: return .float(a * b)
+        case .divide:
+            if b == 0 { throw RuntimeError("division by zero") }
+            return .float(a / b)
+        case .floorDivide:
+            if b == 0 { throw RuntimeError("division by zero") }
+            return .float((a / b).rounded(.down))
+        case .modulo:
+            if b == 0 { throw RuntimeError("modulo by zero") }
+            let m = fmod(a, b)
+            return .float(m != 0 && (m < 0) != (b < 0) ? m + b : m)
+        case .power:
+            if a < 0 && b != b.rounded() { throw RuntimeError("negative number raised to a fractional power") }
+            return .float(pow(a, b))
+        default: throw unsupported(op, .float(a), .float(b))
+        }
+    }
+
+    static func unary(_ op: UnaryOperator, _ v: Value) throws -> Value {
+        if case .object(let o) = v, let r = try o.unary(op) { return r }
+        switch (op, v) {
+        case (.negate, .int(let i)):
+            if i == Int.min { throw RuntimeError("integer overflow in -\(i)") }
+            return .int(-i)
+        case (.negate, .float(let d)): return .float(-d)
+        case (.negate, .bool(let b)): return .int(b ? -1 : 0)
+        case (.plus, .int), (.plus, .float): return v
+        case (.not, _): return .bool(!v.isTruthy)
+        default: throw RuntimeError("bad operand type for unary \(op.rawValue): \(v.typeName)")
+        }
+    }
+
+    // MARK: - Equality and ordering
+
+    static func equal(_ l: Value, _ r: Value) -> Bool {
+        switch (l, r) {
+        case (.nil, .nil): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.int(let a), .int(let b)): return a == b
+        case (.int(let a), .float(let b)): return Double(a) == b
+        case (.float(let a), .int(let b)): return a == Double(b)
+        case (.float(let a), .float(let b)): return a == b
+        case (.string(let a), .string(let b)): return a == b
+        case (.list(let a), .list(let b)):
+            if a === b { return true }
+            guard a.items.count == b.items.count else { return false }
+            for i in 0..<a.items.count where !equal(a.items[i], b.items[i]) { return false }
+            return true
+        case (.dict(let a), .dict(let b)):
+            if a === b { return true }
+            guard a.count == b.count else { return false }
+            for (i, k) in a.keys.enumerated() {
+                guard let v = b[k], equal(a.values[i], v) else { return false }
+            }
+            return true
+        case (.range(let a), .range(let b)):
+            return a.count == b.count && (a.count == 0 || (a.start == b.start && (a.count == 1 || a.step == b.step)))
+        case (.function(let a), .function(let b)): return a === b
+        case (.native(let a), .native(let b)): return a === b
+        case (.object(let a), .object(let b)): return a === b
+        default: return false
+        }
+    }
+
+    /// -1, 0, 1, or nil when the values are not ordered.
+    static func compare(_ l: Value, _ r: Value) throws -> Int? {
+        switch (l, r) {
+        case (.int(let a), .int(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        case (.int(let a), .float(let b)): return cmp(Double(a), b)
+        case (.float(let a), .int(let b)): return cmp(a, Double(b))
+        case (.float(let a), .float(let b)): return cmp(a, b)
+        case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
+        case (.bool(let a), .bool(let b)): return a == b ? 0 : (!a ? -1 : 1)
+        case (.list(let a), .list(let b)):
+            for i in 0..<min(a.items.count, b.items.count) {
+                if equal(a.items[i], b.items[i]) { continue }
+                guard let c = try compare(a.items[i], b.items[i]) else {
+                    throw RuntimeError("'<' not supported between \(a.items[i].typeName) and \(b.items[i].typeName)")
+                }
+                return c
+            }
+            return a.items.count < b.items.count ? -1 : (a.items.count > b.items.count ? 1 : 0)
+        default: return nil
+        }
+    }
+
+    private static func cmp(_ a: Double, _ b: Double) -> Int { a < b ? -1 : (a > b ? 1 : 0) }
+
+    static func checkHashable(_ v: Value) throws {
+        switch v {
+        case .list, .dict: throw RuntimeError("unhashable type: \(v.typeName) (use a string or number as a dictionary key)")
+        default: return
+        }
+    }
+
+    static func contains(_ container: Value, _ item: Value, _ interp: Interpreter) throws -> Bool {
+        switch container {
+        case .list(let l): return l.items.contains { equal($0, item) }
+        case .dict(let d): return d[item] != nil
+        case .string(let s):
+            guard case .string(let sub) = item else { throw RuntimeError("'in <string>' requires a string on the left, not \(item.typeName)") }
+            return sub.isEmpty || s.contains(sub)
+        case .range(let r):
+            guard case .int(let i) = item else { return false }
+            if r.step > 0 { return i >= r.start && i < r.stop && (i - r.start) % r.step == 0 }
+            return i <= r.start && i > r.stop && (r.start - i) % (-r.step) == 0
+        case .object(let o):
+            let next = try iterator(.object(o), interp)
+            while let v = try next() { if equal(v, item) { return true } }
+            return false
+        default:
+            throw RuntimeError("argument of type \(container.typeName) is not a container")
+        }
+    }
+
+    // MARK: - Iteration
+
+    static func iterator(_ v: Value, _ interp: Interpreter) throws -> () throws -> Value? {
+        switch v {
+        case .list(let l):
+            var i = 0
+            return { if i < l.items.count { i += 1; return l.items[i - 1] }; return nil }
+        case .range(let r):
+            var i = 0
+            let n = r.count
+            return { if i < n { i += 1; return .int(r[i - 1]) }; return nil }
+        case .string(let s):
+            var it = s.makeIterator()
+            return { it.next().map { .string(String($0)) } }
+        case .dict(let d):
+            let keys = d.keys
+            var i = 0
+            return { if i < keys.count { i += 1; return keys[i - 1] }; return nil }
+        case .object(let o):
+            if let it = try o.makeIterator(interpreter: interp) { return it }
+            throw RuntimeError("\(o.typeName) is not iterable")
+        default:
+            throw RuntimeError("\(v.typeName) is not iterable")
+        }
+    }
+
+    static func toArray(_ v: Value, _ interp: Interpreter) throws -> [Value] {
+        if case .list(let l) = v { return l.items }
+        let next = try iterator(v, interp)
+        var out: [Value] = []
+        while let x = try next() {
+            out.append(x)
+            if Interrupt.isRequested { throw RuntimeError.interrupted }
+        }
+        return out
+    }
+
+    // MARK: - Indexing
+
+    static func normalize(_ i: Int, _ count: Int, _ what: String) throws -> Int {
+        let j = i < 0 ? i + count : i
+        if j < 0 || j >= count { throw RuntimeError("\(what) index \(i) out of range (length \(count))") }
+        return j
+    }
+
+    /// Python slice semantics: the indices selected by start:stop:step.
+    static func sliceIndices(_ count: Int, _ start: Int?, _ stop: Int?, _ step: Int?) throws -> StrideTo<Int> {
+        let st = step ?? 1
+        if st == 0 { throw RuntimeError("slice step cannot be zero") }
+        func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { min(max(v, lo), hi) }
+        if st > 0 {
+            let a = start.map { $0 < 0 ? clamp($0 + count, 0, count) : clamp($0, 0, count) } ?? 0
+            let b = stop.map { $0 < 0 ? clamp($0 + count, 0, count) : clamp($0, 0, count) } ?? count
+            return stride(from: a, to: max(a, b), by: st)
+        }
+        let a = start.map { $0 < 0 ? clamp($0 + count, -1, count - 1) : clamp($0, -1, count - 1) } ?? count - 1
+        let b = stop.map { $0 < 0 ? clamp($0 + count, -1, count - 1) : clamp($0, -1, count - 1) } ?? -1
+        return stride(from: a, to: min(a, b), by: st)
+    }
+
+    static func getItem(_ container: Value, _ items: [IndexItem], _ interp: Interpreter) throws -> Value {
+        if case .object(let o) = container { return try o.subscriptGet(items, interpreter: interp) }
+        if case .dict(let d) = container {
+            guard items.count == 1, case .value(let k) = items[0] else { throw RuntimeError("a dict is indexed by one key") }
+            try checkHashable(k)
+            if let v = d[k] { return v }
+            throw RuntimeError("key \(Format.repr(k)) not found in dict")
+        }
+        guard items.count == 1 else {
+            throw RuntimeError("\(container.typeName) indices must be a single int or slice, not \(items.count) components")
+        }
+        switch (container, items[0]) {
+        case (.list(let l), .value(let iv)):
+            return l.items[try normalize(try intIndex(iv, "list"), l.items.count, "list")]
+        case (.list(let l), .slice(let a, let b, let c)):
+            return .list(ListRef(try sliceIndices(l.items.count, a, b, c).map { l.items[$0] }))
+        case (.string(let s), .value(let iv)):
+            let chars = Array(s)
+            return .string(String(chars[try normalize(try intIndex(iv, "string"), chars.count, "string")]))
+        case (.string(let s), .slice(let a, let b, let c)):
+            let chars = Array(s)
+            return .string(String(try sliceIndices(chars.count, a, b, c).map { chars[$0] }))
+        case (.range(let r), .value(let iv)):
+            return .int(r[try normalize(try intIndex(iv, "range"), r.count, "range")])
+        case (.range(let r), .slice(let a, let b, let c)):
+            let idx = Array(try sliceIndices(r.count, a, b, c))
+            guard let first = idx.first else { return .range(RangeRef(start: 0, stop: 0, step: 1)) }
+            let step = r.step * (c ?? 1)
+            return .range(RangeRef(start: r[first], stop: r[first] + idx.count * step, step: step))
+        default:
+            throw RuntimeError("\(container.typeName) is not subscriptable")
+        }
+    }
+
+    private static func intIndex(_ v: Value, _ what: String) throws -> Int {
+        switch v {
+        case .int(let i): return i
+        case .bool(let b): return b ? 1 : 0
+        default: throw RuntimeError("\(what) indices must be integers or slices, not \(v.typeName)")
+        }
+    }
+
+    static func setItem(_ container: Value, _ items: [IndexItem], _ value: Value, _ interp: Interpreter) throws {
+        switch container {
+        case .object(let o):
+            if try o.subscriptSet(items, value, interpreter: interp) { return }
+            throw RuntimeError("\(o.typeName) does not support item assignment")
+        case .dict(let d):
+            guard items.count == 1, case .value(let k) = items[0] else { throw RuntimeError("a dict is indexed by one key") }
+            try checkHashable(k)
+            d[k] = value
+        case .list(let l):
+            guard items.count == 1 else { throw RuntimeError("list indices must be a single int or slice") }
+            switch items[0] {
+            case .value(let iv):
+                l.items[try normalize(try intIndex(iv, "list"), l.items.count, "list")] = value
+            case .slice(let a, let b, let c):
+                let new = try toArray(value, interp)
+                if c == nil || c == 1 {
+                    let idx = try sliceIndices(l.items.count, a, b, 1)
+                    let arr = Array(idx)
+                    let lo = arr.first ?? (a.map { $0 < 0 ? max(0, $0 + l.items.count) : min($0, l.items.count) } ?? 0)
+                    let hi = (arr.last.map { $0 + 1 }) ?? lo
+                    l.items.replaceSubrange(lo..<hi, with: new)
+                } else {
+                    let idx = Array(try sliceIndices(l.items.count, a, b, c))
+                    guard idx.count == new.count else {
+                        throw RuntimeError("attempt to assign a sequence of size \(new.count) to an extended slice of size \(idx.count)")
+                    }
+                    for (k, i) in idx.enumerated() { l.items[i] = new[k] }
+                }
+            }
+        default:
+            throw RuntimeError("\(container.typeName) does not support item assignment")
+        }
+    }
+
+    // MARK: - Attributes
+
+    static func getAttribute(_ v: Value, _ name: String, _ interp: Interpreter) throws -> Value {
+        switch v {
+        case .object(let o):
+            if let p = try o.getProperty(name, interpreter: interp) { return p }
+            throw RuntimeError("no property '\(name)' on \(o.typeName)")
+        case .range(let r):
+            switch name {
+            case "start": return .int(r.start)
+            case "stop": return .int(r.stop)
+            case "step": return .int(r.step)
+            default: break
+            }
+        default: break
+        }
+        if let m = Methods.bound(v, name, interp) { return .native(m) }
+        throw RuntimeError("no property '\(name)' on \(v.typeName)")
+    }
+
+    static func setAttribute(_ v: Value, _ name: String, _ value: Value, _ interp: Interpreter) throws {
+        if case .object(let o) = v, try o.setProperty(name, value, interpreter: interp) { return }
+        throw RuntimeError("cannot set property '\(name)' on \(v.typeName)")
+    }
+}

@@ -1,0 +1,269 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a line reader returns.
+public enum LineInput: Equatable {
+    case line(String)
+    /// Ctrl-C at the prompt: the pending input is dropped.
+    case interrupted
+    /// Ctrl-D or end of file.
+    case endOfInput
+}
+
+/// Where the REPL gets its lines: GNU readline in the tool, a script in tests.
+public protocol LineReader: AnyObject {
+    func readLine(prompt: String) -> LineInput
+    /// A complete entry (possibly several lines) to keep in the history.
+    func addHistory(_ entry: String)
+}
+
+/// The state of an interactive session, independent of how lines are read: accumulates
+/// lines until the input is complete, runs it, shows the value, handles `:commands`.
+public final class ReplSession {
+    public let interpreter: Interpreter
+    /// Where errors go (stderr by default).
+    public var errorOutput: (String) -> Void = { text in
+        writeStandardError(text)
+    }
+    public var primaryPrompt = "> "
+    public var continuationPrompt = ".. "
+    /// The inputs that ran without error, in order (`:save` writes them).
+    public private(set) var acceptedInputs: [String] = []
+    private var inputCount = 0
+
+    public init(interpreter: Interpreter) {
+        self.interpreter = interpreter
+    }
+
+    /// Reads and runs entries until end of input or `:quit`.
+    public func run(reader: LineReader) {
+        var buffer: [String] = []
+        while true {
+            let prompt = buffer.isEmpty ? primaryPrompt : continuationPrompt
+            switch reader.readLine(prompt: prompt) {
+            case .endOfInput:
+                return
+            case .interrupted:
+                buffer.removeAll()
+            case .line(let line):
+                if buffer.isEmpty {
+                    let t = line.trimmingWhitespace()
+                    if t.isEmpty { continue }
+                    if t.hasPrefix(":") {
+                        reader.addHistory(t)
+                        if !command(t) { return }
+                        continue
+                    }
+                }
+                buffer.append(line)
+                let source = buffer.joined(separator: "\n")
+                if Completeness.check(source) == .incomplete { continue }
+                buffer.removeAll()
+                var lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+                while let l = lines.last, l.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { lines.removeLast() }
+                let entry = lines.joined(separator: "\n")
+                reader.addHistory(entry)
+                evaluate(entry)
+            }
+        }
+    }
+
+    /// Runs one complete entry; shows its value (and stores it in `_`) or its error.
+    @discardableResult
+    public func evaluate(_ entry: String, path: String = "<repl>") -> Bool {
+        Interrupt.clear()
+        inputCount += 1
+        switch interpreter.run(source: entry, path: path) {
+        case .ok(let value):
+            acceptedInputs.append(entry)
+            if let value { show(value) }
+            return true
+        case .syntaxErrors(let diags):
+            for d in diags { errorOutput(interpreter.render(d)) }
+            return false
+        case .runtimeError(let d):
+            errorOutput(interpreter.render(d))
+            return false
+        }
+    }
+
+    private func show(_ value: Value) {
+        if case .nil = value { return }
+        interpreter.setGlobal("_", value)
+        if case .object(let o) = value, let d = o as? Displayable {
+            interpreter.display(d)
+        } else {
+            interpreter.output(interpreter.repr(value) + "\n")
+        }
+    }
+
+    // MARK: - Commands
+
+    /// Runs a `:command`; returns false for `:quit`.
+    public func command(_ text: String) -> Bool {
+        let body = text.dropFirst()
+        let name = String(body.prefix { !$0.isWhitespace })
+        let arg = String(body.dropFirst(name.count)).trimmingWhitespace()
+        switch name {
+        case "quit", "q", "exit":
+            return false
+        case "help", "h":
+            if arg.isEmpty {
+                interpreter.output(generalHelp())
+            } else if let h = interpreter.helpText(for: arg) {
+                interpreter.output(h + "\n")
+            } else {
+                errorOutput("error: no help for '\(arg)' (not a builtin or variable)\n")
+            }
+        case "vars":
+            let vars = interpreter.userVariables().filter { $0.0 != "_" }
+            if vars.isEmpty { interpreter.output("(no variables)\n") }
+            for (n, v) in vars {
+                var r = interpreter.repr(v)
+                if r.count > 70 { r = String(r.prefix(67)) + "..." }
+                interpreter.output("\(n): \(v.typeName) = \(r)\n")
+            }
+        case "time":
+            if arg.isEmpty { errorOutput("error: usage: :time EXPR\n"); return true }
+            let t0 = monotonicSeconds()
+            evaluate(arg)
+            let dt = monotonicSeconds() - t0
+            interpreter.output("time: \(Format.fixed(dt * 1000, 3)) ms\n")
+        case "load":
+            if arg.isEmpty { errorOutput("error: usage: :load FILE\n"); return true }
+            guard let text = readTextFile(arg) else {
+                errorOutput("error: cannot read '\(arg)'\n")
+                return true
+            }
+            evaluate(text, path: arg)
+        case "save":
+            if arg.isEmpty { errorOutput("error: usage: :save FILE\n"); return true }
+            let text = acceptedInputs.joined(separator: "\n") + (acceptedInputs.isEmpty ? "" : "\n")
+            if writeTextFile(arg, text) {
+                interpreter.output("saved \(acceptedInputs.count) input\(acceptedInputs.count == 1 ? "" : "s") to \(arg)\n")
+            } else {
+                errorOutput("error: cannot write '\(arg)'\n")
+            }
+        default:
+            errorOutput("error: unknown command ':\(name)' (try :help)\n")
+        }
+        return true
+    }
+
+    public func generalHelp() -> String {
+        var out = """
+        Type an expression to see its value (`_` is the last one), or a statement.
+        Blocks (def, if, for, while) end with an empty line. Ctrl-C cancels, Ctrl-D quits.
+        Commands: :help [name]  :vars  :time EXPR  :load FILE  :save FILE  :quit
+
+        """
+        for (area, fns) in interpreter.builtinsByArea() {
+            out += "\(area):\n"
+            var line = " "
+            for f in fns {
+                if line.count + f.name.count > 76 { out += line + "\n"; line = " " }
+                line += " " + f.name
+            }
+            out += line + "\n"
+        }
+        out += "help(f) or :help f shows one function.\n"
+        return out
+    }
+
+    // MARK: - Completion
+
+    /// Candidates that replace `word`, the text before the cursor back to a break
+    /// character (readline's word). Inside a string literal: file paths.
+    public func completions(word: String, lineBeforeCursor: String) -> [String] {
+        let before = lineBeforeCursor.dropLast(word.count)
+        if ReplSession.insideString(String(before)) { return pathCompletions(word) }
+        if let dot = word.lastIndex(of: ".") {
+            let receiver = String(word[..<dot])
+            let prefix = String(word[word.index(after: dot)...])
+            guard let value = resolveChain(receiver) else { return [] }
+            return Methods.memberNames(of: value).filter { $0.hasPrefix(prefix) }.sorted().map { receiver + "." + $0 }
+        }
+        var names = Set(interpreter.globalNames())
+        for k in keywords { names.insert(k) }
+        return names.filter { $0.hasPrefix(word) }.sorted()
+    }
+
+    /// Characters that end a word for completion (no '.', '/' or '~': they belong to words).
+    public static let wordBreakCharacters = " \t\n\"'()[]{},=+-*%<>!&|:;@"
+
+    static func insideString(_ s: String) -> Bool {
+        var quote: Character?
+        var escaped = false
+        for c in s {
+            if escaped { escaped = false; continue }
+            if c == "\\" { escaped = true; continue }
+            if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if c == "#" { return false }
+        }
+        return quote != nil
+    }
+
+    /// `a.b.c` through globals and properties (no calls are evaluated).
+    private func resolveChain(_ chain: String) -> Value? {
+        let parts = chain.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard let first = parts.first, var v = interpreter.global(first) else { return nil }
+        for p in parts.dropFirst() {
+            guard let next = try? Ops.getAttribute(v, p, interpreter) else { return nil }
+            v = next
+        }
+        return v
+    }
+
+    private func pathCompletions(_ word: String) -> [String] {
+        var dir = ""
+        var prefix = word
+        if let slash = word.lastIndex(of: "/") {
+            dir = String(word[...slash])
+            prefix = String(word[word.index(after: slash)...])
+        }
+        var fsDir = dir.isEmpty ? "." : dir
+        if fsDir.hasPrefix("~"), let home = getenv("HOME") { fsDir = String(cString: home) + fsDir.dropFirst() }
+        guard let d = opendir(fsDir) else { return [] }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            if name.hasPrefix(".") && !prefix.hasPrefix(".") { continue }
+            guard name.hasPrefix(prefix) else { continue }
+            var st = stat()
+            let full = (fsDir.hasSuffix("/") ? fsDir : fsDir + "/") + name
+            let isDir = stat(full, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            out.append(dir + name + (isDir ? "/" : ""))
+        }
+        return out.sorted()
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func writeTextFile(_ path: String, _ text: String) -> Bool {
+    guard let fp = fopen(path, "wb") else { return false }
+    let bytes = Array(text.utf8)
+    let n = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, fp) }
+    return fclose(fp) == 0 && n == bytes.count
+}
+
+/// Writes to file descriptor 2 (unbuffered).
+public func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeMutableBufferPointer { write(2, $0.baseAddress! + off, $0.count - off) }
+        if n <= 0 { break }
+        off += n
+    }
+}

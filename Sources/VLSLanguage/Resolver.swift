@@ -1,0 +1,194 @@
+/// Binds every variable to a slot before running: function locals are numbered slots in
+/// their frame, variables of enclosing functions are (depth, slot) pairs, and everything
+/// else is a module global (a cell looked up once, at compile time).
+///
+/// Scoping follows Python: a name assigned anywhere in a function is local to it unless
+/// declared `global`; list comprehension variables belong to the enclosing scope.
+final class Resolver {
+    private struct Scope {
+        var slots: [String: Int] = [:]
+        var globals: Set<String> = []
+    }
+    private var scopes: [Scope] = []
+    private var loopDepth = 0
+    private var functionDepth = 0
+    private(set) var errors: [Parser.ParseError] = []
+
+    func resolve(_ program: [Stmt]) {
+        for s in program { statement(s) }
+    }
+
+    // MARK: - Declarations
+
+    private func collectAssigned(_ body: [Stmt], into names: inout [String], globals: inout Set<String>) {
+        func add(_ n: String) { if !names.contains(n) { names.append(n) } }
+        func target(_ t: Target) {
+            switch t {
+            case .name(let n): add(n.name)
+            case .tuple(let items, _): items.forEach(target)
+            case .subscripted(let b, let items, _): expr(b); subscripts(items)
+            case .attribute(let b, _, _): expr(b)
+            }
+        }
+        func subscripts(_ items: [SubscriptItem]) {
+            for i in items {
+                switch i {
+                case .index(let e): expr(e)
+                case .slice(let a, let b, let c): [a, b, c].compactMap { $0 }.forEach(expr)
+                }
+            }
+        }
+        func expr(_ e: Expr) {
+            switch e.kind {
+            case .comprehension(let el, let t, let it, let c):
+                target(t); expr(el); expr(it); if let c { expr(c) }
+            case .list(let xs): xs.forEach(expr)
+            case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
+            case .unary(_, let a): expr(a)
+            case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
+            case .contains(let a, let b, _): expr(a); expr(b)
+            case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
+            case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
+            case .subscripted(let b, let items): expr(b); subscripts(items)
+            case .attribute(let b, _): expr(b)
+            case .interpolated(let parts):
+                for p in parts { if case .expr(let x, _) = p { expr(x) } }
+            default: break
+            }
+        }
+        func stmts(_ ss: [Stmt]) {
+            for s in ss {
+                switch s.kind {
+                case .expression(let e): expr(e)
+                case .assign(let t, let e): target(t); expr(e)
+                case .augmentedAssign(let t, _, let e): target(t); expr(e)
+                case .ifChain(let branches, let other):
+                    for (c, b) in branches { expr(c); stmts(b) }
+                    if let other { stmts(other) }
+                case .whileLoop(let c, let b): expr(c); stmts(b)
+                case .forLoop(let t, let it, let b): target(t); expr(it); stmts(b)
+                case .function(let d): if let b = d.binding { add(b.name) }
+                case .returnValue(let e): if let e { expr(e) }
+                case .importModule(_, _, let b): add(b.name)
+                case .global(let ns): ns.forEach { globals.insert($0) }
+                case .breakLoop, .continueLoop, .pass: break
+                }
+            }
+        }
+        stmts(body)
+    }
+
+    private func function(_ decl: FunctionDecl) {
+        // Defaults are evaluated in the enclosing scope, at definition time.
+        for p in decl.params { if let d = p.defaultValue { expr(d) } }
+        var names = decl.params.map(\.name)
+        var globals: Set<String> = []
+        collectAssigned(decl.body, into: &names, globals: &globals)
+        var scope = Scope()
+        scope.globals = globals
+        for n in names where !globals.contains(n) { scope.slots[n] = scope.slots.count }
+        decl.slotCount = scope.slots.count
+        decl.globalNames = globals
+        scopes.append(scope)
+        let savedLoop = loopDepth
+        loopDepth = 0
+        functionDepth += 1
+        for s in decl.body { statement(s) }
+        functionDepth -= 1
+        loopDepth = savedLoop
+        scopes.removeLast()
+    }
+
+    private func bind(_ ref: NameRef) {
+        var depth = 0
+        for scope in scopes.reversed() {
+            if scope.globals.contains(ref.name) { ref.resolution = .global; return }
+            if let slot = scope.slots[ref.name] {
+                ref.resolution = depth == 0 ? .local(slot) : .enclosing(depth: depth, slot: slot)
+                return
+            }
+            depth += 1
+        }
+        ref.resolution = .global
+    }
+
+    private func error(_ message: String, _ loc: SourceLocation) {
+        errors.append(Parser.ParseError(message: message, location: loc, atEnd: false))
+    }
+
+    // MARK: - Walk
+
+    private func statement(_ s: Stmt) {
+        switch s.kind {
+        case .expression(let e): expr(e)
+        case .assign(let t, let e): expr(e); target(t)
+        case .augmentedAssign(let t, _, let e): expr(e); target(t)
+        case .ifChain(let branches, let other):
+            for (c, b) in branches { expr(c); b.forEach(statement) }
+            other?.forEach(statement)
+        case .whileLoop(let c, let b):
+            expr(c)
+            loopDepth += 1
+            b.forEach(statement)
+            loopDepth -= 1
+        case .forLoop(let t, let it, let b):
+            expr(it)
+            target(t)
+            loopDepth += 1
+            b.forEach(statement)
+            loopDepth -= 1
+        case .function(let d):
+            if let b = d.binding { bind(b) }
+            function(d)
+        case .returnValue(let e):
+            if functionDepth == 0 { error("'return' outside a function", s.location) }
+            if let e { expr(e) }
+        case .breakLoop:
+            if loopDepth == 0 { error("'break' outside a loop", s.location) }
+        case .continueLoop:
+            if loopDepth == 0 { error("'continue' outside a loop", s.location) }
+        case .importModule(_, _, let b): bind(b)
+        case .global, .pass: break
+        }
+    }
+
+    private func target(_ t: Target) {
+        switch t {
+        case .name(let n): bind(n)
+        case .tuple(let items, _): items.forEach(target)
+        case .subscripted(let b, let items, _): expr(b); subscripts(items)
+        case .attribute(let b, _, _): expr(b)
+        }
+    }
+
+    private func subscripts(_ items: [SubscriptItem]) {
+        for i in items {
+            switch i {
+            case .index(let e): expr(e)
+            case .slice(let a, let b, let c): [a, b, c].compactMap { $0 }.forEach(expr)
+            }
+        }
+    }
+
+    private func expr(_ e: Expr) {
+        switch e.kind {
+        case .int, .float, .string, .bool, .nilLiteral: break
+        case .interpolated(let parts):
+            for p in parts { if case .expr(let x, _) = p { expr(x) } }
+        case .name(let n): bind(n)
+        case .list(let xs): xs.forEach(expr)
+        case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
+        case .unary(_, let a): expr(a)
+        case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
+        case .contains(let a, let b, _): expr(a); expr(b)
+        case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
+        case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
+        case .subscripted(let b, let items): expr(b); subscripts(items)
+        case .attribute(let b, _): expr(b)
+        case .lambda(let d): function(d)
+        case .comprehension(let el, let t, let it, let c):
+            expr(it); target(t); expr(el)
+            if let c { expr(c) }
+        }
+    }
+}

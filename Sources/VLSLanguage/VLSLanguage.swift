@@ -1,2 +1,0 @@
-/// The vls language: lexer, parser, resolver, interpreter. Knows nothing of ViTs.
-public enum VLSLanguageInfo {}

@@ -1,0 +1,217 @@
+import ArgumentParser
+import VLSBuiltins
+import VLSLanguage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit codes (sysexits): 0 ok, 64 usage, 65 syntax error, 70 runtime error, 74 unreadable.
+enum Exit {
+    static let syntax: Int32 = 65
+    static let runtime: Int32 = 70
+    static let io: Int32 = 74
+}
+
+struct VLSCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vls",
+        abstract: "A notebook-style scripting REPL for reading Vision Transformers.",
+        discussion: """
+        With no arguments on a terminal, starts the REPL; with a script on stdin, runs it.
+        `vls FILE.vls [ARG...]` is the same as `vls run FILE.vls [ARG...]`.
+        Exit codes: 0 ok, 64 usage, 65 syntax error, 70 runtime error, 74 unreadable script.
+        """,
+        version: "vls 0.1.0",
+        subcommands: [Repl.self, Run.self, Notebook.self, Merge.self],
+        defaultSubcommand: Repl.self
+    )
+}
+
+/// Options shared by every way of running code.
+struct SessionFlags: ParsableArguments {
+    @Option(help: "Worker threads for the numerical core (default: $VLS_THREADS, else all cores).")
+    var threads: Int?
+
+    @Option(help: "Seed from which every random draw of the run derives.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Run the K-th of N deterministic slices of every dataset (K in 1...N).")
+    var shard: String?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        _ = try parsedShard()
+        _ = try resolvedThreads()
+    }
+
+    func parsedShard() throws -> (index: Int, count: Int)? {
+        guard let shard else { return nil }
+        let parts = shard.split(separator: "/")
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 1, k <= n else {
+            throw ValidationError("--shard expects K/N with 1 <= K <= N, got '\(shard)'")
+        }
+        return (k, n)
+    }
+
+    func resolvedThreads() throws -> Int? {
+        if let threads { return threads }
+        guard let env = getenv("VLS_THREADS") else { return nil }
+        let s = String(cString: env)
+        if s.isEmpty { return nil }
+        guard let n = Int(s), n >= 1 else { throw ValidationError("VLS_THREADS must be a positive integer, got '\(s)'") }
+        return n
+    }
+
+    /// A fresh interpreter with the core's builtins and `args`.
+    func makeInterpreter(scriptArgs: [String]) throws -> Interpreter {
+        let interp = Interpreter()
+        let options = SessionOptions(threads: try resolvedThreads(), seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
+        Builtins.install(into: interp, options: options)
+        interp.setGlobal("args", .list(scriptArgs.map { .string($0) }))
+        if let provider = ToolHooks.stdlib { interp.stdlibProvider = provider }
+        return interp
+    }
+}
+
+/// Prints diagnostics and maps an outcome to an exit code.
+func finish(_ outcome: RunOutcome, _ interp: Interpreter) -> Int32 {
+    fflush(nil)
+    switch outcome {
+    case .ok: return 0
+    case .syntaxErrors(let ds):
+        for d in ds { writeStandardError(interp.render(d)) }
+        return Exit.syntax
+    case .runtimeError(let d):
+        writeStandardError(interp.render(d))
+        return Exit.runtime
+    }
+}
+
+func readScript(_ path: String) throws -> String {
+    guard let fp = fopen(path, "rb") else {
+        writeStandardError("vls: cannot read '\(path)': \(String(cString: strerror(errno)))\n")
+        throw ExitCode(Exit.io)
+    }
+    defer { fclose(fp) }
+    var bytes: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&buf, 1, buf.count, fp)
+        if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
+        if n < buf.count { break }
+    }
+    if ferror(fp) != 0 {
+        writeStandardError("vls: cannot read '\(path)': \(String(cString: strerror(errno)))\n")
+        throw ExitCode(Exit.io)
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a script; everything after the file reaches the script as `args`.")
+
+    @OptionGroup var session: SessionFlags
+
+    @Argument(help: "The .vls script.")
+    var file: String
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments for the script (`args`).")
+    var scriptArgs: [String] = []
+
+    func run() throws {
+        let source = try readScript(file)
+        let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
+        let code = finish(interp.run(source: source, path: file), interp)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct Repl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The interactive prompt (default); runs stdin as a script when it is not a terminal.")
+
+    @OptionGroup var session: SessionFlags
+
+    func run() throws {
+        let interp = try session.makeInterpreter(scriptArgs: [])
+        if isatty(0) == 0 {
+            var bytes: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = read(0, &buf, buf.count)
+                if n <= 0 { break }
+                bytes.append(contentsOf: buf[0..<n])
+            }
+            let code = finish(interp.run(source: String(decoding: bytes, as: UTF8.self), path: "<stdin>"), interp)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
+        let repl = ReplSession(interpreter: interp)
+        repl.errorOutput = { text in
+            fflush(nil)
+            writeStandardError(text)
+        }
+        let reader = ReadlineReader(session: repl)
+        print("vls 0.1.0 — :help for help, Ctrl-D to quit")
+        repl.run(reader: reader)
+        reader.close()
+    }
+}
+
+struct Notebook: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a script cell by cell (`# %%`, `# %% md`) and write one HTML page.")
+
+    @OptionGroup var session: SessionFlags
+
+    @Option(name: .shortAndLong, help: "The HTML file to write.")
+    var output: String
+
+    @Argument(help: "The .vls script.")
+    var file: String
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments for the script (`args`).")
+    var scriptArgs: [String] = []
+
+    func run() throws {
+        let source = try readScript(file)
+        let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
+        let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
+        guard let fp = fopen(output, "wb") else {
+            writeStandardError("vls: cannot write '\(output)': \(String(cString: strerror(errno)))\n")
+            throw ExitCode(Exit.io)
+        }
+        let bytes = Array(html.utf8)
+        let n = fwrite(bytes, 1, bytes.count, fp)
+        if fclose(fp) != 0 || n != bytes.count {
+            writeStandardError("vls: cannot write '\(output)'\n")
+            throw ExitCode(Exit.io)
+        }
+        if failed { throw ExitCode(Exit.runtime) }
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Combine the partial results of sharded runs (`--shard K/N`) into one.")
+
+    @Option(name: .shortAndLong, help: "The merged output file.")
+    var output: String
+
+    @Argument(help: "Partial result files written by sharded runs.")
+    var parts: [String]
+
+    func run() throws {
+        guard let merge = ToolHooks.merge else {
+            writeStandardError("vls merge: not implemented yet\n")
+            throw ExitCode(Exit.runtime)
+        }
+        do {
+            try merge(parts, output)
+        } catch {
+            writeStandardError("vls merge: error: \(error)\n")
+            throw ExitCode(Exit.runtime)
+        }
+    }
+}

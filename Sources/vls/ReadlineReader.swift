@@ -1,0 +1,171 @@
+import CReadline
+import VLSLanguage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// State shared with readline's C callbacks (which cannot capture context).
+nonisolated(unsafe) private var receivedLine: String?
+nonisolated(unsafe) private var lineDone = false
+nonisolated(unsafe) private var gotEOF = false
+nonisolated(unsafe) private var completionSession: ReplSession?
+nonisolated(unsafe) private var completionCandidates: [String] = []
+nonisolated(unsafe) private var completionIndex = 0
+
+/// GNU readline through its callback interface, so Ctrl-C can clear the line: SIGINT only
+/// sets `Interrupt`, and the poll loop notices it.
+final class ReadlineReader: LineReader {
+    private let historyPath: String
+    private var entries: [String] = []
+    private let loadedCount: Int
+    static let historyLimit = 1000
+
+    init(session: ReplSession) {
+        if let env = getenv("VLS_HISTORY"), env.pointee != 0 {
+            historyPath = String(cString: env)
+        } else if let home = getenv("HOME") {
+            historyPath = String(cString: home) + "/.vls_history"
+        } else {
+            historyPath = ".vls_history"
+        }
+        completionSession = session
+        vls_rl_setup(strdup("vls"), strdup(ReplSession.wordBreakCharacters)) { text, _, end in
+            vls_rl_completion_options()
+            guard let text, let session = completionSession else { return nil }
+            let word = String(cString: text)
+            var before = ""
+            if let buf = vls_rl_line_buffer() {
+                let all = Array(String(cString: buf).utf8)
+                before = String(decoding: all.prefix(Int(end)), as: UTF8.self)
+            }
+            completionCandidates = session.completions(word: word, lineBeforeCursor: before)
+            completionIndex = 0
+            if completionCandidates.isEmpty { return nil }
+            return rl_completion_matches(text) { _, state in
+                if state == 0 { completionIndex = 0 }
+                guard completionIndex < completionCandidates.count else { return nil }
+                completionIndex += 1
+                return strdup(completionCandidates[completionIndex - 1])
+            }
+        }
+        entries = ReadlineReader.loadHistory(historyPath)
+        loadedCount = entries.count
+        for e in entries { add_history(e) }
+        Interrupt.clear()
+        var sa = sigaction()
+        sa.__sigaction_handler.sa_handler = { _ in Interrupt.request() }
+        sigemptyset(&sa.sa_mask)
+        sa.sa_flags = 0
+        sigaction(SIGINT, &sa, nil)
+    }
+
+    func readLine(prompt: String) -> LineInput {
+        fflush(nil)
+        lineDone = false
+        gotEOF = false
+        receivedLine = nil
+        Interrupt.clear()
+        rl_callback_handler_install(prompt) { line in
+            if let line {
+                receivedLine = String(cString: line)
+                free(line)
+            } else {
+                gotEOF = true
+            }
+            lineDone = true
+            rl_callback_handler_remove()
+        }
+        var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        while !lineDone {
+            if Interrupt.isRequested {
+                Interrupt.clear()
+                rl_free_line_state()
+                rl_callback_sigcleanup()
+                rl_replace_line("", 0)
+                rl_callback_handler_remove()
+                vls_rl_write_output("^C\n")
+                fflush(nil)
+                return .interrupted
+            }
+            pfd.revents = 0
+            let r = poll(&pfd, 1, 100)
+            if r < 0 {
+                if errno == EINTR { continue }
+                rl_callback_handler_remove()
+                return .endOfInput
+            }
+            if r > 0 {
+                if pfd.revents & Int16(POLLIN) != 0 {
+                    rl_callback_read_char()
+                } else if pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                    rl_callback_handler_remove()
+                    return .endOfInput
+                }
+            }
+        }
+        if gotEOF {
+            vls_rl_write_output("\n")
+            return .endOfInput
+        }
+        return .line(receivedLine ?? "")
+    }
+
+    func addHistory(_ entry: String) {
+        if entries.last == entry { return }
+        entries.append(entry)
+        add_history(entry)
+    }
+
+    /// Writes the capped history; I/O errors are ignored.
+    func close() {
+        guard entries.count > loadedCount else { return }
+        let kept = entries.suffix(ReadlineReader.historyLimit)
+        var text = "#vls-history v1\n"
+        for e in kept { text += ReadlineReader.encode(e) + "\n" }
+        if let fp = fopen(historyPath, "wb") {
+            fputs(text, fp)
+            fclose(fp)
+        }
+    }
+
+    /// One entry per line; backslash and newline escaped, so multi-line entries stay whole.
+    static func encode(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func decode(_ s: Substring) -> String {
+        var out = ""
+        var escaped = false
+        for c in s {
+            if escaped {
+                out.append(c == "n" ? "\n" : c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func loadHistory(_ path: String) -> [String] {
+        guard let fp = fopen(path, "rb") else { return [] }
+        defer { fclose(fp) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = fread(&buf, 1, buf.count, fp)
+            if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
+            if n < buf.count { break }
+        }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        return lines.filter { !$0.hasPrefix("#vls-history") }.map(decode).suffix(historyLimit).map { $0 }
+    }
+}
+
+extension String {
+    func replacingOccurrences(of a: String, with b: String) -> String {
+        replacing(a, with: b)
+    }
+}
