@@ -78,12 +78,12 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
                 DropTokens(keep: keep, prefixTokens: m.c.numPrefixTokens)
             })
         },
-        native("at", "at(blocks: [...], edit)", area: area,
-               "Restricts an edit to some blocks (0-based), e.g. at(blocks: [10, 11], self_only()).") { a in
+        native("at", "at(blocks, edit)", area: area,
+               "Restricts an edit to some blocks (0-based), e.g. at([10, 11], self_only()) or at(blocks: [10, 11], edit: self_only()).") { a in
             try a.expectKeywords(["blocks", "edit"])
-            guard let blocks = try a.intList(nil, "blocks") else { throw RuntimeError("'at' needs blocks: a list of block indices") }
-            let ev = try a.value(0, "edit")
-            guard case .object(let inner as EditObject) = ev else { throw a.badArgument(0, "edit", expected: "edit", got: ev) }
+            guard let blocks = try a.intList(0, "blocks") else { throw RuntimeError("'at' needs blocks: a list of block indices") }
+            let ev = try a.value(1, "edit")
+            guard case .object(let inner as EditObject) = ev else { throw a.badArgument(1, "edit", expected: "edit", got: ev) }
             return .object(EditObject("\(inner.summary) at blocks \(blocks)") { m, i in
                 for b in blocks where b < 0 || b >= m.c.depth {
                     throw RuntimeError("at: block \(b) out of range (the model has \(m.c.depth) blocks, 0...\(m.c.depth - 1))")

@@ -223,7 +223,7 @@ enum TensorFormat {
         if t.rank == 0 { return "tensor(\(number(t.scalars[0])), shape [])" }
         let values = t.contiguous()
         let allInts = t.count <= 100_000 && values.scalars.allSatisfy { $0 == $0.rounded() && abs($0) < 1e7 }
-        let body = grid(values, dim: 0, offset: 0, indent: 8, ints: allInts)
+        let body = grid(values, dim: 0, offset: 0, indent: 7, ints: allInts)
         return "tensor(\(body), shape \(t.shape))"
     }
 

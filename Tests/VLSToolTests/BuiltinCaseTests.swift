@@ -1,0 +1,53 @@
+import Foundation
+import XCTest
+import VLSBuiltins
+import VLSLanguage
+
+/// Runs every `Cases/*.vls` program with the builtins installed, from the repository root,
+/// and checks its printed lines against its `# expect: ...` comments (in order) and its
+/// final error against `# expect error: ...`.
+final class BuiltinCaseTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let cases = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Cases").path
+
+    /// Runs a program; returns printed lines and the error message, if any.
+    static func run(_ source: String, path: String, args: [String] = []) -> (lines: [String], error: String?) {
+        let interp = Interpreter()
+        var out = ""
+        interp.output = { out += $0 }
+        Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: 0, scriptArgs: args))
+        let saved = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(root)
+        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
+        var error: String?
+        switch interp.run(source: source, path: path) {
+        case .ok: break
+        case .syntaxErrors(let ds): error = ds.map { interp.render($0) }.joined(separator: "\n")
+        case .runtimeError(let d): error = interp.render(d)
+        }
+        return (out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(out.hasSuffix("\n") ? 1 : 0).map { $0 }, error)
+    }
+
+    func testCases() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.cases).filter { $0.hasSuffix(".vls") }.sorted()
+        XCTAssertFalse(files.isEmpty, "no cases found in \(Self.cases)")
+        for f in files {
+            let path = Self.cases + "/" + f
+            let source = try String(contentsOfFile: path, encoding: .utf8)
+            var expected: [String] = []
+            var expectedError: String?
+            for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+                if let r = line.range(of: "# expect: ") { expected.append(String(line[r.upperBound...])) }
+                if let r = line.range(of: "# expect error: ") { expectedError = String(line[r.upperBound...]) }
+            }
+            let (lines, error) = Self.run(source, path: path)
+            XCTAssertEqual(lines, expected, "\(f): printed lines differ")
+            if let expectedError {
+                XCTAssertNotNil(error, "\(f): expected error '\(expectedError)'")
+                if let error { XCTAssertTrue(error.contains(expectedError), "\(f): error was: \(error)") }
+            } else {
+                XCTAssertNil(error, "\(f): unexpected error: \(error ?? "")")
+            }
+        }
+    }
+}
