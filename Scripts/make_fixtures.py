@@ -19,6 +19,9 @@ import torch
 import timm
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixtures_lens  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4, num_classes=10)
@@ -180,6 +183,9 @@ def main():
                   metadata={"arch": arch, **versions})
         print(f"{name:16s} {arch:40s} logits {tuple(ref['logits'].shape)}")
 
+        if name in ("standard", "gap"):
+            # Edits, the lens and the metrics M1-M6 (Scripts/fixtures_lens.py).
+            fixtures_lens.write(folder, model, x, gen)
         if name == "standard":
             # The same weights under Hugging Face keys, with an HF config.json.
             hf = os.path.join(models_dir, "hf")

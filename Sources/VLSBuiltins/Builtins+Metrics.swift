@@ -2,7 +2,187 @@ import Foundation
 import VLSCore
 import VLSLanguage
 
-/// The paper's dataset-level metrics (filled in by the lens issue).
+/// Accumulated identifiability metrics as a language value: prints as a per-block table,
+/// merges with other shards, saves as a partial result (JSON) or as CSV.
+final class MetricsObject: VLSObject {
+    var metrics: IdentifiabilityMetrics
+    let label: String
+
+    init(_ metrics: IdentifiabilityMetrics, label: String) { self.metrics = metrics; self.label = label }
+
+    var typeName: String { "metrics" }
+    var memberNames: [String] { ["table", "accuracy", "images", "mode", "merge", "save", "m1", "m2"] }
+
+    var table: TableObject {
+        let (cols, rows) = metrics.rows()
+        return TableObject(columns: cols, rows: rows.map { r in r.enumerated().map { i, v in i == 0 ? .int(Int(v ?? 0)) : (v.map { .float($0) } ?? .nil) } },
+                           title: "\(label): \(metrics.images) images, top-1 \(String(format: "%.2f", metrics.accuracy))%, mode \(metrics.mode.rawValue) (rates in %, s = 1 - rank/C)")
+    }
+
+    func describe() -> String { table.describe() }
+
+    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
+        switch name {
+        case "table": return .object(table)
+        case "accuracy": return .float(metrics.accuracy)
+        case "images": return .int(metrics.images)
+        case "mode": return .string(metrics.mode.rawValue)
+        case "m1": return .float(metrics.rows().rows.last?[1] ?? 0)
+        case "m2": return .float(metrics.rows().rows.last?[2] ?? 0)
+        case "merge":
+            return .native(NativeFunction(name: "metrics.merge", signature: "metrics.merge(other)", doc: "Adds another shard's counts (same model and mode) into this one.", area: "metrics") { a in
+                let o = try a.object(0, "other", as: MetricsObject.self, expected: "metrics")
+                try bridged { try self.metrics.merge(o.metrics) }
+                return .object(self)
+            })
+        case "save":
+            return .native(NativeFunction(name: "metrics.save", signature: "metrics.save(path)", doc: "Writes the partial result (.json, mergeable by `vls merge`) or the table (.csv).", area: "metrics") { a in
+                try bridged { try self.save(to: try a.string(0, "path")) }
+                return .nil
+            })
+        default: return nil
+        }
+    }
+
+    func save(to path: String) throws {
+        if path.hasSuffix(".csv") { try table.save(to: path); return }
+        let partial = Partial(kind: "identifiability", label: label, identifiability: metrics)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(try enc.encode(partial), to: path)
+    }
+}
+
+/// A mergeable partial result, as written by a sharded run.
+struct Partial: Codable {
+    var kind: String
+    var label: String
+    var identifiability: IdentifiabilityMetrics?
+}
+
+extension Builtins {
+    /// `vls merge PARTS... -o OUT`: combines partial results into what the unsharded run gives.
+    public static func mergePartials(_ parts: [String], output: String) throws {
+        guard !parts.isEmpty else { throw CoreError("vls merge: no partial results given") }
+        var merged: Partial?
+        for p in parts {
+            guard let data = FileManager.default.contents(atPath: p) else { throw CoreError("\(p): cannot read") }
+            let part: Partial
+            do { part = try JSONDecoder().decode(Partial.self, from: data) } catch {
+                throw CoreError("\(p): not a vls partial result (\(error.localizedDescription))")
+            }
+            if var m = merged {
+                guard m.kind == part.kind, var a = m.identifiability, let b = part.identifiability else {
+                    throw CoreError("\(p): holds a '\(part.kind)' result, the others '\(m.kind)'")
+                }
+                try a.merge(b)
+                m.identifiability = a
+                merged = m
+            } else {
+                merged = part
+            }
+        }
+        guard let result = merged, let metrics = result.identifiability else { throw CoreError("vls merge: nothing to merge") }
+        try MetricsObject(metrics, label: result.label).save(to: output)
+    }
+}
+
+/// The paper's dataset-level metrics.
 func metricBuiltins(_ session: Session) -> [NativeFunction] {
-    []
+    let area = "metrics"
+    /// Streams a dataset through a collector.
+    func collect(_ m: ModelObject, _ data: DatasetObject, mode: MetricsMode, batch: Int, keepRanks: Bool, label: String) throws -> MetricsCollector {
+        let collector = MetricsCollector(model: m.model, mode: mode, keepRanks: keepRanks)
+        let map = try data.labelMap(for: m)
+        let total = data.indices.count
+        let bar = ProgressBar(total: total, label: label, enabled: total > 4 * batch)
+        var start = 0
+        while start < total {
+            if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
+            let end = min(total, start + batch)
+            let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
+            try bridged { try collector.add(images: x, labels: y.scalars.map { Int($0) }) }
+            start = end
+            bar.update(end)
+        }
+        bar.finish()
+        return collector
+    }
+    func modeArg(_ a: Arguments) throws -> MetricsMode {
+        let s = try a.string(nil, "mode", default: "correct")
+        guard let m = MetricsMode(rawValue: s) else { throw RuntimeError("mode must be \"correct\" or \"paper\", got \"\(s)\"") }
+        return m
+    }
+    return [
+        native("identifiability_metrics", "identifiability_metrics(model, data, mode: \"correct\", batch: 32)", area: area,
+               "M1-M6 of Vilas et al. per block, streamed over a dataset: M1 % of image tokens whose true class is top-1 through the lens, M2 % of images with at least one, the mean class identifiability s of CLS and image tokens (M3), M4 % of image tokens whose true-class logit rose from the previous block, M5 the same for the attention and MLP outputs against the block input (CLS and image tokens), M6 % of tokens whose residual top-1 equals that of attn_out / mlp_out / the previous residual / none. `mode: \"paper\"` reproduces the authors' token set (token 0 dropped for every model). Returns mergeable metrics (print them, .table, .save(path)).") { a in
+            try a.expectKeywords(["mode", "batch"])
+            let m = try a.model(0)
+            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            let c = try collect(m, data, mode: try modeArg(a), batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
+            return .object(MetricsObject(c.metrics, label: m.c.architecture ?? "model"))
+        },
+        native("compare_random", "compare_random(model, data, seed: 0, mode: \"correct\", batch: 32)", area: area,
+               "Class identifiability per block of the model against the same architecture with timm's random init (seeded): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code.") { a in
+            try a.expectKeywords(["seed", "mode", "batch"])
+            let m = try a.model(0)
+            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            let mode = try modeArg(a)
+            let batch = try a.int(nil, "batch", default: 32)
+            let seed = try a.int(nil, "seed", default: Int(truncatingIfNeeded: session.options.seed))
+            let random = ModelObject(m.model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: session)
+            let trained = try collect(m, data, mode: mode, batch: batch, keepRanks: true, label: "trained")
+            let baseline = try collect(random, data, mode: mode, batch: batch, keepRanks: true, label: "random")
+            let C = Double(m.c.numClasses), T = m.c.numTokens
+            let first = mode == .paper ? 1 : m.c.numPrefixTokens
+            var rows: [[Value]] = []
+            for b in 0..<m.c.depth {
+                let r1 = trained.ranks[b], r2 = baseline.ranks[b]
+                func s(_ r: [UInt16], _ keep: (Int) -> Bool) -> [Double] {
+                    r.indices.filter { keep($0 % T) }.map { 1 - Double(r[$0]) / C }
+                }
+                func test(_ keep: @escaping (Int) -> Bool) throws -> (Double, Double, Double) {
+                    let x = s(r1, keep), y = s(r2, keep)
+                    guard !x.isEmpty else { return (.nan, .nan, .nan) }
+                    let w = try Stats.wilcoxon(x, y, alternative: "greater")
+                    return (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count), w.pValue)
+                }
+                func star(_ p: Double) -> Value {
+                    let q = mode == .paper ? (p * 1000).rounded() / 1000 : p
+                    return .string(q < 0.05 ? "*" : "")
+                }
+                if mode == .paper {
+                    let (st, sr, p) = try bridged { try test { _ in true } }
+                    rows.append([.int(b + 1), .float(st), .float(sr), .float(p), star(p)])
+                } else {
+                    let img = try bridged { try test { $0 >= first } }
+                    var row: [Value] = [.int(b + 1), .float(img.0), .float(img.1), .float(img.2), star(img.2)]
+                    if m.c.classToken {
+                        let cls = try bridged { try test { $0 == 0 } }
+                        row += [.float(cls.0), .float(cls.1), .float(cls.2), star(cls.2)]
+                    }
+                    rows.append(row)
+                }
+            }
+            let cols = mode == .paper ? ["block", "s_trained", "s_random", "p", "sig"]
+                : ["block", "s_image", "s_image_random", "p_image", "sig"] + (m.c.classToken ? ["s_cls", "s_cls_random", "p_cls", "sig_cls"] : [])
+            return .object(TableObject(columns: cols, rows: rows,
+                                       title: "class identifiability vs random init (seed \(seed)), \(trained.metrics.images) images, Wilcoxon one-sided greater"))
+        },
+        native("wilcoxon", "wilcoxon(a, b, alternative: \"greater\")", area: area,
+               "Paired Wilcoxon signed-rank test of a - b (scipy.stats.wilcoxon with zero_method=\"wilcox\", correction=False, method=\"approx\"): a dict with statistic (sum of positive ranks), z, p and n (pairs after dropping zeros).") { a in
+            try a.expectKeywords(["alternative"])
+            let r = try Stats.wilcoxon(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
+                                       alternative: try a.string(nil, "alternative", default: "greater"))
+            return .dict([("statistic", .float(r.statistic)), ("z", .float(r.z)), ("p", .float(r.pValue)), ("n", .int(r.n))])
+        },
+        native("permutation_test", "permutation_test(a, b, shuffles: 300, seed: 0)", area: area,
+               "One-sided permutation test of mean(a) - mean(b): p = share of seeded random relabellings whose difference is at least the observed one. Returns a dict with difference and p.") { a in
+            try a.expectKeywords(["shuffles", "seed"])
+            let r = Stats.permutationTest(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
+                                          shuffles: try a.int(nil, "shuffles", default: 300),
+                                          seed: UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0))))
+            return .dict([("difference", .float(r.difference)), ("p", .float(r.pValue))])
+        },
+    ]
 }

@@ -14,6 +14,9 @@ public enum Threads {
         openblas_set_num_threads(Int32(workers))
     }
 
+    /// Sets OpenBLAS's thread count alone (the kernel workers stay).
+    public static func setBLAS(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
     /// Runs `body(chunkStart, chunkEnd)` over `0..<n` split in contiguous chunks across the
     /// workers; runs inline when the work is small (`n * costPerItem` below a threshold).
     public static func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {

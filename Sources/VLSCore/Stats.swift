@@ -3,7 +3,7 @@ import Foundation
 /// Statistical tests of the paper, with their options pinned to scipy's.
 public enum Stats {
     public struct WilcoxonResult: Sendable {
-        /// Sum of the ranks of positive differences (scipy's statistic for one-sided tests).
+        /// Sum of the ranks of positive differences (one-sided), min(r+, r-) (two-sided), as scipy.
         public let statistic: Double
         public let z: Double
         public let pValue: Double
@@ -47,7 +47,9 @@ public enum Stats {
         case "two-sided": p = min(1, 2 * normalSF(abs(z)))
         default: throw CoreError("wilcoxon: alternative must be \"greater\", \"less\" or \"two-sided\", got \"\(alternative)\"")
         }
-        return WilcoxonResult(statistic: rPlus, z: z, pValue: p, n: n)
+        // scipy reports min(r+, r-) for the two-sided test, r+ for one-sided ones.
+        let rMinus = nn * (nn + 1) / 2 - rPlus
+        return WilcoxonResult(statistic: alternative == "two-sided" ? min(rPlus, rMinus) : rPlus, z: z, pValue: p, n: n)
     }
 
     /// Survival function of the standard normal.

@@ -195,9 +195,14 @@ struct ForwardPass {
                           c: z + b * T * D + hd * dh, ldc: D)
             }
         } else {
-            // Fused: one [T, T] tile per (image, head), never stored.
+            // Fused: one [T, T] tile per (image, head), never stored. The (image, head)
+            // pairs are spread over the workers, each running single-threaded GEMMs:
+            // OpenBLAS's own threads would fight the workers (measured: 37% of the time
+            // spinning in exec_blas_async at ViT-B/16 batch 8).
             let workers = max(1, min(Threads.count, B * H))
             let tiles = buf("score_tiles", workers * T * T)
+            if workers > 1 { Threads.setBLAS(1) }
+            defer { if workers > 1 { Threads.setBLAS(Threads.count) } }
             DispatchQueue.concurrentPerform(iterations: workers) { wk in
                 let s = tiles + wk * T * T
                 var bh = wk

@@ -1,0 +1,174 @@
+"""Reference outputs of the lens issue (edits, lens, metrics M1-M6, Wilcoxon), computed with
+timm + PyTorch + scipy, for Scripts/make_fixtures.py. Definitions: ../shared/docs/method.md."""
+import json
+import os
+
+import numpy as np
+import scipy.stats
+import torch
+from safetensors.torch import save_file
+
+
+def run_with(model, x, hooks):
+    """Runs x with (module, hook_fn) forward hooks that may return replacements."""
+    handles = [m.register_forward_hook(f) for m, f in hooks]
+    with torch.no_grad():
+        out = model(x)
+    for h in handles:
+        h.remove()
+    return out
+
+
+def capture_resid(model, x):
+    res, hooks = {}, []
+    for i, blk in enumerate(model.blocks):
+        hooks.append((blk, (lambda i: lambda m, inp, o: res.__setitem__(i, o.detach().clone()))(i)))
+    logits = run_with(model, x, hooks)
+    return logits, res
+
+
+def lens(model, h):
+    """p(h) = W_h LN_f(h) + b_h, LN_f = norm, or fc_norm for pooled (GAP) models."""
+    norm = model.fc_norm if isinstance(model.fc_norm, torch.nn.LayerNorm) else model.norm
+    with torch.no_grad():
+        return model.head(norm(h))
+
+
+def edit_fixtures(model, x, x2, prefix):
+    """Logits under each edit, on the standard (CLS, pre-norm) model."""
+    out = {}
+    for blk in model.blocks:
+        blk.attn.fused_attn = False
+
+    def self_only(m, inp, a):
+        a = a.clone()
+        T = a.shape[-1]
+        for t in range(prefix, T):
+            a[:, :, t, :] = 0
+            a[:, :, t, t] = 1
+        return a
+
+    def no_cls(m, inp, a):
+        a = a.clone()
+        a[:, :, prefix:, 0] = 0
+        return a
+
+    def causal(T):
+        return (torch.arange(T)[None, :] <= torch.arange(T)[:, None]).float()
+
+    def masked(m, inp, a):  # causal mask, renormalised
+        a = a * causal(a.shape[-1])
+        return a / a.sum(-1, keepdim=True)
+
+    out["edit.self_only"] = run_with(model, x, [(b.attn.attn_drop, self_only) for b in model.blocks])
+    if model.cls_token is not None:
+        out["edit.no_cls"] = run_with(model, x, [(b.attn.attn_drop, no_cls) for b in model.blocks])
+    out["edit.mask_renorm"] = run_with(model, x, [(b.attn.attn_drop, masked) for b in model.blocks])
+    out["edit.self_only_last"] = run_with(model, x, [(model.blocks[-1].attn.attn_drop, self_only)])
+    keep = [0, 3, 5, 9]  # patch indices
+    rows = list(range(prefix)) + [k + prefix for k in keep]
+    out["edit.drop_tokens"] = run_with(model, x, [(model.pos_drop, lambda m, i, o: o[:, rows])])
+    out["edit.ablate_attn_out_1"] = run_with(model, x, [(model.blocks[1].ls1, lambda m, i, o: torch.zeros_like(o))])
+    out["edit.mean_ablate_mlp_out_0"] = run_with(
+        model, x, [(model.blocks[0].ls2, lambda m, i, o: o.mean(0, keepdim=True).expand_as(o).clone())])
+    # zero heads 1 and 3 of z (the attn.proj input) at block 0
+    def zero_heads(m, inp):
+        z = inp[0].clone()
+        B, T, D = z.shape
+        z = z.reshape(B, T, 4, D // 4)
+        z[:, :, [1, 3]] = 0
+        return (z.reshape(B, T, D),)
+    h = model.blocks[0].attn.proj.register_forward_pre_hook(zero_heads)
+    with torch.no_grad():
+        out["edit.ablate_z_heads_0"] = model(x)
+    h.remove()
+    _, other = capture_resid(model, x2)
+    out["edit.patch_resid_post_0"] = run_with(model, x, [(model.blocks[0], lambda m, i, o: other[0])])
+    out["edit.input2"] = x2
+    return out
+
+
+def metrics_numpy(model, x, labels, mode, prefix, has_cls):
+    """M1-M6 per block as method.md defines them (rates in %)."""
+    caps, hooks = {}, []
+    for i, blk in enumerate(model.blocks):
+        hooks.append((blk, (lambda i: lambda m, inp, o: caps.__setitem__(("resid", i), o.detach().clone()))(i)))
+        hooks.append((blk.ls1, (lambda i: lambda m, inp, o: caps.__setitem__(("attn", i), o.detach().clone()))(i)))
+        hooks.append((blk.ls2, (lambda i: lambda m, inp, o: caps.__setitem__(("mlp", i), o.detach().clone()))(i)))
+    logits = run_with(model, x, hooks)
+    L = len(model.blocks)
+    B = x.shape[0]
+    P = {k: lens(model, v).numpy() for k, v in caps.items()}  # [B, T, C]
+    T, C = P[("resid", 0)].shape[1:]
+    first = 1 if mode == "paper" else prefix
+    lab = np.array(labels)
+    rows = []
+    for b in range(L):
+        r = P[("resid", b)]
+        true = r[np.arange(B), :, lab]                      # [B, T]
+        rank = (r > true[:, :, None]).sum(-1)               # strict count
+        s = 1 - rank / C
+        img = rank[:, first:]
+        row = {"block": b + 1,
+               "m1_tokens": 100 * (img == 0).mean(),
+               "m2_images": 100 * (img == 0).any(1).mean(),
+               "s_image": s[:, first:].mean()}
+        if has_cls:
+            row["cls_top1"] = 100 * (rank[:, 0] == 0).mean()
+            row["s_cls"] = s[:, 0].mean()
+        if b >= 1:
+            prev = P[("resid", b - 1)]
+            ptrue = prev[np.arange(B), :, lab]
+            row["m4_block_up"] = 100 * (true[:, first:] > ptrue[:, first:]).mean()
+            for name in ("attn", "mlp"):
+                sub = P[(name, b)][np.arange(B), :, lab]
+                row[f"m5_{name}_image"] = 100 * (sub[:, first:] > ptrue[:, first:]).mean()
+                if has_cls:
+                    row[f"m5_{name}_cls"] = 100 * (sub[:, 0] > ptrue[:, 0]).mean()
+            top = r.argmax(-1)
+            sel = np.zeros(T, bool)
+            sel[first:] = True
+            if has_cls:
+                sel[0] = True
+            for key, other in (("m6_attn", P[("attn", b)]), ("m6_mlp", P[("mlp", b)]), ("m6_prev", prev)):
+                row[key] = 100 * (other.argmax(-1) == top)[:, sel].mean()
+            none = (P[("attn", b)].argmax(-1) != top) & (P[("mlp", b)].argmax(-1) != top) & (prev.argmax(-1) != top)
+            row["m6_none"] = 100 * none[:, sel].mean()
+        rows.append(row)
+    acc = 100 * (logits.argmax(-1).numpy() == lab).mean()
+    return {"rows": rows, "accuracy": acc, "labels": labels}
+
+
+def wilcoxon_cases():
+    rng = np.random.default_rng(5)
+    cases = []
+    for n, ties in ((30, False), (200, True), (80, True)):
+        a = rng.normal(0.1, 1, n)
+        b = rng.normal(0, 1, n)
+        if ties:
+            a = np.round(a, 1)
+            b = np.round(b, 1)
+        for alt in ("greater", "less", "two-sided"):
+            r = scipy.stats.wilcoxon(a, b, zero_method="wilcox", correction=False, alternative=alt, method="approx")
+            cases.append({"a": a.tolist(), "b": b.tolist(), "alternative": alt,
+                          "statistic": float(r.statistic), "p": float(r.pvalue)})
+    return cases
+
+
+def write(folder, model, x, gen):
+    prefix = model.num_prefix_tokens
+    x2 = torch.randn(x.shape, generator=gen)
+    tensors = edit_fixtures(model, x, x2, prefix)
+    _, res = capture_resid(model, x)
+    tensors["lens.resid_post"] = torch.stack([lens(model, res[i]) for i in range(len(model.blocks))])
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, "edits.safetensors"))
+    xm = torch.randn(6, *x.shape[1:], generator=gen)
+    with torch.no_grad():
+        pred = model(xm).argmax(-1).tolist()
+    labels = [pred[0], pred[1], 3, 7, pred[4], 1]   # some right, some wrong
+    save_file({"images": xm.contiguous(), "labels": torch.tensor(labels, dtype=torch.float32)},
+              os.path.join(folder, "metrics_input.safetensors"))
+    ref = {mode: metrics_numpy(model, xm, labels, mode, prefix, model.cls_token is not None) for mode in ("correct", "paper")}
+    ref["wilcoxon"] = wilcoxon_cases()
+    with open(os.path.join(folder, "metrics.json"), "w") as f:
+        json.dump(ref, f, indent=1)
