@@ -49,7 +49,8 @@ public enum Builtins {
         CoreInterrupt.flag = Interrupt.rawFlag
         let session = Session(options: options)
         for table in [tensorBuiltins(session), modelBuiltins(session), lensBuiltins(session), editBuiltins(session),
-                      dataBuiltins(session), figureBuiltins(session), metricBuiltins(session)] {
+                      dataBuiltins(session), figureBuiltins(session), metricBuiltins(session),
+                      memoryBuiltins(session)] {
             for fn in table { interpreter.define(fn) }
         }
         interpreter.setGlobal("args", .list(options.scriptArgs.map { .string($0) }))
