@@ -1,2 +1,0 @@
-import XCTest
-final class VLSToolTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
