@@ -251,7 +251,7 @@ final class Compiler {
             var dv: [Value] = []
             dv.reserveCapacity(defaults.count)
             for d in defaults { dv.append(try d(f)) }
-            return .function(Function(decl: decl, code: code, captured: f, defaults: dv))
+            return .function(UserFunction(decl: decl, code: code, captured: f, defaults: dv))
         }
     }
 

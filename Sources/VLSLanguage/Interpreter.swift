@@ -198,7 +198,7 @@ public final class Interpreter {
     }
 
     /// Builds the frame of a call from evaluated arguments.
-    private func bind(_ fn: Function, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
+    private func bind(_ fn: UserFunction, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
         let code = fn.code
         let frame = Frame.make(count: code.slotCount, parent: fn.captured)
         if args.count > code.paramCount { throw arityError(fn, args.count, file, loc) }
@@ -207,7 +207,7 @@ public final class Interpreter {
         return frame
     }
 
-    private func arityError(_ fn: Function, _ given: Int, _ file: SourceFile?, _ loc: SourceLocation?) -> Error {
+    private func arityError(_ fn: UserFunction, _ given: Int, _ file: SourceFile?, _ loc: SourceLocation?) -> Error {
         let n = fn.code.paramCount
         return err("'\(fn.name)' takes \(fn.code.firstDefault < n ? "at most " : "")\(n) argument\(n == 1 ? "" : "s") (\(given) given)", file, loc)
     }
@@ -218,7 +218,7 @@ public final class Interpreter {
     }
 
     /// Keyword arguments and defaults for the parameters after the `given` positional ones.
-    private func fillParameters(_ fn: Function, _ frame: Frame, _ given: Int, _ kwNames: [String], _ kwValues: [Value], _ file: SourceFile?, _ loc: SourceLocation?) throws {
+    private func fillParameters(_ fn: UserFunction, _ frame: Frame, _ given: Int, _ kwNames: [String], _ kwValues: [Value], _ file: SourceFile?, _ loc: SourceLocation?) throws {
         let code = fn.code
         if kwNames.isEmpty {
             if given < code.paramCount {
@@ -250,7 +250,7 @@ public final class Interpreter {
     }
 
     @inline(__always)
-    func invoke(_ fn: Function, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
+    func invoke(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
