@@ -218,6 +218,10 @@ final class ToolTests: XCTestCase {
         expect("> ")
         type("twice(5)\r")
         expect("10")
+        // Tab completes names in scope.
+        type("twi\t")
+        type("(4)\r")
+        expect("8")
         // Ctrl-C interrupts a running computation and the session survives.
         type("while true:\r")
         type("    pass\r")
