@@ -4,6 +4,7 @@ final class Compiler {
     let interp: Interpreter
     let file: SourceFile
     let module: ModuleScope
+    private var functionNesting = 0
 
     init(interpreter: Interpreter, file: SourceFile, module: ModuleScope) {
         self.interp = interpreter
@@ -245,13 +246,20 @@ final class Compiler {
     private func function(_ decl: FunctionDecl) -> Eval {
         let firstDefault = decl.params.firstIndex { $0.defaultValue != nil } ?? decl.params.count
         let code = CompiledFunction(slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault)
+        // A function defined at module level has no enclosing function frame to keep.
+        let nested = functionNesting > 0
+        functionNesting += 1
         code.body = block(decl.body)
+        functionNesting -= 1
         let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
+        if defaults.isEmpty {
+            return { f in .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: [])) }
+        }
         return { f in
             var dv: [Value] = []
             dv.reserveCapacity(defaults.count)
             for d in defaults { dv.append(try d(f)) }
-            return .function(UserFunction(decl: decl, code: code, captured: f, defaults: dv))
+            return .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: dv))
         }
     }
 
