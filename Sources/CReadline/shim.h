@@ -8,6 +8,8 @@
    directly, so the REPL goes through these. */
 static inline void vls_rl_setup(const char *name, const char *word_breaks, rl_completion_func_t *complete) {
     rl_catch_signals = 0;
+    rl_completer_quote_characters = NULL;
+    rl_basic_quote_characters = "";
     rl_readline_name = name;
     rl_completer_word_break_characters = (char *)word_breaks;
     rl_attempted_completion_function = complete;
@@ -16,6 +18,10 @@ static inline void vls_rl_setup(const char *name, const char *word_breaks, rl_co
 static inline void vls_rl_completion_options(void) {
     rl_attempted_completion_over = 1;
     rl_completion_append_character = 0;
+    rl_completion_suppress_quote = 1;
+    rl_completion_suppress_append = 1;
+    rl_filename_completion_desired = 0;
+    rl_filename_quoting_desired = 0;
 }
 
 static inline const char *vls_rl_line_buffer(void) { return rl_line_buffer; }

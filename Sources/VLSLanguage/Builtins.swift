@@ -152,10 +152,12 @@ enum CoreBuiltins {
             let digits = a.optional(1, "digits")
             if case .int = v { return v }
             guard case .float(let d) = v else { throw a.badArgument(0, "x", expected: "number", got: v) }
-            if let digits, case .int(let n) = digits {
-                let m = pow(10.0, Double(n))
-                let r = (d * m).rounded(.toNearestOrEven) / m
-                return .float(r.isFinite ? r : d)
+            if let digits {
+                guard case .int(let n) = digits else { throw a.badArgument(1, "digits", expected: "int", got: digits) }
+                guard d.isFinite else { return v }
+                if n >= 0 { return .float(Double(Format.fixed(d, min(n, 100))) ?? d) }
+                let m = pow(10.0, Double(-n))
+                return .float((d / m).rounded(.toNearestOrEven) * m)
             }
             let r = d.rounded(.toNearestOrEven)
             guard let i = Int(exactly: r) else { throw RuntimeError("cannot round \(Format.float(d)) to an int") }

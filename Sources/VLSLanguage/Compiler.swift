@@ -4,6 +4,7 @@ final class Compiler {
     let interp: Interpreter
     let file: SourceFile
     let module: ModuleScope
+    private var functionNesting = 0
 
     init(interpreter: Interpreter, file: SourceFile, module: ModuleScope) {
         self.interp = interpreter
@@ -13,27 +14,36 @@ final class Compiler {
 
     // MARK: - Statements
 
+    /// A right-nested chain of closures. Closures are never stored in arrays on hot paths:
+    /// a closure taken out of a generic container is called through a reabstraction thunk.
     func block(_ stmts: [Stmt]) -> Exec {
-        let execs = stmts.map(statement)
-        switch execs.count {
-        case 0: return { _ in .normal }
-        case 1: return execs[0]
-        case 2:
-            let a = execs[0], b = execs[1]
-            return { f in
-                let r = try a(f)
-                if r != .normal { return r }
-                return try b(f)
-            }
-        default:
-            return { f in
-                for e in execs {
-                    let r = try e(f)
-                    if r != .normal { return r }
-                }
-                return .normal
-            }
+        chain(stmts[...])
+    }
+
+    private func chain(_ stmts: ArraySlice<Stmt>) -> Exec {
+        guard let first = stmts.first else { return { _ in .normal } }
+        let head = statement(first)
+        if stmts.count == 1 { return head }
+        let rest = chain(stmts.dropFirst())
+        return { f in
+            let r = try head(f)
+            if r != .normal { return r }
+            return try rest(f)
         }
+    }
+
+    private func ifChain(_ branches: ArraySlice<(Expr, [Stmt])>, _ otherwise: [Stmt]?) -> Exec {
+        guard let (c, b) = branches.first else {
+            if let otherwise { return block(otherwise) }
+            return { _ in .normal }
+        }
+        let cond = expr(c)
+        let body = block(b)
+        if branches.count == 1 && otherwise == nil {
+            return { f in try cond(f).isTruthy ? try body(f) : .normal }
+        }
+        let other = ifChain(branches.dropFirst(), otherwise)
+        return { f in try cond(f).isTruthy ? try body(f) : try other(f) }
     }
 
     func statement(_ s: Stmt) -> Exec {
@@ -55,21 +65,7 @@ final class Compiler {
         case .augmentedAssign(let t, let op, let e):
             return augmented(t, op, expr(e), loc)
         case .ifChain(let branches, let otherwise):
-            let conds = branches.map { expr($0.0) }
-            let bodies = branches.map { block($0.1) }
-            let other = otherwise.map(block)
-            if conds.count == 1 {
-                let c = conds[0], b = bodies[0]
-                if let other {
-                    return { f in try c(f).isTruthy ? try b(f) : try other(f) }
-                }
-                return { f in try c(f).isTruthy ? try b(f) : .normal }
-            }
-            return { f in
-                for i in 0..<conds.count where try conds[i](f).isTruthy { return try bodies[i](f) }
-                if let other { return try other(f) }
-                return .normal
-            }
+            return ifChain(branches[...], otherwise)
         case .whileLoop(let c, let b):
             let cond = expr(c)
             let body = block(b)
@@ -250,13 +246,20 @@ final class Compiler {
     private func function(_ decl: FunctionDecl) -> Eval {
         let firstDefault = decl.params.firstIndex { $0.defaultValue != nil } ?? decl.params.count
         let code = CompiledFunction(slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault)
+        // A function defined at module level has no enclosing function frame to keep.
+        let nested = functionNesting > 0
+        functionNesting += 1
         code.body = block(decl.body)
+        functionNesting -= 1
         let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
+        if defaults.isEmpty {
+            return { f in .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: [])) }
+        }
         return { f in
             var dv: [Value] = []
             dv.reserveCapacity(defaults.count)
             for d in defaults { dv.append(try d(f)) }
-            return .function(Function(decl: decl, code: code, captured: f, defaults: dv))
+            return .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: dv))
         }
     }
 
@@ -566,7 +569,7 @@ final class Compiler {
             let recv = expr(recvExpr)
             let mloc = calleeExpr.location
             if method == "append" && positional.count == 1 && kwNames.isEmpty {
-                let a0 = positional[0]
+                let a0 = expr(args[0].value)
                 return { f in
                     let r = try recv(f)
                     if case .list(let l) = r {
@@ -581,6 +584,26 @@ final class Compiler {
             }
         }
         let callee = expr(calleeExpr)
+        if kwNames.isEmpty && positional.count <= 3 {
+            // Fast paths: a user function called with exactly its parameters.
+            let n = positional.count
+            let argExprs = args.map(\.value)
+            let a0: Eval = n > 0 ? expr(argExprs[0]) : { _ in .nil }
+            let a1: Eval = n > 1 ? expr(argExprs[1]) : { _ in .nil }
+            let a2: Eval = n > 2 ? expr(argExprs[2]) : { _ in .nil }
+            return { f in
+                let c = try callee(f)
+                if case .function(let fn) = c, fn.code.paramCount == n {
+                    let frame = Frame.make(count: fn.code.slotCount, parent: fn.captured)
+                    let slots = frame.slots
+                    if n > 0 { slots[0] = try a0(f) }
+                    if n > 1 { slots[1] = try a1(f) }
+                    if n > 2 { slots[2] = try a2(f) }
+                    return try interp.invoke(fn, frame, file, loc)
+                }
+                return try interp.callValue(c, f, positional, kwNames, kwEvals, file, loc)
+            }
+        }
         return { f in
             try interp.callValue(try callee(f), f, positional, kwNames, kwEvals, file, loc)
         }

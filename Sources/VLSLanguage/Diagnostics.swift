@@ -41,7 +41,15 @@ public struct Diagnostic: Error, CustomStringConvertible {
         }
         if !traceback.isEmpty {
             out += "traceback (innermost call first):\n"
-            for t in traceback {
+            // A runaway recursion: keep the innermost and outermost calls.
+            var shown = traceback.enumerated().map { ($0.offset, $0.element) }
+            if traceback.count > 12 {
+                shown = Array(shown.prefix(6)) + Array(shown.suffix(4))
+            }
+            for (i, t) in shown {
+                if traceback.count > 12 && i == traceback.count - 4 {
+                    out += "  ... (\(traceback.count - 10) more calls)\n"
+                }
                 if let f = t.file, let l = t.location {
                     out += "  \(f.path):\(l.line):\(l.column): in call to '\(t.function)'\n"
                 } else {

@@ -2,7 +2,7 @@
 //
 //   Values
 //     public enum Value { case nil, bool(Bool), int(Int), float(Double), string(String),
-//                         list(ListRef), dict(DictRef), range(RangeRef), function(Function),
+//                         list(ListRef), dict(DictRef), range(RangeRef), function(UserFunction),
 //                         native(NativeFunction), object(VLSObject) }
 //       .typeName: String, .isTruthy: Bool, static func list(_ items: [Value]) -> Value
 //     ListRef(items)            .items: [Value] (reference semantics)

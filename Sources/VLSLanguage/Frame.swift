@@ -1,21 +1,32 @@
-/// The slots of one function activation (or of a module's top level, which has none:
-/// module variables live in `GlobalCell`s).
-final class Frame {
-    let slots: UnsafeMutablePointer<Value>
+struct FrameHeader {
     let count: Int
     let parent: Frame?
     var returnValue: Value = .nil
+}
 
-    init(count: Int, parent: Frame?) {
-        self.count = count
-        self.parent = parent
-        slots = UnsafeMutablePointer<Value>.allocate(capacity: max(count, 1))
-        slots.initialize(repeating: .nil, count: count)
+/// The slots of one function activation (or of a module's top level, which has none:
+/// module variables live in `GlobalCell`s). Slots are tail-allocated: one allocation per call.
+final class Frame: ManagedBuffer<FrameHeader, Value> {
+    static func make(count: Int, parent: Frame?) -> Frame {
+        let buffer = Frame.create(minimumCapacity: count) { _ in FrameHeader(count: count, parent: parent) }
+        let frame = unsafeDowncast(buffer, to: Frame.self)
+        frame.withUnsafeMutablePointerToElements { $0.initialize(repeating: .nil, count: count) }
+        return frame
     }
 
     deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
+        withUnsafeMutablePointers { h, e in _ = e.deinitialize(count: h.pointee.count) }
+    }
+
+    @inline(__always) var slots: UnsafeMutablePointer<Value> {
+        withUnsafeMutablePointerToElements { $0 }
+    }
+
+    @inline(__always) var parent: Frame? { header.parent }
+
+    @inline(__always) var returnValue: Value {
+        get { header.returnValue }
+        set { header.returnValue = newValue }
     }
 
     @inline(__always) func ancestor(_ depth: Int) -> Frame {

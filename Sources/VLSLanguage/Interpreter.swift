@@ -137,7 +137,7 @@ public final class Interpreter {
         case .failure(let diags): return .syntaxErrors(diags.diagnostics)
         case .success(let (p, last)): program = p; lastIsExpression = last
         }
-        let frame = Frame(count: 0, parent: nil)
+        let frame = Frame.make(count: 0, parent: nil)
         if runDepth == 1 { callDepth = 0 }
         do {
             _ = try program(frame)
@@ -198,16 +198,16 @@ public final class Interpreter {
     }
 
     /// Builds the frame of a call from evaluated arguments.
-    private func bind(_ fn: Function, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
+    private func bind(_ fn: UserFunction, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
         let code = fn.code
-        let frame = Frame(count: code.slotCount, parent: fn.captured)
+        let frame = Frame.make(count: code.slotCount, parent: fn.captured)
         if args.count > code.paramCount { throw arityError(fn, args.count, file, loc) }
         for i in 0..<args.count { frame.slots[i] = args[i] }
         try fillParameters(fn, frame, args.count, keywords.map(\.0), keywords.map(\.1), file, loc)
         return frame
     }
 
-    private func arityError(_ fn: Function, _ given: Int, _ file: SourceFile?, _ loc: SourceLocation?) -> Error {
+    private func arityError(_ fn: UserFunction, _ given: Int, _ file: SourceFile?, _ loc: SourceLocation?) -> Error {
         let n = fn.code.paramCount
         return err("'\(fn.name)' takes \(fn.code.firstDefault < n ? "at most " : "")\(n) argument\(n == 1 ? "" : "s") (\(given) given)", file, loc)
     }
@@ -218,7 +218,7 @@ public final class Interpreter {
     }
 
     /// Keyword arguments and defaults for the parameters after the `given` positional ones.
-    private func fillParameters(_ fn: Function, _ frame: Frame, _ given: Int, _ kwNames: [String], _ kwValues: [Value], _ file: SourceFile?, _ loc: SourceLocation?) throws {
+    private func fillParameters(_ fn: UserFunction, _ frame: Frame, _ given: Int, _ kwNames: [String], _ kwValues: [Value], _ file: SourceFile?, _ loc: SourceLocation?) throws {
         let code = fn.code
         if kwNames.isEmpty {
             if given < code.paramCount {
@@ -250,7 +250,7 @@ public final class Interpreter {
     }
 
     @inline(__always)
-    private func invoke(_ fn: Function, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
+    func invoke(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
@@ -277,7 +277,7 @@ public final class Interpreter {
             let code = fn.code
             let n = positional.count
             if n > code.paramCount { throw arityError(fn, n, file, loc) }
-            let frame = Frame(count: code.slotCount, parent: fn.captured)
+            let frame = Frame.make(count: code.slotCount, parent: fn.captured)
             for i in 0..<n { frame.slots[i] = try positional[i](f) }
             if kwNames.isEmpty && n == code.paramCount {
                 return try invoke(fn, frame, file, loc)
@@ -363,7 +363,7 @@ public final class Interpreter {
             let first = errs.diagnostics.first.map { $0.rendered() } ?? ""
             throw Diagnostic(message: "syntax error in module '\(name)':\n" + first, file: file, location: loc)
         case .success(let (program, _)):
-            let frame = Frame(count: 0, parent: nil)
+            let frame = Frame.make(count: 0, parent: nil)
             do { _ = try program(frame) } catch var d as Diagnostic {
                 d.traceback.append(TraceEntry(function: "import \(name)", file: file, location: loc))
                 throw d

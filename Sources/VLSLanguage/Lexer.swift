@@ -54,10 +54,16 @@ struct Lexer {
             }
             guard let c = peek() else { break }
             if c == "\n" {
+                let nlLoc = here
                 advance()
+                if !brackets.isEmpty && nextLineStartsStatement() {
+                    // An unclosed bracket: resume statement structure so that the parser
+                    // reports it here and carries on with the next statements.
+                    brackets.removeAll()
+                }
                 if brackets.isEmpty {
                     if let last = tokens.last, last.kind != .newline {
-                        tokens.append(Token(kind: .newline, text: "\n", location: here))
+                        tokens.append(Token(kind: .newline, text: "\n", location: nlLoc))
                     }
                     atLineStart = true
                 }
@@ -82,6 +88,20 @@ struct Lexer {
         }
         tokens.append(Token(kind: .eof, text: "", location: end))
         return tokens
+    }
+
+    /// Whether the line after a newline inside brackets can only be a new statement:
+    /// it starts with a statement keyword or with `name =` (keyword arguments use ':').
+    private func nextLineStartsStatement() -> Bool {
+        var k = pos
+        while k < chars.count, chars[k] == " " || chars[k] == "\t" { k += 1 }
+        var word = ""
+        while k < chars.count, chars[k].isLetter || chars[k].isNumber || chars[k] == "_" { word.append(chars[k]); k += 1 }
+        if ["def", "while", "return", "import", "elif", "global", "pass", "break", "continue"].contains(word) { return true }
+        if word.isEmpty || keywords.contains(word) { return false }
+        while k < chars.count, chars[k] == " " || chars[k] == "\t" { k += 1 }
+        guard k < chars.count, chars[k] == "=" else { return false }
+        return k + 1 >= chars.count || chars[k + 1] != "="
     }
 
     /// Measures the indentation of a new line. Returns true if the line was blank.
@@ -279,7 +299,6 @@ struct Lexer {
                         continue
                     }
                     if d == "\"" || d == "'" {
-                        if d == quote && !triple { break }
                         innerQuote = d; inner.append(advance()); continue
                     }
                     if d == "(" || d == "[" || d == "{" { depth += 1 }

@@ -29,7 +29,7 @@ enum Methods {
         case .list(let l): return try list(l, name, a)
         case .dict(let d): return try dict(d, name, a)
         case .string(let s): return try string(s, name, a)
-        default: throw RuntimeError("no method '\(name)' on \(recv.typeName)")
+        default: throw RuntimeError("no property '\(name)' on \(recv.typeName)")
         }
     }
 
@@ -78,7 +78,7 @@ enum Methods {
             return .nil
         case "copy": return .list(ListRef(l.items))
         case "clear": l.items.removeAll(); return .nil
-        default: throw RuntimeError("no method '\(name)' on list")
+        default: throw RuntimeError("no property '\(name)' on list")
         }
     }
 
@@ -107,7 +107,7 @@ enum Methods {
             for (i, k) in other.keys.enumerated() { d[k] = other.values[i] }
             return .nil
         case "clear": d.removeAll(); return .nil
-        default: throw RuntimeError("no method '\(name)' on dict")
+        default: throw RuntimeError("no property '\(name)' on dict")
         }
     }
 
@@ -177,7 +177,7 @@ enum Methods {
                 }
             }
             return .string(out)
-        default: throw RuntimeError("no method '\(name)' on string")
+        default: throw RuntimeError("no property '\(name)' on string")
         }
     }
 }

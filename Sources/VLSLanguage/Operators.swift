@@ -38,10 +38,8 @@ enum Ops {
         case (.string, _) where op == .modulo:
             throw RuntimeError("'%' formatting of strings is not supported; use interpolation \"{x}\"")
         case (.list(let a), .list(let b)) where op == .add: return .list(ListRef(a.items + b.items))
-        case (.list(let a), .int(let n)) where op == .multiply:
-            return .list(ListRef(Array(repeating: a.items, count: max(0, n)).flatMap { $0 }))
-        case (.int(let n), .list(let a)) where op == .multiply:
-            return .list(ListRef(Array(repeating: a.items, count: max(0, n)).flatMap { $0 }))
+        case (.list(let a), .int(let n)) where op == .multiply: return .list(ListRef(try repeated(a.items, n)))
+        case (.int(let n), .list(let a)) where op == .multiply: return .list(ListRef(try repeated(a.items, n)))
         default: break
         }
         throw unsupported(op, l, r)
@@ -61,6 +59,17 @@ enum Ops {
             throw RuntimeError("string repetition too large")
         }
         return String(repeating: s, count: n)
+    }
+
+    private static func repeated(_ xs: [Value], _ n: Int) throws -> [Value] {
+        if n <= 0 || xs.isEmpty { return [] }
+        if xs.count.multipliedReportingOverflow(by: n).overflow || xs.count * n > 1 << 28 {
+            throw RuntimeError("list repetition too large")
+        }
+        var out: [Value] = []
+        out.reserveCapacity(xs.count * n)
+        for _ in 0..<n { out.append(contentsOf: xs) }
+        return out
     }
 
     static func unsupported(_ op: BinaryOperator, _ l: Value, _ r: Value) -> RuntimeError {
@@ -257,6 +266,7 @@ enum Ops {
 
     static func toArray(_ v: Value, _ interp: Interpreter) throws -> [Value] {
         if case .list(let l) = v { return l.items }
+        if case .range(let r) = v, r.count > 1 << 28 { throw RuntimeError("range of \(r.count) items is too large to make a list") }
         let next = try iterator(v, interp)
         var out: [Value] = []
         while let x = try next() {

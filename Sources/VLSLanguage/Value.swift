@@ -9,7 +9,7 @@ public enum Value {
     case list(ListRef)
     case dict(DictRef)
     case range(RangeRef)
-    case function(Function)
+    case function(UserFunction)
     case native(NativeFunction)
     case object(VLSObject)
 
@@ -46,6 +46,13 @@ public enum Value {
     }
 
     public static func list(_ items: [Value]) -> Value { .list(ListRef(items)) }
+}
+
+extension Value: CustomStringConvertible, Equatable {
+    /// As the REPL shows it (strings quoted).
+    public var description: String { Format.repr(self) }
+    /// Python equality: numbers by value (1 == 1.0), containers by contents, objects by identity.
+    public static func == (a: Value, b: Value) -> Bool { Ops.equal(a, b) }
 }
 
 /// A list with reference semantics.
@@ -137,7 +144,7 @@ public final class DictRef {
 }
 
 /// A user-defined function (a `def` or `fn`) with the frame it closes over.
-public final class Function {
+public final class UserFunction {
     let decl: FunctionDecl
     let code: CompiledFunction
     let captured: Frame?

@@ -165,8 +165,8 @@ struct Notebook: ParsableCommand {
 
     @OptionGroup var session: SessionFlags
 
-    @Option(name: .shortAndLong, help: "The HTML file to write.")
-    var output: String
+    @Option(name: .shortAndLong, help: "The HTML file to write (may also follow the script).")
+    var output: String?
 
     @Argument(help: "The .vls script.")
     var file: String
@@ -174,7 +174,21 @@ struct Notebook: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the script (`args`).")
     var scriptArgs: [String] = []
 
+    /// `-o OUT` may come after the script (`vls notebook FILE.vls -o OUT.html ARG...`).
+    mutating func validate() throws {
+        if output == nil, let i = scriptArgs.firstIndex(where: { $0 == "-o" || $0 == "--output" }) {
+            guard i + 1 < scriptArgs.count else { throw ValidationError("-o needs a file name") }
+            output = scriptArgs[i + 1]
+            scriptArgs.removeSubrange(i...(i + 1))
+        } else if output == nil, let i = scriptArgs.firstIndex(where: { $0.hasPrefix("--output=") }) {
+            output = String(scriptArgs[i].dropFirst(9))
+            scriptArgs.remove(at: i)
+        }
+        if output == nil { throw ValidationError("missing '-o OUT.html' (where to write the page)") }
+    }
+
     func run() throws {
+        guard let output else { throw ValidationError("missing '-o OUT.html'") }
         let source = try readScript(file)
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)

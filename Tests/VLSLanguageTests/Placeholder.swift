@@ -1,2 +1,0 @@
-import XCTest
-final class VLSLanguageTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
