@@ -10,6 +10,9 @@ final class FigureObject: Displayable {
     let content: Content
     let caption: String
 
+    /// Where the figure was last saved, for the one-line description on plain pipes.
+    var savedPath: String?
+
     init(_ content: Content, caption: String) { self.content = content; self.caption = caption }
 
     var typeName: String { "figure" }
@@ -44,6 +47,7 @@ final class FigureObject: Displayable {
 
     /// Writes PNG or SVG by the path's extension (a raster saved as .svg embeds the PNG).
     func save(to path: String) throws {
+        defer { savedPath = path }
         let lower = path.lowercased()
         switch (content, lower.hasSuffix(".png"), lower.hasSuffix(".svg")) {
         case (.raster(let i), true, _):
@@ -167,4 +171,21 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             return .nil
         },
     ]
+}
+
+/// How `show(figure)` draws outside the notebook: kitty graphics in kitty, 24-bit colour
+/// half-blocks on other terminals (rasters only), else a one-line description.
+enum TerminalDisplay {
+    static func render(_ figure: Displayable) -> String {
+        let saved = (figure as? FigureObject)?.savedPath.map { ", saved to \($0)" } ?? ""
+        let line = "[\(figure.caption)\(saved)]"
+        guard isatty(1) != 0, ProcessInfo.processInfo.environment["TERM"] != "dumb",
+              let fig = figure as? FigureObject, case .raster(let image) = fig.content else { return line }
+        let env = ProcessInfo.processInfo.environment
+        let columns = min(80, Int(env["COLUMNS"] ?? "") ?? 80)
+        if env["TERM"] == "xterm-kitty" || env["KITTY_WINDOW_ID"] != nil, let png = try? image.pngData() {
+            return TerminalPreview.kitty(png: png, columns: min(columns, 60)) + "\n" + line
+        }
+        return ((try? TerminalPreview.halfBlocks(image, columns: min(columns, 60))) ?? "") + line
+    }
 }

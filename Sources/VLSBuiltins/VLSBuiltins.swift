@@ -54,6 +54,9 @@ public enum Builtins {
             for fn in table { interpreter.define(fn) }
         }
         interpreter.setGlobal("args", .list(options.scriptArgs.map { .string($0) }))
+        interpreter.display = { [weak interpreter] figure in
+            interpreter?.output(TerminalDisplay.render(figure) + "\n")
+        }
         interpreter.stdlibProvider = { name in
             EmbeddedStdlib.modules[name].map { (source: $0, path: "<stdlib>/\(name).vls") }
         }

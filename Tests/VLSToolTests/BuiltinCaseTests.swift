@@ -17,8 +17,8 @@ final class BuiltinCaseTests: XCTestCase {
         interp.output = { out += $0 }
         Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: 0, scriptArgs: args))
         let saved = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(root)
-        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
+        _ = FileManager.default.changeCurrentDirectoryPath(root)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(saved) }
         var error: String?
         switch interp.run(source: source, path: path) {
         case .ok: break

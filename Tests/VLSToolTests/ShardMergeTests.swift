@@ -11,8 +11,8 @@ final class ShardMergeTests: XCTestCase {
         interp.output = { _ in }
         Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: 0, shard: shard))
         let saved = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(BuiltinCaseTests.root)
-        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
+        _ = FileManager.default.changeCurrentDirectoryPath(BuiltinCaseTests.root)
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(saved) }
         if case .runtimeError(let d) = interp.run(source: source, path: "shard.vls") { XCTFail(interp.render(d)) }
     }
 
