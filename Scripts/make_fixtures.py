@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixtures_lens  # noqa: E402
+import fixtures_saliency  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -186,6 +187,9 @@ def main():
         if name in ("standard", "gap"):
             # Edits, the lens and the metrics M1-M6 (Scripts/fixtures_lens.py).
             fixtures_lens.write(folder, model, x, gen)
+        if name in ("standard", "deit3"):
+            # Lens saliency, rollout, perturbation curves (Scripts/fixtures_saliency.py).
+            fixtures_saliency.write(folder, model, torch.Generator().manual_seed(2000 + i))
         if name == "standard":
             # The same weights under Hugging Face keys, with an HF config.json.
             hf = os.path.join(models_dir, "hf")

@@ -199,23 +199,31 @@ public final class AttentionEdit: Edit {
 }
 
 /// Token removal after the position embedding: prefix tokens (CLS, registers) are always
-/// kept; `keep` lists the patch indices (0-based over patches) that stay, in order.
+/// kept; `keep` lists the patch indices (0-based over patches) that stay, in order — one
+/// list for every image, or one list per image (all of the same length).
 public final class DropTokens: Edit {
-    public let keep: [Int]
+    public let keep: [[Int]]
+    public let perImage: Bool
     public let prefixTokens: Int
-    public init(keep: [Int], prefixTokens: Int) { self.keep = keep; self.prefixTokens = prefixTokens }
-    public var summary: String { "drop_tokens(keep \(keep.count) patches)" }
+    public init(keep: [Int], prefixTokens: Int) { self.keep = [keep]; perImage = false; self.prefixTokens = prefixTokens }
+    public init(keepPerImage: [[Int]], prefixTokens: Int) { keep = keepPerImage; perImage = true; self.prefixTokens = prefixTokens }
+    public var summary: String { "drop_tokens(keep \(keep.first?.count ?? 0) patches\(perImage ? " per image" : ""))" }
     public func applies(to point: HookPoint) -> Bool { point.kind == .posEmbed }
     public func apply(_ point: HookPoint, _ x: inout Tensor) throws {
         let B = x.shape[0], T = x.shape[1], D = x.shape[2]
         let patches = T - prefixTokens
-        for k in keep where k < 0 || k >= patches {
-            throw CoreError("drop_tokens: patch \(k) out of range (the model has \(patches) patches, 0...\(patches - 1))")
+        guard !perImage || keep.count == B else { throw CoreError("drop_tokens: \(keep.count) keep lists for \(B) images") }
+        let n = keep[0].count
+        for list in keep {
+            guard list.count == n else { throw CoreError("drop_tokens: every image must keep the same number of patches") }
+            for k in list where k < 0 || k >= patches {
+                throw CoreError("drop_tokens: patch \(k) out of range (the model has \(patches) patches, 0...\(patches - 1))")
+            }
         }
-        let rows = Array(0..<prefixTokens) + keep.map { $0 + prefixTokens }
         let src = x.contiguous()
-        let out = Tensor(uninitialized: [B, rows.count, D])
+        let out = Tensor(uninitialized: [B, prefixTokens + n, D])
         for b in 0..<B {
+            let rows = Array(0..<prefixTokens) + keep[perImage ? b : 0].map { $0 + prefixTokens }
             for (i, r) in rows.enumerated() {
                 (out.mutablePointer + (b * rows.count + i) * D).update(from: src.pointer + (b * T + r) * D, count: D)
             }

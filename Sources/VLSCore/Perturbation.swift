@@ -1,0 +1,73 @@
+import Foundation
+
+/// The token-removal perturbation test (method.md section 5): rank the n image tokens by
+/// importance; for k = 1..n-1 keep the prefix tokens plus the k most important ("negative"
+/// test: least important removed first) or the k least important ("positive" test),
+/// dropping the others after the position embedding; top-1 accuracy per k.
+public struct PerturbationCurve: Codable, Sendable {
+    public enum Order: String, Codable, Sendable { case negative, positive }
+    public let order: Order
+    public let patches: Int
+    public var images = 0
+    /// correct[k - 1]: images still classified correctly keeping k tokens.
+    public var correct: [Int]
+
+    public init(order: Order, patches: Int) {
+        self.order = order
+        self.patches = patches
+        correct = [Int](repeating: 0, count: max(patches - 1, 0))
+    }
+
+    public var accuracy: [Double] { correct.map { Double($0) / Double(max(images, 1)) } }
+
+    /// The paper's AUC: sum(acc) / (max(acc) · n).
+    public var auc: Double {
+        let a = accuracy
+        guard let m = a.max(), m > 0 else { return 0 }
+        return a.reduce(0, +) / (m * Double(patches))
+    }
+
+    /// Trapezoid rule over the fraction of tokens kept (k / n), Chefer et al.'s convention.
+    public var trapezoidAUC: Double {
+        let a = accuracy
+        guard a.count > 1 else { return a.first ?? 0 }
+        var s = 0.0
+        for i in 1..<a.count { s += (a[i] + a[i - 1]) / 2 / Double(patches) }
+        return s
+    }
+
+    public mutating func merge(_ o: PerturbationCurve) throws {
+        guard o.order == order, o.patches == patches else { throw CoreError("cannot merge perturbation curves of different tests") }
+        images += o.images
+        for i in correct.indices { correct[i] += o.correct[i] }
+    }
+}
+
+extension ViT {
+    /// Adds a batch to a perturbation curve: images [B, 3, H, W], labels, importance [B, N]
+    /// (higher = more important). Ties keep the lower patch index first.
+    public func perturb(_ images: Tensor, labels: [Int], importance: Tensor, into curve: inout PerturbationCurve) throws {
+        let B = images.shape[0], N = config.numPatches
+        guard importance.shape == [B, N] else {
+            throw CoreError("perturbation: importance must be [\(B), \(N)] (one value per patch), got \(importance.shape)")
+        }
+        guard labels.count == B else { throw CoreError("perturbation: \(labels.count) labels for \(B) images") }
+        let imp = importance.contiguous()
+        let orders: [[Int]] = (0..<B).map { i in
+            let row = imp.pointer + i * N
+            return (0..<N).sorted { a, b in
+                let (x, y) = (row[a], row[b])
+                if x == y { return a < b }
+                return curve.order == .negative ? x > y : x < y
+            }
+        }
+        for k in 1..<N {
+            try CoreInterrupt.check()
+            let keep = orders.map { Array($0.prefix(k)).sorted() }
+            let logits = try run(images, capture: [], edits: [DropTokens(keepPerImage: keep, prefixTokens: config.numPrefixTokens)]).logits
+            let pred = try logits.reduce(.argmax, axis: -1).scalars
+            curve.correct[k - 1] += zip(pred, labels).filter { Int($0) == $1 }.count
+        }
+        curve.images += B
+    }
+}
