@@ -1,0 +1,123 @@
+import Foundation
+import VLSCore
+import VLSLanguage
+
+/// Saliency maps and the perturbation test.
+func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
+    let area = "saliency"
+    let methods = ["lens", "rollout", "attention", "random"]
+
+    /// Importances [B, N] of the image tokens by `method`.
+    func importance(_ m: ModelObject, _ x: Tensor, classes: [Int], method: String, loss: LensLoss,
+                    blocks: [Int]?, heads: [Int]?, seed: UInt64) throws -> Tensor {
+        switch method {
+        case "lens": return try m.model.lensSaliency(x, classes: classes, loss: loss, blocks: blocks, heads: heads)
+        case "rollout": return try m.model.rolloutSaliency(x)
+        case "attention": return try m.model.attentionSaliency(x)
+        case "random":
+            var g = SeededGenerator(seed: seed)
+            let B = x.shape[0], N = m.c.numPatches
+            return Tensor((0..<(B * N)).map { _ in Float(g.uniform()) }, shape: [B, N])
+        default:
+            throw RuntimeError("unknown saliency method '\(method)' (\(methods.joined(separator: ", ")))")
+        }
+    }
+
+    func lossArg(_ a: Arguments) throws -> LensLoss {
+        let s = try a.string(nil, "loss", default: "ce")
+        guard let l = LensLoss(rawValue: s) else { throw RuntimeError("loss must be \"ce\", \"paper\" (softmax applied twice, as the authors' code) or \"logit\", got \"\(s)\"") }
+        return l
+    }
+
+    return [
+        native("saliency", "saliency(run, method: \"lens\", target: nil, block: nil, head: nil, loss: \"ce\", seed: 0)", area: area,
+               "Importance of each image token for a class, [B, rows, cols] (the patch grid), from a run (its input and model). Methods: \"lens\" (the paper's: -Σ_b Σ_h ∂loss_b/∂A_b[h, 0, j] with loss_b the cross-entropy of the lens of block b's attention output at CLS, in closed form; `block:` / `head:` give single-block / single-head maps; `loss: \"paper\"` applies softmax twice as the authors' code, \"logit\" uses the raw class logit), \"rollout\" (attention rollout), \"attention\" (last block's CLS attention, mean over heads), \"random\" (seeded). `target:` a class for every image, a list, or nil for the run's predictions.") { a in
+            try a.expectKeywords(["method", "target", "block", "head", "loss", "seed"])
+            let r = try a.object(0, "run", as: RunObject.self, expected: "run")
+            let m = r.model
+            let B = r.input.shape[0]
+            var classes = try r.result.logits.reduce(.argmax, axis: -1).scalars.map { Int($0) }
+            if let t = a.optional(nil, "target"), !{ if case .nil = t { return true }; return false }() {
+                if case .int(let c) = t { classes = [Int](repeating: c, count: B) }
+                else { classes = try tensorValue(t).scalars.map { Int($0) } }
+            }
+            guard classes.count == B else { throw RuntimeError("saliency: \(classes.count) targets for \(B) images") }
+            let method = try a.string(nil, "method", default: "lens")
+            let blocks = try a.intList(nil, "block"), heads = try a.intList(nil, "head")
+            let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0)))
+            let imp = try importance(m, r.input, classes: classes, method: method, loss: try lossArg(a), blocks: blocks, heads: heads, seed: seed)
+            return .tensor(try imp.reshaped([B, m.c.gridSize, m.c.gridSize]))
+        },
+        native("perturbation_test", "perturbation_test(model, data, method: \"lens\", order: \"negative\", batch: 16, loss: \"ce\", seeds: 10)", area: area,
+               "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class; \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
+            try a.expectKeywords(["method", "order", "batch", "loss", "seeds"])
+            let m = try a.model(0)
+            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            let method = try a.string(nil, "method", default: "lens")
+            let orderName = try a.string(nil, "order", default: "negative")
+            guard let order = PerturbationCurve.Order(rawValue: orderName) else { throw RuntimeError("order must be \"negative\" or \"positive\"") }
+            let batch = try a.int(nil, "batch", default: 16)
+            let loss = try lossArg(a)
+            let N = m.c.numPatches
+            let seeds = method == "random" ? try a.int(nil, "seeds", default: 10) : 1
+            let map = try data.labelMap(for: m)
+            let total = data.indices.count
+            var curves: [PerturbationCurve] = []
+            for s in 0..<seeds {
+                var curve = PerturbationCurve(order: order, patches: N)
+                var g = SeededGenerator(seed: UInt64(s))
+                let shared = g.permutation(N)   // random: one order for every image
+                let bar = ProgressBar(total: total, label: "perturbation \(method)\(seeds > 1 ? " seed \(s)" : "")", enabled: true)
+                var start = 0
+                while start < total {
+                    if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
+                    let end = min(total, start + batch)
+                    let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
+                    let labels = y.scalars.map { Int($0) }
+                    let imp: Tensor
+                    if method == "random" {
+                        // importance = N - position in the shared permutation
+                        var row = [Float](repeating: 0, count: N)
+                        for (pos, j) in shared.enumerated() { row[j] = Float(N - pos) }
+                        imp = Tensor(Array((0..<labels.count).map { _ in row }.joined()), shape: [labels.count, N])
+                    } else {
+                        imp = try importance(m, x, classes: labels, method: method, loss: loss, blocks: nil, heads: nil, seed: 0)
+                    }
+                    try bridged { try m.model.perturb(x, labels: labels, importance: imp, into: &curve) }
+                    start = end
+                    bar.update(end)
+                }
+                bar.finish()
+                curves.append(curve)
+            }
+            let acc = (0..<(N - 1)).map { k in curves.map { $0.accuracy[k] }.reduce(0, +) / Double(curves.count) }
+            let maxAcc = acc.max() ?? 0
+            let auc = maxAcc > 0 ? acc.reduce(0, +) / (maxAcc * Double(N)) : 0
+            var trap = 0.0
+            for i in 1..<max(acc.count, 1) { trap += (acc[i] + acc[i - 1]) / 2 / Double(N) }
+            let rows: [[Value]] = acc.enumerated().map { [.int($0.offset + 1), .float($0.element)] }
+            let t = TableObject(columns: ["k", "accuracy"], rows: rows,
+                                title: "perturbation \(method) \(order.rawValue): AUC \(String(format: "%.4f", auc)) (paper), \(String(format: "%.4f", trap)) (trapezoid), \(total) images")
+            return .object(PerturbationObject(table: t, auc: auc, trapezoid: trap))
+        },
+    ]
+}
+
+/// A perturbation test result: its curve as a table, and the AUCs.
+final class PerturbationObject: VLSObject {
+    let table: TableObject
+    let auc: Double
+    let trapezoid: Double
+    init(table: TableObject, auc: Double, trapezoid: Double) { self.table = table; self.auc = auc; self.trapezoid = trapezoid }
+    var typeName: String { "perturbation" }
+    var memberNames: [String] { ["table", "auc", "trapezoid_auc"] }
+    func describe() -> String { table.title ?? "perturbation" }
+    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
+        switch name {
+        case "table": return .object(table)
+        case "auc": return .float(auc)
+        case "trapezoid_auc": return .float(trapezoid)
+        default: return nil
+        }
+    }
+}
