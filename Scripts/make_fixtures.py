@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixtures_lens  # noqa: E402
 import fixtures_saliency  # noqa: E402
+import fixtures_probes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -224,6 +225,7 @@ def main():
             save_file({k: v.contiguous() for k, v in bm.state_dict().items()}, os.path.join(bare, "weights.safetensors"))
             save_file({k: v.contiguous() for k, v in bref.items()}, os.path.join(bare, "reference.safetensors"),
                       metadata={"arch": "bare", **versions})
+    fixtures_probes.write(args.out)
     write_json(os.path.join(models_dir, "VERSIONS.json"), versions)
 
 

@@ -48,9 +48,9 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             let imp = try importance(m, r.input, classes: classes, method: method, loss: try lossArg(a), blocks: blocks, heads: heads, seed: seed)
             return .tensor(try imp.reshaped([B, m.c.gridSize, m.c.gridSize]))
         },
-        native("perturbation_test", "perturbation_test(model, data, method: \"lens\", order: \"negative\", batch: 16, loss: \"ce\", seeds: 10)", area: area,
-               "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class; \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
-            try a.expectKeywords(["method", "order", "batch", "loss", "seeds"])
+        native("perturbation_test", "perturbation_test(model, data, method: \"lens\", order: \"negative\", batch: 16, loss: \"ce\", seeds: 10, probes: nil)", area: area,
+               "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or \"probe\" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
+            try a.expectKeywords(["method", "order", "batch", "loss", "seeds", "probes"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             let method = try a.string(nil, "method", default: "lens")
@@ -75,7 +75,12 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
                     let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
                     let labels = y.scalars.map { Int($0) }
                     let imp: Tensor
-                    if method == "random" {
+                    if method == "probe" {
+                        guard let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv else {
+                            throw RuntimeError("perturbation_test(method: \"probe\") needs probes: p (from probes(model, train))")
+                        }
+                        imp = try bridged { try p.importance(x, labels: labels) }
+                    } else if method == "random" {
                         // importance = N - position in the shared permutation
                         var row = [Float](repeating: 0, count: N)
                         for (pos, j) in shared.enumerated() { row[j] = Float(N - pos) }
