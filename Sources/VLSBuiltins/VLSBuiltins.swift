@@ -50,7 +50,8 @@ public enum Builtins {
         let session = Session(options: options)
         for table in [tensorBuiltins(session), modelBuiltins(session), lensBuiltins(session), editBuiltins(session),
                       dataBuiltins(session), figureBuiltins(session), metricBuiltins(session),
-                      memoryBuiltins(session), saliencyBuiltins(session), probeBuiltins(session)] {
+                      memoryBuiltins(session), saliencyBuiltins(session), probeBuiltins(session),
+                      contextBuiltins(session)] {
             for fn in table { interpreter.define(fn) }
         }
         interpreter.setGlobal("args", .list(options.scriptArgs.map { .string($0) }))

@@ -1,0 +1,152 @@
+import Foundation
+import VLSCore
+import VLSImaging
+import VLSLanguage
+
+/// Class vs context tokens (method.md section 4).
+func contextBuiltins(_ session: Session) -> [NativeFunction] {
+    /// Per-patch masks (1 = class, 0 = context) of dataset images for a model's grid.
+    func objectMasks(_ data: DatasetObject, range: Range<Int>, grid: Int, threshold: Double) throws -> [[Bool]] {
+        try range.map { i in
+            let img = try data.image(i)
+            var out: [Bool] = []
+            for gy in 0..<grid {
+                for gx in 0..<grid {
+                    let x0 = gx * img.width / grid, x1 = max(x0 + 1, (gx + 1) * img.width / grid)
+                    let y0 = gy * img.height / grid, y1 = max(y0 + 1, (gy + 1) * img.height / grid)
+                    var s = 0.0, n = 0.0
+                    for y in y0..<y1 { for x in x0..<x1 { let p = img.pixel(x: x, y: y); s += (Double(p.r) + Double(p.g) + Double(p.b)) / 3; n += 1 } }
+                    out.append(s / n / 255 > threshold)
+                }
+            }
+            return out
+        }
+    }
+
+    return [
+        native("object_masks", "object_masks(data, model, threshold: 0.2)", area: "context",
+               "Per-patch class/context masks [N, rows, cols] (1 = class) for images whose object stands on a dark background (Fashion-MNIST): a patch is a class patch when its mean intensity exceeds `threshold` (0-1).") { a in
+            try a.expectKeywords(["threshold"])
+            let data = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
+            let m = try a.model(1)
+            let g = m.c.gridSize
+            let masks = try objectMasks(data, range: 0..<data.indices.count, grid: g, threshold: try a.double(nil, "threshold", default: 0.2))
+            return .tensor(Tensor(masks.flatMap { $0.map { $0 ? 1 : 0 } }, shape: [masks.count, g, g]))
+        },
+        native("segmentation_mask", "segmentation_mask(path, model, class_id: nil)", area: "context",
+               "An ImageNet-S style segmentation PNG (class id = G*256 + R) downsampled nearest-neighbour to the model's patch grid: [rows, cols] of class ids, or of 1/0 (class/context) when `class_id` is given.") { a in
+            try a.expectKeywords(["class_id"])
+            let mask = try SegmentationMask(contentsOf: try a.string(0, "path"))
+            let m = try a.model(1)
+            let g = m.c.gridSize
+            let ids = try mask.patchGrid(rows: g, cols: g)
+            if let cid = a.keyword("class_id"), case .int(let c) = cid {
+                return .tensor(Tensor(ids.map { Int($0) == c ? 1 : 0 }, shape: [g, g]))
+            }
+            return .tensor(Tensor(ids.map { Float($0) }, shape: [g, g]))
+        },
+        native("class_context", "class_context(model, data, masks: nil, threshold: 0.2, batch: 32, shuffles: 300, seed: 0)", area: "context",
+               "Class vs context tokens: per block the mean identifiability of class and context image tokens with a one-sided permutation test (class > context), the logit-change test (p_c(attn_out[b]) - p_c(resid_post[b-1]), class vs context), and the token-removal experiment (remove context tokens: CLS and class tokens' identifiability; remove class tokens: context tokens'), all against the unperturbed run (rates: % of tokens with the true class top-1, per-image means). Masks: a [N, rows, cols] tensor (1 = class) or, by default, object_masks(data, model, threshold). Returns a dict of tables: identifiability, logit_change, removal.") { a in
+            try a.expectKeywords(["masks", "threshold", "batch", "shuffles", "seed"])
+            let m = try a.model(0)
+            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            guard m.c.classToken else { throw RuntimeError("class_context compares against CLS: this model has no CLS token") }
+            let batch = try a.int(nil, "batch", default: 32)
+            let shuffles = try a.int(nil, "shuffles", default: 300)
+            let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0)))
+            let N = m.c.numPatches, L = m.c.depth, P = m.c.numPrefixTokens, C = Double(m.c.numClasses)
+            var given: Tensor?
+            if let mv = try a.optionalTensor(nil, "masks") {
+                guard mv.count == data.indices.count * N else {
+                    throw RuntimeError("class_context: masks must be [\(data.indices.count), \(m.c.gridSize), \(m.c.gridSize)], got \(mv.shape)")
+                }
+                given = try mv.reshaped([data.indices.count, N])
+            }
+            let threshold = try a.double(nil, "threshold", default: 0.2)
+            let map = try data.labelMap(for: m)
+            var sClass = [[Double]](repeating: [], count: L), sContext = sClass
+            var dClass = sClass, dContext = sClass
+            // removal: per-image % identifiable for [base CLS, base class, base context, -context CLS, -context class, -class context]
+            var removal = [[Double]](repeating: [], count: 6)
+            let resid = (0..<L).map { HookPoint(.residPost, block: $0) }, attn = (0..<L).map { HookPoint(.attnOut, block: $0) }
+            var start = 0
+            let bar = ProgressBar(total: data.indices.count, label: "class vs context", enabled: true)
+            while start < data.indices.count {
+                if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
+                let end = min(data.indices.count, start + batch)
+                let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
+                let labels = y.scalars.map { Int($0) }
+                let masks: [[Bool]] = try given.map { g in (start..<end).map { i in (0..<N).map { g.item([i, $0]) > 0.5 } } }
+                    ?? objectMasks(data, range: start..<end, grid: m.c.gridSize, threshold: threshold)
+                let run = try bridged { try m.model.run(x, capture: resid + attn) }
+                var prevLogits: Tensor?
+                for b in 0..<L {
+                    let lr = try bridged { try m.model.project(run.captured[resid[b]]!) }
+                    let la = try bridged { try m.model.project(run.captured[attn[b]]!) }
+                    let ranks = try bridged { try LensMath.ranks(lr, classes: Tensor(labels.map(Float.init), shape: [labels.count, 1])) }
+                    for (i, c) in labels.enumerated() {
+                        for j in 0..<N {
+                            let s = 1 - Double(ranks.item([i, P + j])) / C
+                            if masks[i][j] { sClass[b].append(s) } else { sContext[b].append(s) }
+                            if let prev = prevLogits {
+                                let d = Double(la.item([i, P + j, c]) - prev.item([i, P + j, c]))
+                                if masks[i][j] { dClass[b].append(d) } else { dContext[b].append(d) }
+                            }
+                        }
+                    }
+                    prevLogits = lr
+                }
+                // token removal, one image at a time (each keeps its own tokens)
+                let last = try bridged { try m.model.project(run.captured[resid[L - 1]]!) }
+                for (i, c) in labels.enumerated() {
+                    func top1(_ logits: Tensor, _ img: Int, _ t: Int) -> Bool {
+                        let v = logits.item([img, t, c])
+                        for k in 0..<m.c.numClasses where logits.item([img, t, k]) > v { return false }
+                        return true
+                    }
+                    let cls = (0..<N).filter { masks[i][$0] }, ctx = (0..<N).filter { !masks[i][$0] }
+                    guard !cls.isEmpty, !ctx.isEmpty else { continue }
+                    func pct(_ hits: [Bool]) -> Double { 100 * Double(hits.filter { $0 }.count) / Double(max(hits.count, 1)) }
+                    removal[0].append(top1(last, i, 0) ? 100 : 0)
+                    removal[1].append(pct(cls.map { top1(last, i, P + $0) }))
+                    removal[2].append(pct(ctx.map { top1(last, i, P + $0) }))
+                    let xi = try bridged { try x.narrowed(axis: 0, start: i, count: 1).contiguous() }
+                    for (keep, slots) in [(cls, [3, 4]), (ctx, [5])] {
+                        let r = try bridged { try m.model.run(xi, capture: [resid[L - 1]], edits: [DropTokens(keep: keep, prefixTokens: P)]) }
+                        let l = try bridged { try m.model.project(r.captured[resid[L - 1]]!) }
+                        if slots.count == 2 {
+                            removal[3].append(top1(l, 0, 0) ? 100 : 0)
+                            removal[4].append(pct((0..<keep.count).map { top1(l, 0, P + $0) }))
+                        } else {
+                            removal[5].append(pct((0..<keep.count).map { top1(l, 0, P + $0) }))
+                        }
+                    }
+                }
+                start = end
+                bar.update(end)
+            }
+            bar.finish()
+            func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+            var idRows: [[Value]] = [], lcRows: [[Value]] = []
+            for b in 0..<L {
+                let t = Stats.permutationTest(sClass[b], sContext[b], shuffles: shuffles, seed: seed &+ UInt64(b))
+                idRows.append([.int(b + 1), .float(mean(sClass[b])), .float(mean(sContext[b])), .float(t.difference), .float(t.pValue)])
+                if b >= 1 {
+                    let u = Stats.permutationTest(dClass[b], dContext[b], shuffles: shuffles, seed: seed &+ UInt64(100 + b))
+                    lcRows.append([.int(b + 1), .float(mean(dClass[b])), .float(mean(dContext[b])), .float(u.difference), .float(u.pValue)])
+                }
+            }
+            let names = ["unperturbed: CLS", "unperturbed: class tokens", "unperturbed: context tokens",
+                         "context removed: CLS", "context removed: class tokens", "class removed: context tokens"]
+            let remRows: [[Value]] = (0..<6).map { [.string(names[$0]), .float(mean(removal[$0])), .int(removal[$0].count)] }
+            return .dict([
+                ("identifiability", .object(TableObject(columns: ["block", "s_class", "s_context", "difference", "p"], rows: idRows,
+                                                        title: "class vs context identifiability (s = 1 - rank/C), permutation test (\(shuffles) shuffles, one-sided)"))),
+                ("logit_change", .object(TableObject(columns: ["block", "class", "context", "difference", "p"], rows: lcRows,
+                                                     title: "true-class logit change p_c(attn_out[b]) - p_c(resid_post[b-1]), permutation test"))),
+                ("removal", .object(TableObject(columns: ["tokens", "identifiable_pct", "images"], rows: remRows,
+                                                title: "token removal at the last block (% with the true class top-1, mean over images)"))),
+            ])
+        },
+    ]
+}
