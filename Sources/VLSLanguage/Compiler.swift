@@ -392,6 +392,21 @@ final class Compiler {
             }
         case .binary(let op, let a, let b):
             return binary(op, expr(a), expr(b), loc)
+        case .comparisonChain(let operands, let ops):
+            let evs = operands.map(expr)
+            let locs = operands.map(\.location)
+            return { f in
+                var left = try evs[0](f)
+                for i in 0..<ops.count {
+                    let right = try evs[i + 1](f)
+                    let r: Value
+                    do { r = try Ops.binary(ops[i], left, right) } catch { throw locate(error, file, locs[i + 1]) }
+                    if !r.isTruthy { return r }
+                    if i == ops.count - 1 { return r }
+                    left = right
+                }
+                return .bool(true)
+            }
         case .and(let a, let b):
             let l = expr(a), r = expr(b)
             return { f in

@@ -46,6 +46,7 @@ final class Resolver {
             case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
             case .unary(_, let a): expr(a)
             case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
+            case .comparisonChain(let xs, _): xs.forEach(expr)
             case .contains(let a, let b, _): expr(a); expr(b)
             case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
             case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
@@ -180,6 +181,7 @@ final class Resolver {
         case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
         case .unary(_, let a): expr(a)
         case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
+        case .comparisonChain(let xs, _): xs.forEach(expr)
         case .contains(let a, let b, _): expr(a); expr(b)
         case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
         case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
