@@ -89,6 +89,23 @@ final class ToolTests: XCTestCase {
         XCTAssertTrue(err.contains("boom.vls:4:2: in call to 'f'"), err)
     }
 
+    func testCtrlCStopsAScriptWithATraceback() throws {
+        let script = write("spin.vls", "def spin():\n    while true:\n        pass\nspin()\n")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary())
+        p.arguments = [script]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        usleep(500_000)
+        kill(p.processIdentifier, SIGINT)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 70)
+        XCTAssertTrue(e.contains("spin.vls:2:5: error: interrupted"), e)
+        XCTAssertTrue(e.contains("spin.vls:4:5: in call to 'spin'"), e)
+    }
+
     func testUnreadableScriptExits74() throws {
         let (code, _, err) = try run(["run", tmp + "/missing.vls"])
         XCTAssertEqual(code, 74)
