@@ -391,6 +391,7 @@ final class Compiler {
                 do { return try Ops.unary(op, v) } catch { throw locate(error, file, loc) }
             }
         case .binary(let op, let a, let b):
+            if let fast = constantOperand(op, a, b, loc) { return fast }
             return binary(op, expr(a), expr(b), loc)
         case .comparisonChain(let operands, let ops):
             let evs = operands.map(expr)
@@ -569,6 +570,46 @@ final class Compiler {
         default:
             return { f in try slow(try l(f), try r(f)) }
         }
+    }
+
+    /// `n - 1`, `i < 10`, `k * 2`: an int constant on the right is folded into the closure,
+    /// and a local on the left is read straight from its slot (no closure calls).
+    private func constantOperand(_ op: BinaryOperator, _ a: Expr, _ b: Expr, _ loc: SourceLocation) -> Eval? {
+        guard case .int(let k) = b.kind else { return nil }
+        switch op {
+        case .add, .subtract, .multiply, .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
+        default: return nil
+        }
+        let file = self.file
+        let kv = Value.int(k)
+        @inline(__always) func apply(_ x: Value) throws -> Value {
+            if case .int(let i) = x {
+                switch op {
+                case .add:
+                    let (r, o) = i.addingReportingOverflow(k)
+                    if !o { return .int(r) }
+                case .subtract:
+                    let (r, o) = i.subtractingReportingOverflow(k)
+                    if !o { return .int(r) }
+                case .multiply:
+                    let (r, o) = i.multipliedReportingOverflow(by: k)
+                    if !o { return .int(r) }
+                case .less: return .bool(i < k)
+                case .lessEqual: return .bool(i <= k)
+                case .greater: return .bool(i > k)
+                case .greaterEqual: return .bool(i >= k)
+                case .equal: return .bool(i == k)
+                case .notEqual: return .bool(i != k)
+                default: break
+                }
+            }
+            do { return try Ops.binary(op, x, kv) } catch { throw locate(error, file, loc) }
+        }
+        if case .name(let n) = a.kind, case .local(let slot) = n.resolution {
+            return { f in try apply(f.slots[slot]) }
+        }
+        let l = expr(a)
+        return { f in try apply(try l(f)) }
     }
 
     // MARK: - Calls
