@@ -74,6 +74,7 @@ indirect enum ExprKind {
     case attribute(Expr, String)
     case lambda(FunctionDecl)
     case comprehension(element: Expr, target: Target, iterable: Expr, condition: Expr?)
+    case dictComprehension(key: Expr, value: Expr, target: Target, iterable: Expr, condition: Expr?)
 }
 
 /// Something that can be assigned to.

@@ -61,6 +61,9 @@ enum CoreBuiltins {
             a.interpreter.output(a.interpreter.helpText(of: v) + "\n")
             return .nil
         },
+        fn("dir", "dir(x)", "The names of the properties and methods of a value (what completes after a dot).") { a in
+            .list(ListRef(Methods.memberNames(of: try a.value(0, "x")).sorted().map { .string($0) }))
+        },
         fn("str", "str(x)", "The text of a value, as print shows it.", area: "conversions") { a in
             .string(a.interpreter.str(try a.value(0, "x")))
         },

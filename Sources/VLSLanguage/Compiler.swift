@@ -460,6 +460,29 @@ final class Compiler {
             }
         case .lambda(let decl):
             return function(decl)
+        case .dictComprehension(let key, let value, let target, let iterable, let condition):
+            let ke = expr(key), ve = expr(value)
+            let st = store(target)
+            let cond = condition.map(expr)
+            let iter = expr(iterable)
+            return { f in
+                let seq = try iter(f)
+                let out = DictRef()
+                let next: () throws -> Value?
+                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
+                while true {
+                    let v: Value?
+                    do { v = try next() } catch { throw locate(error, file, iterable.location) }
+                    guard let v else { break }
+                    try st(f, v)
+                    if let cond, !(try cond(f).isTruthy) { continue }
+                    let k = try ke(f)
+                    do { try Ops.checkHashable(k) } catch { throw locate(error, file, key.location) }
+                    out[k] = try ve(f)
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                }
+                return .dict(out)
+            }
         case .comprehension(let element, let target, let iterable, let condition):
             let el = expr(element)
             let st = store(target)

@@ -667,6 +667,16 @@ struct Parser {
                     let k = try expression()
                     try expect(":", "':' after a dictionary key")
                     let v = try expression()
+                    if pairs.isEmpty && peek.isKeyword("for") {
+                        advance()
+                        let target = try targetList()
+                        guard matchKeyword("in") else { throw failExpected("'in' in dict comprehension") }
+                        let iter = try orExpr()
+                        var cond: Expr?
+                        if matchKeyword("if") { cond = try orExpr() }
+                        try expectClosing("}", opener: t)
+                        return Expr(.dictComprehension(key: k, value: v, target: target, iterable: iter, condition: cond), t.location)
+                    }
                     pairs.append((k, v))
                     if !match(",") { break }
                 }

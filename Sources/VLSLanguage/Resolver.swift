@@ -42,6 +42,8 @@ final class Resolver {
             switch e.kind {
             case .comprehension(let el, let t, let it, let c):
                 target(t); expr(el); expr(it); if let c { expr(c) }
+            case .dictComprehension(let k, let v, let t, let it, let c):
+                target(t); expr(k); expr(v); expr(it); if let c { expr(c) }
             case .list(let xs): xs.forEach(expr)
             case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
             case .unary(_, let a): expr(a)
@@ -190,6 +192,9 @@ final class Resolver {
         case .lambda(let d): function(d)
         case .comprehension(let el, let t, let it, let c):
             expr(it); target(t); expr(el)
+            if let c { expr(c) }
+        case .dictComprehension(let k, let v, let t, let it, let c):
+            expr(it); target(t); expr(k); expr(v)
             if let c { expr(c) }
         }
     }
