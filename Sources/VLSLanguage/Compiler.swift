@@ -57,7 +57,7 @@ final class Compiler {
             return { _ in .normal }
         case .assign(let t, let e):
             if case .name(let n) = t, case .binary(.add, let l, let r) = e.kind, case .name(let ln) = l.kind, ln.name == n.name {
-                return appendInPlace(n, expr(r), loc)
+                return appendInPlace(n, expr(r), loc, read: ln)
             }
             let st = store(t)
             let ev = expr(e)
@@ -111,8 +111,9 @@ final class Compiler {
     }
 
     /// `x = x + e`: appends to a string in place when the variable holds the only reference.
-    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation) -> Exec {
+    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation, read: NameRef? = nil) -> Exec {
         let file = self.file
+        let readRef = read ?? n
         @inline(__always) func apply(_ v: inout Value, _ r: Value) throws {
             if case .string(var s) = v, case .string(let t) = r {
                 v = .nil
@@ -128,15 +129,26 @@ final class Compiler {
         }
         switch n.resolution {
         case .local(let slot):
-            return { f in try apply(&f.slots[slot], try rhs(f)); return .normal }
+            return { f in
+                let r = try rhs(f)
+                if f.slots[slot].isUnbound { throw Compiler.unboundError(readRef, file) }
+                try apply(&f.slots[slot], r)
+                return .normal
+            }
         case .enclosing(let depth, let slot):
-            return { f in try apply(&f.ancestor(depth).slots[slot], try rhs(f)); return .normal }
+            return { f in
+                let r = try rhs(f)
+                let frame = f.ancestor(depth)
+                if frame.slots[slot].isUnbound { throw Compiler.unboundError(readRef, file) }
+                try apply(&frame.slots[slot], r)
+                return .normal
+            }
         case .global:
             let cell = module.cell(n.name)
             let name = n.name
             return { f in
                 let r = try rhs(f)
-                if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: n.location) }
+                if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: readRef.location) }
                 try apply(&cell.value, r)
                 return .normal
             }
@@ -308,15 +320,27 @@ final class Compiler {
 
     // MARK: - Expressions
 
+    static func unboundError(_ n: NameRef, _ file: SourceFile) -> Diagnostic {
+        Diagnostic(message: "local variable '\(n.name)' used before it was assigned", file: file, location: n.location)
+    }
+
     func name(_ n: NameRef) -> Eval {
+        let file = self.file
         switch n.resolution {
-        case .local(let slot): return { f in f.slots[slot] }
+        case .local(let slot):
+            return { f in
+                let v = f.slots[slot]
+                if v.isUnbound { throw Compiler.unboundError(n, file) }
+                return v
+            }
         case .enclosing(let depth, let slot):
-            if depth == 1 { return { f in f.parent.unsafelyUnwrapped.slots[slot] } }
-            return { f in f.ancestor(depth).slots[slot] }
+            return { f in
+                let v = f.ancestor(depth).slots[slot]
+                if v.isUnbound { throw Compiler.unboundError(n, file) }
+                return v
+            }
         case .global:
             let cell = module.cell(n.name)
-            let file = self.file
             return { _ in
                 if cell.defined { return cell.value }
                 throw Diagnostic(message: "undefined variable '\(n.name)'", file: file, location: n.location)
@@ -629,7 +653,11 @@ final class Compiler {
             do { return try Ops.binary(op, x, kv) } catch { throw locate(error, file, loc) }
         }
         if case .name(let n) = a.kind, case .local(let slot) = n.resolution {
-            return { f in try apply(f.slots[slot]) }
+            return { f in
+                let v = f.slots[slot]
+                if v.isUnbound { throw Compiler.unboundError(n, file) }
+                return try apply(v)
+            }
         }
         let l = expr(a)
         return { f in try apply(try l(f)) }
@@ -673,7 +701,7 @@ final class Compiler {
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
-                    let frame = Frame.make(count: fn.code.slotCount, parent: fn.captured)
+                    let frame = Frame.make(count: fn.code.slotCount, parameters: fn.code.paramCount, parent: fn.captured)
                     let slots = frame.slots
                     if n > 0 { slots[0] = try a0(f) }
                     if n > 1 { slots[1] = try a1(f) }
