@@ -24,9 +24,31 @@ final class Compiler {
         guard let first = stmts.first else { return { _ in .normal } }
         let head = statement(first)
         if stmts.count == 1 { return head }
-        let rest = chain(stmts.dropFirst())
+        let second = statement(stmts[stmts.startIndex + 1])
+        if stmts.count == 2 {
+            return { f in
+                let r = try head(f)
+                if r != .normal { return r }
+                return try second(f)
+            }
+        }
+        let third = statement(stmts[stmts.startIndex + 2])
+        if stmts.count == 3 {
+            return { f in
+                var r = try head(f)
+                if r != .normal { return r }
+                r = try second(f)
+                if r != .normal { return r }
+                return try third(f)
+            }
+        }
+        let rest = chain(stmts.dropFirst(3))
         return { f in
-            let r = try head(f)
+            var r = try head(f)
+            if r != .normal { return r }
+            r = try second(f)
+            if r != .normal { return r }
+            r = try third(f)
             if r != .normal { return r }
             return try rest(f)
         }
