@@ -30,6 +30,8 @@ final class NameRef {
 final class Expr {
     let kind: ExprKind
     let location: SourceLocation
+    /// Written inside parentheses: `(a < b) < c` is not a comparison chain.
+    var parenthesized = false
     init(_ kind: ExprKind, _ location: SourceLocation) { self.kind = kind; self.location = location }
 }
 
@@ -61,6 +63,8 @@ indirect enum ExprKind {
     case dict([(Expr, Expr)])
     case unary(UnaryOperator, Expr)
     case binary(BinaryOperator, Expr, Expr)
+    /// `a < b <= c`: each operand evaluated once, like Python.
+    case comparisonChain([Expr], [BinaryOperator])
     case and(Expr, Expr)
     case or(Expr, Expr)
     case contains(item: Expr, container: Expr, negated: Bool)
@@ -70,6 +74,7 @@ indirect enum ExprKind {
     case attribute(Expr, String)
     case lambda(FunctionDecl)
     case comprehension(element: Expr, target: Target, iterable: Expr, condition: Expr?)
+    case dictComprehension(key: Expr, value: Expr, target: Target, iterable: Expr, condition: Expr?)
 }
 
 /// Something that can be assigned to.

@@ -61,6 +61,9 @@ enum CoreBuiltins {
             a.interpreter.output(a.interpreter.helpText(of: v) + "\n")
             return .nil
         },
+        fn("dir", "dir(x)", "The names of the properties and methods of a value (what completes after a dot).") { a in
+            .list(ListRef(Methods.memberNames(of: try a.value(0, "x")).sorted().map { .string($0) }))
+        },
         fn("str", "str(x)", "The text of a value, as print shows it.", area: "conversions") { a in
             .string(a.interpreter.str(try a.value(0, "x")))
         },
@@ -156,7 +159,8 @@ enum CoreBuiltins {
                 guard case .int(let n) = digits else { throw a.badArgument(1, "digits", expected: "int", got: digits) }
                 guard d.isFinite else { return v }
                 if n >= 0 { return .float(Double(Format.fixed(d, min(n, 100))) ?? d) }
-                let m = pow(10.0, Double(-n))
+                let m = pow(10.0, Double(min(-max(n, -400), 400)))
+                if !m.isFinite { return .float(0.0 * d) }
                 return .float((d / m).rounded(.toNearestOrEven) * m)
             }
             let r = d.rounded(.toNearestOrEven)
@@ -174,7 +178,7 @@ enum CoreBuiltins {
         fn("enumerate", "enumerate(xs, start: 0)", "[index, item] pairs: `for i, x in enumerate(xs):`.", area: "sequences") { a in
             let start = try a.int(1, "start", default: 0)
             let xs = try Ops.toArray(try a.value(0, "xs"), a.interpreter)
-            return .list(ListRef(xs.enumerated().map { .list(ListRef([.int($0.offset + start), $0.element])) }))
+            return .list(ListRef(xs.enumerated().map { .list(ListRef([.int($0.offset &+ start), $0.element])) }))
         },
         fn("zip", "zip(a, b, ...)", "Lists of items taken in step from each argument, as long as the shortest.", area: "sequences") { a in
             let seqs = try a.positional.map { try Ops.toArray($0, a.interpreter) }

@@ -24,9 +24,31 @@ final class Compiler {
         guard let first = stmts.first else { return { _ in .normal } }
         let head = statement(first)
         if stmts.count == 1 { return head }
-        let rest = chain(stmts.dropFirst())
+        let second = statement(stmts[stmts.startIndex + 1])
+        if stmts.count == 2 {
+            return { f in
+                let r = try head(f)
+                if r != .normal { return r }
+                return try second(f)
+            }
+        }
+        let third = statement(stmts[stmts.startIndex + 2])
+        if stmts.count == 3 {
+            return { f in
+                var r = try head(f)
+                if r != .normal { return r }
+                r = try second(f)
+                if r != .normal { return r }
+                return try third(f)
+            }
+        }
+        let rest = chain(stmts.dropFirst(3))
         return { f in
-            let r = try head(f)
+            var r = try head(f)
+            if r != .normal { return r }
+            r = try second(f)
+            if r != .normal { return r }
+            r = try third(f)
             if r != .normal { return r }
             return try rest(f)
         }
@@ -57,7 +79,7 @@ final class Compiler {
             return { _ in .normal }
         case .assign(let t, let e):
             if case .name(let n) = t, case .binary(.add, let l, let r) = e.kind, case .name(let ln) = l.kind, ln.name == n.name {
-                return appendInPlace(n, expr(r), loc)
+                return appendInPlace(n, expr(r), loc, read: ln)
             }
             let st = store(t)
             let ev = expr(e)
@@ -111,8 +133,9 @@ final class Compiler {
     }
 
     /// `x = x + e`: appends to a string in place when the variable holds the only reference.
-    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation) -> Exec {
+    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation, read: NameRef? = nil) -> Exec {
         let file = self.file
+        let readRef = read ?? n
         @inline(__always) func apply(_ v: inout Value, _ r: Value) throws {
             if case .string(var s) = v, case .string(let t) = r {
                 v = .nil
@@ -128,15 +151,26 @@ final class Compiler {
         }
         switch n.resolution {
         case .local(let slot):
-            return { f in try apply(&f.slots[slot], try rhs(f)); return .normal }
+            return { f in
+                let r = try rhs(f)
+                if f.slots[slot].isUnbound { throw Compiler.unboundError(readRef, file) }
+                try apply(&f.slots[slot], r)
+                return .normal
+            }
         case .enclosing(let depth, let slot):
-            return { f in try apply(&f.ancestor(depth).slots[slot], try rhs(f)); return .normal }
+            return { f in
+                let r = try rhs(f)
+                let frame = f.ancestor(depth)
+                if frame.slots[slot].isUnbound { throw Compiler.unboundError(readRef, file) }
+                try apply(&frame.slots[slot], r)
+                return .normal
+            }
         case .global:
             let cell = module.cell(n.name)
             let name = n.name
             return { f in
                 let r = try rhs(f)
-                if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: n.location) }
+                if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: readRef.location) }
                 try apply(&cell.value, r)
                 return .normal
             }
@@ -308,15 +342,27 @@ final class Compiler {
 
     // MARK: - Expressions
 
+    static func unboundError(_ n: NameRef, _ file: SourceFile) -> Diagnostic {
+        Diagnostic(message: "local variable '\(n.name)' used before it was assigned", file: file, location: n.location)
+    }
+
     func name(_ n: NameRef) -> Eval {
+        let file = self.file
         switch n.resolution {
-        case .local(let slot): return { f in f.slots[slot] }
+        case .local(let slot):
+            return { f in
+                let v = f.slots[slot]
+                if v.isUnbound { throw Compiler.unboundError(n, file) }
+                return v
+            }
         case .enclosing(let depth, let slot):
-            if depth == 1 { return { f in f.parent.unsafelyUnwrapped.slots[slot] } }
-            return { f in f.ancestor(depth).slots[slot] }
+            return { f in
+                let v = f.ancestor(depth).slots[slot]
+                if v.isUnbound { throw Compiler.unboundError(n, file) }
+                return v
+            }
         case .global:
             let cell = module.cell(n.name)
-            let file = self.file
             return { _ in
                 if cell.defined { return cell.value }
                 throw Diagnostic(message: "undefined variable '\(n.name)'", file: file, location: n.location)
@@ -391,7 +437,23 @@ final class Compiler {
                 do { return try Ops.unary(op, v) } catch { throw locate(error, file, loc) }
             }
         case .binary(let op, let a, let b):
+            if let fast = constantOperand(op, a, b, loc) { return fast }
             return binary(op, expr(a), expr(b), loc)
+        case .comparisonChain(let operands, let ops):
+            let evs = operands.map(expr)
+            let locs = operands.map(\.location)
+            return { f in
+                var left = try evs[0](f)
+                for i in 0..<ops.count {
+                    let right = try evs[i + 1](f)
+                    let r: Value
+                    do { r = try Ops.binary(ops[i], left, right) } catch { throw locate(error, file, locs[i + 1]) }
+                    if !r.isTruthy { return r }
+                    if i == ops.count - 1 { return r }
+                    left = right
+                }
+                return .bool(true)
+            }
         case .and(let a, let b):
             let l = expr(a), r = expr(b)
             return { f in
@@ -444,6 +506,29 @@ final class Compiler {
             }
         case .lambda(let decl):
             return function(decl)
+        case .dictComprehension(let key, let value, let target, let iterable, let condition):
+            let ke = expr(key), ve = expr(value)
+            let st = store(target)
+            let cond = condition.map(expr)
+            let iter = expr(iterable)
+            return { f in
+                let seq = try iter(f)
+                let out = DictRef()
+                let next: () throws -> Value?
+                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
+                while true {
+                    let v: Value?
+                    do { v = try next() } catch { throw locate(error, file, iterable.location) }
+                    guard let v else { break }
+                    try st(f, v)
+                    if let cond, !(try cond(f).isTruthy) { continue }
+                    let k = try ke(f)
+                    do { try Ops.checkHashable(k) } catch { throw locate(error, file, key.location) }
+                    out[k] = try ve(f)
+                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                }
+                return .dict(out)
+            }
         case .comprehension(let element, let target, let iterable, let condition):
             let el = expr(element)
             let st = store(target)
@@ -556,6 +641,50 @@ final class Compiler {
         }
     }
 
+    /// `n - 1`, `i < 10`, `k * 2`: an int constant on the right is folded into the closure,
+    /// and a local on the left is read straight from its slot (no closure calls).
+    private func constantOperand(_ op: BinaryOperator, _ a: Expr, _ b: Expr, _ loc: SourceLocation) -> Eval? {
+        guard case .int(let k) = b.kind else { return nil }
+        switch op {
+        case .add, .subtract, .multiply, .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
+        default: return nil
+        }
+        let file = self.file
+        let kv = Value.int(k)
+        @inline(__always) func apply(_ x: Value) throws -> Value {
+            if case .int(let i) = x {
+                switch op {
+                case .add:
+                    let (r, o) = i.addingReportingOverflow(k)
+                    if !o { return .int(r) }
+                case .subtract:
+                    let (r, o) = i.subtractingReportingOverflow(k)
+                    if !o { return .int(r) }
+                case .multiply:
+                    let (r, o) = i.multipliedReportingOverflow(by: k)
+                    if !o { return .int(r) }
+                case .less: return .bool(i < k)
+                case .lessEqual: return .bool(i <= k)
+                case .greater: return .bool(i > k)
+                case .greaterEqual: return .bool(i >= k)
+                case .equal: return .bool(i == k)
+                case .notEqual: return .bool(i != k)
+                default: break
+                }
+            }
+            do { return try Ops.binary(op, x, kv) } catch { throw locate(error, file, loc) }
+        }
+        if case .name(let n) = a.kind, case .local(let slot) = n.resolution {
+            return { f in
+                let v = f.slots[slot]
+                if v.isUnbound { throw Compiler.unboundError(n, file) }
+                return try apply(v)
+            }
+        }
+        let l = expr(a)
+        return { f in try apply(try l(f)) }
+    }
+
     // MARK: - Calls
 
     private func call(_ calleeExpr: Expr, _ args: [Argument], _ loc: SourceLocation) -> Eval {
@@ -594,7 +723,7 @@ final class Compiler {
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
-                    let frame = Frame.make(count: fn.code.slotCount, parent: fn.captured)
+                    let frame = Frame.make(count: fn.code.slotCount, parameters: fn.code.paramCount, parent: fn.captured)
                     let slots = frame.slots
                     if n > 0 { slots[0] = try a0(f) }
                     if n > 1 { slots[1] = try a1(f) }

@@ -1,41 +1,100 @@
 // The embedding surface of VLSLanguage: what VLSBuiltins and the tool code against.
+// Everything below is public; nothing else is needed to write natives and objects.
 //
-//   Values
-//     public enum Value { case nil, bool(Bool), int(Int), float(Double), string(String),
-//                         list(ListRef), dict(DictRef), range(RangeRef), function(UserFunction),
-//                         native(NativeFunction), object(VLSObject) }
-//       .typeName: String, .isTruthy: Bool, static func list(_ items: [Value]) -> Value
-//     ListRef(items)            .items: [Value] (reference semantics)
-//     DictRef() / DictRef([(String, Value)])   ordered; subscript(Value) -> Value? and
-//                               subscript(String) -> Value? (assign nil to remove); .keys .values .count
-//     RangeRef(start:stop:step:)  .count, subscript(Int) -> Int
+// VALUES
+//   public enum Value { case nil, bool(Bool), int(Int), float(Double), string(String),
+//                       list(ListRef), dict(DictRef), range(RangeRef), function(UserFunction),
+//                       native(NativeFunction), object(VLSObject) }
+//     var typeName: String            "int", "list", or the object's typeName (used in messages)
+//     var isTruthy: Bool              Python truthiness (objects: truthiness() ?? true)
+//     static func list(_ items: [Value]) -> Value
+//     Equatable (Python ==: 1 == 1.0, deep for containers, identity for objects),
+//     CustomStringConvertible (the REPL form, strings quoted)
+//   final class ListRef { var items: [Value]; init(_ items: [Value] = []) }          reference semantics
+//   final class DictRef { init(); init(_ pairs: [(String, Value)]); subscript(key: Value) -> Value?;
+//                         subscript(key: String) -> Value?  (assign nil to remove); keys, values, count; removeAll() }
+//                         insertion-ordered; numbers hash by value, strings by content, others by identity
+//   final class RangeRef { init(start: Int, stop: Int, step: Int); start, stop, step, count; subscript(i: Int) -> Int }
+//   final class UserFunction { name: String; doc: String?; signature: String }        a def or fn
 //
-//   Objects (tensors, models, runs, ...) implement VLSObject; every requirement has a default
-//   (nil / [] / "<typeName>"), so an object implements only what it needs:
-//     typeName, describe(), getProperty(_:interpreter:), setProperty(_:_:interpreter:),
-//     subscriptGet(_:interpreter:), subscriptSet(_:_:interpreter:), binary(_:_:reversed:),
-//     unary(_:), makeIterator(interpreter:), memberNames, length(), truthiness(), equals(_:)
-//   `binary` gets `reversed: true` for `2 * t` (the object is the right operand).
-//   Methods are returned from getProperty as bound NativeFunction values.
-//   Displayable (figures): pngData(), svgText(), caption.
+// OBJECTS (tensor, image, model, run, dataset, figure, ...)
+//   protocol VLSObject: AnyObject — every requirement except typeName has a default:
+//     var typeName: String { get }
+//     func describe() -> String                                                     default "<typeName>"
+//     func getProperty(_ name: String, interpreter: Interpreter) throws -> Value?     nil => "no property 'x' on model";
+//                                                                                   methods are bound NativeFunction values
+//     func setProperty(_ name: String, _ value: Value, interpreter: Interpreter) throws -> Bool   false => error
+//     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value           t[0, 1:, ::-1]
+//     func subscriptSet(_ items: [IndexItem], _ value: Value, interpreter: Interpreter) throws -> Bool
+//     func binary(_ op: BinaryOperator, _ other: Value, reversed: Bool) throws -> Value?          nil => "unsupported operand types";
+//                                                                                   reversed: true for `2 * t` (object on the right)
+//     func unary(_ op: UnaryOperator) throws -> Value?                                 -t (and `not t` if you return non-nil)
+//     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)?      for-in; return nil to stop
+//     var memberNames: [String] { get }                                                 completion after a dot, help(x)
+//     func length() throws -> Int?                                                      len(obj)
+//     func truthiness() -> Bool?
+//   enum IndexItem { case value(Value), slice(start: Int?, stop: Int?, step: Int?) }
+//   enum BinaryOperator: String { add +, subtract -, multiply *, divide /, floorDivide //, modulo %, power **,
+//                                 matmul @, equal ==, notEqual !=, less <, lessEqual <=, greater >, greaterEqual >= }
+//     (== and != fall back to identity when binary returns nil)
+//   enum UnaryOperator: String { negate -, plus +, not }
+//   protocol Displayable: VLSObject { func pngData() -> [UInt8]?; func svgText() -> String?; var caption: String { get } }
+//     A bare expression or show(x) that is Displayable goes to Interpreter.display; the notebook embeds it.
 //
-//   Natives
-//     NativeFunction(name:signature:doc:area:body:) with body (Arguments) throws -> Value
-//     Arguments: positional, keywords, interpreter, functionName; helpers value / optional /
-//       int / double / string / bool / list / object / expectKeywords / badArgument / count
-//     throw RuntimeError("message") — the interpreter adds FILE:LINE:COL and the traceback.
+// NATIVES
+//   final class NativeFunction { init(name: String, signature: String, doc: String, area: String,
+//                                     body: @escaping (Arguments) throws -> Value) }   area groups it in :help
+//   struct Arguments {
+//     let positional: [Value]; let keywords: [(String, Value)]; let interpreter: Interpreter; let functionName: String
+//     var count: Int
+//     func keyword(_ name: String) -> Value?
+//     func optional(_ index: Int?, _ name: String) -> Value?          positional index (if given and present) or keyword
+//     func value(_ index: Int, _ name: String) throws -> Value        "'f' missing argument #1 'path'"
+//     func int(_ index: Int?, _ name: String, default: Int? = nil) throws -> Int          also double (int or float),
+//     func string / bool / list(_ index: Int?, _ name: String, default: ...) throws -> ...  string, bool, list -> [Value]
+//     func object<T: VLSObject>(_ index: Int, _ name: String, as: T.Type, expected: String) throws -> T
+//     func expectKeywords(_ allowed: Set<String>) throws               "'f' got an unexpected keyword argument 'x'"
+//     func expectAtMost(_ n: Int) throws                               "'f' takes at most 2 arguments (3 given)"
+//     func badArgument(_ index: Int?, _ name: String, expected: String, got: Value) -> Error
+//                                                                      "bad argument #2 to 'project' (tensor expected, got string)"
+//   }
+//   struct RuntimeError: Error { init(_ message: String); static var interrupted }   natives throw it; the interpreter
+//     adds FILE:LINE:COL, the source line and the traceback. Other Error types are shown with String(describing:).
 //
-//   Interpreter
-//     init(); define(_:); setGlobal(_:_:); global(_:) -> Value?; call(_:_:keywords:)
-//     output: (String) -> Void  (receives text including the newline)
-//     display: (Displayable) -> Void; stdlibProvider: (String) -> (source: String, path: String)?
-//     run(source:path:) -> RunOutcome (.ok(Value?) / .syntaxErrors([Diagnostic]) / .runtimeError(Diagnostic))
-//     render(_:) -> String; globalNames(); helpText(for:); builtinsByArea()
-//     str(_:) / repr(_:) (how print and the REPL show values)
+// INTERPRETER (one per session; call it only from the thread running the script)
+//   final class Interpreter {
+//     init()                                                 with the core builtins (print, len, range, clock, help, ...)
+//     var output: (String) -> Void                           print writes here (text includes "\n"); default stdout
+//     var display: (Displayable) -> Void                     default: prints the caption
+//     var stdlibProvider: (String) -> (source: String, path: String)?    `import name` asks here first
+//     var maxCallDepth: Int                                  default 1000 (then "stack overflow", never a crash)
+//     func define(_ fn: NativeFunction)                      a global builtin (replaces one of the same name)
+//     func setGlobal(_ name: String, _ value: Value); func global(_ name: String) -> Value?
+//     func call(_ callee: Value, _ args: [Value], keywords: [(String, Value)] = []) throws -> Value   callbacks, hooks
+//     func run(source: String, path: String) -> RunOutcome   the one driver (REPL, runner, notebook); runs on a
+//                                                            512 MB stack; globals persist between calls
+//     func render(_ d: Diagnostic) -> String
+//     func str(_ v: Value) -> String  /  repr(_ v: Value) -> String        print form / REPL form
+//     func globalNames() -> [String]; func userVariables() -> [(String, Value)]
+//     func helpText(for name: String) -> String?; func helpText(of v: Value) -> String
+//     func builtinsByArea() -> [(String, [NativeFunction])]
+//   }
+//   enum RunOutcome { case ok(Value?)  (value of a final bare expression), syntaxErrors([Diagnostic]), runtimeError(Diagnostic) }
+//   struct Diagnostic: Error { message, file: SourceFile?, location: SourceLocation?, traceback: [TraceEntry], atEnd;
+//                              func rendered() -> String }
 //
-//   Interrupt.request() / Interrupt.isRequested / Interrupt.clear(): a lock-free flag the
-//   interpreter checks at loop back-edges and calls (Ctrl-C); long native loops may poll
-//   `Interrupt.isRequested` and throw `RuntimeError.interrupted`.
+// INTERRUPTS
+//   enum Interrupt { static func request(); static var isRequested: Bool; static func clear() }
+//   Lock-free and async-signal-safe (the REPL's SIGINT handler calls request()). The interpreter checks it at
+//   loop back-edges and calls; long native loops should poll isRequested between blocks and throw
+//   RuntimeError.interrupted.
+//
+// REPL (the tool supplies a LineReader; tests use a scripted one)
+//   protocol LineReader: AnyObject { func readLine(prompt: String) -> LineInput; func addHistory(_ entry: String) }
+//   enum LineInput { case line(String), interrupted, endOfInput }
+//   final class ReplSession { init(interpreter:); func run(reader:); func evaluate(_:path:) -> Bool;
+//                             func command(_:) -> Bool; func completions(word:lineBeforeCursor:) -> [String] }
+//   enum Completeness { case complete, incomplete, invalid; static func check(_ source: String) -> Completeness }
 
 #if canImport(Glibc)
 import Glibc

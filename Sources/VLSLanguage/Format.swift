@@ -112,13 +112,22 @@ enum Format {
         var zeroPad = false
         if chars.first == "0" { zeroPad = true }
         var width = 0
-        while let c = chars.first, let d = c.wholeNumberValue, c.isASCII { width = width * 10 + d; chars.removeFirst() }
+        while let c = chars.first, let d = c.wholeNumberValue, c.isASCII {
+            width = width * 10 + d
+            chars.removeFirst()
+            if width > 10_000 { throw RuntimeError("format width too large in '\(spec)'") }
+        }
         var precision: Int?
         if chars.first == "." {
             chars.removeFirst()
             var p = 0
             var any = false
-            while let c = chars.first, let d = c.wholeNumberValue, c.isASCII { p = p * 10 + d; chars.removeFirst(); any = true }
+            while let c = chars.first, let d = c.wholeNumberValue, c.isASCII {
+                p = p * 10 + d
+                chars.removeFirst()
+                any = true
+                if p > 100 { throw RuntimeError("format precision too large in '\(spec)'") }
+            }
             if !any { throw RuntimeError("invalid format spec '\(spec)'") }
             precision = p
         }

@@ -7,12 +7,21 @@ struct FrameHeader {
 /// The slots of one function activation (or of a module's top level, which has none:
 /// module variables live in `GlobalCell`s). Slots are tail-allocated: one allocation per call.
 final class Frame: ManagedBuffer<FrameHeader, Value> {
-    static func make(count: Int, parent: Frame?) -> Frame {
+    /// Parameter slots start as nil (the caller fills them); the other locals start unbound,
+    /// so reading one before assigning it is an error rather than a silent nil.
+    static func make(count: Int, parameters: Int = 0, parent: Frame?) -> Frame {
         let buffer = Frame.create(minimumCapacity: count) { _ in FrameHeader(count: count, parent: parent) }
         let frame = unsafeDowncast(buffer, to: Frame.self)
-        frame.withUnsafeMutablePointerToElements { $0.initialize(repeating: .nil, count: count) }
+        frame.withUnsafeMutablePointerToElements { p in
+            let n = min(parameters, count)
+            p.initialize(repeating: .nil, count: n)
+            if count > n { (p + n).initialize(repeating: Frame.unbound, count: count - n) }
+        }
         return frame
     }
+
+    /// The value of a local that has not been assigned yet (never visible to scripts).
+    nonisolated(unsafe) static let unbound = Value.object(UnboundMarker.shared)
 
     deinit {
         withUnsafeMutablePointers { h, e in _ = e.deinitialize(count: h.pointee.count) }
@@ -95,4 +104,18 @@ func locate(_ error: Error, _ file: SourceFile, _ location: SourceLocation) -> D
     if let d = error as? Diagnostic { return d }
     if let r = error as? RuntimeError { return Diagnostic(message: r.message, file: file, location: location) }
     return Diagnostic(message: String(describing: error), file: file, location: location)
+}
+
+/// Marks a local slot that has no value yet.
+final class UnboundMarker: VLSObject, @unchecked Sendable {
+    static let shared = UnboundMarker()
+    var typeName: String { "unbound" }
+}
+
+extension Value {
+    /// True for a local slot that has not been assigned yet.
+    @inline(__always) var isUnbound: Bool {
+        if case .object(let o) = self { return o === UnboundMarker.shared }
+        return false
+    }
 }

@@ -200,7 +200,7 @@ public final class Interpreter {
     /// Builds the frame of a call from evaluated arguments.
     private func bind(_ fn: UserFunction, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
         let code = fn.code
-        let frame = Frame.make(count: code.slotCount, parent: fn.captured)
+        let frame = Frame.make(count: code.slotCount, parameters: code.paramCount, parent: fn.captured)
         if args.count > code.paramCount { throw arityError(fn, args.count, file, loc) }
         for i in 0..<args.count { frame.slots[i] = args[i] }
         try fillParameters(fn, frame, args.count, keywords.map(\.0), keywords.map(\.1), file, loc)
@@ -277,7 +277,7 @@ public final class Interpreter {
             let code = fn.code
             let n = positional.count
             if n > code.paramCount { throw arityError(fn, n, file, loc) }
-            let frame = Frame.make(count: code.slotCount, parent: fn.captured)
+            let frame = Frame.make(count: code.slotCount, parameters: code.paramCount, parent: fn.captured)
             for i in 0..<n { frame.slots[i] = try positional[i](f) }
             if kwNames.isEmpty && n == code.paramCount {
                 return try invoke(fn, frame, file, loc)

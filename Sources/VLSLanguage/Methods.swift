@@ -16,10 +16,50 @@ enum Methods {
         }
     }
 
+    /// Signature and docstring of each builtin method, for help(xs.append).
+    static let docs: [String: (String, String)] = [
+        "list.append": ("xs.append(item)", "Adds item at the end."),
+        "list.pop": ("xs.pop(index = -1)", "Removes and returns the item at index (the last by default)."),
+        "list.extend": ("xs.extend(items)", "Appends every item of an iterable."),
+        "list.insert": ("xs.insert(index, item)", "Inserts item before index."),
+        "list.index": ("xs.index(item)", "The index of the first item equal to item (error if absent)."),
+        "list.remove": ("xs.remove(item)", "Removes the first item equal to item (error if absent)."),
+        "list.reverse": ("xs.reverse()", "Reverses the list in place."),
+        "list.sort": ("xs.sort(key: nil, reverse: false)", "Sorts the list in place (stable)."),
+        "list.copy": ("xs.copy()", "A shallow copy."),
+        "list.count": ("xs.count(item)", "How many items equal item."),
+        "list.clear": ("xs.clear()", "Removes every item."),
+        "dict.keys": ("d.keys()", "The keys, in insertion order."),
+        "dict.values": ("d.values()", "The values, in insertion order."),
+        "dict.items": ("d.items()", "[key, value] pairs: `for k, v in d.items():`."),
+        "dict.get": ("d.get(key, default = nil)", "The value of key, or default when absent."),
+        "dict.pop": ("d.pop(key, default)", "Removes key and returns its value (or default; error if absent without one)."),
+        "dict.copy": ("d.copy()", "A shallow copy."),
+        "dict.update": ("d.update(other)", "Copies every entry of another dict into this one."),
+        "dict.clear": ("d.clear()", "Removes every entry."),
+        "string.split": ("s.split(sep = nil)", "Pieces between separators; without sep, splits on runs of whitespace."),
+        "string.join": ("sep.join(items)", "The strings of items joined by sep."),
+        "string.strip": ("s.strip()", "Without leading and trailing whitespace."),
+        "string.lstrip": ("s.lstrip()", "Without leading whitespace."),
+        "string.rstrip": ("s.rstrip()", "Without trailing whitespace."),
+        "string.upper": ("s.upper()", "In upper case."),
+        "string.lower": ("s.lower()", "In lower case."),
+        "string.title": ("s.title()", "Each word capitalised."),
+        "string.replace": ("s.replace(old, new)", "Every occurrence of old replaced by new."),
+        "string.startswith": ("s.startswith(prefix)", "Whether s begins with prefix."),
+        "string.endswith": ("s.endswith(suffix)", "Whether s ends with suffix."),
+        "string.find": ("s.find(sub)", "The index of the first occurrence of sub, or -1."),
+        "string.count": ("s.count(sub)", "How many non-overlapping occurrences of sub."),
+        "string.format": ("s.format(values...)", "Replaces {} / {0} / {name} in s (write them {{}} in a literal)."),
+        "string.splitlines": ("s.splitlines()", "The lines of s."),
+        "string.isdigit": ("s.isdigit()", "Whether s is non-empty and all ASCII digits."),
+    ]
+
     /// `xs.append` as a value (a bound native).
     static func bound(_ v: Value, _ name: String, _ interp: Interpreter) -> NativeFunction? {
         guard memberNames(of: v).contains(name) else { return nil }
-        return NativeFunction(name: name, signature: "\(v.typeName).\(name)(...)", doc: "", area: v.typeName) { args in
+        let (signature, doc) = docs["\(v.typeName).\(name)"] ?? ("\(v.typeName).\(name)(...)", "")
+        return NativeFunction(name: name, signature: signature, doc: doc, area: v.typeName) { args in
             try call(v, name, args)
         }
     }

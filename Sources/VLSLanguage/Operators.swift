@@ -227,8 +227,9 @@ enum Ops {
             return sub.isEmpty || s.contains(sub)
         case .range(let r):
             guard case .int(let i) = item else { return false }
-            if r.step > 0 { return i >= r.start && i < r.stop && (i - r.start) % r.step == 0 }
-            return i <= r.start && i > r.stop && (r.start - i) % (-r.step) == 0
+            // The differences fit in UInt even when they overflow Int.
+            if r.step > 0 { return i >= r.start && i < r.stop && UInt(bitPattern: i &- r.start) % r.step.magnitude == 0 }
+            return i <= r.start && i > r.stop && UInt(bitPattern: r.start &- i) % r.step.magnitude == 0
         case .object(let o):
             let next = try iterator(.object(o), interp)
             while let v = try next() { if equal(v, item) { return true } }

@@ -341,7 +341,7 @@ struct Parser {
         switch e.kind {
         case .call: return "a function call"
         case .int, .float, .string, .interpolated, .bool, .nilLiteral: return "a literal"
-        case .binary, .unary, .and, .or, .contains: return "an operator expression"
+        case .binary, .unary, .and, .or, .contains, .comparisonChain: return "an operator expression"
         default: return "this expression"
         }
     }
@@ -447,7 +447,16 @@ struct Parser {
             }
             if let op {
                 advance()
-                e = Expr(.binary(op, e, try additive()), t.location)
+                let rhs = try additive()
+                if case .binary(let prev, let a, let b) = e.kind, isComparison(prev), !e.parenthesized {
+                    e = Expr(.comparisonChain([a, b, rhs], [prev, op]), e.location)
+                } else if case .comparisonChain(var operands, var ops) = e.kind {
+                    operands.append(rhs)
+                    ops.append(op)
+                    e = Expr(.comparisonChain(operands, ops), e.location)
+                } else {
+                    e = Expr(.binary(op, e, rhs), t.location)
+                }
             } else if t.isKeyword("in") {
                 advance()
                 e = Expr(.contains(item: e, container: try additive(), negated: false), t.location)
@@ -457,6 +466,13 @@ struct Parser {
             } else {
                 return e
             }
+        }
+    }
+
+    private func isComparison(_ op: BinaryOperator) -> Bool {
+        switch op {
+        case .equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual: return true
+        default: return false
         }
     }
 
@@ -619,6 +635,7 @@ struct Parser {
                     return Expr(.list(items), t.location)
                 }
                 try expectClosing(")", opener: t)
+                e.parenthesized = true
                 return e
             case "[":
                 advance()
@@ -650,6 +667,16 @@ struct Parser {
                     let k = try expression()
                     try expect(":", "':' after a dictionary key")
                     let v = try expression()
+                    if pairs.isEmpty && peek.isKeyword("for") {
+                        advance()
+                        let target = try targetList()
+                        guard matchKeyword("in") else { throw failExpected("'in' in dict comprehension") }
+                        let iter = try orExpr()
+                        var cond: Expr?
+                        if matchKeyword("if") { cond = try orExpr() }
+                        try expectClosing("}", opener: t)
+                        return Expr(.dictComprehension(key: k, value: v, target: target, iterable: iter, condition: cond), t.location)
+                    }
                     pairs.append((k, v))
                     if !match(",") { break }
                 }

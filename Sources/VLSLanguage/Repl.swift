@@ -259,10 +259,13 @@ func writeTextFile(_ path: String, _ text: String) -> Bool {
 
 /// Writes to file descriptor 2 (unbuffered).
 public func writeStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
+    let bytes = Array(text.utf8)
     var off = 0
     while off < bytes.count {
-        let n = bytes.withUnsafeMutableBufferPointer { write(2, $0.baseAddress! + off, $0.count - off) }
+        let n = bytes.withUnsafeBufferPointer { buf -> Int in
+            guard let base = buf.baseAddress else { return 0 }
+            return write(2, base + off, buf.count - off)
+        }
         if n <= 0 { break }
         off += n
     }

@@ -42,10 +42,13 @@ final class Resolver {
             switch e.kind {
             case .comprehension(let el, let t, let it, let c):
                 target(t); expr(el); expr(it); if let c { expr(c) }
+            case .dictComprehension(let k, let v, let t, let it, let c):
+                target(t); expr(k); expr(v); expr(it); if let c { expr(c) }
             case .list(let xs): xs.forEach(expr)
             case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
             case .unary(_, let a): expr(a)
             case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
+            case .comparisonChain(let xs, _): xs.forEach(expr)
             case .contains(let a, let b, _): expr(a); expr(b)
             case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
             case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
@@ -180,6 +183,7 @@ final class Resolver {
         case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
         case .unary(_, let a): expr(a)
         case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
+        case .comparisonChain(let xs, _): xs.forEach(expr)
         case .contains(let a, let b, _): expr(a); expr(b)
         case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
         case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
@@ -188,6 +192,9 @@ final class Resolver {
         case .lambda(let d): function(d)
         case .comprehension(let el, let t, let it, let c):
             expr(it); target(t); expr(el)
+            if let c { expr(c) }
+        case .dictComprehension(let k, let v, let t, let it, let c):
+            expr(it); target(t); expr(k); expr(v)
             if let c { expr(c) }
         }
     }

@@ -68,10 +68,13 @@ public final class RangeRef {
     public let step: Int
     public init(start: Int, stop: Int, step: Int) { self.start = start; self.stop = stop; self.step = step == 0 ? 1 : step }
     public var count: Int {
-        if step > 0 { return start < stop ? (stop - start + step - 1) / step : 0 }
-        return start > stop ? (start - stop - step - 1) / (-step) : 0
+        let (span, o1) = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
+        if o1 { return Int.max }
+        if span <= 0 { return 0 }
+        let s = step > 0 ? step : (step == Int.min ? Int.max : -step)
+        return (span - 1) / s + 1
     }
-    public subscript(i: Int) -> Int { start + i * step }
+    public subscript(i: Int) -> Int { start &+ i &* step }
 }
 
 /// Dictionary key identity: numbers compare by value (1 == 1.0), strings by content,

@@ -87,6 +87,23 @@ func finish(_ outcome: RunOutcome, _ interp: Interpreter) -> Int32 {
     }
 }
 
+/// In scripts and notebooks, Ctrl-C stops the program at its next check with an
+/// "interrupted" error and traceback (exit 70); a second Ctrl-C kills it outright.
+func installScriptInterruptHandler() {
+    Interrupt.clear()
+    var sa = sigaction()
+    sa.__sigaction_handler.sa_handler = { sig in
+        if Interrupt.isRequested {
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        Interrupt.request()
+    }
+    sigemptyset(&sa.sa_mask)
+    sa.sa_flags = 0
+    sigaction(SIGINT, &sa, nil)
+}
+
 func readScript(_ path: String) throws -> String {
     guard let fp = fopen(path, "rb") else {
         writeStandardError("vls: cannot read '\(path)': \(String(cString: strerror(errno)))\n")
@@ -122,6 +139,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let source = try readScript(file)
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
+        installScriptInterruptHandler()
         let code = finish(interp.run(source: source, path: file), interp)
         if code != 0 { throw ExitCode(code) }
     }
@@ -191,6 +209,7 @@ struct Notebook: ParsableCommand {
         guard let output else { throw ValidationError("missing '-o OUT.html'") }
         let source = try readScript(file)
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
+        installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
         guard let fp = fopen(output, "wb") else {
             writeStandardError("vls: cannot write '\(output)': \(String(cString: strerror(errno)))\n")
