@@ -186,6 +186,9 @@ def main():
         if name in ("standard", "gap"):
             # Edits, the lens and the metrics M1-M6 (Scripts/fixtures_lens.py).
             fixtures_lens.write(folder, model, x, gen)
+        if name in ("standard", "gap", "rpn", "distilled"):
+            # Gradients, Chefer relevance, gradient x input (Scripts/fixtures_lens.py).
+            fixtures_lens.write_grads(folder, model, x, edits=name == "standard")
         if name == "standard":
             # The same weights under Hugging Face keys, with an HF config.json.
             hf = os.path.join(models_dir, "hf")
