@@ -204,16 +204,29 @@ def _grad_run(model, x, target, classes, edit_hooks=()):
         handles.append(m.register_forward_hook(f))
     handles.append(model.patch_embed.register_forward_hook(keep("hook_embed")))
     handles.append(model.pos_drop.register_forward_hook(keep("hook_pos_embed")))
-    post = None
+    ResPostBlock = __import__("timm").models.vision_transformer.ResPostBlock
     for i, blk in enumerate(model.blocks):
         blk.attn.fused_attn = False
-        post = isinstance(blk, __import__("timm").models.vision_transformer.ResPostBlock)
-        handles.append(blk.register_forward_hook(keep(f"blocks.{i}.hook_resid_post")))
-        handles.append(blk.attn.attn_drop.register_forward_hook(keep(f"blocks.{i}.attn.hook_pattern")))
-        handles.append(blk.attn.proj.register_forward_pre_hook(keep_input(f"blocks.{i}.attn.hook_z")))
-        handles.append(blk.mlp.fc1.register_forward_hook(keep(f"blocks.{i}.mlp.hook_pre")))
-        handles.append((blk.norm1 if post else blk.ls1).register_forward_hook(keep(f"blocks.{i}.hook_attn_out")))
-        handles.append((blk.norm2 if post else blk.ls2).register_forward_hook(keep(f"blocks.{i}.hook_mlp_out")))
+        post = isinstance(blk, ResPostBlock)
+        b = f"blocks.{i}."
+        handles.append(blk.register_forward_pre_hook(keep_input(b + "hook_resid_pre")))
+        handles.append(blk.register_forward_hook(keep(b + "hook_resid_post")))
+        handles.append(blk.attn.qkv.register_forward_hook(keep(b + "attn.qkv")))
+        handles.append(blk.attn.attn_drop.register_forward_hook(keep(b + "attn.hook_pattern")))
+        handles.append(blk.attn.proj.register_forward_pre_hook(keep_input(b + "attn.hook_z")))
+        handles.append(blk.mlp.fc1.register_forward_hook(keep(b + "mlp.hook_pre")))
+        handles.append(blk.mlp.fc2.register_forward_pre_hook(keep_input(b + "mlp.hook_post")))
+        handles.append((blk.norm1 if post else blk.ls1).register_forward_hook(keep(b + "hook_attn_out")))
+        handles.append((blk.norm2 if post else blk.ls2).register_forward_hook(keep(b + "hook_mlp_out")))
+        if post:
+            handles.append(blk.mlp.register_forward_pre_hook(keep_input(b + "hook_resid_mid")))
+        else:
+            handles.append(blk.norm2.register_forward_pre_hook(keep_input(b + "hook_resid_mid")))
+            handles.append(blk.norm1.register_forward_hook(keep(b + "ln1.hook_normalized")))
+            handles.append(blk.norm2.register_forward_hook(keep(b + "ln2.hook_normalized")))
+    for norm in (model.norm, model.fc_norm):
+        if isinstance(norm, torch.nn.LayerNorm):
+            handles.append(norm.register_forward_hook(keep("ln_final.hook_normalized")))
     xi = x.clone().requires_grad_(True)
     with torch.enable_grad():
         logits = model(xi)
@@ -226,13 +239,24 @@ def _grad_run(model, x, target, classes, edit_hooks=()):
     for h in handles:
         h.remove()
     out = {}
+    H = model.blocks[0].attn.num_heads
     for name, a in acts.items():
-        g = a.grad
+        a, g = a.detach(), a.grad.detach()
         if name.endswith("hook_z"):
             B, T, D = a.shape
-            H = model.blocks[0].attn.num_heads
             a, g = a.reshape(B, T, H, D // H), g.reshape(B, T, H, D // H)
-        out[name] = (a.detach().clone(), g.detach().clone())
+        if name.endswith("attn.qkv"):
+            # q, k, v as vls's [B, T, H, dh] hooks (qkv rows ordered q|k|v, head, dim)
+            B, T, D3 = a.shape
+            a, g = a.reshape(B, T, 3, H, D3 // (3 * H)), g.reshape(B, T, 3, H, D3 // (3 * H))
+            for j, n in enumerate("qkv"):
+                out[name[:-3] + "hook_" + n] = (a[:, :, j].clone(), g[:, :, j].clone())
+            continue
+        out[name] = (a.clone(), g.clone())
+    # scores (no module in timm): softmax backward of the pattern gradient, A * (dA - sum(dA * A))
+    for i in range(len(model.blocks)):
+        A, gA = out[f"blocks.{i}.attn.hook_pattern"]
+        out[f"blocks.{i}.attn.hook_attn_scores"] = (None, A * (gA - (gA * A).sum(-1, keepdim=True)))
     model.zero_grad(set_to_none=True)
     return out, xi.grad.detach().clone(), logits.detach().clone(), obj.detach().clone()
 
@@ -257,19 +281,28 @@ def grad_x_input(x, gx, patch):
     return s[:, :g * patch, :g * patch].reshape(B, g, patch, g, patch).sum((2, 4)).reshape(B, g * g)
 
 
-def write_grads(folder, model, x, edits=False):
-    """grads.safetensors: for target logit and ce, activations' gradients at the hook points,
-    the input gradient, Chefer relevance (CLS models) and gradient x input (pixels, tokens)."""
+FULL_POINTS = None  # every point _grad_run records
+MAIN_POINTS = ("hook_embed", "hook_pos_embed", "attn.hook_pattern", "attn.hook_z", "mlp.hook_pre",
+               "hook_attn_out", "hook_mlp_out", "hook_resid_post")
+SMALL_POINTS = ("attn.hook_pattern", "hook_resid_post")
+
+
+def write_grads(folder, model, x, points=MAIN_POINTS, ce=True, edits=False):
+    """grads.safetensors: for target logit (and ce), activations' gradients at the hook points
+    whose name ends with one of `points` (None = all recorded; ce: the main points), the input gradient, Chefer
+    relevance (CLS models) and gradient x input (pixels, tokens)."""
     prefix = model.num_prefix_tokens
     patch = model.patch_embed.patch_size[0]
     classes = GRAD_CLASSES[:x.shape[0]]
     t = {"classes": torch.tensor(classes, dtype=torch.float32)}
-    for target in ("logit", "ce"):
+    for target in ("logit", "ce") if ce else ("logit",):
         acts, gx, logits, obj = _grad_run(model, x, target, classes)
         t[f"{target}.objective"] = obj.reshape(1)
         t[f"{target}.input"] = gx
+        wanted = points if target == "logit" else MAIN_POINTS   # ce: the main points only
         for name, (_a, g) in acts.items():
-            t[f"{target}.{name}"] = g
+            if wanted is None or name.endswith(wanted):
+                t[f"{target}.{name}"] = g
         if model.cls_token is not None:
             t[f"{target}.chefer"] = chefer(model, acts, prefix)
         t[f"{target}.gxi_input"] = grad_x_input(x, gx, patch)

@@ -88,7 +88,9 @@ extension ViT {
 
     /// Gradient × input on the token sequence: Σ over D of ∂y/∂e ⊙ e at `hook_pos_embed`
     /// (patch embedding plus position), per patch token: [B, n_patches]. Needs every patch
-    /// token (no token removal).
+    /// token (no token removal). For models with `norm_pre` (CLIP) it is zero up to rounding:
+    /// a layer norm's input gradient is orthogonal to its input (g · x = 0 per token), so
+    /// use the pixel version there.
     public func gradientTimesEmbedding(_ images: Tensor, target: GradTarget, edits: [Edit] = []) throws -> Tensor {
         let point = HookPoint(.posEmbed)
         let r = try gradients(images, target: target, at: [point], edits: edits)
