@@ -184,7 +184,7 @@ def _grad_run(model, x, target, classes, edit_hooks=()):
     """One autograd run; returns ({vls hook name: (activation, grad)}, input grad, logits).
 
     target "logit": sum_b logits[b, c_b]; "ce": cross-entropy summed over the batch.
-    edit_hooks: (module, forward hook) pairs returning replacements (applied first)."""
+    edit_hooks: (module, forward hook[, "pre"]) returning replacements, registered first."""
     acts, handles = {}, []
 
     def keep(name):
@@ -200,8 +200,8 @@ def _grad_run(model, x, target, classes, edit_hooks=()):
             acts[name] = inp[0]
         return hook
 
-    for m, f in edit_hooks:
-        handles.append(m.register_forward_hook(f))
+    for m, f, *kind in edit_hooks:
+        handles.append(m.register_forward_pre_hook(f) if kind == ["pre"] else m.register_forward_hook(f))
     handles.append(model.patch_embed.register_forward_hook(keep("hook_embed")))
     handles.append(model.pos_drop.register_forward_hook(keep("hook_pos_embed")))
     ResPostBlock = __import__("timm").models.vision_transformer.ResPostBlock
@@ -310,8 +310,9 @@ def write_grads(folder, model, x, points=MAIN_POINTS, ce=True, edits=False):
         t[f"{target}.gxi_tokens"] = (a * g).sum(-1)[:, prefix:]
     t["logits"] = logits
     if edits:
-        # Edited runs (logit target): self_only at the last block, token removal, mean
-        # ablation of mlp_out 0, zero ablation of heads 1 and 3 of pattern 0.
+        # Edited runs (logit target): no_cls and a renormalised causal mask at every block,
+        # self_only at the last block, token removal, mean ablation of mlp_out 0, zero
+        # ablation of heads 1 and 3 of pattern 0 and of z 1 at tokens 0 and 2.
         def self_only(m, inp, a):
             a = a.clone()
             for tt in range(prefix, a.shape[-1]):
@@ -324,9 +325,30 @@ def write_grads(folder, model, x, points=MAIN_POINTS, ce=True, edits=False):
             a[:, [1, 3]] = 0
             return a
 
+        def no_cls(m, inp, a):
+            a = a.clone()
+            a[:, :, prefix:, 0] = 0
+            return a
+
+        def mask_renorm(m, inp, a):  # causal mask, renormalised
+            T = a.shape[-1]
+            a = a * (torch.arange(T)[None, :] <= torch.arange(T)[:, None]).float()
+            return a / a.sum(-1, keepdim=True)
+
+        def zero_z_heads_tokens(m, inp):  # heads 1, 3 of z at tokens 0, 2
+            z = inp[0].clone()
+            B, T, D = z.shape
+            z = z.reshape(B, T, 4, D // 4)
+            for tok in (0, 2):
+                z[:, tok, [1, 3]] = 0
+            return (z.reshape(B, T, D),)
+
         keep = [0, 3, 5, 9]
         rows = list(range(prefix)) + [k + prefix for k in keep]
         cases = {
+            "no_cls": [(b.attn.attn_drop, no_cls) for b in model.blocks],
+            "mask_renorm": [(b.attn.attn_drop, mask_renorm) for b in model.blocks],
+            "ablate_z_heads_tokens_1": [(model.blocks[1].attn.proj, zero_z_heads_tokens, "pre")],
             "self_only_last": [(model.blocks[-1].attn.attn_drop, self_only)],
             "drop_tokens": [(model.pos_drop, lambda m, i, o: o[:, rows])],
             "mean_ablate_mlp_out_0": [(model.blocks[0].ls2, lambda m, i, o: o.mean(0, keepdim=True).expand_as(o))],

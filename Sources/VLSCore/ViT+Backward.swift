@@ -85,6 +85,13 @@ extension ViT {
             }
             throw CoreError("gradients: this model has no hook point '\(p.name)'\(config.postNorm ? " (post-norm blocks have no ln1/ln2)" : "")")
         }
+        let batch = try validate(images)
+        guard target.classes.count == batch else {
+            throw CoreError("gradients: \(target) gives \(target.classes.count) classes for a batch of \(batch) images; give one class per image")
+        }
+        for k in target.classes where k < 0 || k >= config.numClasses {
+            throw CoreError("gradients: class \(k) is not a class index of this model (0..<\(config.numClasses))")
+        }
         let tape = try GradTape(model: self, images: images, points: points, edits: edits)
         let logits = try tape.forward()
         return try tape.backward(logits: logits, target: target)

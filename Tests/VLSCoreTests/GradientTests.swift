@@ -100,12 +100,19 @@ final class GradientTests: XCTestCase {
         let x = try SafetensorsFile(path: folder + "/reference.safetensors").tensor("input")
         let ref = try SafetensorsFile(path: folder + "/grads.safetensors")
         let target = GradTarget.logit(classes: try ref.tensor("classes").scalars.map { Int($0) })
+        let causal = Tensor((0..<(c.numTokens * c.numTokens)).map { i in Float(i % c.numTokens <= i / c.numTokens ? 1 : 0) },
+                            shape: [c.numTokens, c.numTokens])
         let cases: [String: [Edit]] = [
+            "no_cls": [AttentionEdit(.noCls, prefixTokens: p, hasClassToken: true)],
+            "mask_renorm": [AttentionEdit(.mask(causal, renormalize: true), prefixTokens: p, hasClassToken: true)],
+            "ablate_z_heads_tokens_1": [Ablation(points: [HookPoint(.z, block: 1)], how: .zero, heads: [1, 3], tokens: [0, 2])],
             "self_only_last": [BlockSelection(blocks: [c.depth - 1], inner: AttentionEdit(.selfOnly, prefixTokens: p, hasClassToken: true))],
             "drop_tokens": [DropTokens(keep: [0, 3, 5, 9], prefixTokens: p)],
             "mean_ablate_mlp_out_0": [Ablation(points: [HookPoint(.mlpOut, block: 0)], how: .mean, heads: nil, tokens: nil)],
             "ablate_pattern_heads_0": [Ablation(points: [HookPoint(.pattern, block: 0)], how: .zero, heads: [1, 3], tokens: nil)],
         ]
+        XCTAssertEqual(Set(cases.keys), Set(ref.names.filter { $0.hasPrefix("edit.") && $0.hasSuffix(".input") }.map { String($0.dropFirst(5).dropLast(6)) }),
+                       "every reference edit is tested")
         var worst: Float = 0
         let resid = (0..<c.depth).map { HookPoint(.residPost, block: $0) }
         for (key, edits) in cases.sorted(by: { $0.key < $1.key }) {
