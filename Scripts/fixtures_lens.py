@@ -172,3 +172,192 @@ def write(folder, model, x, gen):
     ref["wilcoxon"] = wilcoxon_cases()
     with open(os.path.join(folder, "metrics.json"), "w") as f:
         json.dump(ref, f, indent=1)
+
+
+# ---------------------------------------------------------------------------------------
+# Gradients (the backward pass of the core), Chefer et al. 2021 relevance, gradient x input.
+
+GRAD_CLASSES = [3, 7]
+
+
+def _grad_run(model, x, target, classes, edit_hooks=()):
+    """One autograd run; returns ({vls hook name: (activation, grad)}, input grad, logits).
+
+    target "logit": sum_b logits[b, c_b]; "ce": cross-entropy summed over the batch.
+    edit_hooks: (module, forward hook[, "pre"]) returning replacements, registered first."""
+    acts, handles = {}, []
+
+    def keep(name):
+        def hook(_m, _inp, o):
+            o.retain_grad()
+            acts[name] = o
+            return o
+        return hook
+
+    def keep_input(name):
+        def hook(_m, inp):
+            inp[0].retain_grad()
+            acts[name] = inp[0]
+        return hook
+
+    for m, f, *kind in edit_hooks:
+        handles.append(m.register_forward_pre_hook(f) if kind == ["pre"] else m.register_forward_hook(f))
+    handles.append(model.patch_embed.register_forward_hook(keep("hook_embed")))
+    handles.append(model.pos_drop.register_forward_hook(keep("hook_pos_embed")))
+    ResPostBlock = __import__("timm").models.vision_transformer.ResPostBlock
+    for i, blk in enumerate(model.blocks):
+        blk.attn.fused_attn = False
+        post = isinstance(blk, ResPostBlock)
+        b = f"blocks.{i}."
+        handles.append(blk.register_forward_pre_hook(keep_input(b + "hook_resid_pre")))
+        handles.append(blk.register_forward_hook(keep(b + "hook_resid_post")))
+        handles.append(blk.attn.qkv.register_forward_hook(keep(b + "attn.qkv")))
+        handles.append(blk.attn.attn_drop.register_forward_hook(keep(b + "attn.hook_pattern")))
+        handles.append(blk.attn.proj.register_forward_pre_hook(keep_input(b + "attn.hook_z")))
+        handles.append(blk.mlp.fc1.register_forward_hook(keep(b + "mlp.hook_pre")))
+        handles.append(blk.mlp.fc2.register_forward_pre_hook(keep_input(b + "mlp.hook_post")))
+        handles.append((blk.norm1 if post else blk.ls1).register_forward_hook(keep(b + "hook_attn_out")))
+        handles.append((blk.norm2 if post else blk.ls2).register_forward_hook(keep(b + "hook_mlp_out")))
+        if post:
+            handles.append(blk.mlp.register_forward_pre_hook(keep_input(b + "hook_resid_mid")))
+        else:
+            handles.append(blk.norm2.register_forward_pre_hook(keep_input(b + "hook_resid_mid")))
+            handles.append(blk.norm1.register_forward_hook(keep(b + "ln1.hook_normalized")))
+            handles.append(blk.norm2.register_forward_hook(keep(b + "ln2.hook_normalized")))
+    for norm in (model.norm, model.fc_norm):
+        if isinstance(norm, torch.nn.LayerNorm):
+            handles.append(norm.register_forward_hook(keep("ln_final.hook_normalized")))
+    xi = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(xi)
+        cls = torch.tensor(classes)
+        if target == "logit":
+            obj = logits[torch.arange(len(classes)), cls].sum()
+        else:
+            obj = torch.nn.functional.cross_entropy(logits, cls, reduction="sum")
+        obj.backward()
+    for h in handles:
+        h.remove()
+    out = {}
+    H = model.blocks[0].attn.num_heads
+    for name, a in acts.items():
+        a, g = a.detach(), a.grad.detach()
+        if name.endswith("hook_z"):
+            B, T, D = a.shape
+            a, g = a.reshape(B, T, H, D // H), g.reshape(B, T, H, D // H)
+        if name.endswith("attn.qkv"):
+            # q, k, v as vls's [B, T, H, dh] hooks (qkv rows ordered q|k|v, head, dim)
+            B, T, D3 = a.shape
+            a, g = a.reshape(B, T, 3, H, D3 // (3 * H)), g.reshape(B, T, 3, H, D3 // (3 * H))
+            for j, n in enumerate("qkv"):
+                out[name[:-3] + "hook_" + n] = (a[:, :, j].clone(), g[:, :, j].clone())
+            continue
+        out[name] = (a.clone(), g.clone())
+    # scores (no module in timm): softmax backward of the pattern gradient, A * (dA - sum(dA * A))
+    for i in range(len(model.blocks)):
+        A, gA = out[f"blocks.{i}.attn.hook_pattern"]
+        out[f"blocks.{i}.attn.hook_attn_scores"] = (None, A * (gA - (gA * A).sum(-1, keepdim=True)))
+    model.zero_grad(set_to_none=True)
+    return out, xi.grad.detach().clone(), logits.detach().clone(), obj.detach().clone()
+
+
+def chefer(model, acts, prefix):
+    """Chefer et al. 2021: R = I; per block R += mean_h clamp(dA * A, min 0) @ R; R[0, prefix:]."""
+    A0 = acts["blocks.0.attn.hook_pattern"][0]
+    B, H, T, _ = A0.shape
+    R = torch.eye(T).expand(B, T, T).clone()
+    for i in range(len(model.blocks)):
+        A, g = acts[f"blocks.{i}.attn.hook_pattern"]
+        cam = (g * A).clamp(min=0).mean(1)
+        R = R + torch.bmm(cam, R)
+    return R[:, 0, prefix:]
+
+
+def grad_x_input(x, gx, patch):
+    """sum over channels of grad * input, summed per patch: [B, n_patches] (row-major)."""
+    s = (gx * x).sum(1)
+    B, S, _ = s.shape
+    g = S // patch
+    return s[:, :g * patch, :g * patch].reshape(B, g, patch, g, patch).sum((2, 4)).reshape(B, g * g)
+
+
+FULL_POINTS = None  # every point _grad_run records
+MAIN_POINTS = ("hook_embed", "hook_pos_embed", "attn.hook_pattern", "attn.hook_z", "mlp.hook_pre",
+               "hook_attn_out", "hook_mlp_out", "hook_resid_post")
+SMALL_POINTS = ("attn.hook_pattern", "hook_resid_post")
+
+
+def write_grads(folder, model, x, points=MAIN_POINTS, ce=True, edits=False):
+    """grads.safetensors: for target logit (and ce), activations' gradients at the hook points
+    whose name ends with one of `points` (None = all recorded; ce: the main points), the input gradient, Chefer
+    relevance (CLS models) and gradient x input (pixels, tokens)."""
+    prefix = model.num_prefix_tokens
+    patch = model.patch_embed.patch_size[0]
+    classes = GRAD_CLASSES[:x.shape[0]]
+    t = {"classes": torch.tensor(classes, dtype=torch.float32)}
+    for target in ("logit", "ce") if ce else ("logit",):
+        acts, gx, logits, obj = _grad_run(model, x, target, classes)
+        t[f"{target}.objective"] = obj.reshape(1)
+        t[f"{target}.input"] = gx
+        wanted = points if target == "logit" else MAIN_POINTS   # ce: the main points only
+        for name, (_a, g) in acts.items():
+            if wanted is None or name.endswith(wanted):
+                t[f"{target}.{name}"] = g
+        if model.cls_token is not None:
+            t[f"{target}.chefer"] = chefer(model, acts, prefix)
+        t[f"{target}.gxi_input"] = grad_x_input(x, gx, patch)
+        a, g = acts["hook_pos_embed"]
+        t[f"{target}.gxi_tokens"] = (a * g).sum(-1)[:, prefix:]
+    t["logits"] = logits
+    if edits:
+        # Edited runs (logit target): no_cls and a renormalised causal mask at every block,
+        # self_only at the last block, token removal, mean ablation of mlp_out 0, zero
+        # ablation of heads 1 and 3 of pattern 0 and of z 1 at tokens 0 and 2.
+        def self_only(m, inp, a):
+            a = a.clone()
+            for tt in range(prefix, a.shape[-1]):
+                a[:, :, tt, :] = 0
+                a[:, :, tt, tt] = 1
+            return a
+
+        def zero_heads(m, inp, a):
+            a = a.clone()
+            a[:, [1, 3]] = 0
+            return a
+
+        def no_cls(m, inp, a):
+            a = a.clone()
+            a[:, :, prefix:, 0] = 0
+            return a
+
+        def mask_renorm(m, inp, a):  # causal mask, renormalised
+            T = a.shape[-1]
+            a = a * (torch.arange(T)[None, :] <= torch.arange(T)[:, None]).float()
+            return a / a.sum(-1, keepdim=True)
+
+        def zero_z_heads_tokens(m, inp):  # heads 1, 3 of z at tokens 0, 2
+            z = inp[0].clone()
+            B, T, D = z.shape
+            z = z.reshape(B, T, 4, D // 4)
+            for tok in (0, 2):
+                z[:, tok, [1, 3]] = 0
+            return (z.reshape(B, T, D),)
+
+        keep = [0, 3, 5, 9]
+        rows = list(range(prefix)) + [k + prefix for k in keep]
+        cases = {
+            "no_cls": [(b.attn.attn_drop, no_cls) for b in model.blocks],
+            "mask_renorm": [(b.attn.attn_drop, mask_renorm) for b in model.blocks],
+            "ablate_z_heads_tokens_1": [(model.blocks[1].attn.proj, zero_z_heads_tokens, "pre")],
+            "self_only_last": [(model.blocks[-1].attn.attn_drop, self_only)],
+            "drop_tokens": [(model.pos_drop, lambda m, i, o: o[:, rows])],
+            "mean_ablate_mlp_out_0": [(model.blocks[0].ls2, lambda m, i, o: o.mean(0, keepdim=True).expand_as(o))],
+            "ablate_pattern_heads_0": [(model.blocks[0].attn.attn_drop, zero_heads)],
+        }
+        for key, hooks in cases.items():
+            acts, gx, logits, obj = _grad_run(model, x, "logit", classes, hooks)
+            t[f"edit.{key}.input"] = gx
+            t[f"edit.{key}.logits"] = logits
+            for i in range(len(model.blocks)):
+                t[f"edit.{key}.blocks.{i}.hook_resid_post"] = acts[f"blocks.{i}.hook_resid_post"][1]
+    save_file({k: v.contiguous() for k, v in t.items()}, os.path.join(folder, "grads.safetensors"))

@@ -191,6 +191,15 @@ def main():
         if name in ("standard", "deit3"):
             # Lens saliency, rollout, perturbation curves (Scripts/fixtures_saliency.py).
             fixtures_saliency.write(folder, model, torch.Generator().manual_seed(2000 + i))
+        # Gradients, Chefer relevance, gradient x input (Scripts/fixtures_lens.py): every
+        # hook point on the standard (pre-norm) and rpn (post-norm) models, the main ones on
+        # gap and distilled, a few (logit target only) on the other variants.
+        if name in ("standard", "rpn"):
+            fixtures_lens.write_grads(folder, model, x, points=fixtures_lens.FULL_POINTS, edits=name == "standard")
+        elif name in ("gap", "distilled"):
+            fixtures_lens.write_grads(folder, model, x)
+        elif name != "hf":
+            fixtures_lens.write_grads(folder, model, x, points=fixtures_lens.SMALL_POINTS, ce=False)
         if name == "standard":
             # The same weights under Hugging Face keys, with an HF config.json.
             hf = os.path.join(models_dir, "hf")
