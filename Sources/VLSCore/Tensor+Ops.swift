@@ -204,8 +204,14 @@ extension Tensor {
             }
         }
         var shape = first.shape
-        shape[ax] = tensors.reduce(0) { $0 + $1.shape[ax] }
-        let out = Tensor(uninitialized: shape)
+        var joined = 0
+        for t in tensors {
+            let (sum, overflow) = joined.addingReportingOverflow(t.shape[ax])
+            guard !overflow else { throw CoreError("concatenate: \(tensors.count) tensors are too large to join") }
+            joined = sum
+        }
+        shape[ax] = joined
+        let out = try Tensor(uninitialized: shape, for: "concatenate")
         let outer = shape[..<ax].reduce(1, *)
         let inner = shape[(ax + 1)...].reduce(1, *)
         var dstOffset = 0
@@ -224,6 +230,7 @@ extension Tensor {
     /// Stacks equally shaped tensors along a new leading axis.
     public static func stack(_ tensors: [Tensor]) throws -> Tensor {
         guard let first = tensors.first else { throw CoreError("stack of an empty list") }
+        _ = try Limits.checkTensor([tensors.count] + first.shape, for: "stack")
         return try concatenate(tensors.map { try $0.reshaped([1] + $0.shape) }, axis: 0).reshaped([tensors.count] + first.shape)
     }
 }
