@@ -187,15 +187,3 @@ public enum SafetensorsWriter {
         try AtomicFile.write(data, to: path)
     }
 }
-
-/// Atomic file writes: a temporary file beside the target, then rename.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        do {
-            try data.write(to: url, options: [.atomic])
-        } catch {
-            throw CoreError("\(path): cannot write (\(error.localizedDescription))")
-        }
-    }
-}
