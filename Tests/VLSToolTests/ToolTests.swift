@@ -112,8 +112,9 @@ final class ToolTests: XCTestCase {
         XCTAssertEqual(vcode, 0)
         XCTAssertTrue(vout.hasPrefix("vls "))
         let (mcode, _, merr) = try run(["merge", "a.part", "-o", tmp + "/out"])
+        // Not implemented yet, or (once the builtins fill ToolHooks.merge) a missing part.
         XCTAssertEqual(mcode, 70)
-        XCTAssertTrue(merr.contains("not implemented"), merr)
+        XCTAssertTrue(merr.hasPrefix("vls merge: "), merr)
         let (ccode, cout, _) = try run(["--generate-completion-script", "bash"])
         XCTAssertEqual(ccode, 0)
         XCTAssertTrue(cout.contains("notebook"))
