@@ -90,7 +90,7 @@ func fuzzLanguage(_ data: Data) {
 
 func writeScratch(_ name: String, _ data: Data) -> String {
     let path = (scratch as NSString).appendingPathComponent(name)
-    FileManager.default.createFile(atPath: path, contents: data)
+    _ = FileManager.default.createFile(atPath: path, contents: data)
     return path
 }
 
@@ -130,10 +130,10 @@ func fuzzConfig(_ data: Data) {
         config = Data(rest)
         preprocessor = nil
     }
-    FileManager.default.createFile(atPath: dir + "/config.json", contents: config)
+    _ = FileManager.default.createFile(atPath: dir + "/config.json", contents: config)
     let pre = dir + "/preprocessor_config.json"
     if let preprocessor {
-        FileManager.default.createFile(atPath: pre, contents: preprocessor)
+        _ = FileManager.default.createFile(atPath: pre, contents: preprocessor)
     } else {
         try? FileManager.default.removeItem(atPath: pre)
     }

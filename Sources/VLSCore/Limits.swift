@@ -40,17 +40,20 @@ public enum Limits {
     }
 
     /// The number of elements of `shape`; nil when a dimension is negative or the product
-    /// overflows.
+    /// of the non-zero dimensions overflows (so strides can be computed even for an empty
+    /// tensor like [0, 2^40, 2^40]).
     @inline(__always)
     public static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
+        var extent = 1
+        var empty = false
         for d in shape {
             guard d >= 0 else { return nil }
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if d == 0 { empty = true; continue }
+            let (p, overflow) = extent.multipliedReportingOverflow(by: d)
             if overflow { return nil }
-            n = p
+            extent = p
         }
-        return n
+        return empty ? 0 : extent
     }
 
     /// Checks that a Float32 tensor of `shape` may be allocated; returns its element count.

@@ -36,14 +36,11 @@ public enum NPY {
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var shape: [Int] = []
-        var count = 1
         for d in dims {
             guard let v = Int(d), v >= 0 else { throw fail("bad shape") }
             shape.append(v)
-            let (product, overflow) = count.multipliedReportingOverflow(by: v)
-            guard !overflow else { throw fail("shape \(dims) is too large") }
-            count = product
         }
+        guard let count = Limits.elementCount(shape) else { throw fail("shape \(shape) is too large") }
         let itemSize: Int
         let kind: String
         switch descr {
