@@ -71,6 +71,83 @@ final class RobustnessTests: XCTestCase {
         XCTAssertGreaterThan(versionsSeen.count, 1, "the writer never replaced the file")
     }
 
+    /// A REPL under a pseudo-terminal, for the history test.
+    final class PtyRepl {
+        let pid: pid_t
+        let master: Int32
+        var transcript = ""
+
+        init(binary: String, history: String, home: String) throws {
+            var m: Int32 = -1
+            let p = forkpty(&m, nil, nil, nil)
+            if p < 0 { throw XCTSkip("forkpty failed") }
+            if p == 0 {
+                setenv("TERM", "dumb", 1)
+                setenv("VLS_HISTORY", history, 1)
+                setenv("HOME", home, 1)
+                let argv: [UnsafeMutablePointer<CChar>?] = [strdup(binary), nil]
+                execv(binary, argv)
+                _exit(127)
+            }
+            pid = p
+            master = m
+        }
+
+        /// Reads until `text` has appeared `count` times in all output so far.
+        func expect(_ text: String, count: Int = 1, timeout: Double = 10) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while Date() < deadline {
+                if transcript.components(separatedBy: text).count - 1 >= count { return true }
+                var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+                if poll(&pfd, 1, 50) > 0 {
+                    let n = read(master, &buf, buf.count)
+                    if n <= 0 { break }
+                    transcript += String(decoding: buf[0..<n], as: UTF8.self)
+                }
+            }
+            return transcript.components(separatedBy: text).count - 1 >= count
+        }
+
+        func type(_ s: String) {
+            _ = s.utf8CString.withUnsafeBufferPointer { Glibc.write(master, $0.baseAddress, $0.count - 1) }
+            usleep(30_000)
+        }
+
+        /// Ctrl-D, then waits for the exit status.
+        func quit() -> Int32? {
+            type("\u{4}")
+            let deadline = Date().addingTimeInterval(10)
+            var status: Int32 = 0
+            while Date() < deadline {
+                _ = expect("\u{0}", timeout: 0.05)   // drain output so the child never blocks
+                if waitpid(pid, &status, WNOHANG) == pid { close(master); return status }
+            }
+            kill(pid, SIGKILL)
+            close(master)
+            return nil
+        }
+    }
+
+    /// Two REPLs open on one history file: each keeps its own lines, the older entries stay.
+    func testTwoReplsSharingAHistoryLoseNeithersLines() throws {
+        let vls = try binary()
+        let history = tmp + "/history"
+        try "#vls-history v1\nold_entry = 0\n".write(toFile: history, atomically: true, encoding: .utf8)
+        let a = try PtyRepl(binary: vls, history: history, home: tmp)
+        let b = try PtyRepl(binary: vls, history: history, home: tmp)
+        XCTAssertTrue(a.expect("> "), a.transcript)
+        XCTAssertTrue(b.expect("> "), b.transcript)
+        a.type("from_a = 1\r")
+        b.type("from_b = 2\r")
+        XCTAssertTrue(a.expect("> ", count: 2), a.transcript)
+        XCTAssertTrue(b.expect("> ", count: 2), b.transcript)
+        XCTAssertNotNil(a.quit())
+        XCTAssertNotNil(b.quit())
+        let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines, ["#vls-history v1", "old_entry = 0", "from_a = 1", "from_b = 2"])
+    }
+
     /// `AtomicFile.update` (the REPL history) from many threads at once: every line lands.
     func testLockedUpdatesLoseNothing() throws {
         let path = tmp + "/history"
