@@ -51,6 +51,12 @@ final class LimitsTests: XCTestCase {
         XCTAssertNil(error("t = zeros(128, 128)\nstack([t, t])\nconcat([t, t], axis: 1)"))
     }
 
+    func testBroadcastingAndMatmulCheckTheirResult() {
+        expectError("zeros(1024, 1) + zeros(1, 1024)", "[1024, 1] + [1, 1024]: a tensor of shape [1024, 1024] needs 4.0 MiB")
+        expectError("zeros(1024, 1) @ zeros(1, 1024)", "matmul [1024, 1] @ [1, 1024]: a tensor of shape [1024, 1024]")
+        XCTAssertNil(error("x = zeros(256, 1) * zeros(1, 256)\ny = zeros(256, 1) @ zeros(1, 256)"))
+    }
+
     func testReshapeToUncountableShapesIsAnError() {
         expectError("zeros(4).reshape(4611686018427387904, 4611686018427387904)", "cannot reshape tensor of shape [4]")
         expectError("zeros(4).reshape(-1, 4611686018427387904, 4)", "cannot reshape tensor of shape [4]")
