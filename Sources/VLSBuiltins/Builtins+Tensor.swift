@@ -8,10 +8,10 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
         if a.count == 1, let l = try a.intList(0, "shape") { return l }
         return try (0..<a.count).map { try a.int($0, "dim") }
     }
+    /// The shape, after the memory cap (`Limits`) agreed to a tensor of it (natives are
+    /// `bridged`: the core error becomes a runtime error).
     func checked(_ shape: [Int], _ fn: String) throws -> [Int] {
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw RuntimeError("\(fn): negative dimension in \(shape)") }
-        let (n, o) = shape.reduce((1, false)) { acc, d in let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow) }
-        guard !o, n <= 1 << 31 else { throw RuntimeError("\(fn): shape \(shape) is too large") }
+        _ = try Limits.checkTensor(shape, for: fn)
         return shape
     }
     let area = "tensor"
@@ -21,7 +21,7 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             .tensor(try tensorValue(try a.value(0, "list")))
         },
         native("zeros", "zeros(dims...)", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
-            .tensor(Tensor(zeros: try checked(try shapeArgs(a), "zeros")))
+            .tensor(try Tensor(zeros: try shapeArgs(a), for: "zeros"))
         },
         native("ones", "ones(dims...)", area: area, "A tensor of ones: `ones(2, 3)` or `ones([2, 3])`.") { a in
             let s = try checked(try shapeArgs(a), "ones")
@@ -32,7 +32,10 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             let (start, stop) = a.count >= 2 ? (first, try a.double(1, "stop")) : (0, first)
             let step = try a.double(2, "step", default: 1)
             guard step != 0 else { throw RuntimeError("arange: step cannot be zero") }
-            let n = max(0, Int(((stop - start) / step).rounded(.up)))
+            let steps = ((stop - start) / step).rounded(.up)
+            guard steps.isFinite else { throw RuntimeError("arange: \(start) to \(stop) by \(step) is not a finite range") }
+            let n = steps <= 0 ? 0 : steps >= Double(Int.max / 4) ? Int.max / 4 : Int(steps)
+            _ = try checked([n], "arange")
             return .tensor(Tensor((0..<n).map { Float(start + Double($0) * step) }, shape: [n]))
         },
         native("randn", "randn(dims..., seed: nil)", area: area,

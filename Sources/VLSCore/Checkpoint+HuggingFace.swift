@@ -9,7 +9,7 @@ extension Checkpoint {
         c.preprocessing.interpolation = "bilinear"
         c.preprocessing.cropPct = 1
         if let json {
-            func int(_ k: String) -> Int? { (json[k] as? NSNumber)?.intValue }
+            func int(_ k: String) -> Int? { ViTConfig.jsonInt(json[k]) }
             if let v = int("hidden_size") { c.width = v }
             if let v = int("num_hidden_layers") { c.depth = v }
             if let v = int("num_attention_heads") { c.heads = v }
@@ -58,9 +58,9 @@ extension Checkpoint {
         if let p = preprocessor {
             if let m = p["image_mean"] as? [NSNumber], m.count == 3 { c.preprocessing.mean = m.map(\.doubleValue) }
             if let s = p["image_std"] as? [NSNumber], s.count == 3 { c.preprocessing.std = s.map(\.doubleValue) }
-            if let size = p["size"] as? [String: Any], let h = (size["height"] as? NSNumber)?.intValue { c.preprocessing.size = h }
-            else if let size = (p["size"] as? NSNumber)?.intValue { c.preprocessing.size = size }
-            if let r = (p["resample"] as? NSNumber)?.intValue {
+            if let size = p["size"] as? [String: Any], let h = ViTConfig.jsonInt(size["height"]) { c.preprocessing.size = h }
+            else if let size = ViTConfig.jsonInt(p["size"]) { c.preprocessing.size = size }
+            if let r = ViTConfig.jsonInt(p["resample"]) {
                 c.preprocessing.interpolation = [0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"][r] ?? "bilinear"
             }
         } else {
@@ -69,6 +69,7 @@ extension Checkpoint {
         guard c.width % max(c.heads, 1) == 0, c.heads > 0 else {
             throw CoreError("\(path): width \(c.width) is not divisible by \(c.heads) heads")
         }
+        try c.validate(path)
         return c
     }
 

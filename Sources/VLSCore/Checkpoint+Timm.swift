@@ -23,12 +23,12 @@ extension Checkpoint {
             if let pool = json["global_pool"] as? String, (json["model_args"] as? [String: Any])?["global_pool"] == nil {
                 try c.apply(timmArgs: ["global_pool": pool])
             }
-            if let n = (json["num_classes"] as? NSNumber)?.intValue { c.numClasses = n }
+            if let n = ViTConfig.jsonInt(json["num_classes"]) { c.numClasses = n }
             if let cfg = json["pretrained_cfg"] as? [String: Any] {
-                if let size = cfg["input_size"] as? [NSNumber], size.count == 3 {
-                    if !fromConfig.contains("image") { c.imageSize = size[2].intValue }
+                if let size = cfg["input_size"] as? [NSNumber], size.count == 3, let s = ViTConfig.jsonInt(size[2]) {
+                    if !fromConfig.contains("image") { c.imageSize = s }
                     fromConfig.insert("image")
-                    c.preprocessing.size = size[2].intValue
+                    c.preprocessing.size = s
                 }
                 if let v = cfg["interpolation"] as? String { c.preprocessing.interpolation = v }
                 if let v = (cfg["crop_pct"] as? NSNumber)?.doubleValue { c.preprocessing.cropPct = v }
@@ -51,6 +51,10 @@ extension Checkpoint {
             throw CoreError("\(reader.describe): config says patch size \(c.patchSize) but 'patch_embed.proj.weight' has \(pe[2])")
         }
         c.width = pe[0]; c.inChannels = pe[1]; c.patchSize = pe[2]
+        if c.heads < 1 { throw CoreError("\(path): invalid architecture: num_heads \(c.heads) (check config.json)") }
+        if c.patchSize < 1 || fromConfig.contains("image") && !(c.patchSize...ViTConfig.maxConfigInt).contains(c.imageSize) {
+            throw CoreError("\(path): invalid architecture: image size \(c.imageSize) with patch size \(c.patchSize) (check config.json)")
+        }
         c.patchBias = reader.has("patch_embed.proj.bias")
         var depth = 0
         while reader.has("blocks.\(depth).norm1.weight") || reader.has("blocks.\(depth).attn.qkv.weight") { depth += 1 }
@@ -99,6 +103,11 @@ extension Checkpoint {
         guard c.width % c.heads == 0 else {
             throw CoreError("\(reader.describe): width \(c.width) is not divisible by \(c.heads) heads")
         }
+        if let labels = c.labels, labels.count != c.numClasses {
+            c.notes.append("config names \(labels.count) labels but the classifier has \(c.numClasses) outputs: label names ignored")
+            c.labels = nil
+        }
+        try c.validate(path)
         return c
     }
 

@@ -32,7 +32,7 @@ public enum NPY {
         let descr = String(descrField[descrField.index(after: q1)..<q2])
         let fortran = field("fortran_order")?.hasPrefix("True") ?? false
         guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
-              let close = shapeField.firstIndex(of: ")") else { throw fail("no shape") }
+              let close = shapeField[open...].firstIndex(of: ")") else { throw fail("no shape") }
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var shape: [Int] = []
@@ -40,7 +40,7 @@ public enum NPY {
             guard let v = Int(d), v >= 0 else { throw fail("bad shape") }
             shape.append(v)
         }
-        let count = shape.reduce(1, *)
+        guard let count = Limits.elementCount(shape) else { throw fail("shape \(shape) is too large") }
         let itemSize: Int
         let kind: String
         switch descr {
@@ -57,7 +57,7 @@ public enum NPY {
         }
         let dataStart = start + headerLen
         let (need, overflow) = count.multipliedReportingOverflow(by: itemSize)
-        guard !overflow, dataStart + need <= bytes.count else { throw fail("data is shorter than shape \(shape) needs") }
+        guard !overflow, need <= bytes.count - dataStart else { throw fail("data is shorter than shape \(shape) needs") }
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { raw in
             let base = UnsafeRawBufferPointer(rebasing: raw[dataStart...])

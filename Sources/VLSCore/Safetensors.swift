@@ -88,16 +88,14 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
             guard let shapeAny = info["shape"] as? [Any] else { throw fail("tensor '\(key)' has no shape list") }
             var shape: [Int] = []
-            var elements = 1
             for d in shapeAny {
                 guard let num = d as? NSNumber, let dim = Int(exactly: num.doubleValue), dim >= 0 else {
                     throw fail("tensor '\(key)' has an invalid shape \(shapeAny)")
                 }
                 shape.append(dim)
-                let (m, overflow) = elements.multipliedReportingOverflow(by: dim)
-                guard !overflow else { throw fail("tensor '\(key)' shape \(shape) overflows") }
-                elements = m
             }
+            // Also refuses empty shapes whose other dimensions overflow (strides must be countable).
+            guard let elements = Limits.elementCount(shape) else { throw fail("tensor '\(key)' shape \(shape) overflows") }
             guard let offs = info["data_offsets"] as? [Any], offs.count == 2,
                   let b0 = offs[0] as? NSNumber, let b1 = offs[1] as? NSNumber,
                   let begin = Int(exactly: b0.doubleValue), let end = Int(exactly: b1.doubleValue) else {
@@ -185,21 +183,5 @@ public enum SafetensorsWriter {
             data.append(UnsafeBufferPointer(start: c.pointer, count: c.count))
         }
         try AtomicFile.write(data, to: path)
-    }
-}
-
-/// Atomic file writes: a temporary file beside the target, then rename.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let parent = url.deletingLastPathComponent()
-        if !FileManager.default.fileExists(atPath: parent.path) {
-            try? FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        }
-        do {
-            try data.write(to: url, options: [.atomic])
-        } catch {
-            throw CoreError("\(path): cannot write (\(error.localizedDescription))")
-        }
     }
 }

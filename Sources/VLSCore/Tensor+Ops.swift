@@ -59,7 +59,7 @@ extension Tensor {
     /// Elementwise `op` with broadcasting.
     public func binary(_ op: BinaryOp, _ other: Tensor) throws -> Tensor {
         let shape = try Tensor.broadcastShape(self.shape, other.shape)
-        let out = Tensor(uninitialized: shape)
+        let out = try Tensor(uninitialized: shape, for: "\(self.shape) \(op.rawValue) \(other.shape)")
         let dst = out.mutablePointer
         let n = out.count
         if self.shape == other.shape && isContiguous && other.isContiguous {
@@ -177,11 +177,14 @@ extension Tensor {
         let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], k2 = b.shape[b.rank - 2], n = b.shape[b.rank - 1]
         guard k == k2 else { throw CoreError("matmul: inner dimensions differ, \(self.shape) @ \(other.shape)") }
         let lead = try Tensor.broadcastShape(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)))
-        let batch = lead.reduce(1, *)
+        let what = "matmul \(self.shape) @ \(other.shape)"
+        let batch = try Limits.checkTensor(lead, for: what)
+        _ = try Limits.checkTensor(lead + [m, k], for: what)
+        _ = try Limits.checkTensor(lead + [k, n], for: what)
         let ab = try a.broadcast(to: lead + [m, k]).contiguous()
         let bb = try b.broadcast(to: lead + [k, n]).contiguous()
         var outShape = lead + [m, n]
-        let out = Tensor(uninitialized: outShape)
+        let out = try Tensor(uninitialized: outShape, for: what)
         for i in 0..<batch {
             BLAS.gemm(m: m, n: n, k: k, a: ab.pointer + i * m * k, lda: k, b: bb.pointer + i * k * n, ldb: n,
                       transB: false, c: out.mutablePointer + i * m * n, ldc: n)
@@ -204,8 +207,14 @@ extension Tensor {
             }
         }
         var shape = first.shape
-        shape[ax] = tensors.reduce(0) { $0 + $1.shape[ax] }
-        let out = Tensor(uninitialized: shape)
+        var joined = 0
+        for t in tensors {
+            let (sum, overflow) = joined.addingReportingOverflow(t.shape[ax])
+            guard !overflow else { throw CoreError("concatenate: \(tensors.count) tensors are too large to join") }
+            joined = sum
+        }
+        shape[ax] = joined
+        let out = try Tensor(uninitialized: shape, for: "concatenate")
         let outer = shape[..<ax].reduce(1, *)
         let inner = shape[(ax + 1)...].reduce(1, *)
         var dstOffset = 0
@@ -224,6 +233,7 @@ extension Tensor {
     /// Stacks equally shaped tensors along a new leading axis.
     public static func stack(_ tensors: [Tensor]) throws -> Tensor {
         guard let first = tensors.first else { throw CoreError("stack of an empty list") }
+        _ = try Limits.checkTensor([tensors.count] + first.shape, for: "stack")
         return try concatenate(tensors.map { try $0.reshaped([1] + $0.shape) }, axis: 0).reshaped([tensors.count] + first.shape)
     }
 }

@@ -84,6 +84,19 @@ public struct Tensor: @unchecked Sendable {
         self.init(storage: TensorStorage(uninitialized: shape.reduce(1, *)), shape: shape)
     }
 
+    /// A zero tensor whose shape comes from user input: refused before allocating when
+    /// it is larger than `Limits.maxTensorBytes`, with an error naming `operation`.
+    public init(zeros shape: [Int], for operation: String) throws {
+        let n = try Limits.checkTensor(shape, for: operation)
+        self.init(storage: TensorStorage(zeros: n), shape: shape)
+    }
+
+    /// An unfilled tensor whose shape comes from user input (checked as `init(zeros:for:)`).
+    public init(uninitialized shape: [Int], for operation: String) throws {
+        let n = try Limits.checkTensor(shape, for: operation)
+        self.init(storage: TensorStorage(uninitialized: n), shape: shape)
+    }
+
     /// A contiguous tensor holding `values` (count must equal the shape's size).
     public init(_ values: [Float], shape: [Int]) {
         precondition(values.count == shape.reduce(1, *), "tensor: \(values.count) values for shape \(shape)")
@@ -187,13 +200,14 @@ public struct Tensor: @unchecked Sendable {
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         var dims = newShape
         if let inferred = dims.firstIndex(of: -1) {
-            let known = dims.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
-            guard known > 0, count % known == 0 else {
+            var rest = dims
+            rest.remove(at: inferred)
+            guard let known = Limits.elementCount(rest), known > 0, count % known == 0 else {
                 throw CoreError("cannot reshape tensor of shape \(shape) into \(newShape)")
             }
             dims[inferred] = count / known
         }
-        guard dims.reduce(1, *) == count, dims.allSatisfy({ $0 >= 0 }) else {
+        guard Limits.elementCount(dims) == count else {
             throw CoreError("cannot reshape tensor of shape \(shape) (\(count) elements) into \(newShape)")
         }
         let base = contiguous()

@@ -50,7 +50,12 @@ public final class ViT: @unchecked Sendable {
         guard x.shape[1] == c.inChannels, x.shape[2] == c.imageSize, x.shape[3] == c.imageSize else {
             throw CoreError("model input must be [B, \(c.inChannels), \(c.imageSize), \(c.imageSize)] (this model's image size), got \(x.shape); preprocess images for the model first")
         }
-        return x.shape[0]
+        // The largest working buffers of one pass: attention scores [B, H, T, T], MLP
+        // activations [B, T, F] and fused q, k, v [B, T, 3D].
+        let B = x.shape[0], T = c.numTokens
+        _ = try Limits.checkTensor([B, c.heads, T, T], for: "forward (attention scores)")
+        _ = try Limits.checkTensor([B, T, max(c.mlpHidden, 3 * c.width)], for: "forward (activations)")
+        return B
     }
 }
 

@@ -140,13 +140,13 @@ extension ViTConfig {
 
     /// Applies timm `model_args` (the kwargs of `VisionTransformer`) over the name's defaults.
     mutating func apply(timmArgs a: [String: Any]) throws {
-        func int(_ k: String) -> Int? { (a[k] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }
+        func int(_ k: String) -> Int? { ViTConfig.jsonInt(a[k]) }
         func bool(_ k: String) -> Bool? { a[k] as? Bool }
         if let v = a["img_size"] {
-            if let n = v as? NSNumber { imageSize = n.intValue }
-            else if let l = v as? [NSNumber], let f = l.first {
+            if let n = ViTConfig.jsonInt(v) { imageSize = n }
+            else if let l = v as? [NSNumber], let f = l.first, let n = ViTConfig.jsonInt(f) {
                 guard l.allSatisfy({ $0 == f }) else { throw CoreError("non-square img_size \(l) is not supported") }
-                imageSize = f.intValue
+                imageSize = n
             }
         }
         if let v = int("patch_size") { patchSize = v }
@@ -154,7 +154,10 @@ extension ViTConfig {
         if let v = int("embed_dim") { width = v; mlpHidden = 4 * v }
         if let v = int("depth") { depth = v }
         if let v = int("num_heads") { heads = v }
-        if let r = (a["mlp_ratio"] as? NSNumber)?.doubleValue { mlpHidden = Int((Double(width) * r).rounded(.down)) }
+        if let r = (a["mlp_ratio"] as? NSNumber)?.doubleValue {
+            guard r > 0, r <= 64 else { throw CoreError("mlp_ratio \(r) is out of range (0, 64]") }
+            mlpHidden = Int((Double(width) * r).rounded(.down))
+        }
         if let v = bool("qkv_bias") { qkvBias = v }
         if let v = bool("class_token") { classToken = v }
         if let v = int("reg_tokens") { regTokens = v }
@@ -178,5 +181,42 @@ extension ViTConfig {
         if let v = a["block_fn"] as? String { postNorm = v.contains("ResPostBlock") }
         if let v = (a["norm_eps"] as? NSNumber)?.floatValue { eps = v }
         if let v = int("num_classes") { numClasses = v }
+    }
+}
+
+// MARK: - Validation
+
+extension ViTConfig {
+    /// Largest integer a config field may hold: keeps every size product far from overflow.
+    static let maxConfigInt = 1 << 24
+
+    /// An integer from a JSON value: integral and within ±`maxConfigInt`, else nil (ignored).
+    static func jsonInt(_ value: Any?) -> Int? {
+        guard let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d.isFinite, abs(d) <= Double(maxConfigInt), let i = Int(exactly: d) else { return nil }
+        return i
+    }
+
+    /// Checks that the architecture is one a forward pass can run, before any tensor is
+    /// read with it; the error names `source` and the offending field.
+    public func validate(_ source: String) throws {
+        func fail(_ why: String) -> CoreError { CoreError("\(source): invalid architecture: \(why) (check config.json)") }
+        let limit = ViTConfig.maxConfigInt
+        for (name, v, least) in [("width", width, 1), ("heads", heads, 1), ("depth", depth, 0), ("patch size", patchSize, 1),
+                                 ("image size", imageSize, 1), ("input channels", inChannels, 1), ("MLP width", mlpHidden, 1),
+                                 ("register tokens", regTokens, 0), ("classes", numClasses, 0)] {
+            guard v >= least, v <= limit else { throw fail("\(name) \(v) is out of range \(least)...\(limit)") }
+        }
+        guard width % heads == 0 else { throw fail("width \(width) is not divisible by \(heads) heads") }
+        guard imageSize >= patchSize else { throw fail("image size \(imageSize) is smaller than patch size \(patchSize)") }
+        guard numPatches <= limit else { throw fail("\(numPatches) patches (image size \(imageSize), patch \(patchSize)) are too many") }
+        guard eps.isFinite, eps >= 0 else { throw fail("eps \(eps) is not a finite non-negative number") }
+        let p = preprocessing
+        guard p.size >= 1, p.size <= limit else { throw fail("preprocessing size \(p.size) is out of range") }
+        guard p.cropPct.isFinite, p.cropPct > 0 else { throw fail("crop_pct \(p.cropPct) is not a positive number") }
+        guard (p.mean + p.std).allSatisfy(\.isFinite), !p.std.contains(0) else {
+            throw fail("mean \(p.mean) / std \(p.std) must be finite, std non-zero")
+        }
     }
 }

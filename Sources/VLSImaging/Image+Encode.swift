@@ -38,10 +38,11 @@ public func encodePNG(pixels: [UInt8], width: Int, height: Int, channels: Int) t
     return [UInt8](UnsafeBufferPointer(start: bytes, count: size))
 }
 
-/// Writes bytes to a file, with an `ImagingError` naming it on failure.
+/// Writes bytes to a file atomically (temporary file, then rename), with an
+/// `ImagingError` naming it on failure.
 func writeFileBytes(_ bytes: [UInt8], to path: String, what: String) throws(ImagingError) {
     do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try Data(bytes).write(to: URL(fileURLWithPath: path), options: [.atomic])
     } catch {
         throw ImagingError.file(path, error.localizedDescription, what: what)
     }

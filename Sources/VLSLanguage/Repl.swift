@@ -250,11 +250,14 @@ func monotonicSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+/// Writes through a temporary file beside `path` and a rename: a kill mid-write keeps the old file.
 func writeTextFile(_ path: String, _ text: String) -> Bool {
-    guard let fp = fopen(path, "wb") else { return false }
+    let tmp = path + ".tmp-\(getpid())"
+    guard let fp = fopen(tmp, "wb") else { return false }
     let bytes = Array(text.utf8)
     let n = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, fp) }
-    return fclose(fp) == 0 && n == bytes.count
+    guard fclose(fp) == 0, n == bytes.count, rename(tmp, path) == 0 else { unlink(tmp); return false }
+    return true
 }
 
 /// Writes to file descriptor 2 (unbuffered).

@@ -211,14 +211,8 @@ struct Notebook: ParsableCommand {
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
-        guard let fp = fopen(output, "wb") else {
-            writeStandardError("vls: cannot write '\(output)': \(String(cString: strerror(errno)))\n")
-            throw ExitCode(Exit.io)
-        }
-        let bytes = Array(html.utf8)
-        let n = fwrite(bytes, 1, bytes.count, fp)
-        if fclose(fp) != 0 || n != bytes.count {
-            writeStandardError("vls: cannot write '\(output)'\n")
+        if let problem = writeAtomically(html, to: output) {   // a kill mid-write keeps the old page
+            writeStandardError("vls: \(problem)\n")
             throw ExitCode(Exit.io)
         }
         if failed { throw ExitCode(Exit.runtime) }

@@ -116,16 +116,12 @@ final class ReadlineReader: LineReader {
         add_history(entry)
     }
 
-    /// Writes the capped history; I/O errors are ignored.
+    /// Appends this session's new entries to the history file as it is now (another REPL
+    /// may have written since this one loaded it), capped, under a file lock and written
+    /// atomically (AtomicWrites.swift); I/O errors are ignored.
     func close() {
         guard entries.count > loadedCount else { return }
-        let kept = entries.suffix(ReadlineReader.historyLimit)
-        var text = "#vls-history v1\n"
-        for e in kept { text += ReadlineReader.encode(e) + "\n" }
-        if let fp = fopen(historyPath, "wb") {
-            fputs(text, fp)
-            fclose(fp)
-        }
+        appendHistory(Array(entries[loadedCount...]), to: historyPath, limit: ReadlineReader.historyLimit)
     }
 
     /// One entry per line; backslash and newline escaped, so multi-line entries stay whole.
