@@ -114,10 +114,10 @@ enum EditGradients {
     static func dropTokens(_ d: DropTokens, inputShape: [Int], grad g: Tensor) -> Tensor {
         let B = inputShape[0], D = inputShape[2]
         let Tk = g.shape[1]
-        let rows = Array(0..<d.prefixTokens) + d.keep.map { $0 + d.prefixTokens }
         let out = Tensor(zeros: inputShape)
         let op = out.mutablePointer, gp = g.pointer
         for b in 0..<B {
+            let rows = Array(0..<d.prefixTokens) + d.keep[d.perImage ? b : 0].map { $0 + d.prefixTokens }
             for (i, r) in rows.enumerated() where i < Tk {
                 for j in 0..<D { op[(b * inputShape[1] + r) * D + j] += gp[(b * Tk + i) * D + j] }
             }
