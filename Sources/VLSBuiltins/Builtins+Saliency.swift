@@ -5,13 +5,15 @@ import VLSLanguage
 /// Saliency maps and the perturbation test.
 func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "saliency"
-    let methods = ["lens", "rollout", "attention", "random"]
+    let methods = ["lens", "chefer", "rollout", "attention", "grad_input", "random"]
 
     /// Importances [B, N] of the image tokens by `method`.
     func importance(_ m: ModelObject, _ x: Tensor, classes: [Int], method: String, loss: LensLoss,
                     blocks: [Int]?, heads: [Int]?, seed: UInt64) throws -> Tensor {
         switch method {
         case "lens": return try m.model.lensSaliency(x, classes: classes, loss: loss, blocks: blocks, heads: heads)
+        case "chefer": return try m.model.cheferRelevance(x, target: .logit(classes: classes))
+        case "grad_input": return try m.model.gradientTimesInput(x, target: .logit(classes: classes))
         case "rollout": return try m.model.rolloutSaliency(x)
         case "attention": return try m.model.attentionSaliency(x)
         case "random":
@@ -31,7 +33,7 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
 
     return [
         native("saliency", "saliency(run, method: \"lens\", target: nil, block: nil, head: nil, loss: \"ce\", seed: 0)", area: area,
-               "Importance of each image token for a class, [B, rows, cols] (the patch grid), from a run (its input and model). Methods: \"lens\" (the paper's: -Σ_b Σ_h ∂loss_b/∂A_b[h, 0, j] with loss_b the cross-entropy of the lens of block b's attention output at CLS, in closed form; `block:` / `head:` give single-block / single-head maps; `loss: \"paper\"` applies softmax twice as the authors' code, \"logit\" uses the raw class logit), \"rollout\" (attention rollout), \"attention\" (last block's CLS attention, mean over heads), \"random\" (seeded). `target:` a class for every image, a list, or nil for the run's predictions.") { a in
+               "Importance of each image token for a class, [B, rows, cols] (the patch grid), from a run (its input and model). Methods: \"lens\" (the paper's: -Σ_b Σ_h ∂loss_b/∂A_b[h, 0, j] with loss_b the cross-entropy of the lens of block b's attention output at CLS, in closed form; `block:` / `head:` give single-block / single-head maps; `loss: \"paper\"` applies softmax twice as the authors' code, \"logit\" uses the raw class logit), \"chefer\" (Chefer et al. 2021: R += mean_h clamp(∂y_c/∂A ⊙ A, 0) · R over blocks, CLS row), \"grad_input\" (gradient × input per patch), \"rollout\" (attention rollout), \"attention\" (last block's CLS attention, mean over heads), \"random\" (seeded). `target:` a class for every image, a list, or nil for the run's predictions.") { a in
             try a.expectKeywords(["method", "target", "block", "head", "loss", "seed"])
             let r = try a.object(0, "run", as: RunObject.self, expected: "run")
             let m = r.model

@@ -115,7 +115,7 @@ final class ModelObject: VLSObject {
             }
             let grad = try a.bool(nil, "grad", default: false)
             let result = try model.run(x, capture: points, edits: edits)
-            return .object(RunObject(result, model: self, names: names, grad: grad, input: x))
+            return .object(RunObject(result, model: self, names: names, grad: grad, input: x, edits: edits))
         case "predict":
             try a.expectKeywords(["k", "pipeline"])
             let img = try a.object(0, "image", as: ImageObject.self, expected: "image")
@@ -177,13 +177,14 @@ final class RunObject: VLSObject {
     let names: [String]
     let grad: Bool
     let input: Tensor
+    let edits: [Edit]
 
-    init(_ result: RunResult, model: ModelObject, names: [String], grad: Bool, input: Tensor) {
-        self.result = result; self.model = model; self.names = names; self.grad = grad; self.input = input
+    init(_ result: RunResult, model: ModelObject, names: [String], grad: Bool, input: Tensor, edits: [Edit] = []) {
+        self.result = result; self.model = model; self.names = names; self.grad = grad; self.input = input; self.edits = edits
     }
 
     var typeName: String { "run" }
-    var memberNames: [String] { ["logits", "predictions", "probs", "hooks", "tokens", "edits", "input", "model"] }
+    var memberNames: [String] { ["logits", "predictions", "probs", "hooks", "tokens", "edits", "input", "model", "grad"] }
 
     func describe() -> String {
         let b = result.logits.shape[0]
@@ -203,8 +204,47 @@ final class RunObject: VLSObject {
         case "edits": return .strings(result.edits)
         case "input": return .tensor(input)
         case "model": return .object(model)
+        case "grad":
+            return .native(NativeFunction(name: "run.grad", signature: "run.grad(hook, target: nil, loss: \"logit\")",
+                                          doc: "The gradient of the target class's logit (loss: \"logit\") or cross-entropy (\"ce\") with respect to a hook's activation, same shape as run[hook] (short forms stack over blocks). `target:` a class for every image, a list, or nil for the run's predictions. The run must be made with grad: true; its edits are differentiated through.", area: "runs") { [self] a in
+                try bridged { try self.gradient(a) }
+            })
         default: return nil
         }
+    }
+
+    /// Target classes from a `target:` argument (nil: the run's predictions).
+    func targets(_ v: Value?) throws -> [Int] {
+        let B = input.shape[0]
+        switch v {
+        case nil, .nil?: return try result.logits.reduce(.argmax, axis: -1).scalars.map { Int($0) }
+        case .int(let c)?: return [Int](repeating: c, count: B)
+        case let other?:
+            let t = try tensorValue(other).scalars.map { Int($0) }
+            guard t.count == B else { throw RuntimeError("target: \(t.count) classes for \(B) images") }
+            return t
+        }
+    }
+
+    func gradient(_ a: Arguments) throws -> Value {
+        try a.expectKeywords(["target", "loss"])
+        guard grad else { throw RuntimeError("run.grad: make the run with grad: true (model.run(x, capture: [...], grad: true))") }
+        let name = try a.string(0, "hook")
+        let points = try HookNames.resolve(name, model: model.model)
+        let classes = try targets(a.keyword("target"))
+        let lossName = try a.string(nil, "loss", default: "logit")
+        let target: GradTarget
+        switch lossName {
+        case "logit": target = .logit(classes: classes)
+        case "ce": target = .crossEntropy(classes: classes)
+        default: throw RuntimeError("run.grad: loss must be \"logit\" or \"ce\", got \"\(lossName)\"")
+        }
+        let g = try model.model.gradients(input, target: target, at: points, edits: edits)
+        let tensors = try points.map { try g.gradient(at: $0) }
+        if points.count == 1 && (HookPoint(name: name) != nil || !points[0].kind.isPerBlock || name.contains(" ") || name.contains("[")) {
+            return .tensor(tensors[0])
+        }
+        return .tensor(try Tensor.stack(tensors))
     }
 
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
