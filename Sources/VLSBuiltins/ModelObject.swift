@@ -147,7 +147,7 @@ final class ModelObject: VLSObject {
             let seed = try a.int(0, "seed", default: Int(truncatingIfNeeded: session.options.seed))
             return .object(ModelObject(model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: session))
         case "label":
-            let i = try a.int(0, "i")
+            let i = try a.index(0, "i")
             guard i >= 0, i < c.numClasses else { throw RuntimeError("class \(i) out of range (0...\(c.numClasses - 1))") }
             return .string(label(i))
         case "hook_names":

@@ -125,6 +125,16 @@ extension Arguments {
         }
     }
 
+    /// An index: an int, or a float with an integral value (tensor elements are floats).
+    func index(_ i: Int?, _ name: String) throws -> Int {
+        let v = try i.map { try value($0, name) } ?? { guard let k = keyword(name) else { throw RuntimeError("'\(functionName)' missing argument '\(name)'") }; return k }()
+        switch v {
+        case .int(let n): return n
+        case .float(let d) where d == d.rounded() && abs(d) < 1e15: return Int(d)
+        default: throw badArgument(i, name, expected: "int", got: v)
+        }
+    }
+
     /// A model argument.
     func model(_ index: Int, _ name: String = "model") throws -> ModelObject {
         try object(index, name, as: ModelObject.self, expected: "model")
