@@ -58,17 +58,17 @@ def parse_args():
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (keep one core free for compiles)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch", type=int, default=256, help="training batch size")
+    p.add_argument("--epochs", type=int, default=11)
+    p.add_argument("--batch", type=int, default=128, help="training batch size")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.1,
                    help="fraction of steps spent warming up (one-cycle pct_start)")
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--pad", type=int, default=2,
+    p.add_argument("--pad", type=int, default=0,
                    help="random-crop padding in pixels (0 = no crop augmentation)")
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flip")
-    p.add_argument("--clip-grad", type=float, default=0.0,
+    p.add_argument("--clip-grad", type=float, default=1.0,
                    help="clip the gradient norm to this value (0 = no clipping)")
     p.add_argument("--embed-dim", type=int, default=64)
     p.add_argument("--depth", type=int, default=6)
