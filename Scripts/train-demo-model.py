@@ -58,16 +58,18 @@ def parse_args():
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (keep one core free for compiles)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch", type=int, default=256, help="training batch size")
+    p.add_argument("--epochs", type=int, default=11)
+    p.add_argument("--batch", type=int, default=128, help="training batch size")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.1,
                    help="fraction of steps spent warming up (one-cycle pct_start)")
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--pad", type=int, default=2,
+    p.add_argument("--pad", type=int, default=0,
                    help="random-crop padding in pixels (0 = no crop augmentation)")
     p.add_argument("--no-flip", action="store_true", help="disable random horizontal flip")
+    p.add_argument("--clip-grad", type=float, default=1.0,
+                   help="clip the gradient norm to this value (0 = no clipping)")
     p.add_argument("--embed-dim", type=int, default=64)
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--heads", type=int, default=4)
@@ -79,7 +81,18 @@ def parse_args():
                         "epoch time and exit (writes nothing)")
     p.add_argument("--min-accuracy", type=float, default=88.0,
                    help="exit with status 3 (after writing) when the test accuracy is below this")
-    return p.parse_args()
+    args = p.parse_args()
+    # the flags that differ from the defaults, for the README's reproduce command
+    recipe_flags = ("seed", "epochs", "batch", "lr", "weight_decay", "warmup", "label_smoothing",
+                    "pad", "no_flip", "clip_grad", "embed_dim", "depth", "heads", "mlp_ratio",
+                    "patch", "threads")
+    args.nondefault = []
+    for name in recipe_flags:
+        value = getattr(args, name)
+        if value != p.get_default(name):
+            flag = "--" + name.replace("_", "-")
+            args.nondefault.append(flag if isinstance(value, bool) else f"{flag} {value}")
+    return args
 
 
 def read_idx(path, kind):
@@ -239,6 +252,8 @@ def main():
             loss = loss_fn(model(xb), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if args.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
@@ -260,6 +275,7 @@ def main():
              for k, v in model.state_dict().items()}
     st_path = os.path.join(args.out, "model.safetensors")
     save_file(state, st_path, metadata={"format": "pt"})
+    os.chmod(st_path, 0o644)  # safetensors writes 0600
     size = os.path.getsize(st_path)
     if size > 10 * 1024 * 1024:
         die(f"{st_path} is {size} bytes, over the 10 MB limit")
@@ -297,6 +313,7 @@ def main():
                             "anneal_strategy": "cos", "div_factor": 25.0,
                             "final_div_factor": 1e4, "total_steps": total_steps},
             "loss": {"name": "cross_entropy", "label_smoothing": args.label_smoothing},
+            "gradient_clipping": args.clip_grad if args.clip_grad > 0 else None,
             "augmentation": {"random_crop_padding": args.pad,
                              "random_horizontal_flip": not args.no_flip},
             "threads": args.threads,
@@ -333,10 +350,16 @@ def main():
 def write_readme(args, config, n_params, size):
     tr = config["training"]
     ma = config["model_args"]
-    default_flags = (args.epochs == 12 and args.batch == 256 and args.seed == 0)
+    augs = []
+    if tr["augmentation"]["random_crop_padding"] > 0:
+        augs.append(f"random crop (padding {tr['augmentation']['random_crop_padding']})")
+    if tr["augmentation"]["random_horizontal_flip"]:
+        augs.append("random horizontal flip")
+    aug = " and ".join(augs) or "no augmentation"
+    clip = f", gradient norm clipped at {args.clip_grad:g}" if args.clip_grad > 0 else ""
     cmd = "Scripts/setup-python\n~/.cache/vls/venv/bin/python Scripts/train-demo-model.py"
-    if not default_flags:
-        cmd += f" --epochs {args.epochs} --batch {args.batch} --seed {args.seed}"
+    if args.nondefault:
+        cmd += " " + " ".join(args.nondefault)
     text = f"""# fashion-vit: the vls demo model
 
 A small plain timm Vision Transformer trained by `Scripts/train-demo-model.py` on
@@ -361,8 +384,7 @@ Fashion-MNIST (the 60,000 training images of Debian's `dataset-fashion-mnist`).
 Recipe: seed {tr['seed']}, {tr['epochs']} epochs, batch {tr['batch_size']}, AdamW (lr
 {tr['optimizer']['lr']:g}, weight decay {tr['optimizer']['weight_decay']:g}), one-cycle cosine
 schedule ({tr['lr_schedule']['pct_start']:g} warm-up), label smoothing
-{tr['loss']['label_smoothing']:g}, random crop (padding {tr['augmentation']['random_crop_padding']})
-and horizontal flip; {tr['threads']} thread(s), {tr['wall_time_s'] / 60:.1f} minutes wall time with
+{tr['loss']['label_smoothing']:g}, {aug}{clip}; {tr['threads']} thread(s), {tr['wall_time_s'] / 60:.1f} minutes wall time with
 torch {tr['torch']} and timm {tr['timm']}.
 
 Reproduce (bit-exact reproduction is not promised across machines or versions):
