@@ -54,7 +54,13 @@ struct Parser {
 
     private func fail(_ message: String, at token: Token? = nil) -> ParseError {
         let t = token ?? peek
-        return ParseError(message: message, location: t.location, atEnd: t.kind == .eof)
+        return ParseError(message: message, location: t.location, atEnd: token == nil ? onlyEndRemains : t.kind == .eof)
+    }
+
+    /// True at end of input or at the dedents the lexer adds there (a block header waiting
+    /// for its body): the input stopped early and the REPL asks for more.
+    private var onlyEndRemains: Bool {
+        tokens[current...].allSatisfy { $0.kind == .eof || $0.kind == .dedent }
     }
 
     private func failExpected(_ what: String) -> ParseError {
@@ -728,7 +734,11 @@ public enum Completeness: Sendable, Equatable {
         _ = parser.program()
         let errs = lexer.errors.map { Parser.ParseError(message: $0.message, location: $0.location, atEnd: $0.atEnd) } + parser.errors
         if !errs.isEmpty {
-            return errs.allSatisfy(\.atEnd) ? .incomplete : .invalid
+            guard errs.allSatisfy(\.atEnd) else { return .invalid }
+            // An empty line ends the entry even if a block is still missing its body.
+            let lastLine = source.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+            let endsWithBlankLine = source.contains("\n") && lastLine.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" }
+            return endsWithBlankLine ? .invalid : .incomplete
         }
         // A block statement continues until a blank line.
         let hasBlock = tokens.contains { $0.kind == .indent }

@@ -57,5 +57,10 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(Completeness.check("x = )"), .invalid)
         XCTAssertEqual(Completeness.check("x = (1 +"), .incomplete)
         XCTAssertEqual(Completeness.check("1 +"), .invalid)
+        XCTAssertEqual(Completeness.check("def f():\n    while true:"), .incomplete)
+        XCTAssertEqual(Completeness.check("def f():\n    if x:\n        y = 1\n    else:"), .incomplete)
+        XCTAssertEqual(Completeness.check("def f():\n    while true:\n        pass\n"), .complete)
+        XCTAssertEqual(Completeness.check("def f():\n    x = (1 +\n"), .incomplete)
+        XCTAssertEqual(Completeness.check("def f():\n"), .invalid, "an empty line ends a block header without body")
     }
 }

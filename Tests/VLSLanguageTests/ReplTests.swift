@@ -42,6 +42,13 @@ final class ReplTests: XCTestCase {
         XCTAssertEqual(reader.history, ["def twice(x):\n    y = x * 2\n    return y", "twice(21)"])
     }
 
+    func testNestedBlocksContinue() {
+        let (s, out, err) = session()
+        s.run(reader: ScriptedReader(lines("def count(n):", "    total = 0", "    for i in range(n):", "        if i % 2 == 0:",
+                                           "            total += i", "    return total", "", "count(10)")))
+        XCTAssertEqual(out(), "20\n", err())
+    }
+
     func testUnclosedBracketContinues() {
         let (s, out, _) = session()
         s.run(reader: ScriptedReader(lines("xs = [1,", "2, 3]", "len(xs)")))
