@@ -106,7 +106,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
             let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.size)
             guard !overflow, bytes == end - begin else {
-                throw fail("tensor '\(key)' holds \(end - begin) bytes but shape \(shape) of \(dtype.rawValue) needs \(elements * dtype.size)")
+                throw fail("tensor '\(key)' holds \(end - begin) bytes but shape \(shape) of \(dtype.rawValue) needs \(overflow ? "more than \(Int.max)" : "\(bytes)")")
             }
             entries[key] = Entry(name: key, dtype: dtype, shape: shape, range: begin..<end)
         }
