@@ -36,19 +36,7 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
             let batch = try a.int(nil, "batch", default: 32)
             let shuffles = try a.int(nil, "shuffles", default: 300)
             let collector = try bridged { try MemoryCollector(model: m.model, k: k, seed: seed) }
-            let map = try data.labelMap(for: m)
-            let total = data.indices.count
-            let bar = ProgressBar(total: total, label: "memories", enabled: total > 4 * batch)
-            var start = 0
-            while start < total {
-                if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
-                let end = min(total, start + batch)
-                let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
-                try bridged { try collector.add(images: x, labels: y.scalars.map { Int($0) }) }
-                start = end
-                bar.update(end)
-            }
-            bar.finish()
+            try data.forEachBatch(batch, model: m, label: "memories") { x, labels in try collector.add(images: x, labels: labels) }
             let s = collector.stats
             var rows: [[Value]] = []
             for b in 0..<s.depth {

@@ -93,19 +93,7 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
     /// Streams a dataset through a collector.
     func collect(_ m: ModelObject, _ data: DatasetObject, mode: MetricsMode, batch: Int, keepRanks: Bool, label: String) throws -> MetricsCollector {
         let collector = MetricsCollector(model: m.model, mode: mode, keepRanks: keepRanks)
-        let map = try data.labelMap(for: m)
-        let total = data.indices.count
-        let bar = ProgressBar(total: total, label: label, enabled: total > 4 * batch)
-        var start = 0
-        while start < total {
-            if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
-            let end = min(total, start + batch)
-            let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
-            try bridged { try collector.add(images: x, labels: y.scalars.map { Int($0) }) }
-            start = end
-            bar.update(end)
-        }
-        bar.finish()
+        try data.forEachBatch(batch, model: m, label: label) { x, labels in try collector.add(images: x, labels: labels) }
         return collector
     }
     func modeArg(_ a: Arguments) throws -> MetricsMode {

@@ -87,6 +87,25 @@ final class DatasetObject: VLSObject {
         return (try bridged { try m.preprocessBatch(images, pipeline: pipeline) }, labels)
     }
 
+    /// Streams the images through `body` in batches preprocessed for `m` (labels mapped to the
+    /// model's classes), with a progress bar on stderr and Ctrl-C checked between batches.
+    func forEachBatch(_ size: Int, model m: ModelObject, label: String, _ body: (Tensor, [Int]) throws -> Void) throws {
+        guard size > 0 else { throw RuntimeError("batch size must be positive, got \(size)") }
+        let map = try labelMap(for: m)
+        let total = indices.count
+        let bar = ProgressBar(total: total, label: label, enabled: total > 4 * size)
+        defer { bar.finish() }
+        var start = 0
+        while start < total {
+            if Interrupt.isRequested { Interrupt.clear(); throw RuntimeError.interrupted }
+            let end = min(total, start + size)
+            let (x, y) = try batch(start..<end, model: m, pipeline: nil, map: map)
+            try bridged { try body(x, y.scalars.map { Int($0) }) }
+            start = end
+            bar.update(end)
+        }
+    }
+
     func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
         func method(_ n: String, _ sig: String, _ doc: String, _ body: @escaping (Arguments) throws -> Value) -> Value {
             .native(NativeFunction(name: "dataset.\(n)", signature: sig, doc: doc, area: "data") { a in try bridged { try body(a) } })

@@ -151,6 +151,25 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let p = LinePlot(x: xs, series: out, title: title, xLabel: xl, yLabel: yl)
             return .object(FigureObject(.vector(try p.svg()), caption: title.isEmpty ? "plot" : title))
         },
+        native("matrix_plot", "matrix_plot(t, rows: nil, cols: nil, title: \"\", cmap: \"viridis\", annotate: false)", area: area,
+               "A matrix as a coloured grid (SVG) with optional row and column labels: rank matrices (e.g. ranks of the top classes per block), attention patterns (run[\"pattern 5\"][0, head]), probe accuracies per block and position.") { a in
+            try a.expectKeywords(["rows", "cols", "title", "cmap", "annotate"])
+            let t = try a.tensor(0, "t")
+            guard t.rank == 2 else { throw RuntimeError("matrix_plot: a 2-d tensor expected, got shape \(t.shape)") }
+            func labels(_ k: String) throws -> [String] {
+                guard let v = a.keyword(k) else { return [] }
+                if case .nil = v { return [] }
+                guard case .list(let l) = v else { throw a.badArgument(nil, k, expected: "list of labels", got: v) }
+                return l.items.map { a.interpreter.str($0) }
+            }
+            let cmapName = try a.string(nil, "cmap", default: "viridis")
+            guard let cmap = Colormap(name: cmapName) else { throw RuntimeError("matrix_plot: unknown cmap '\(cmapName)'") }
+            let title = try a.string(nil, "title", default: "")
+            let plot = MatrixPlot(values: t.contiguous().scalars.map(Double.init), rows: t.shape[0], cols: t.shape[1],
+                                  rowLabels: try labels("rows"), colLabels: try labels("cols"), title: title, colormap: cmap,
+                                  annotate: try a.bool(nil, "annotate", default: false), cellSize: max(6, min(28, 600 / max(t.shape[1], 1))))
+            return .object(FigureObject(.vector(try plot.svg()), caption: title.isEmpty ? "matrix \(t.shape[0])x\(t.shape[1])" : title))
+        },
         native("save", "save(value, path)", area: area,
                "Saves a figure (.png or .svg), a table (.csv or .json) or a tensor (.npy), atomically: a kill mid-write leaves any old file whole.") { a in
             let v = try a.value(0, "value")

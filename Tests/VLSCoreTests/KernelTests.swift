@@ -50,6 +50,17 @@ final class KernelTests: XCTestCase {
         for r in 0..<17 { XCTAssertEqual(s1[(r * 50)..<(r * 50 + 50)].reduce(0, +), 1, accuracy: 1e-5) }
     }
 
+    func testFastErfAgainstDoubleErf() {
+        var worst: Double = 0
+        var x: Float = -6
+        while x <= 6 {
+            worst = max(worst, abs(Double(Kernels.fastErf(x)) - erf(Double(x))))
+            x += 0.001
+        }
+        print("fast erf: max abs error \(worst) on [-6, 6]")
+        XCTAssertLessThan(worst, 5e-7)
+    }
+
     func testStridedViews() throws {
         let t = Tensor((0..<24).map(Float.init), shape: [2, 3, 4])
         XCTAssertEqual(t.transposed(1, 2).contiguous().shape, [2, 4, 3])
