@@ -69,9 +69,23 @@ final class FigureObject: Displayable {
 /// Figures and saving.
 func figureBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "figures"
+    /// Numbers of a column or list; nil entries (undefined cells) become NaN, drawn as gaps.
+    func column(_ v: Value) throws -> [Double] {
+        if case .list(let l) = v {
+            return try l.items.map { item in
+                switch item {
+                case .nil: return .nan
+                case .int(let i): return Double(i)
+                case .float(let d): return d
+                default: throw RuntimeError("plot: values must be numbers, got \(item.typeName)")
+                }
+            }
+        }
+        return try doubles(v)
+    }
     func series(_ v: Value, _ what: String) throws -> [Double] {
         switch v {
-        case .list, .object, .range: return try doubles(v)
+        case .list, .object, .range: return try column(v)
         default: throw RuntimeError("plot: \(what) must be a list or tensor of numbers, got \(v.typeName)")
         }
     }
@@ -125,13 +139,13 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             }
             if case .object(let t as TableObject) = first {
                 let xName = try a.string(nil, "x")
-                xs = try doubles(try t.column(xName))
+                xs = try column(try t.column(xName))
                 let ys = try names(a.keyword("y")), lo = try names(a.keyword("lower")), hi = try names(a.keyword("upper"))
                 guard !ys.isEmpty else { throw RuntimeError("plot: name the y column(s): y: \"col\" or y: [\"a\", \"b\"]") }
                 for (i, n) in ys.enumerated() {
-                    out.append(LinePlot.Series(name: n, y: try doubles(try t.column(n)),
-                                               lower: i < lo.count ? try doubles(try t.column(lo[i])) : nil,
-                                               upper: i < hi.count ? try doubles(try t.column(hi[i])) : nil))
+                    out.append(LinePlot.Series(name: n, y: try column(try t.column(n)),
+                                               lower: i < lo.count ? try column(try t.column(lo[i])) : nil,
+                                               upper: i < hi.count ? try column(try t.column(hi[i])) : nil))
                 }
             } else {
                 xs = try series(first, "x")
@@ -159,8 +173,11 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             func labels(_ k: String) throws -> [String] {
                 guard let v = a.keyword(k) else { return [] }
                 if case .nil = v { return [] }
-                guard case .list(let l) = v else { throw a.badArgument(nil, k, expected: "list of labels", got: v) }
-                return l.items.map { a.interpreter.str($0) }
+                switch v {
+                case .list(let l): return l.items.map { a.interpreter.str($0) }
+                case .range(let r): return (0..<r.count).map { String(r[$0]) }
+                default: throw a.badArgument(nil, k, expected: "list of labels", got: v)
+                }
             }
             let cmapName = try a.string(nil, "cmap", default: "viridis")
             guard let cmap = Colormap(name: cmapName) else { throw RuntimeError("matrix_plot: unknown cmap '\(cmapName)'") }
