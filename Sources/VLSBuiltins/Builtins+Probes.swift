@@ -118,24 +118,14 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
             let batch = try a.int(nil, "batch", default: 32)
             let L = m.c.depth, T = m.c.numTokens, D = m.c.width, C = m.c.numClasses
             var stats = [[RidgeStats]](repeating: [RidgeStats](repeating: RidgeStats(width: D, classes: C), count: T), count: L)
-            let map = try train.labelMap(for: m)
             let points = (0..<L).map { HookPoint(kind, block: $0) }
-            var start = 0
-            let bar = ProgressBar(total: train.indices.count, label: "probes", enabled: true)
-            while start < train.indices.count {
-                if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
-                let end = min(train.indices.count, start + batch)
-                let (x, y) = try train.batch(start..<end, model: m, pipeline: nil, map: map)
-                let labels = y.scalars.map { Int($0) }
-                let run = try bridged { try m.model.run(x, capture: points) }
+            try train.forEachBatch(batch, model: m, label: "probes") { x, labels in
+                let run = try m.model.run(x, capture: points)
                 for b in 0..<L {
                     guard let act = run.captured[points[b]]?.contiguous() else { continue }
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }
                 }
-                start = end
-                bar.update(end)
             }
-            bar.finish()
             let probes = try (0..<L).map { b in try (0..<T).map { t in try bridged { try stats[b][t].solve(alpha: alpha) } } }
             return .object(ProbesObject(model: m, kind: kind, alpha: alpha, probes: probes, trainImages: train.indices.count))
         },

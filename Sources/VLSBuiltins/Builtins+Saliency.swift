@@ -62,26 +62,19 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             let loss = try lossArg(a)
             let N = m.c.numPatches
             let seeds = method == "random" ? try a.int(nil, "seeds", default: 10) : 1
-            let map = try data.labelMap(for: m)
             let total = data.indices.count
             var curves: [PerturbationCurve] = []
             for s in 0..<seeds {
                 var curve = PerturbationCurve(order: order, patches: N)
                 var g = SeededGenerator(seed: UInt64(s))
                 let shared = g.permutation(N)   // random: one order for every image
-                let bar = ProgressBar(total: total, label: "perturbation \(method)\(seeds > 1 ? " seed \(s)" : "")", enabled: true)
-                var start = 0
-                while start < total {
-                    if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
-                    let end = min(total, start + batch)
-                    let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
-                    let labels = y.scalars.map { Int($0) }
+                try data.forEachBatch(batch, model: m, label: "perturbation \(method)\(seeds > 1 ? " seed \(s)" : "")") { x, labels in
                     let imp: Tensor
                     if method == "probe" {
                         guard let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv else {
                             throw RuntimeError("perturbation_test(method: \"probe\") needs probes: p (from probes(model, train))")
                         }
-                        imp = try bridged { try p.importance(x, labels: labels) }
+                        imp = try p.importance(x, labels: labels)
                     } else if method == "random" {
                         // importance = N - position in the shared permutation
                         var row = [Float](repeating: 0, count: N)
@@ -90,11 +83,8 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
                     } else {
                         imp = try importance(m, x, classes: labels, method: method, loss: loss, blocks: nil, heads: nil, seed: 0)
                     }
-                    try bridged { try m.model.perturb(x, labels: labels, importance: imp, into: &curve) }
-                    start = end
-                    bar.update(end)
+                    try m.model.perturb(x, labels: labels, importance: imp, into: &curve)
                 }
-                bar.finish()
                 curves.append(curve)
             }
             let acc = (0..<(N - 1)).map { k in curves.map { $0.accuracy[k] }.reduce(0, +) / Double(curves.count) }

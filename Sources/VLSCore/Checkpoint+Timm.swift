@@ -89,7 +89,7 @@ extension Checkpoint {
             }
         } else {
             func square(_ n: Int) -> Int? { let r = Int(Double(n).squareRoot().rounded()); return r * r == n && n > 0 ? r : nil }
-            if let g = square(pos[1] - prefix), prefix > 0 || true { c.imageSize = g * c.patchSize; c.noEmbedClass = false }
+            if let g = square(pos[1] - prefix) { c.imageSize = g * c.patchSize; c.noEmbedClass = false }
             else if let g = square(pos[1]) { c.imageSize = g * c.patchSize; c.noEmbedClass = prefix > 0 }
             else { throw CoreError("\(reader.describe): 'pos_embed' has \(pos[1]) positions, not a square grid") }
             c.preprocessing.size = c.imageSize
