@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixtures_lens  # noqa: E402
 import fixtures_saliency  # noqa: E402
 import fixtures_probes  # noqa: E402
+import fixtures_memories  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -188,6 +189,11 @@ def main():
         if name in ("standard", "gap"):
             # Edits, the lens and the metrics M1-M6 (Scripts/fixtures_lens.py).
             fixtures_lens.write(folder, model, x, gen)
+            if name == "standard":
+                # Key-value memory statistics on the metrics images (Scripts/fixtures_memories.py).
+                from safetensors.torch import load_file
+                inp = load_file(os.path.join(folder, "metrics_input.safetensors"))
+                fixtures_memories.write(folder, model, inp["images"], [int(v) for v in inp["labels"].tolist()])
         if name in ("standard", "deit3"):
             # Lens saliency, rollout, perturbation curves (Scripts/fixtures_saliency.py).
             fixtures_saliency.write(folder, model, torch.Generator().manual_seed(2000 + i))
