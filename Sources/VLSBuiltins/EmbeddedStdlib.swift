@@ -16,5 +16,39 @@ def top1_per_block(model, run, token = 0, image = 0):
         names.append(model.label(logits.argmax()))
     return names
 """#,
+        "paper": #"""
+# paper.vls: the analyses of Vilas et al. (2023) written with vls's primitives, to read
+# and to run. `import paper`, then e.g. paper.identifiable(m, data) or paper.edit_effects(m, data).
+
+def identifiable(model, data, block = -1, edits = [], batch = 100):
+    "% of image tokens whose true class is top-1 through the lens at one block (M1, pooled over tokens), under optional edits."
+    b = block
+    if b < 0:
+        b = model.depth + block
+    hook = "resid_post " + str(b)
+    hits = 0
+    total = 0
+    for x, y in data.batches(batch, model: model):
+        r = model.run(x, capture: [hook], edits: edits)
+        logits = project(model, r[hook])[:, model.prefix_tokens:]
+        hits = hits + (ranks(logits, y.reshape(len(y), 1)) == 0).sum()
+        total = total + len(y) * (r.tokens - model.prefix_tokens)
+    return 100 * hits / total
+
+def edit_effects(model, data, batch = 100):
+    "Last-block identifiable image tokens unperturbed, with no_cls() and with self_only() in every block (the paper's section 6)."
+    return {"unperturbed": identifiable(model, data, batch: batch),
+            "no_cls": identifiable(model, data, edits: [no_cls()], batch: batch),
+            "self_only": identifiable(model, data, edits: [self_only()], batch: batch)}
+
+def aucs(model, data, methods = ["lens", "chefer", "rollout", "attention"], batch = 50):
+    "Negative and positive perturbation AUCs of saliency methods (the paper's section 7), as a dict of [negative, positive]."
+    out = {}
+    for method in methods:
+        neg = perturbation_test(model, data, method: method, order: "negative", batch: batch)
+        pos = perturbation_test(model, data, method: method, order: "positive", batch: batch)
+        out[method] = [neg.auc, pos.auc]
+    return out
+"""#,
     ]
 }
