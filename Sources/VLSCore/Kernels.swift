@@ -113,10 +113,29 @@ public enum Kernels {
             var m = -Float.infinity
             for i in 0..<n where row[i] > m { m = row[i] }
             var s: Float = 0
-            for i in 0..<n { let e = expf(row[i] - m); row[i] = e; s += e }
+            for i in 0..<n { row[i] = fastExp(row[i] - m) }
+            for i in 0..<n { s += row[i] }
             let inv = 1 / s
             for i in 0..<n { row[i] *= inv }
         }
+    }
+
+    /// e^x for x <= 0 (softmax after max subtraction; any x in [-87, 88] works): 2^n · p(r)
+    /// with x = n·ln2 + r, |r| <= ln2/2, p a degree-6 polynomial (Cephes expf coefficients);
+    /// branch-free so the loop vectorises; within 2 ulp of expf, tested.
+    @inline(__always)
+    public static func fastExp(_ x0: Float) -> Float {
+        let x = min(max(x0, -87.3), 88.3)
+        let n = (x * 1.44269504088896341).rounded()
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        var p: Float = 1.9875691500E-4
+        p = p * r + 1.3981999507E-3
+        p = p * r + 8.3334519073E-3
+        p = p * r + 4.1665795894E-2
+        p = p * r + 1.6666665459E-1
+        p = p * r + 5.0000001201E-1
+        let e = p * r * r + r + 1
+        return e * Float(bitPattern: UInt32(bitPattern: (Int32(n) + 127) << 23))
     }
 
     /// Reference softmax in double precision.

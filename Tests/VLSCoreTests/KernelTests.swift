@@ -61,6 +61,18 @@ final class KernelTests: XCTestCase {
         XCTAssertLessThan(worst, 5e-7)
     }
 
+    func testFastExpAgainstExpf() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x <= 88 {
+            let a = Kernels.fastExp(x), b = expf(x)
+            worst = max(worst, abs(a - b) / b)
+            x += 0.0137
+        }
+        print("fast exp: max relative error \(worst) on [-87, 88]")
+        XCTAssertLessThan(worst, 3e-7)
+    }
+
     func testStridedViews() throws {
         let t = Tensor((0..<24).map(Float.init), shape: [2, 3, 4])
         XCTAssertEqual(t.transposed(1, 2).contiguous().shape, [2, 4, 3])
