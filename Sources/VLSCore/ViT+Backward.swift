@@ -214,42 +214,13 @@ final class GradTape {
     }
 
     func embed() throws -> Tensor {
-        let p = c.patchSize, g = c.gridSize, N = c.numPatches, cin = c.inChannels, S = c.imageSize
-        let k = cin * p * p
-        let cols = Tensor(uninitialized: [B * N, k])
-        let cp = cols.mutablePointer, img = images.pointer
-        for b in 0..<B {
-            for gy in 0..<g {
-                for gx in 0..<g {
-                    let row = cp + ((b * N) + gy * g + gx) * k
-                    for ch in 0..<cin {
-                        for yy in 0..<p {
-                            (row + (ch * p + yy) * p).update(from: img + ((b * cin + ch) * S + gy * p + yy) * S + gx * p, count: p)
-                        }
-                    }
-                }
-            }
-        }
+        let N = c.numPatches
+        let cols = Tensor(uninitialized: [B * N, c.inChannels * c.patchSize * c.patchSize])
+        model.im2col(images.pointer, batch: B, into: cols.mutablePointer)
         let patches = try GradOps.linear(cols, w.patchEmbed).reshaped([B, N, D])
         let e = try visit(HookPoint(.embed), patches)
-        let prefix = c.numPrefixTokens
         let seq = Tensor(uninitialized: [B, T, D])
-        let sp = seq.mutablePointer, pos = w.posEmbed.pointer, ep = e.pointer
-        for b in 0..<B {
-            let s = sp + b * T * D
-            var t = 0
-            for tok in [w.clsToken, w.distToken, w.regToken].compactMap({ $0 }) {
-                let n = tok.shape[1]
-                (s + t * D).update(from: tok.pointer, count: n * D)
-                t += n
-            }
-            (s + prefix * D).update(from: ep + b * N * D, count: N * D)
-            if c.noEmbedClass {
-                for i in 0..<(N * D) { s[prefix * D + i] += pos[i] }
-            } else {
-                for i in 0..<(T * D) { s[i] += pos[i] }
-            }
-        }
+        model.assembleTokens(e.contiguous().pointer, batch: B, into: seq.mutablePointer)
         var x = try visit(HookPoint(.posEmbed), seq)
         T = x.shape[1]
         if let np = w.normPre {

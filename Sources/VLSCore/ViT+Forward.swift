@@ -55,48 +55,18 @@ struct ForwardPass {
     // MARK: - Embedding
 
     mutating func embed() throws {
-        let p = c.patchSize, g = c.gridSize, N = c.numPatches, cin = c.inChannels
-        let k = cin * p * p
+        let N = c.numPatches
+        let k = c.inChannels * c.patchSize * c.patchSize
         // im2col: patches [B*N, C_in*P*P] in (c, y, x) order, matching the conv weight.
         let cols = buf("im2col", B * N * k)
-        let img = images.pointer
-        let S = c.imageSize
-        for b in 0..<B {
-            for gy in 0..<g {
-                for gx in 0..<g {
-                    let row = cols + ((b * N) + gy * g + gx) * k
-                    for ch in 0..<cin {
-                        for yy in 0..<p {
-                            let src = img + ((b * cin + ch) * S + gy * p + yy) * S + gx * p
-                            (row + (ch * p + yy) * p).update(from: src, count: p)
-                        }
-                    }
-                }
-            }
-        }
+        model.im2col(images.pointer, batch: B, into: cols)
         let patches = buf("patches", B * N * D)
         BLAS.linear(x: cols, rows: B * N, inFeatures: k, weight: w.patchEmbed.weight.pointer,
                     bias: w.patchEmbed.bias?.pointer, outFeatures: D, y: patches)
         try visit(.embed, patches, shape: [B, N, D])
 
         // Prefix tokens (cls, dist, registers) then patches; positions as timm's _pos_embed.
-        let prefix = c.numPrefixTokens
-        let pos = w.posEmbed.pointer
-        for b in 0..<B {
-            let seq = x + b * T * D
-            var t = 0
-            for tok in [w.clsToken, w.distToken, w.regToken].compactMap({ $0 }) {
-                let n = tok.shape[1]
-                (seq + t * D).update(from: tok.pointer, count: n * D)
-                t += n
-            }
-            (seq + prefix * D).update(from: patches + b * N * D, count: N * D)
-            if c.noEmbedClass {
-                for i in 0..<(N * D) { seq[prefix * D + i] += pos[i] }
-            } else {
-                for i in 0..<(T * D) { seq[i] += pos[i] }
-            }
-        }
+        model.assembleTokens(patches, batch: B, into: x)
         let posPoint = HookPoint(.posEmbed)
         if let hooks, wanted.contains(posPoint) {
             // The one point where a replacement may change the token count (token removal).

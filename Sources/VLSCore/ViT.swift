@@ -59,6 +59,53 @@ public final class ViT: @unchecked Sendable {
     }
 }
 
+// MARK: - Embedding pieces shared by the fast forward and the tape forward of the backward pass
+
+extension ViT {
+    /// Patches of images [B, C_in, S, S] as rows for the patch projection: `cols` [B·N, C_in·P·P],
+    /// each row in (channel, y, x) order to match the conv weight viewed as [D, C_in·P·P].
+    func im2col(_ img: UnsafePointer<Float>, batch B: Int, into cols: UnsafeMutablePointer<Float>) {
+        let c = config
+        let p = c.patchSize, g = c.gridSize, N = c.numPatches, cin = c.inChannels, S = c.imageSize
+        let k = cin * p * p
+        for b in 0..<B {
+            for gy in 0..<g {
+                for gx in 0..<g {
+                    let row = cols + ((b * N) + gy * g + gx) * k
+                    for ch in 0..<cin {
+                        for yy in 0..<p {
+                            (row + (ch * p + yy) * p).update(from: img + ((b * cin + ch) * S + gy * p + yy) * S + gx * p, count: p)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Prefix tokens (cls, dist, registers) then the patch embeddings [B, N, D], plus the
+    /// position table as timm's `_pos_embed` (patches only when `noEmbedClass`): `seq` [B, T, D].
+    func assembleTokens(_ patches: UnsafePointer<Float>, batch B: Int, into seq: UnsafeMutablePointer<Float>) {
+        let c = config, w = weights
+        let N = c.numPatches, D = c.width, T = c.numTokens, prefix = c.numPrefixTokens
+        let pos = w.posEmbed.pointer
+        for b in 0..<B {
+            let s = seq + b * T * D
+            var t = 0
+            for tok in [w.clsToken, w.distToken, w.regToken].compactMap({ $0 }) {
+                let n = tok.shape[1]
+                (s + t * D).update(from: tok.pointer, count: n * D)
+                t += n
+            }
+            (s + prefix * D).update(from: patches + b * N * D, count: N * D)
+            if c.noEmbedClass {
+                for i in 0..<(N * D) { s[prefix * D + i] += pos[i] }
+            } else {
+                for i in 0..<(T * D) { s[i] += pos[i] }
+            }
+        }
+    }
+}
+
 /// Growable scratch buffers, one per purpose, reused across forward passes.
 final class Workspace: @unchecked Sendable {
     private var buffers: [String: (UnsafeMutablePointer<Float>, Int)] = [:]
