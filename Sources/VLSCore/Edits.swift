@@ -63,9 +63,9 @@ public final class Ablation: Edit {
     }
 
     public func apply(_ point: HookPoint, _ t: inout Tensor) throws {
-        var out = t.copy()
+        let out = t.copy()
         let shape = out.shape
-        var replacement: Tensor
+        let replacement: Tensor
         if let value {
             replacement = try value.broadcast(to: shape).contiguous()
         } else if how == .mean {
