@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "vls",
             dependencies: [
-                "VLSBuiltins", "VLSLanguage", "VLSCore", "CReadline",
+                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize

@@ -1,22 +1,25 @@
 import Foundation
 
+/// Escapes text for HTML/SVG/XML content and attribute values (& < > " ').
+public func escapeMarkup(_ s: String) -> String {
+    var out = ""
+    for ch in s {
+        switch ch {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(ch)
+        }
+    }
+    return out
+}
+
 /// Small helpers shared by the SVG figures: escaping, number formatting, axis ticks.
 enum SVG {
     /// Escapes text for SVG/XML content and attribute values.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
+    static func escape(_ s: String) -> String { escapeMarkup(s) }
 
     /// A coordinate with two decimals, trailing zeros removed (`12.5`, `3`).
     static func num(_ v: Double) -> String {

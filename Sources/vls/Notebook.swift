@@ -1,4 +1,5 @@
 import Foundation
+import VLSImaging
 import VLSLanguage
 
 /// `vls notebook`: runs a script cell by cell in one session and renders one
@@ -173,17 +174,5 @@ struct NotebookRenderer {
 
     private func escape(_ s: String) -> String { NotebookRenderer.escapeHTML(s) }
 
-    static func escapeHTML(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    static func escapeHTML(_ s: String) -> String { escapeMarkup(s) }
 }
