@@ -28,21 +28,15 @@ final class ProbesObject: VLSObject {
         var probeRight = [[Int]](repeating: [Int](repeating: 0, count: T), count: L)
         var lensRight = probeRight
         var n = 0
-        let map = try data.labelMap(for: m)
-        var start = 0
         let points = (0..<L).map { HookPoint(kind, block: $0) }
-        while start < data.indices.count {
-            if Interrupt.isRequested { Interrupt.clear(); throw RuntimeError.interrupted }
-            let end = min(data.indices.count, start + batch)
-            let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
-            let labels = y.scalars.map { Int($0) }
-            let run = try bridged { try m.model.run(x, capture: points) }
+        try data.forEachBatch(batch, model: m, label: "probe evaluation") { x, labels in
+            let run = try m.model.run(x, capture: points)
             for b in 0..<L {
                 guard let act = run.captured[points[b]] else { continue }
-                let lensTop = try bridged { try m.model.project(act).reduce(.argmax, axis: -1) }   // [B, T]
+                let lensTop = try m.model.project(act).reduce(.argmax, axis: -1)   // [B, T]
                 for t in 0..<T {
-                    let rows = try bridged { try act.narrowed(axis: 1, start: t, count: 1).contiguous().reshaped([labels.count, m.c.width]) }
-                    let pred = try bridged { try probes[b][t].scores(rows).reduce(.argmax, axis: -1).scalars }
+                    let rows = try act.narrowed(axis: 1, start: t, count: 1).contiguous().reshaped([labels.count, m.c.width])
+                    let pred = try probes[b][t].scores(rows).reduce(.argmax, axis: -1).scalars
                     for (i, l) in labels.enumerated() {
                         if Int(pred[i]) == l { probeRight[b][t] += 1 }
                         if Int(lensTop.item([i, t])) == l { lensRight[b][t] += 1 }
@@ -50,7 +44,6 @@ final class ProbesObject: VLSObject {
                 }
             }
             n += labels.count
-            start = end
         }
         func stats(_ v: [Int]) -> (Double, Double) {
             let acc = v[first...].map { 100 * Double($0) / Double(max(n, 1)) }
