@@ -1,7 +1,8 @@
 // libFuzzer entry point for every reader of untrusted input; built and run by Scripts/fuzz
 // (never part of the SwiftPM package). One binary, the target chosen by VLS_FUZZ_TARGET:
 //
-//   language     Completeness.check + Interpreter().run (core builtins only), each run
+//   language     Completeness.check + Interpreter().run (core builtins only), each run under
+//                a budget of 200,000 steps (Interrupt.setStepLimit) and
 //                stopped by a watchdog through the Ctrl-C flag after 250 ms
 //   safetensors  SafetensorsFile(path:) on the input, then every tensor materialised
 //   config       Checkpoint.load on a folder holding the input as config.json (and, after
@@ -80,6 +81,7 @@ func fuzzLanguage(_ data: Data) {
     let interpreter = Interpreter()
     interpreter.output = { _ in }
     Interrupt.clear()
+    Interrupt.setStepLimit(200_000)
     runStarted = monotonicNanos()
     _ = interpreter.run(source: source, path: "fuzz.vls")
     runStarted = 0

@@ -98,7 +98,7 @@ final class Compiler {
                         if r == .breakLoop { break }
                         if r == .returned { return r }
                     }
-                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
                 return .normal
             }
@@ -239,7 +239,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                     let (n, o) = i.addingReportingOverflow(step)
                     if o { break }
                     i = n
@@ -253,7 +253,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                     i += 1
                 }
             default:
@@ -269,7 +269,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
             }
             return .normal
@@ -525,7 +525,7 @@ final class Compiler {
                     let k = try ke(f)
                     do { try Ops.checkHashable(k) } catch { throw locate(error, file, key.location) }
                     out[k] = try ve(f)
-                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
                 return .dict(out)
             }
@@ -546,7 +546,7 @@ final class Compiler {
                     try st(f, v)
                     if let cond, !(try cond(f).isTruthy) { continue }
                     out.append(try el(f))
-                    if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
                 return .list(ListRef(out))
             }

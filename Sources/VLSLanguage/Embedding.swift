@@ -164,7 +164,7 @@ public struct RuntimeError: Error, CustomStringConvertible {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
     /// What a long native loop throws when `Interrupt.isRequested`.
-    public static var interrupted: RuntimeError { RuntimeError("interrupted") }
+    public static var interrupted: RuntimeError { RuntimeError(Interrupt.stopMessage) }
 }
 
 /// The Ctrl-C flag. Lock-free and async-signal-safe to set.
@@ -180,6 +180,38 @@ public enum Interrupt {
     public static func clear() { flag.pointee = 0 }
     /// The raw flag, for a signal handler (touch `clear()` once before installing it).
     public static var rawFlag: UnsafeMutablePointer<sig_atomic_t> { flag }
+
+    // MARK: Step budget
+    // Scripts from elsewhere (and the fuzzer) may run under a budget of interpreter steps:
+    // loop iterations, comprehension items and calls. Past it, the run stops with an error
+    // like Ctrl-C would, at the same checks, so the budget costs one decrement per step.
+
+    nonisolated(unsafe) private static var remaining: Int = .max
+    nonisolated(unsafe) private static var limit: Int? = nil
+    nonisolated(unsafe) private static var exhausted = false
+
+    /// Caps the steps of everything run from now on (nil: no cap, the default).
+    public static func setStepLimit(_ steps: Int?) {
+        limit = steps
+        remaining = steps.map { max(0, $0) } ?? .max
+        exhausted = false
+    }
+    /// The cap set by `setStepLimit`.
+    public static var stepLimit: Int? { limit }
+
+    /// Counts one step; true when the computation must stop (Ctrl-C or budget spent).
+    @inline(__always)
+    public static func poll() -> Bool {
+        remaining &-= 1
+        if remaining < 0 { exhausted = true; remaining = 0; return true }
+        return flag.pointee != 0
+    }
+
+    /// Why `poll()` said stop.
+    public static var stopMessage: String {
+        if exhausted, let limit { return "step limit of \(limit) exceeded (loop iterations and calls; set with --max-steps)" }
+        return "interrupted"
+    }
 }
 
 /// What `Interpreter.run` returns.

@@ -254,7 +254,7 @@ public final class Interpreter {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
-        if Interrupt.isRequested { throw err("interrupted", file, loc) }
+        if Interrupt.poll() { throw err(Interrupt.stopMessage, file, loc) }
         callDepth += 1
         defer { callDepth -= 1 }
         do {
@@ -292,7 +292,7 @@ public final class Interpreter {
             for e in positional { args.append(try e(f)) }
             var kws: [(String, Value)] = []
             for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
-            if Interrupt.isRequested { throw Diagnostic(message: "interrupted", file: file, location: loc) }
+            if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
             do {
                 return try nf.body(Arguments(positional: args, keywords: kws, interpreter: self, functionName: nf.name))
             } catch {

@@ -272,7 +272,7 @@ enum Ops {
         var out: [Value] = []
         while let x = try next() {
             out.append(x)
-            if Interrupt.isRequested { throw RuntimeError.interrupted }
+            if Interrupt.poll() { throw RuntimeError.interrupted }
         }
         return out
     }

@@ -38,8 +38,12 @@ struct SessionFlags: ParsableArguments {
     @Option(help: "Run the K-th of N deterministic slices of every dataset (K in 1...N).")
     var shard: String?
 
+    @Option(help: "Stop the program with an error after this many interpreter steps (loop iterations and calls), for scripts you did not write.")
+    var maxSteps: Int?
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
         _ = try parsedShard()
         _ = try resolvedThreads()
     }
@@ -65,6 +69,7 @@ struct SessionFlags: ParsableArguments {
     /// A fresh interpreter with the core's builtins and `args`.
     func makeInterpreter(scriptArgs: [String]) throws -> Interpreter {
         let interp = Interpreter()
+        Interrupt.setStepLimit(maxSteps)
         let options = SessionOptions(threads: try resolvedThreads(), seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
         Builtins.install(into: interp, options: options)
         interp.setGlobal("args", .list(scriptArgs.map { .string($0) }))

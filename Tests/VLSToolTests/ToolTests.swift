@@ -106,6 +106,19 @@ final class ToolTests: XCTestCase {
         XCTAssertTrue(e.contains("spin.vls:4:5: in call to 'spin'"), e)
     }
 
+    func testStepBudgetStopsARunawayScript() throws {
+        let script = write("runaway.vls", "def f(n):\n    return n\nx = 0\nwhile true:\n    x = f(x) + 1\n")
+        let (code, _, err) = try run(["run", "--max-steps", "50000", script])
+        XCTAssertEqual(code, 70)
+        XCTAssertTrue(err.contains("runaway.vls:5:10: error: step limit of 50000 exceeded"), err)
+        // A script inside its budget runs to the end.
+        let fine = write("fine.vls", "s = 0\nfor i in range(100):\n    s += i\nprint(s)\n")
+        let (fcode, fout, _) = try run(["run", "--max-steps", "1000", fine])
+        XCTAssertEqual(fcode, 0)
+        XCTAssertEqual(fout, "4950\n")
+        XCTAssertEqual(try run(["run", "--max-steps", "0", fine]).0, 64)
+    }
+
     func testUnreadableScriptExits74() throws {
         let (code, _, err) = try run(["run", tmp + "/missing.vls"])
         XCTAssertEqual(code, 74)
