@@ -17,7 +17,6 @@ nonisolated(unsafe) private var completionIndex = 0
 final class ReadlineReader: LineReader {
     private let historyPath: String
     private var entries: [String] = []
-    private let loadedCount: Int
     static let historyLimit = 1000
 
     init(session: ReplSession) {
@@ -49,7 +48,6 @@ final class ReadlineReader: LineReader {
             }
         }
         entries = ReadlineReader.loadHistory(historyPath)
-        loadedCount = entries.count
         for e in entries { add_history(e) }
         Interrupt.clear()
         var sa = sigaction()
@@ -110,19 +108,19 @@ final class ReadlineReader: LineReader {
         return .line(receivedLine ?? "")
     }
 
+    /// Records an entry and appends it to the history file at once (as the file is now:
+    /// another REPL may have written since), capped, under a file lock and written
+    /// atomically (AtomicWrites.swift), so a REPL that is killed, or whose terminal closes,
+    /// loses no line it accepted. I/O errors are ignored (history is a convenience).
     func addHistory(_ entry: String) {
         if entries.last == entry { return }
         entries.append(entry)
         add_history(entry)
+        appendHistory([entry], to: historyPath, limit: ReadlineReader.historyLimit)
     }
 
-    /// Appends this session's new entries to the history file as it is now (another REPL
-    /// may have written since this one loaded it), capped, under a file lock and written
-    /// atomically (AtomicWrites.swift); I/O errors are ignored.
-    func close() {
-        guard entries.count > loadedCount else { return }
-        appendHistory(Array(entries[loadedCount...]), to: historyPath, limit: ReadlineReader.historyLimit)
-    }
+    /// Nothing is left to write: every entry reached the file when it was accepted.
+    func close() {}
 
     /// One entry per line; backslash and newline escaped, so multi-line entries stay whole.
     static func encode(_ s: String) -> String {

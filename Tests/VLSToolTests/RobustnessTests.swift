@@ -139,13 +139,89 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(a.expect("> "), a.transcript)
         XCTAssertTrue(b.expect("> "), b.transcript)
         a.type("from_a = 1\r")
-        b.type("from_b = 2\r")
         XCTAssertTrue(a.expect("> ", count: 2), a.transcript)
+        b.type("from_b = 2\r")
         XCTAssertTrue(b.expect("> ", count: 2), b.transcript)
         XCTAssertNotNil(a.quit())
         XCTAssertNotNil(b.quit())
         let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(lines, ["#vls-history v1", "old_entry = 0", "from_a = 1", "from_b = 2"])
+    }
+
+    /// A REPL killed outright (SIGKILL: the OOM killer, a closed terminal) keeps every line it
+    /// accepted in the history, and a `:save` interrupted by the kill leaves the old file whole.
+    func testKilledReplLosesNoHistoryAndNoSave() throws {
+        let vls = try binary()
+        let history = tmp + "/history"
+        let saved = tmp + "/session.vls"
+        let repl = try PtyRepl(binary: vls, history: history, home: tmp)
+        XCTAssertTrue(repl.expect("> "), repl.transcript)
+        // Enough inputs that each :save is a real write; every :save rewrites the file with
+        // the session so far, so a torn file would end mid-line or skip an input.
+        var typed = 0
+        for i in 0..<60 {
+            repl.type("v\(i) = \(i)\r")
+            typed += 1
+            XCTAssertTrue(repl.expect("> ", count: typed + 1), repl.transcript)
+            if i % 3 == 2 {
+                repl.type(":save \(saved)\r")
+                typed += 1
+                XCTAssertTrue(repl.expect("> ", count: typed + 1), repl.transcript)
+            }
+        }
+        kill(repl.pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(repl.pid, &status, 0)
+        close(repl.master)
+        let lines = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n").map(String.init)
+        let expected = ["#vls-history v1"] + (0..<60).flatMap { i in
+            ["v\(i) = \(i)"] + (i % 3 == 2 ? [":save \(saved)"] : [])
+        }
+        // Consecutive duplicates are kept once, so the repeated :save lines stay (they alternate).
+        XCTAssertEqual(lines, expected)
+        let session = try String(contentsOfFile: saved, encoding: .utf8)
+        XCTAssertEqual(session, (0..<60).map { "v\($0) = \($0)\n" }.joined())
+    }
+
+    /// Kills a REPL in the middle of a burst of `:save`s: the file is always one whole version.
+    func testKillDuringSaveLeavesAWholeSession() throws {
+        let vls = try binary()
+        let saved = tmp + "/burst.vls"
+        var generator = SystemRandomNumberGenerator()
+        var linesChecked = 0
+        for round in 0..<4 {
+            let repl = try PtyRepl(binary: vls, history: tmp + "/history-\(round)", home: tmp)
+            XCTAssertTrue(repl.expect("> "), repl.transcript)
+            // One paste: 400 assignments, each followed by a :save of the session so far.
+            var burst = ""
+            for i in 0..<400 { burst += "w\(i) = \"\(String(repeating: "x", count: 200))\"\r:save \(saved)\r" }
+            // Typed in non-blocking chunks between reads of the echo: a pty holds a few KB,
+            // so writing it all before reading would block both sides.
+            let bytes = Array(burst.utf8)
+            var sent = 0
+            _ = fcntl(repl.master, F_SETFL, fcntl(repl.master, F_GETFL) | O_NONBLOCK)
+            let deadline = Date().addingTimeInterval(Double.random(in: 0.3...1.0, using: &generator))
+            while Date() < deadline {
+                if sent < bytes.count {
+                    let n = bytes[sent...].withUnsafeBufferPointer { Glibc.write(repl.master, $0.baseAddress, min(512, $0.count)) }
+                    if n > 0 { sent += n }
+                }
+                _ = repl.expect("\u{0}", timeout: 0.01)
+            }
+            kill(repl.pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(repl.pid, &status, 0)
+            close(repl.master)
+            guard let text = try? String(contentsOfFile: saved, encoding: .utf8) else { continue }
+            let got = text.split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertEqual(got.last, "", "round \(round): the file does not end with a newline (torn)")
+            let body = got.dropLast()
+            linesChecked += body.count
+            for (i, line) in body.enumerated() {
+                XCTAssertEqual(String(line), "w\(i) = \"\(String(repeating: "x", count: 200))\"", "round \(round): line \(i) torn or out of order")
+            }
+        }
+        XCTAssertGreaterThan(linesChecked, 0, "no :save ever completed before the kills")
     }
 
     /// `AtomicFile.update` (the REPL history) from many threads at once: every line lands.
