@@ -561,6 +561,7 @@ struct Parser {
             if peek.kind == .eof { break }
             let t = peek
             if (t.kind == .name || t.kind == .keyword) && peekAt(1).isPunct(":") {
+                if t.text == "lambda" { throw lambdaHint(t) }
                 advance(); advance()
                 if args.contains(where: { $0.label == t.text }) { throw fail("keyword argument '\(t.text)' repeated", at: t) }
                 args.append(Argument(label: t.text, value: try expression(), location: t.location))
@@ -601,6 +602,11 @@ struct Parser {
         return items
     }
 
+    /// Python's `lambda x: e` is the most likely slip from Python users.
+    private func lambdaHint(_ t: Token) -> ParseError {
+        fail("vls writes anonymous functions as 'fn(x) => expression', not 'lambda x: expression'", at: t)
+    }
+
     private mutating func primary() throws -> Expr {
         let t = peek
         switch t.kind {
@@ -616,7 +622,9 @@ struct Parser {
                 return Expr(.string(s), t.location)
             }
             return Expr(.interpolated(parts), t.location)
-        case .name: advance(); return Expr(.name(NameRef(t.text, t.location)), t.location)
+        case .name:
+            if t.text == "lambda" && (peekAt(1).kind == .name || peekAt(1).isPunct(":")) { throw lambdaHint(t) }
+            advance(); return Expr(.name(NameRef(t.text, t.location)), t.location)
         case .keyword:
             switch t.text {
             case "true": advance(); return Expr(.bool(true), t.location)
