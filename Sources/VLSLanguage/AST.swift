@@ -102,6 +102,9 @@ final class FunctionDecl {
     let binding: NameRef?
     var slotCount = 0
     var globalNames: Set<String> = []
+    /// Slots that no nested function reads, in a function that defines nested functions:
+    /// cleared when a call returns (see `CompiledFunction.releaseOnExit`).
+    var releaseOnExit: [Int] = []
     init(name: String, params: [Parameter], body: [Stmt], location: SourceLocation, doc: String?, binding: NameRef?) {
         self.name = name; self.params = params; self.body = body; self.location = location; self.doc = doc; self.binding = binding
     }

@@ -280,6 +280,7 @@ final class Compiler {
     private func function(_ decl: FunctionDecl) -> Eval {
         let firstDefault = decl.params.firstIndex { $0.defaultValue != nil } ?? decl.params.count
         let code = CompiledFunction(slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault)
+        code.releaseOnExit = decl.releaseOnExit
         // A function defined at module level has no enclosing function frame to keep.
         let nested = functionNesting > 0
         functionNesting += 1

@@ -33,6 +33,13 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
 
     @inline(__always) var parent: Frame? { header.parent }
 
+    /// Drops the values of `slots` and the return value (the frame may outlive its call).
+    func release(_ slots: [Int]) {
+        let p = self.slots
+        for i in slots { p[i] = Frame.unbound }
+        header.returnValue = .nil
+    }
+
     @inline(__always) var returnValue: Value {
         get { header.returnValue }
         set { header.returnValue = newValue }
@@ -91,6 +98,10 @@ final class CompiledFunction {
     let paramCount: Int
     let paramNames: [String]
     let firstDefault: Int
+    /// Slots to clear when a call returns (only in functions that define nested functions:
+    /// those no nested function reaches), so a closure that outlives the call keeps only
+    /// what it uses and the frame-closure cycle is broken.
+    var releaseOnExit: [Int] = []
     init(slotCount: Int, paramNames: [String], firstDefault: Int) {
         self.slotCount = slotCount
         self.paramCount = paramNames.count

@@ -257,6 +257,16 @@ public final class Interpreter {
         if Interrupt.poll() { throw err(Interrupt.stopMessage, file, loc) }
         callDepth += 1
         defer { callDepth -= 1 }
+        let code = fn.code
+        if !code.releaseOnExit.isEmpty {
+            defer { frame.release(code.releaseOnExit) }
+            return try run(fn, frame, file, loc)
+        }
+        return try run(fn, frame, file, loc)
+    }
+
+    @inline(__always)
+    private func run(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         do {
             _ = try fn.code.body(frame)
         } catch var d as Diagnostic {

@@ -8,6 +8,10 @@ final class Resolver {
     private struct Scope {
         var slots: [String: Int] = [:]
         var globals: Set<String> = []
+        /// Slots read or written by a nested function (at any depth).
+        var captured: Set<Int> = []
+        /// Whether a nested function (def or fn) is defined in this scope.
+        var definesFunctions = false
     }
     private var scopes: [Scope] = []
     private var loopDepth = 0
@@ -82,6 +86,7 @@ final class Resolver {
     }
 
     private func function(_ decl: FunctionDecl) {
+        if !scopes.isEmpty { scopes[scopes.count - 1].definesFunctions = true }
         // Defaults are evaluated in the enclosing scope, at definition time.
         for p in decl.params { if let d = p.defaultValue { expr(d) } }
         var names = decl.params.map(\.name)
@@ -99,7 +104,14 @@ final class Resolver {
         for s in decl.body { statement(s) }
         functionDepth -= 1
         loopDepth = savedLoop
-        scopes.removeLast()
+        let done = scopes.removeLast()
+        // A nested function keeps this frame alive after the call (it is the closure's
+        // parent), and the frame usually holds that closure in a slot: a reference cycle
+        // that would keep every local, tensors included, forever. Clearing at return the
+        // slots no nested function can reach breaks it; what the closures do reach stays.
+        if done.definesFunctions {
+            decl.releaseOnExit = (0..<decl.slotCount).filter { !done.captured.contains($0) }
+        }
     }
 
     private func bind(_ ref: NameRef) {
@@ -108,6 +120,7 @@ final class Resolver {
             if scope.globals.contains(ref.name) { ref.resolution = .global; return }
             if let slot = scope.slots[ref.name] {
                 ref.resolution = depth == 0 ? .local(slot) : .enclosing(depth: depth, slot: slot)
+                if depth > 0 { scopes[scopes.count - 1 - depth].captured.insert(slot) }
                 return
             }
             depth += 1
