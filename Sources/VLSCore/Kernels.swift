@@ -56,11 +56,15 @@ public enum Kernels {
     /// branch-free rational approximation (the one Eigen and XLA use for float erf, within
     /// a few float ulps of erff) so the loop vectorises; tested against `geluNaive`.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        Threads.parallelFor(n, costPerItem: 4) { a, b in
-            for i in a..<b {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + fastErf(v * 0.70710678118654752))
-            }
+        Threads.parallelFor(n, costPerItem: 4) { a, b in geluSerial(x + a, count: b - a) }
+    }
+
+    /// `gelu` on the calling thread (for work already split across the workers).
+    @inline(__always)
+    public static func geluSerial(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let v = x[i]
+            x[i] = 0.5 * v * (1 + fastErf(v * 0.70710678118654752))
         }
     }
 
@@ -95,11 +99,15 @@ public enum Kernels {
 
     /// CLIP's quick GELU, x · sigmoid(1.702 x), in place.
     public static func quickGelu(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-        Threads.parallelFor(n, costPerItem: 8) { a, b in
-            for i in a..<b {
-                let v = x[i]
-                x[i] = v / (1 + expf(-1.702 * v))
-            }
+        Threads.parallelFor(n, costPerItem: 8) { a, b in quickGeluSerial(x + a, count: b - a) }
+    }
+
+    /// `quickGelu` on the calling thread.
+    @inline(__always)
+    public static func quickGeluSerial(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n {
+            let v = x[i]
+            x[i] = v / (1 + expf(-1.702 * v))
         }
     }
 

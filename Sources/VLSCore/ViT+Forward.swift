@@ -197,12 +197,26 @@ struct ForwardPass {
         let bw = w.blocks[i]
         let rows = B * T
         let hidden = buf("mlp_hidden", rows * F)
-        BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
-                    outFeatures: F, y: hidden)
-        try visit(.mlpPre, block: i, hidden, shape: [B, T, F])
-        switch c.activation {
-        case .gelu: Kernels.gelu(hidden, count: rows * F)
-        case .quickGelu: Kernels.quickGelu(hidden, count: rows * F)
+        let activation = c.activation
+        if wanted.contains(HookPoint(.mlpPre, block: i)) {
+            BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
+                        outFeatures: F, y: hidden)
+            try visit(.mlpPre, block: i, hidden, shape: [B, T, F])
+            switch activation {
+            case .gelu: Kernels.gelu(hidden, count: rows * F)
+            case .quickGelu: Kernels.quickGelu(hidden, count: rows * F)
+            }
+        } else {
+            // The activation runs on each worker's slice of fc1 while it is in cache.
+            BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
+                        outFeatures: F, y: hidden) { p, ld, r, n in
+                for row in 0..<r {
+                    switch activation {
+                    case .gelu: Kernels.geluSerial(p + row * ld, count: n)
+                    case .quickGelu: Kernels.quickGeluSerial(p + row * ld, count: n)
+                    }
+                }
+            }
         }
         try visit(.mlpPost, block: i, hidden, shape: [B, T, F])
         BLAS.linear(x: hidden, rows: rows, inFeatures: F, weight: bw.fc2.weight.pointer, bias: bw.fc2.bias?.pointer,

@@ -26,6 +26,36 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// `linear` splits large products by output columns across the workers (one
+    /// single-threaded sgemm, bias and epilogue each): every split, including widths that
+    /// are not whole 16-column panels, must equal the naive product.
+    func testSplitLinearAgainstNaive() {
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        for (rows, inF, outF, withBias) in [(197, 192, 1000, true), (50, 256, 2304, false), (3, 64, 40, true), (120, 100, 777, true)] {
+            let x = random(rows * inF, seed: 11), w = random(outF * inF, seed: 12), bias = random(outF, seed: 13)
+            var reference = [Float](repeating: 0, count: rows * outF)
+            BLAS.gemmNaive(m: rows, n: outF, k: inF, a: x, lda: inF, b: w, ldb: inF, transB: true, c: &reference, ldc: outF)
+            for r in 0..<rows { for j in 0..<outF { reference[r * outF + j] += withBias ? bias[j] : 0 } }
+            Kernels.geluNaive(&reference, count: reference.count)
+            let scale = reference.map { abs($0) }.max() ?? 1
+            for workers in [1, 2, 3] {
+                Threads.set(workers)
+                var y = [Float](repeating: .nan, count: rows * outF)
+                x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+                    BLAS.linear(x: xp.baseAddress!, rows: rows, inFeatures: inF, weight: wp.baseAddress!,
+                                bias: withBias ? bp.baseAddress! : nil, outFeatures: outF, y: &y) { p, ld, r, n in
+                        for row in 0..<r { Kernels.geluSerial(p + row * ld, count: n) }
+                    }
+                } } }
+                XCTAssertFalse(y.contains { $0.isNaN }, "a column slice was never written")
+                let d = maxDiff(y, reference) / scale
+                print("linear+gelu \(rows)x\(outF)x\(inF) workers=\(workers): max relative diff \(d)")
+                XCTAssertLessThan(d, 2e-6)
+            }
+        }
+    }
+
     func testLayerNormAgainstNaive() {
         let rows = 70, d = 96
         let x = random(rows * d, seed: 3).map { $0 * 3 + 1 }, g = random(d, seed: 4), b = random(d, seed: 5)
