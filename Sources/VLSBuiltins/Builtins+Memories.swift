@@ -21,6 +21,7 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
         var out: [Int] = []
         switch v {
         case .nil: return nil
+        case .range(let r): out = (0..<r.count).map { r[$0] }
         case .list(let l):
             for (i, item) in l.items.enumerated() {
                 guard case .int(let c) = item else { throw RuntimeError("random_classes[\(i)] must be an int class index, got \(item.typeName)") }
@@ -68,11 +69,12 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
                (vls's generator) or given as `random_classes:` (C class indices, e.g. numpy's draws, to reproduce another implementation). \
                Accuracy effect: CLS agreement of correctly minus wrongly classified images, `shuffles`-shuffle permutation test. \
                Compositionality: % of tokens whose sublayer top-1 class through the lens is the class (argmax of the raw projection) of one of their top-k memories. \
-               `mode: \"correct\"` (default): compositionality of CLS and image tokens separately (registers and the distillation token in neither); \
-               values as they enter the residual (gamma ⊙ column on layer-scale models) against the sublayer output added to the residual (attn_out / mlp_out); \
-               distilled models through the mean of both heads, as project. \
-               `mode: \"paper\"`: the authors' code: one compositionality pooled over every token (CLS and prefix tokens included), raw fc2 / attn.proj columns \
-               against the sublayer output before the layer scale, model.head alone. Agreement counts every token in both modes.
+               `mode: \"correct\"` (default): values as they enter the residual (gamma ⊙ column on layer-scale models) for agreement and compositionality, \
+               compared with the sublayer output added to the residual (attn_out / mlp_out); distilled models through the mean of both heads, as project; \
+               compositionality of CLS and image tokens separately (registers and the distillation token in neither). \
+               `mode: \"paper\"`: the authors' code: raw fc2 / attn.proj columns and model.head alone, the sublayer output before the layer scale, \
+               one compositionality pooled over every token (CLS and prefix tokens included). Agreement counts every token in both modes. \
+               `k`: memories per token and values per class (5 in the paper); `batch`: images per forward pass.
                """) { a in
             try a.expectKeywords(["k", "seed", "batch", "shuffles", "mode", "random_classes"])
             let m = try a.model(0)
