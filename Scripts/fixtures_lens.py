@@ -155,6 +155,64 @@ def wilcoxon_cases():
     return cases
 
 
+# Token positions the user-hook fixture scales (the same list is in
+# Tests/VLSToolTests/Parity/hook_edits.vls).
+HOOK_SCALE_TOKENS = [0, 2, 5]
+
+
+def hook_fixtures(model, x):
+    """User-function hooks (vls `hook(name, fn)`) as timm forward hooks, for
+    Tests/VLSToolTests/Parity/hook_edits.vls: logits and a captured activation under each.
+
+    - scale: blocks.0.hook_resid_post, tokens HOOK_SCALE_TOKENS multiplied by 0.5;
+    - read: a function on every block's resid_post that returns nothing (must change
+      nothing; what it saw at the last block is the unedited resid_post);
+    - zero_mlp0: the two-argument form on every mlp_out, replacing only block 0's by zeros;
+    - z_head: blocks.1.attn.hook_z, head 2 doubled (the attn.proj input)."""
+    out = {}
+    last = len(model.blocks) - 1
+
+    def keep(store, key):
+        return lambda m, inp, o: store.__setitem__(key, o.detach().clone())
+
+    def scale(m, inp, o):
+        o = o.clone()
+        o[:, HOOK_SCALE_TOKENS] *= 0.5
+        return o
+    caps = {}
+    out["hook.scale.logits"] = run_with(model, x, [(model.blocks[0], scale), (model.blocks[0], keep(caps, 0)),
+                                                   (model.blocks[last], keep(caps, last))])
+    out["hook.scale.resid_post_0"], out["hook.scale.resid_post_last"] = caps[0], caps[last]
+
+    caps = {}
+    out["hook.read.logits"] = run_with(model, x, [(model.blocks[last], keep(caps, last))])
+    out["hook.read.resid_post_last"] = caps[last]
+
+    caps = {}
+    out["hook.zero_mlp0.logits"] = run_with(model, x, [(model.blocks[0].ls2, lambda m, i, o: torch.zeros_like(o)),
+                                                       (model.blocks[0], keep(caps, 0))])
+    out["hook.zero_mlp0.resid_post_0"] = caps[0]
+
+    def double_head(m, inp):
+        z = inp[0].clone()
+        B, T, D = z.shape
+        H = model.blocks[1].attn.num_heads
+        z = z.reshape(B, T, H, D // H)
+        z[:, :, 2] *= 2
+        return (z.reshape(B, T, D),)
+    caps = {}
+    h = model.blocks[1].attn.proj.register_forward_pre_hook(double_head)
+    out["hook.z_head.logits"] = run_with(model, x, [(model.blocks[1], keep(caps, 1))])
+    h.remove()
+    out["hook.z_head.resid_post_1"] = caps[1]
+    return out
+
+
+def write_hooks(folder, model, x):
+    tensors = hook_fixtures(model, x)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, "hook_edits.safetensors"))
+
+
 def write(folder, model, x, gen):
     prefix = model.num_prefix_tokens
     x2 = torch.randn(x.shape, generator=gen)

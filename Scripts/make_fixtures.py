@@ -42,6 +42,12 @@ VARIANTS = {
     "clip_quickgelu": ("vit_base_patch16_clip_quickgelu_224", dict(TINY)),
 }
 
+# Variants with key-value memory references: CLS, GAP (pre- and post-norm), registers,
+# layer scale, distillation token; labels of the reference input where there are no
+# metrics images.
+MEMORY_VARIANTS = ("standard", "gap", "rpn", "registers", "deit3", "distilled")
+MEMORY_LABELS = [3, 8]
+
 
 def perturb(model, gen):
     """Sets every norm, bias, layer scale and token parameter to non-default values."""
@@ -189,11 +195,18 @@ def main():
         if name in ("standard", "gap"):
             # Edits, the lens and the metrics M1-M6 (Scripts/fixtures_lens.py).
             fixtures_lens.write(folder, model, x, gen)
-            if name == "standard":
-                # Key-value memory statistics on the metrics images (Scripts/fixtures_memories.py).
+            # User-function hooks (vls hook(name, fn)) as timm forward hooks.
+            fixtures_lens.write_hooks(folder, model, x)
+        if name in MEMORY_VARIANTS:
+            # Key-value memory statistics, both modes (Scripts/fixtures_memories.py): on the
+            # metrics images where a model has them, else on the reference input with fixed
+            # labels (no draw from `gen`, so the other fixtures stay as they were).
+            if name in ("standard", "gap"):
                 from safetensors.torch import load_file
                 inp = load_file(os.path.join(folder, "metrics_input.safetensors"))
                 fixtures_memories.write(folder, model, inp["images"], [int(v) for v in inp["labels"].tolist()])
+            else:
+                fixtures_memories.write(folder, model, x, MEMORY_LABELS, input_name="reference")
         if name in ("standard", "deit3"):
             # Lens saliency, rollout, perturbation curves (Scripts/fixtures_saliency.py).
             fixtures_saliency.write(folder, model, torch.Generator().manual_seed(2000 + i))

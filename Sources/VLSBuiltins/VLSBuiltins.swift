@@ -120,7 +120,15 @@ extension Arguments {
                 guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of ints", got: $0) }
                 return i
             }
-        case .object(let o as TensorObject): return o.tensor.scalars.map { Int($0) }
+        case .object(let o as TensorObject):
+            // Tensor elements are floats: only integral, finite values are indices
+            // (Int(nan) would trap, Int(2.5) would silently truncate).
+            return try o.tensor.scalars.enumerated().map { i, x in
+                guard x.isFinite, x == x.rounded(), abs(x) < 1e15 else {
+                    throw RuntimeError("bad argument '\(name)' to '\(functionName)' (element \(i) is \(x), not an integer)")
+                }
+                return Int(x)
+            }
         default: throw badArgument(index, name, expected: "list of ints", got: v)
         }
     }

@@ -9,25 +9,68 @@ import Foundation
 /// (C x n_values), no norm and no bias.
 public enum MemoryKind: String, Sendable, CaseIterable, Codable { case mlp, attn }
 
+/// Which definition of the memory analyses to follow.
+///
+/// `correct` (the default) reads memories as they act on the residual stream: on a
+/// layer-scale model (DeiT-3) value j is gamma ⊙ column j and the sublayer output is the
+/// one added to the residual (after the layer scale, vls's `attn_out` / `mlp_out`); on a
+/// distilled model values and sublayer outputs go through the same head as `project`
+/// (the mean of the class and distillation heads); compositionality is reported for CLS
+/// and image tokens separately, prefix tokens (registers, distillation token) in neither.
+///
+/// `paper` follows the authors' code (src/memories.py `compute_composition`,
+/// src/extractor.py, src/plots/mech_interp.py `plot_memory_compositionality`): values
+/// are the raw fc2 / attn.proj columns, the sublayer output is taken before the layer
+/// scale (fc2 / attn.proj output; the block's post-norm applied on post-norm models, as
+/// the code does for its GAP model), `model.head` alone is the head, and
+/// compositionality is one percentage pooled over every token of every image (CLS,
+/// registers, distillation token and patches alike). On models without layer scale,
+/// distillation head or extra prefix tokens the two modes share values and outputs and
+/// differ only in the token pooling.
+public enum MemoryMode: String, Sendable, CaseIterable, Codable { case correct, paper }
+
 extension ViT {
-    /// The value matrix [D, n] of a block's sublayer (a view of the weights, never mutated).
-    public func memoryValues(_ kind: MemoryKind, block b: Int) -> Tensor {
-        switch kind {
-        case .mlp: return weights.blocks[b].fc2.weight        // [D, F]: column j is value j
-        case .attn: return weights.blocks[b].proj.weight      // [D, D]
+    /// The value matrix [D, n] of a block's sublayer: column j is value j. `paper`: the raw
+    /// weights (a view, never mutated); `correct`: gamma ⊙ column on layer-scale models
+    /// (a copy), the raw weights otherwise.
+    public func memoryValues(_ kind: MemoryKind, block b: Int, mode: MemoryMode = .correct) -> Tensor {
+        let bw = weights.blocks[b]
+        let raw = kind == .mlp ? bw.fc2.weight : bw.proj.weight     // [D, F] or [D, D]
+        guard mode == .correct, !config.postNorm, let gamma = kind == .mlp ? bw.ls2 : bw.ls1 else { return raw }
+        let x = raw.contiguous()
+        let D = x.shape[0], n = x.shape[1]
+        let out = Tensor(uninitialized: [D, n])
+        for d in 0..<D {
+            let g = gamma.pointer[d]
+            for j in 0..<n { out.mutablePointer[d * n + j] = x.pointer[d * n + j] * g }
         }
+        return out
     }
 
+    /// The head the memory analyses project through [C, D]: `model.head`, or for a
+    /// distilled model in `correct` mode the mean of the class and distillation heads (as
+    /// `project`'s default; the lens is linear after the norm, so this is the same map).
+    public func memoryHead(mode: MemoryMode = .correct) -> Tensor {
+        guard mode == .correct, let hd = weights.headDist else { return weights.head.weight }
+        let a = weights.head.weight.contiguous(), b = hd.weight.contiguous()
+        let out = Tensor(uninitialized: a.shape)
+        for i in 0..<a.count { out.mutablePointer[i] = (a.pointer[i] + b.pointer[i]) / 2 }
+        return out
+    }
+
+    /// The head choice of `project` that matches `memoryHead(mode:)`.
+    func memoryHeadChoice(_ mode: MemoryMode) -> HeadChoice { mode == .paper ? .cls : .mean }
+
     /// Raw value projection P = W_head · W_values: [C, n].
-    public func valueProjection(_ kind: MemoryKind, block b: Int) throws -> Tensor {
-        try weights.head.weight.matmul(memoryValues(kind, block: b))
+    public func valueProjection(_ kind: MemoryKind, block b: Int, mode: MemoryMode = .correct) throws -> Tensor {
+        try memoryHead(mode: mode).matmul(memoryValues(kind, block: b, mode: mode))
     }
 
     /// Class-value agreement: cosine of every head row with every value column (both
     /// normalised to unit length, on copies), then the max over values per class: [C].
-    public func classValueAgreement(_ kind: MemoryKind, block b: Int) throws -> Tensor {
-        let head = weights.head.weight          // [C, D]
-        let values = memoryValues(kind, block: b)  // [D, n]
+    public func classValueAgreement(_ kind: MemoryKind, block b: Int, mode: MemoryMode = .correct) throws -> Tensor {
+        let head = memoryHead(mode: mode).contiguous()                  // [C, D]
+        let values = memoryValues(kind, block: b, mode: mode).contiguous()  // [D, n]
         let C = head.shape[0], D = head.shape[1], n = values.shape[1]
         let hn = Tensor(uninitialized: [C, D]), vn = Tensor(uninitialized: [D, n])
         for c in 0..<C {
@@ -43,13 +86,24 @@ extension ViT {
     }
 }
 
+/// Token groups of the compositionality counts.
+public enum MemoryTokenGroup: Int, Sendable, CaseIterable, Codable {
+    /// Token 0 of a model with a CLS token.
+    case cls
+    /// Patch tokens (after every prefix token).
+    case image
+    /// Other prefix tokens: registers, the distillation token.
+    case otherPrefix
+}
+
 /// Key-value agreement, its random-class baseline, the CLS accuracy effect and
 /// compositionality, accumulated over batches (counts: exact merge).
 public struct MemoryStats: Codable, Sendable {
     public let depth: Int
     public let classes: Int
     public let k: Int
-    /// The random class drawn for each class (seeded, shared by its images, may equal it).
+    public let mode: MemoryMode
+    /// The random class drawn for each class (seeded or given, shared by its images, may equal it).
     public let randomClass: [Int]
     /// [kind][block][class]: tokens that agree with the true class / with the random class / all tokens.
     public var agree: [[[Int]]]
@@ -58,23 +112,34 @@ public struct MemoryStats: Codable, Sendable {
     /// [kind][block]: per image, whether its CLS agrees (1/0), and whether the image was classified correctly.
     public var clsAgree: [[[UInt8]]]
     public var correct: [UInt8]
-    /// [kind][block]: tokens whose own top-1 class equals the class of one of its top-k memories / all.
-    public var composed: [[Int]]
-    public var composedTotal: [[Int]]
+    /// [kind][block][group]: tokens whose own top-1 class equals the class of one of its
+    /// top-k memories / all tokens, by token group (`MemoryTokenGroup`).
+    public var composed: [[[Int]]]
+    public var composedTotal: [[[Int]]]
 
-    init(depth: Int, classes: Int, k: Int, randomClass: [Int]) {
-        self.depth = depth; self.classes = classes; self.k = k; self.randomClass = randomClass
+    init(depth: Int, classes: Int, k: Int, mode: MemoryMode, randomClass: [Int]) {
+        self.depth = depth; self.classes = classes; self.k = k; self.mode = mode; self.randomClass = randomClass
         let z3 = [[[Int]]](repeating: [[Int]](repeating: [Int](repeating: 0, count: classes), count: depth), count: 2)
         agree = z3; agreeRandom = z3; tokens = z3
         clsAgree = [[[UInt8]]](repeating: [[UInt8]](repeating: [], count: depth), count: 2)
         correct = []
-        composed = [[Int]](repeating: [Int](repeating: 0, count: depth), count: 2)
+        let groups = MemoryTokenGroup.allCases.count
+        composed = [[[Int]]](repeating: [[Int]](repeating: [Int](repeating: 0, count: groups), count: depth), count: 2)
         composedTotal = composed
     }
 
+    /// Compositionality in % of one kind and block: over `groups` (all tokens when nil, the
+    /// authors' pooled definition); nil when the groups hold no token.
+    public func compositionality(_ kind: MemoryKind, block b: Int, groups: [MemoryTokenGroup]? = nil) -> Double? {
+        let kd = kind == .mlp ? 0 : 1
+        let gs = (groups ?? MemoryTokenGroup.allCases).map(\.rawValue)
+        let n = gs.map { composed[kd][b][$0] }.reduce(0, +), total = gs.map { composedTotal[kd][b][$0] }.reduce(0, +)
+        return total == 0 ? nil : 100 * Double(n) / Double(total)
+    }
+
     public mutating func merge(_ o: MemoryStats) throws {
-        guard o.depth == depth, o.classes == classes, o.k == k, o.randomClass == randomClass else {
-            throw CoreError("cannot merge memory statistics of different models, k or seeds")
+        guard o.depth == depth, o.classes == classes, o.k == k, o.mode == mode, o.randomClass == randomClass else {
+            throw CoreError("cannot merge memory statistics of different models, k, modes or random classes")
         }
         for kd in 0..<2 {
             for b in 0..<depth {
@@ -83,7 +148,9 @@ public struct MemoryStats: Codable, Sendable {
                     tokens[kd][b][c] += o.tokens[kd][b][c]
                 }
                 clsAgree[kd][b] += o.clsAgree[kd][b]
-                composed[kd][b] += o.composed[kd][b]; composedTotal[kd][b] += o.composedTotal[kd][b]
+                for g in 0..<composed[kd][b].count {
+                    composed[kd][b][g] += o.composed[kd][b][g]; composedTotal[kd][b][g] += o.composedTotal[kd][b][g]
+                }
             }
         }
         correct += o.correct
@@ -94,23 +161,49 @@ public struct MemoryStats: Codable, Sendable {
 public final class MemoryCollector: HookHandler {
     public private(set) var stats: MemoryStats
     let model: ViT
+    let mode: MemoryMode
     /// [kind][block]: the top-k values of each class (by raw projection) and each memory's class.
     let topValues: [[[Set<Int>]]]
     let memoryClass: [[[Int]]]
+    /// `paper` on a pre-norm layer-scale model: the sublayer output before the layer scale
+    /// is recomputed from the sublayer's input (z, the activated MLP hidden) with its weights.
+    let preScaleOutputs: Bool
     private var labels: [Int] = []
     private var keyTop: [MemoryKind: [[Int]]] = [:]   // per token: its top-k coefficients (current block)
 
-    public init(model: ViT, k: Int = 5, seed: UInt64) throws {
-        self.model = model
-        let c = model.config
+    /// The seeded random classes: one uniform draw in 0..<classes per class (vls's generator).
+    public static func randomClasses(classes: Int, seed: UInt64) -> [Int] {
         var g = SeededGenerator(seed: seed)
-        let rc = (0..<c.numClasses).map { _ in Int(g.next() % UInt64(c.numClasses)) }
-        stats = MemoryStats(depth: c.depth, classes: c.numClasses, k: k, randomClass: rc)
+        return (0..<classes).map { _ in Int(g.next() % UInt64(classes)) }
+    }
+
+    /// - Parameters:
+    ///   - randomClasses: the random class of each class for the baseline (C entries, each
+    ///     in 0..<C); drawn from `seed` when nil.
+    public init(model: ViT, k: Int = 5, seed: UInt64, randomClasses: [Int]? = nil, mode: MemoryMode = .correct) throws {
+        self.model = model
+        self.mode = mode
+        let c = model.config
+        guard k >= 1 else { throw CoreError("k must be at least 1, got \(k)") }
+        let rc: [Int]
+        if let given = randomClasses {
+            guard given.count == c.numClasses else {
+                throw CoreError("random_classes needs one class per class of the model (\(c.numClasses)), got \(given.count)")
+            }
+            if let bad = given.firstIndex(where: { $0 < 0 || $0 >= c.numClasses }) {
+                throw CoreError("random_classes[\(bad)] = \(given[bad]) is not a class of the model (0...\(c.numClasses - 1))")
+            }
+            rc = given
+        } else {
+            rc = Self.randomClasses(classes: c.numClasses, seed: seed)
+        }
+        stats = MemoryStats(depth: c.depth, classes: c.numClasses, k: k, mode: mode, randomClass: rc)
+        preScaleOutputs = mode == .paper && c.layerScale && !c.postNorm
         var tv: [[[Set<Int>]]] = [], mc: [[[Int]]] = []
         for kind in MemoryKind.allCases {
             var perBlockTop: [[Set<Int>]] = [], perBlockClass: [[Int]] = []
             for b in 0..<c.depth {
-                let P = try model.valueProjection(kind, block: b)   // [C, n]
+                let P = try model.valueProjection(kind, block: b, mode: mode)   // [C, n]
                 let (idx, _) = try LensMath.topk(P, k: min(k, P.shape[1]))
                 perBlockTop.append((0..<c.numClasses).map { ci in Set((0..<idx.shape[1]).map { Int(idx.item([ci, $0])) }) })
                 perBlockClass.append(try P.reduce(.argmax, axis: 0).scalars.map { Int($0) })
@@ -128,7 +221,10 @@ public final class MemoryCollector: HookHandler {
         stats.correct += zip(pred, labels).map { Int($0) == $1 ? 1 : 0 }
     }
 
-    public func wants(_ p: HookPoint) -> Bool { [.mlpPre, .z, .attnOut, .mlpOut].contains(p.kind) }
+    public func wants(_ p: HookPoint) -> Bool {
+        if preScaleOutputs { return [.mlpPre, .z, .mlpPost].contains(p.kind) }
+        return [.mlpPre, .z, .attnOut, .mlpOut].contains(p.kind)
+    }
 
     public func visit(_ p: HookPoint, _ value: inout Tensor) throws {
         guard let b = p.block else { return }
@@ -154,16 +250,45 @@ public final class MemoryCollector: HookHandler {
                     if t == 0 && model.config.classToken { stats.clsAgree[kd][b].append(agrees ? 1 : 0) }
                 }
             }
-        case .attnOut, .mlpOut:
-            let kind: MemoryKind = p.kind == .mlpOut ? .mlp : .attn
-            guard let tops = keyTop[kind] else { return }
-            let kd = kind == .mlp ? 0 : 1
-            let top1 = try model.project(value).reduce(.argmax, axis: -1).scalars   // [B, T]
-            for (i, cls) in top1.enumerated() {
-                if tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b] += 1 }
-                stats.composedTotal[kd][b] += 1
+            if preScaleOutputs && kind == .attn {
+                try compose(.attn, block: b, output: try linear(flat, model.weights.blocks[b].proj))
             }
+        case .mlpPost:
+            try compose(.mlp, block: b, output: try linear(value, model.weights.blocks[b].fc2))
+        case .attnOut, .mlpOut:
+            try compose(p.kind == .mlpOut ? .mlp : .attn, block: b, output: value)
         default: break
         }
+    }
+
+    /// Counts the tokens whose sublayer output `output` [B, T, D] has its top-1 class among
+    /// the classes of the token's top-k memories.
+    func compose(_ kind: MemoryKind, block b: Int, output: Tensor) throws {
+        guard let tops = keyTop[kind] else { return }
+        let kd = kind == .mlp ? 0 : 1
+        let T = output.shape[1]
+        let top1 = try model.project(output, head: model.memoryHeadChoice(mode)).reduce(.argmax, axis: -1).scalars   // [B, T]
+        for (i, cls) in top1.enumerated() {
+            let g = group(token: i % T).rawValue
+            if tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b][g] += 1 }
+            stats.composedTotal[kd][b][g] += 1
+        }
+    }
+
+    /// Token t's group: CLS, image (patch) or another prefix token.
+    func group(token t: Int) -> MemoryTokenGroup {
+        let c = model.config
+        return t >= c.numPrefixTokens ? .image : (t == 0 && c.classToken ? .cls : .otherPrefix)
+    }
+
+    /// x [B, T, in] through a linear layer: [B, T, out].
+    func linear(_ x: Tensor, _ l: Linear) throws -> Tensor {
+        let B = x.shape[0], T = x.shape[1]
+        let src = x.contiguous()
+        guard src.count == B * T * l.inFeatures else { throw CoreError("memories: activation of shape \(x.shape) does not fit a layer with \(l.inFeatures) inputs") }
+        let out = Tensor(uninitialized: [B, T, l.outFeatures])
+        BLAS.linear(x: src.pointer, rows: B * T, inFeatures: l.inFeatures, weight: l.weight.pointer, bias: l.bias?.pointer,
+                    outFeatures: l.outFeatures, y: out.mutablePointer)
+        return out
     }
 }

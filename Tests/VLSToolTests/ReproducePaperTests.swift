@@ -13,7 +13,7 @@ final class ReproducePaperTests: XCTestCase {
         XCTAssertNil(error, error ?? "")
         XCTAssertTrue(lines.contains { $0.contains("6 images") }, "the folder's 6 images are analysed")
         let files = try FileManager.default.contentsOfDirectory(atPath: out)
-        for f in ["metrics-correct.json", "metrics-paper.csv", "vs-random.csv", "memories.csv", "perturbation-lens-negative.csv", "probes.csv"] {
+        for f in ["metrics-correct.json", "metrics-paper.csv", "vs-random.csv", "memories.csv", "memories-paper.csv", "perturbation-lens-negative.csv", "probes.csv"] {
             XCTAssertTrue(files.contains(f), "\(f) written")
         }
         let csv = try String(contentsOfFile: out + "/metrics-correct.csv", encoding: .utf8)
