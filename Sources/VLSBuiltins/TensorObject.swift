@@ -98,6 +98,14 @@ final class TensorObject: VLSObject {
             try a.expectKeywords(["descending"])
             return .tensor(try t.argsort(descending: try a.bool(nil, "descending", default: false)))
         }),
+        "sort": ("t.sort(descending: false)", "The values sorted along the last axis (NaN last), as a new tensor.", { t, a in
+            try a.expectKeywords(["descending"])
+            let order = try t.argsort(descending: try a.bool(nil, "descending", default: false))
+            let src = t.contiguous(), out = Tensor(uninitialized: t.shape)
+            let n = t.shape.last ?? 1
+            for i in 0..<(n == 0 ? 0 : t.count) { out.mutablePointer[i] = src.pointer[(i / n) * n + Int(order.pointer[i])] }
+            return .tensor(out)
+        }),
         "squeeze": ("t.squeeze()", "Drops axes of length 1.", { t, _ in .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }),
         "unsqueeze": ("t.unsqueeze(axis)", "Inserts an axis of length 1.", { t, a in
             var s = t.shape
