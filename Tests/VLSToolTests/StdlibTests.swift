@@ -163,4 +163,30 @@ final class StdlibDriverTests: XCTestCase {
         bound(c, "native_auc", 1e-12)
         bound(c, "methods", 0)
     }
+
+    /// Bad input to the drivers and their primitives is a clear error, never a crash.
+    func testClearErrors() {
+        let setup = "m = load(\"Tests/Fixtures/models/standard\")\nx = randn(2, 3, 32, 32, seed: 2)\nt = tensor([[3, 1], [2, 0]])\n"
+        let cases: [(String, String)] = [
+            ("t[tensor([1, 0, 1])]", "a tensor index is a mask"),
+            ("table([\"a\"], [[1, 2]])", "row 0 has 2 values for 1 columns"),
+            ("table([\"a\"], [[m]])", "cells are numbers"),
+            ("permutation_test([1], [2], permutations: tensor([[0, 0]]))", "each permutation must hold"),
+            ("permutation_test([1], [2], permutations: tensor([0, 1]))", "[S, n] tensor"),
+            ("permutation(-1)", "permutation: n must be"),
+            ("m.run(x, edits: [drop_tokens(keep: [[0, 1], [5]])])", "same number of patches"),
+            ("m.run(x, edits: [drop_tokens(keep: [[0, 1]])])", "1 keep lists for 2 images"),
+            ("drop_tokens(keep: tensor([0.0, float(\"nan\")]))", "list of ints expected"),
+            ("read_safetensors(\"Tests/Fixtures/images/empty.png\")", "not a valid safetensors file"),
+            ("probes(m, dataset(images: x, labels: tensor([0, 1])), solver: \"sag\")", "solver must be"),
+            ("probes(m, dataset(images: x, labels: tensor([0, 1]))).scores(x)", "activations must be"),
+            ("import perturbation\nperturbation.explainer(\"probe\")", "needs probes"),
+            ("import context\ncontext.class_context(load(\"Tests/Fixtures/models/gap\"), dataset(images: x, labels: tensor([0, 1])))", "no CLS token"),
+        ]
+        for (code, want) in cases {
+            let (_, error) = BuiltinCaseTests.run(setup + code + "\n", path: "errors.vls")
+            XCTAssertNotNil(error, code)
+            if let error { XCTAssertTrue(error.contains(want), "\(code): \(error)") }
+        }
+    }
 }
