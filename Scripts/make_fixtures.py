@@ -24,6 +24,7 @@ import fixtures_lens  # noqa: E402
 import fixtures_saliency  # noqa: E402
 import fixtures_probes  # noqa: E402
 import fixtures_memories  # noqa: E402
+import fixtures_context  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -207,6 +208,9 @@ def main():
                 fixtures_memories.write(folder, model, inp["images"], [int(v) for v in inp["labels"].tolist()])
             else:
                 fixtures_memories.write(folder, model, x, MEMORY_LABELS, input_name="reference")
+        if name == "standard":
+            # Class vs context statistics on the metrics images (Scripts/fixtures_context.py).
+            fixtures_context.write(folder, model)
         if name in ("standard", "deit3"):
             # Lens saliency, rollout, perturbation curves (Scripts/fixtures_saliency.py).
             fixtures_saliency.write(folder, model, torch.Generator().manual_seed(2000 + i))

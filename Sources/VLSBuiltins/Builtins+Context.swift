@@ -129,10 +129,10 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
             func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
             var idRows: [[Value]] = [], lcRows: [[Value]] = []
             for b in 0..<L {
-                let t = Stats.permutationTest(sClass[b], sContext[b], shuffles: shuffles, seed: seed &+ UInt64(b))
+                let t = try bridged { try Stats.permutationTest(sClass[b], sContext[b], shuffles: shuffles, seed: seed &+ UInt64(b)) }
                 idRows.append([.int(b + 1), .float(mean(sClass[b])), .float(mean(sContext[b])), .float(t.difference), .float(t.pValue)])
                 if b >= 1 {
-                    let u = Stats.permutationTest(dClass[b], dContext[b], shuffles: shuffles, seed: seed &+ UInt64(100 + b))
+                    let u = try bridged { try Stats.permutationTest(dClass[b], dContext[b], shuffles: shuffles, seed: seed &+ UInt64(100 + b)) }
                     lcRows.append([.int(b + 1), .float(mean(dClass[b])), .float(mean(dContext[b])), .float(u.difference), .float(u.pValue)])
                 }
             }

@@ -106,7 +106,7 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
                         if right.isEmpty || wrong.isEmpty {
                             row += [.nil, .nil]
                         } else {
-                            let t = Stats.permutationTest(right, wrong, shuffles: shuffles, seed: seed &+ UInt64(b))
+                            let t = try bridged { try Stats.permutationTest(right, wrong, shuffles: shuffles, seed: seed &+ UInt64(b)) }
                             row += [.float(100 * t.difference), .float(t.pValue)]
                         }
                     } else {

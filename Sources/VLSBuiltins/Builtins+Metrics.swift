@@ -164,13 +164,34 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
                                        alternative: try a.string(nil, "alternative", default: "greater"))
             return .dict([("statistic", .float(r.statistic)), ("z", .float(r.z)), ("p", .float(r.pValue)), ("n", .int(r.n))])
         },
-        native("permutation_test", "permutation_test(a, b, shuffles: 300, seed: 0)", area: area,
-               "One-sided permutation test of mean(a) - mean(b): p = share of seeded random relabellings whose difference is at least the observed one. Returns a dict with difference and p.") { a in
-            try a.expectKeywords(["shuffles", "seed"])
-            let r = Stats.permutationTest(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
-                                          shuffles: try a.int(nil, "shuffles", default: 300),
-                                          seed: UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0))))
-            return .dict([("difference", .float(r.difference)), ("p", .float(r.pValue))])
+        native("permutation_test", "permutation_test(a, b, shuffles: 300, seed: 0, permutations: nil)", area: area,
+               "One-sided permutation test of mean(a) - mean(b): pool a and b, relabel by a seeded random permutation `shuffles` times (or by the given `permutations`, a [S, len(a) + len(b)] tensor of index permutations, e.g. numpy's draws), p = share of relabellings whose difference is at least the observed one (ties within 1e-12 count). Returns a dict with mean_a, mean_b, difference, p and shuffles.") { a in
+            try a.expectKeywords(["shuffles", "seed", "permutations"])
+            var perms: [[Int]]?
+            if let p = try a.optionalTensor(nil, "permutations") {
+                guard p.rank == 2 else { throw RuntimeError("permutation_test: permutations must be a [S, n] tensor, got shape \(p.shape)") }
+                let n = p.shape[1], v = p.contiguous().scalars
+                guard v.allSatisfy({ $0.isFinite && $0 == $0.rounded() && abs($0) < 1e9 }) else {
+                    throw RuntimeError("permutation_test: permutations must hold integer indices")
+                }
+                perms = (0..<p.shape[0]).map { s in (0..<n).map { Int(v[s * n + $0]) } }
+            }
+            let r = try Stats.permutationTest(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
+                                              shuffles: try a.int(nil, "shuffles", default: 300),
+                                              seed: UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0))), permutations: perms)
+            return .dict([("mean_a", .float(r.meanA)), ("mean_b", .float(r.meanB)), ("difference", .float(r.difference)),
+                          ("p", .float(r.pValue)), ("shuffles", .int(r.shuffles))])
+        },
+        native("permutation", "permutation(n, seed: nil)", area: area,
+               "A random permutation of 0..n-1 (Fisher-Yates on vls's seeded generator) as a list of ints; without `seed` the draw comes from the session's generator (`vls run --seed N`).") { a in
+            try a.expectKeywords(["seed"])
+            let n = try a.int(0, "n")
+            guard n >= 0, n <= 1 << 26 else { throw RuntimeError("permutation: n must be in 0...\(1 << 26), got \(n)") }
+            if a.keyword("seed") != nil {
+                var g = SeededGenerator(seed: UInt64(bitPattern: Int64(try a.int(nil, "seed"))))
+                return .ints(g.permutation(n))
+            }
+            return .ints(session.rng.permutation(n))
         },
     ]
 }

@@ -7,18 +7,50 @@ final class ProbesObject: VLSObject {
     let model: ModelObject
     let kind: HookPoint.Kind
     let alpha: Double
+    let solver: String
     /// [block][position]
     let probes: [[Probe]]
     let trainImages: Int
 
-    init(model: ModelObject, kind: HookPoint.Kind, alpha: Double, probes: [[Probe]], trainImages: Int) {
-        self.model = model; self.kind = kind; self.alpha = alpha; self.probes = probes; self.trainImages = trainImages
+    init(model: ModelObject, kind: HookPoint.Kind, alpha: Double, solver: String, probes: [[Probe]], trainImages: Int) {
+        self.model = model; self.kind = kind; self.alpha = alpha; self.solver = solver; self.probes = probes; self.trainImages = trainImages
     }
 
     var typeName: String { "probes" }
-    var memberNames: [String] { ["evaluate", "layer", "alpha"] }
+    var memberNames: [String] { ["evaluate", "scores", "weights", "layer", "alpha", "solver"] }
     func describe() -> String {
-        "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha), trained on \(trainImages) images"
+        "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha)\(solver == "cholesky" ? "" : " (\(solver))"), trained on \(trainImages) images"
+    }
+
+    /// Probe scores of activations [L, B, T, D] (every block and position, as run[layer]
+    /// stacks them) -> [L, B, T, C]; or of one block's [B, T, D] with `block:`.
+    func scores(_ acts: Tensor, block: Int?) throws -> Tensor {
+        let L = probes.count, T = probes.first?.count ?? 0, D = model.c.width, C = model.c.numClasses
+        let blocks: [Int]
+        let x: Tensor
+        if let block {
+            guard block >= 0, block < L else { throw RuntimeError("probes.scores: block \(block) out of range (0...\(L - 1))") }
+            guard acts.rank == 3, acts.shape[1] == T, acts.shape[2] == D else {
+                throw RuntimeError("probes.scores: one block's activations must be [B, \(T), \(D)], got \(acts.shape)")
+            }
+            blocks = [block]; x = try acts.reshaped([1] + acts.shape)
+        } else {
+            guard acts.rank == 4, acts.shape[0] == L, acts.shape[2] == T, acts.shape[3] == D else {
+                throw RuntimeError("probes.scores: activations must be [\(L), B, \(T), \(D)] (run[\"\(kind.shortName)\"]), got \(acts.shape)")
+            }
+            blocks = Array(0..<L); x = acts
+        }
+        let B = x.shape[1]
+        let src = x.contiguous()
+        let out = Tensor(uninitialized: [blocks.count, B, T, C])
+        for (i, b) in blocks.enumerated() {
+            for t in 0..<T {
+                let rows = try src.select(i).narrowed(axis: 1, start: t, count: 1).contiguous().reshaped([B, D])
+                let sc = try probes[b][t].scores(rows).contiguous()
+                for r in 0..<B { (out.mutablePointer + ((i * B + r) * T + t) * C).update(from: sc.pointer + r * C, count: C) }
+            }
+        }
+        return block == nil ? out : out.select(0)
     }
 
     /// Per block, per image, per position: does the probe predict the label? And the lens?
@@ -85,6 +117,24 @@ final class ProbesObject: VLSObject {
         switch name {
         case "layer": return .string(kind.shortName)
         case "alpha": return .float(alpha)
+        case "solver": return .string(solver)
+        case "scores":
+            return .native(NativeFunction(name: "probes.scores", signature: "probes.scores(acts, block: nil)",
+                                          doc: "Probe scores (x · W + b) of every block and position: activations [blocks, B, T, D] as run[layer] stacks them -> [blocks, B, T, C]; with `block:` one block's [B, T, D] -> [B, T, C].", area: "probes") { a in
+                try a.expectKeywords(["block"])
+                let acts = try a.tensor(0, "acts")
+                let block = try a.optional(nil, "block").map { _ in try a.int(nil, "block") }
+                return .tensor(try bridged { try self.scores(acts, block: block) })
+            })
+        case "weights":
+            return .native(NativeFunction(name: "probes.weights", signature: "probes.weights(block, position)",
+                                          doc: "The weight [D, C] and intercept [C] of one probe, as a list [W, b].", area: "probes") { a in
+                let b = try a.int(0, "block"), t = try a.int(1, "position")
+                guard b >= 0, b < self.probes.count, t >= 0, t < (self.probes.first?.count ?? 0) else {
+                    throw RuntimeError("probes.weights: block \(b) / position \(t) out of range (\(self.probes.count) blocks x \(self.probes.first?.count ?? 0) positions)")
+                }
+                return .list([.tensor(self.probes[b][t].weight), .tensor(self.probes[b][t].bias)])
+            })
         case "evaluate":
             return .native(NativeFunction(name: "probes.evaluate", signature: "probes.evaluate(data, batch: 32)",
                                           doc: "Probe accuracy against lens accuracy per block on a dataset: mean over image-token positions (CLS excluded) with 95% confidence intervals.", area: "probes") { a in
@@ -98,16 +148,26 @@ final class ProbesObject: VLSObject {
 
 func probeBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("probes", "probes(model, train, layer: \"resid_post\", alpha: 1.0, batch: 32)", area: "probes",
-               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes, closed form by Cholesky as scikit-learn's Ridge(solver=\"cholesky\"); the paper's lsqr converges to the same solution) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). The training set is never sharded. Returns probes: .evaluate(data) compares them with the lens; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
-            try a.expectKeywords(["layer", "alpha", "batch"])
+        native("probes", "probes(model, train, layer: \"resid_post\", alpha: 1.0, batch: 32, solver: \"cholesky\", tol: 1e-4)", area: "probes",
+               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. The training set is never sharded. Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
+            try a.expectKeywords(["layer", "alpha", "batch", "solver", "tol"])
             let m = try a.model(0)
             let train = try a.object(1, "train", as: DatasetObject.self, expected: "dataset")
             let layer = try a.string(nil, "layer", default: "resid_post")
             let kinds: [String: HookPoint.Kind] = ["resid_post": .residPost, "attn_out": .attnOut, "mlp_out": .mlpOut]
             guard let kind = kinds[layer] else { throw RuntimeError("probes: layer must be resid_post, attn_out or mlp_out, got '\(layer)'") }
             let alpha = try a.double(nil, "alpha", default: 1)
-            guard alpha > 0 else { throw RuntimeError("probes: alpha must be positive") }
+            guard alpha > 0, alpha.isFinite else { throw RuntimeError("probes: alpha must be positive") }
+            let solverName = try a.string(nil, "solver", default: "cholesky")
+            let tol = try a.double(nil, "tol", default: 1e-4)
+            let solver: RidgeSolver
+            switch solverName {
+            case "cholesky": solver = .cholesky
+            case "lsqr":
+                guard tol > 0, tol.isFinite else { throw RuntimeError("probes: tol must be positive, got \(tol)") }
+                solver = .lsqr(tol: tol)
+            default: throw RuntimeError("probes: solver must be \"cholesky\" or \"lsqr\", got \"\(solverName)\"")
+            }
             let batch = try a.int(nil, "batch", default: 32)
             let L = m.c.depth, T = m.c.numTokens, D = m.c.width, C = m.c.numClasses
             var stats = [[RidgeStats]](repeating: [RidgeStats](repeating: RidgeStats(width: D, classes: C), count: T), count: L)
@@ -119,8 +179,8 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }
                 }
             }
-            let probes = try (0..<L).map { b in try (0..<T).map { t in try bridged { try stats[b][t].solve(alpha: alpha) } } }
-            return .object(ProbesObject(model: m, kind: kind, alpha: alpha, probes: probes, trainImages: train.indices.count))
+            let probes = try (0..<L).map { b in try (0..<T).map { t in try bridged { try stats[b][t].solve(alpha: alpha, solver: solver) } } }
+            return .object(ProbesObject(model: m, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: train.indices.count))
         },
     ]
 }

@@ -51,7 +51,7 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             return .tensor(try imp.reshaped([B, m.c.gridSize, m.c.gridSize]))
         },
         native("perturbation_test", "perturbation_test(model, data, method: \"lens\", order: \"negative\", batch: 16, loss: \"ce\", seeds: 10, probes: nil)", area: area,
-               "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or \"probe\" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
+               "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or \"probe\" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
             try a.expectKeywords(["method", "order", "batch", "loss", "seeds", "probes"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
@@ -64,8 +64,11 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             let seeds = method == "random" ? try a.int(nil, "seeds", default: 10) : 1
             let total = data.indices.count
             var curves: [PerturbationCurve] = []
+            // random: one curve serves both orders, as in the authors' code (a reversed random
+            // order is just another random order); hence the paper's 0.7159 / 0.7159.
+            let curveOrder: PerturbationCurve.Order = method == "random" ? .negative : order
             for s in 0..<seeds {
-                var curve = PerturbationCurve(order: order, patches: N)
+                var curve = PerturbationCurve(order: curveOrder, patches: N)
                 var g = SeededGenerator(seed: UInt64(s))
                 let shared = g.permutation(N)   // random: one order for every image
                 try data.forEachBatch(batch, model: m, label: "perturbation \(method)\(seeds > 1 ? " seed \(s)" : "")") { x, labels in

@@ -58,6 +58,11 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             try NPY.write(try a.tensor(1, "tensor"), to: try a.string(0, "path"))
             return .nil
         },
+        native("read_safetensors", "read_safetensors(path)", area: area,
+               "Reads every tensor of a `.safetensors` file (validated before use; F32/F64/F16/BF16 and integer dtypes, converted to float32) as a dict name -> tensor, in the file's key order.") { a in
+            let file = try SafetensorsFile(path: try a.string(0, "path"))
+            return .dict(try file.names.map { ($0, .tensor(try file.tensor($0))) })
+        },
         native("stack", "stack(tensors)", area: area, "Stacks equally shaped tensors along a new first axis.") { a in
             .tensor(try Tensor.stack(try a.list(0, "tensors").map(tensorValue)))
         },

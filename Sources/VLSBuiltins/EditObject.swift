@@ -71,8 +71,13 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
             })
         },
         native("drop_tokens", "drop_tokens(keep: [...])", area: area,
-               "Token removal after the position embedding: keeps the prefix tokens (CLS, registers) and the listed patches (0-based patch indices, row-major), and runs the shorter sequence.") { a in
+               "Token removal after the position embedding: keeps the prefix tokens (CLS, registers) and the listed patches (0-based patch indices, row-major), and runs the shorter sequence. `keep` is one list for every image, or one list per image (a list of lists or a [B, k] tensor, all of the same length k).") { a in
             try a.expectKeywords(["keep"])
+            if let perImage = try a.intLists(0, "keep") {
+                return .object(EditObject("drop_tokens(keep \(perImage.first?.count ?? 0) patches per image)") { m, _ in
+                    DropTokens(keepPerImage: perImage, prefixTokens: m.c.numPrefixTokens)
+                })
+            }
             guard let keep = try a.intList(0, "keep") else { throw RuntimeError("'drop_tokens' needs keep: a list of patch indices") }
             return .object(EditObject("drop_tokens(keep \(keep.count) patches)") { m, _ in
                 DropTokens(keep: keep, prefixTokens: m.c.numPrefixTokens)

@@ -3,6 +3,126 @@
 /// The .vls standard library, embedded in the binary.
 enum EmbeddedStdlib {
     static let modules: [String: String] = [
+        "context": #"""
+# context.vls: class vs context tokens (Vilas et al. 2023, method.md section 4), written
+# with vls's primitives: runs, the lens (project, ranks, identifiability), masks indexing
+# tensors (t[mask]), drop_tokens and permutation_test. `import context`, then
+#     r = context.class_context(m, data, masks: masks)
+#     print(r["identifiability"]); print(r["logit_change"]); print(r["removal"])
+# A mask says, per image and patch, whether the patch shows the object (1, a "class
+# token") or the background (0, "context"): segmentation_mask(png, m, class_id: c) reads an
+# ImageNet-S segmentation, object_masks(data, m) thresholds dark-background images.
+# The native class_context() computes the same tables in Swift; this module is the readable
+# form (and the Stdlib tests check that the two agree).
+
+def patch_masks(model, data, masks = nil, threshold = 0.2):
+    "Per-patch class masks of a dataset as a [images, patches] tensor of 1 (class) / 0 (context): `masks` ([images, rows, cols] or [images, patches]) checked against the model's grid, or object_masks(data, model, threshold) by default."
+    n = len(data)
+    if masks == nil:
+        masks = object_masks(data, model, threshold: threshold)
+    if masks.size != n * model.patches:
+        error("class_context: masks must be [{n}, {model.grid}, {model.grid}] (one per image and patch), got {masks.shape}")
+    return masks.reshape(n, model.patches) > 0.5
+
+def true_logits(logits, labels):
+    "The logit of each image's own class: logits [..., B, T, C] and labels [B] -> [..., B, T]."
+    onehot = arange(logits.shape[-1]) == labels.reshape(len(labels), 1, 1)   # [B, 1, C]
+    return (logits * onehot).sum(axis: -1)
+
+def _test_rows(values_class, values_context, shuffles, seed, permutations, first_block, scale = 1, shift = 0):
+    "Per block: the permutation test of class vs context values, means mapped by shift + scale * mean."
+    rows = []
+    for b in range(first_block, len(values_class)):
+        t = permutation_test(concat(values_class[b]), concat(values_context[b]), shuffles: shuffles,
+                             seed: seed + b, permutations: permutations)
+        rows.append([b + 1, shift + scale * t["mean_a"], shift + scale * t["mean_b"], scale * t["difference"], t["p"]])
+    return rows
+
+def _pct(hits):
+    "% of true values in a 0/1 tensor (exact: counts, then one division)."
+    return 100 * hits.sum() / len(hits)
+
+def _mean(values):
+    if len(values) == 0:
+        return float("nan")
+    return sum(values) / len(values)
+
+def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffles = 300, seed = 0, permutations = nil):
+    """Class vs context tokens, three experiments over a dataset, as a dict of tables:
+    identifiability: per block, the mean class identifiability s = 1 - rank/C of class and of
+      context image tokens and a one-sided permutation test of the difference (class > context;
+      `shuffles` seeded relabellings, seed + block, or the given `permutations` [S, tokens]);
+    logit_change: per block b >= 1, the true-class logit change p_c(attn_out[b]) -
+      p_c(resid_post[b-1]) of class and of context tokens, tested the same way (seed + 100 + block);
+    removal: at the last block, % of tokens with the true class top-1 (per-image means over the
+      images that have both kinds of patch): CLS, class and context tokens unperturbed; CLS and
+      class tokens with the context tokens dropped after the position embedding; context tokens
+      with the class tokens dropped.
+    masks: [images, rows, cols] (1 = class patch), by default object_masks(data, model, threshold)."""
+    if not model.config["class_token"]:
+        error("class_context compares against CLS: this model has no CLS token")
+    masks = patch_masks(model, data, masks: masks, threshold: threshold)
+    P = model.prefix_tokens
+    L = model.depth
+    N = model.patches
+    last = "resid_post " + str(L - 1)
+    C = model.classes
+    r_class = [[] for b in range(L)]
+    r_context = [[] for b in range(L)]
+    d_class = [[] for b in range(L)]
+    d_context = [[] for b in range(L)]
+    removal = [[] for k in range(6)]
+    start = 0
+    for x, y in data.batches(batch, model: model):
+        mask = masks[start:start + len(y)]                      # [B, N]
+        start += len(y)
+        per_image = y.reshape(len(y), 1)                       # classes line up with [..., B, T]
+        r = model.run(x, capture: ["resid_post", "attn_out"])
+        resid = project(model, r["resid_post"])                 # [L, B, T, C]
+        # The identifiability test runs on minus the ranks: s = 1 - r/C is an increasing map of
+        # -r, so the test is the same, and the integers keep the ties of discrete ranks exact
+        # (float32 values of s would not).
+        rank = ranks(resid, per_image)[:, :, P:]                # [L, B, N]
+        change = true_logits(project(model, r["attn_out"]), y)[1:] - true_logits(resid, y)[:-1]
+        for b in range(L):
+            r_class[b].append(-rank[b][mask])
+            r_context[b].append(-rank[b][mask == 0])
+            if b >= 1:
+                d_class[b].append(change[b - 1, :, P:][mask])
+                d_context[b].append(change[b - 1, :, P:][mask == 0])
+        # token removal: one image at a time, each keeps its own patches
+        top1 = ranks(resid[-1], per_image) == 0                # [B, T]
+        for i in range(len(y)):
+            is_class = mask[i]
+            class_patches = arange(N)[is_class]
+            context_patches = arange(N)[is_class == 0]
+            if len(class_patches) == 0 or len(context_patches) == 0:
+                continue
+            removal[0].append(100 * top1[i, 0])
+            removal[1].append(_pct(top1[i, P:][is_class]))
+            removal[2].append(_pct(top1[i, P:][is_class == 0]))
+            xi, yi = x[i:i + 1], per_image[i:i + 1]
+            kept = model.run(xi, capture: [last], edits: [drop_tokens(keep: class_patches)])
+            top_kept = ranks(project(model, kept[last]), yi)[0] == 0
+            removal[3].append(100 * top_kept[0])
+            removal[4].append(_pct(top_kept[P:]))
+            kept = model.run(xi, capture: [last], edits: [drop_tokens(keep: context_patches)])
+            removal[5].append(_pct((ranks(project(model, kept[last]), yi)[0] == 0)[P:]))
+    draws = shuffles if permutations == nil else len(permutations)
+    names = ["unperturbed: CLS", "unperturbed: class tokens", "unperturbed: context tokens",
+             "context removed: CLS", "context removed: class tokens", "class removed: context tokens"]
+    return {
+        "identifiability": table(["block", "s_class", "s_context", "difference", "p"],
+                                 _test_rows(r_class, r_context, shuffles, seed, permutations, 0, scale: 1 / C, shift: 1),
+                                 title: "class vs context identifiability (s = 1 - rank/C), permutation test ({draws} shuffles, one-sided)"),
+        "logit_change": table(["block", "class", "context", "difference", "p"],
+                              _test_rows(d_class, d_context, shuffles, seed + 100, permutations, 1),
+                              title: "true-class logit change p_c(attn_out[b]) - p_c(resid_post[b-1]), permutation test"),
+        "removal": table(["tokens", "identifiable_pct", "images"],
+                         [[names[k], _mean(removal[k]), len(removal[k])] for k in range(6)],
+                         title: "token removal at the last block (% with the true class top-1, mean over images)"),
+    }
+"""#,
         "lens": #"""
 # lens.vls: small helpers over the class-embedding lens, written in vls itself.
 # Import with `import lens`.
@@ -49,6 +169,153 @@ def aucs(model, data, methods = ["lens", "chefer", "rollout", "attention"], batc
         pos = perturbation_test(model, data, method: method, order: "positive", batch: batch)
         out[method] = [neg.auc, pos.auc]
     return out
+"""#,
+        "perturbation": #"""
+# perturbation.vls: the token-removal (perturbation) test of Vilas et al. 2023 (method.md
+# section 5) and the comparison of explainers, written with vls's primitives: saliency(),
+# t.argsort, drop_tokens with one keep list per image, and a run per kept-token count.
+# `import perturbation`, then
+#     print(perturbation.compare(m, data))            # AUC table of every explainer
+#     c = perturbation.curves(m, data, perturbation.explainer("lens"))
+# An importance function maps a batch (images x [B, 3, H, W], labels y [B]) to one value per
+# image patch, [B, patches], higher = more important. The native perturbation_test() runs
+# the same test in Swift; the Stdlib tests check that the two agree.
+
+def explainer(method, loss = "ce", probes = nil):
+    "An importance function for curves(): saliency(run, method: m, target: labels) for \"lens\", \"chefer\", \"rollout\", \"attention\", \"grad_input\" (`loss:` for the lens: \"ce\", \"paper\", \"logit\"), or the probe ranking for \"probe\" (probes: p, from probes(model, train))."
+    if method == "probe":
+        if probes == nil:
+            error("explainer(\"probe\") needs probes: p (from probes(model, train))")
+        def by_probe(model, x, y):
+            return probe_importance(model, probes, x, y)
+        return by_probe
+    def by_saliency(model, x, y):
+        s = saliency(model.run(x), method: method, target: y, loss: loss)
+        return s.reshape(len(y), model.patches)
+    return by_saliency
+
+def probe_importance(model, probes, x, y):
+    "The paper's probe ranking of patches [B, N]: minus the sum over blocks of the true class's rank in each position's probe (rank 0 = top; the smallest sum is the most important token)."
+    r = model.run(x, capture: [probes.layer])
+    rank_sum = ranks(probes.scores(r[probes.layer]), y.reshape(len(y), 1)).sum(axis: 0)   # [B, T]
+    return -rank_sum[:, model.prefix_tokens:]
+
+def shared_order(model, seed):
+    "The random baseline of the authors' code: one seeded permutation of the patches shared by every image, as an importance function (the first patch of the permutation is the most important)."
+    N = model.patches
+    position = tensor(permutation(N, seed: seed)).argsort()     # where each patch sits in the order
+    importance = N - position
+    def by_order(model, x, y):
+        return zeros(len(y), N) + importance
+    return by_order
+
+def auc(accuracy, patches):
+    "The paper's AUC of a curve: sum(acc) / (max(acc) * n), n the number of patches (0 for an all-zero curve)."
+    top = max(accuracy)
+    if top <= 0:
+        return 0.0
+    return sum(accuracy) / (top * patches)
+
+def trapezoid_auc(accuracy, patches):
+    "Chefer et al.'s convention: the trapezoid rule over the fraction of kept tokens k / n."
+    total = 0.0
+    for i in range(1, len(accuracy)):
+        total += (accuracy[i] + accuracy[i - 1]) / 2 / patches
+    return total
+
+def curves(model, data, importance, orders = ["negative", "positive"], batch = 16):
+    "Token-removal curves over a dataset: for k = 1..n-1 keep CLS plus the k most important patches (order \"negative\": the least important go first) or the k least important (\"positive\"), drop the rest after the position embedding, and count correct top-1 predictions. `importance(model, x, y)` -> [B, n] (ties: lower patch index first). Returns a dict from order to a dict of accuracy (n-1 values), auc, trapezoid_auc and images."
+    N = model.patches
+    correct = {o: [0] * (N - 1) for o in orders}
+    images = 0
+    for x, y in data.batches(batch, model: model):
+        value = importance(model, x, y)
+        for o in orders:
+            if o != "negative" and o != "positive":
+                error("curves: orders are \"negative\" and \"positive\", got \"{o}\"")
+            ranked = value.argsort(descending: o == "negative")   # [B, N], first = kept first
+            for k in range(1, N):
+                keep = ranked[:, :k].sort()
+                predictions = model.run(x, edits: [drop_tokens(keep: keep)]).predictions
+                correct[o][k - 1] += (predictions == y).sum()
+        images += len(y)
+    out = {}
+    for o in orders:
+        accuracy = [c / max(images, 1) for c in correct[o]]
+        out[o] = {"accuracy": accuracy, "auc": auc(accuracy, N), "trapezoid_auc": trapezoid_auc(accuracy, N), "images": images}
+    return out
+
+def random_curves(model, data, seeds = 10, batch = 16):
+    "The random-order baseline: curves of `seeds` shared random orders (seeds 0..seeds-1), accuracies averaged over seeds; one curve serves both orders, as in the authors' code."
+    N = model.patches
+    mean = [0.0] * (N - 1)
+    images = 0
+    for s in range(seeds):
+        c = curves(model, data, shared_order(model, s), orders: ["negative"], batch: batch)["negative"]
+        mean = [m + a for m, a in zip(mean, c["accuracy"])]
+        images = c["images"]
+    accuracy = [m / seeds for m in mean]
+    one = {"accuracy": accuracy, "auc": auc(accuracy, N), "trapezoid_auc": trapezoid_auc(accuracy, N), "images": images}
+    return {"negative": one, "positive": one}
+
+def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "grad_input", "random"], probes = nil, seeds = 10, batch = 16, loss = "ce"):
+    "The explainers' perturbation AUCs over a dataset as a table (method, negative AUC (higher is better), positive AUC (lower is better), and both trapezoid AUCs): saliency methods, \"probe\" (probes: p) and \"random\" (seeds 0..seeds-1). The paper's ViT-B/32 figures: lens 0.8363 / 0.4128, Chefer 0.8454 / 0.3929, random 0.7159 / 0.7159, probe 0.7385 / 0.6832."
+    rows = []
+    for method in methods:
+        if method == "random":
+            c = random_curves(model, data, seeds: seeds, batch: batch)
+        else:
+            c = curves(model, data, explainer(method, loss: loss, probes: probes), batch: batch)
+        rows.append([method, c["negative"]["auc"], c["positive"]["auc"],
+                     c["negative"]["trapezoid_auc"], c["positive"]["trapezoid_auc"]])
+    return table(["method", "negative_auc", "positive_auc", "negative_trapezoid", "positive_trapezoid"], rows,
+                 title: "perturbation test, {len(data)} images (AUC = sum(acc) / (max(acc) n); trapezoid over k/n)")
+"""#,
+        "probing": #"""
+# probing.vls: linear probes against the class-embedding lens (Vilas et al. 2023, method.md
+# section 6), written with vls's primitives. Training stays native (ridge regression on
+# streamed sufficient statistics: probes(model, train, solver: "cholesky" or the paper's
+# "lsqr")); reading them out is here. `import probing`, then
+#     p = probes(m, train_data.per_class(10), layer: "resid_post")
+#     print(probing.compare(m, p, data))          # probe vs lens accuracy per block
+#     perturbation.curves(m, data, perturbation.explainer("probe", probes: p))   # ranking test
+# The native p.evaluate(data) gives the same table in Swift; the Stdlib tests check that the
+# two agree.
+
+def correct_counts(model, probes, data, batch = 32):
+    "Per block and token position, how many images the probes and the lens get right: a dict with probe and lens ([blocks, tokens] tensors of counts; right = argmax is the true class) and images."
+    layer = probes.layer
+    probe_right = zeros(model.depth, model.tokens)
+    lens_right = zeros(model.depth, model.tokens)
+    images = 0
+    for x, y in data.batches(batch, model: model):
+        acts = model.run(x, capture: [layer])[layer]             # [L, B, T, D]
+        truth = y.reshape(1, len(y), 1)
+        probe_right = probe_right + (probes.scores(acts).argmax(axis: -1) == truth).sum(axis: 1)
+        lens_right = lens_right + (project(model, acts).argmax(axis: -1) == truth).sum(axis: 1)
+        images += len(y)
+    return {"probe": probe_right, "lens": lens_right, "images": images}
+
+def mean_ci(values):
+    "Mean and 95% confidence half-width (1.96 sd / sqrt(n), sd with n - 1) of a list of numbers, as [mean, ci]."
+    n = len(values)
+    mean = sum(values) / n
+    sd = (sum([(v - mean) ** 2 for v in values]) / max(n - 1, 1)) ** 0.5
+    return [mean, 1.96 * sd / n ** 0.5]
+
+def compare(model, probes, data, batch = 32):
+    "Probe accuracy against lens accuracy per block (%), mean over image-token positions (CLS and other prefix tokens excluded) with 95% confidence intervals: the paper's comparison of the lens with linear probes."
+    counts = correct_counts(model, probes, data, batch: batch)
+    n = max(counts["images"], 1)
+    first = model.prefix_tokens
+    images = counts["images"]
+    rows = []
+    for b in range(model.depth):
+        p = mean_ci([100 * c / n for c in counts["probe"][b, first:].tolist()])
+        l = mean_ci([100 * c / n for c in counts["lens"][b, first:].tolist()])
+        rows.append([b + 1, p[0], p[1], l[0], l[1]])
+    return table(["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"], rows,
+                 title: "{probes.layer}: probe vs lens accuracy (%), mean over image-token positions with 95% CI, {images} images")
 """#,
     ]
 }

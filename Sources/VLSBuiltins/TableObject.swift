@@ -138,3 +138,33 @@ final class TableObject: VLSObject {
         try AtomicFile.write(data, to: path)
     }
 }
+
+/// Tables built by scripts (the Stdlib's drivers return them like the native ones).
+func tableBuiltins(_ session: Session) -> [NativeFunction] {
+    [
+        native("table", "table(columns, rows, title: nil)", area: "data",
+               "A results table from column names and rows (lists of numbers, strings, bools or nil, one value per column): prints aligned, indexes by column name or row number, saves as CSV or JSON.") { a in
+            try a.expectKeywords(["title"])
+            let columns = try a.list(0, "columns").map { v -> String in
+                guard case .string(let s) = v else { throw a.badArgument(0, "columns", expected: "list of strings", got: v) }
+                return s
+            }
+            let rows = try a.list(1, "rows").enumerated().map { i, v -> [Value] in
+                guard case .list(let l) = v else { throw a.badArgument(1, "rows", expected: "list of lists", got: v) }
+                guard l.items.count == columns.count else {
+                    throw RuntimeError("table: row \(i) has \(l.items.count) values for \(columns.count) columns")
+                }
+                for item in l.items {
+                    switch item {
+                    case .int, .float, .string, .bool, .nil: break
+                    default: throw RuntimeError("table: row \(i) holds a \(item.typeName); cells are numbers, strings, bools or nil")
+                    }
+                }
+                return l.items
+            }
+            let title: String?
+            if let t = a.optional(nil, "title"), case .string(let s) = t { title = s } else { title = nil }
+            return .object(TableObject(columns: columns, rows: rows, title: title))
+        },
+    ]
+}

@@ -94,6 +94,18 @@ final class TensorObject: VLSObject {
         "topk": ("t.topk(k)", "Indices of the k largest values along the last axis (largest first), as a tensor [..., k].", { t, a in
             .tensor(try LensMath.topk(t, k: try a.int(0, "k")).0)
         }),
+        "argsort": ("t.argsort(descending: false)", "Indices that sort the last axis (a stable sort: equal values keep their order, lower index first), as a tensor of the same shape.", { t, a in
+            try a.expectKeywords(["descending"])
+            return .tensor(try t.argsort(descending: try a.bool(nil, "descending", default: false)))
+        }),
+        "sort": ("t.sort(descending: false)", "The values sorted along the last axis (NaN last), as a new tensor.", { t, a in
+            try a.expectKeywords(["descending"])
+            let order = try t.argsort(descending: try a.bool(nil, "descending", default: false))
+            let src = t.contiguous(), out = Tensor(uninitialized: t.shape)
+            let n = t.shape.last ?? 1
+            for i in 0..<(n == 0 ? 0 : t.count) { out.mutablePointer[i] = src.pointer[(i / n) * n + Int(order.pointer[i])] }
+            return .tensor(out)
+        }),
         "squeeze": ("t.squeeze()", "Drops axes of length 1.", { t, _ in .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }),
         "unsqueeze": ("t.unsqueeze(axis)", "Inserts an axis of length 1.", { t, a in
             var s = t.shape
@@ -163,6 +175,7 @@ final class TensorObject: VLSObject {
 /// Index and slice semantics of numpy for ints, slices and lists of ints.
 enum TensorIndexing {
     static func index(_ t: Tensor, _ items: [IndexItem]) throws -> Tensor {
+        if items.count == 1, case .value(.object(let o as TensorObject)) = items[0] { return try masked(t, o.tensor) }
         guard items.count <= t.rank else {
             throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")
         }
@@ -196,6 +209,22 @@ enum TensorIndexing {
             }
         }
         return view
+    }
+
+    /// numpy's boolean indexing `t[mask]`: the mask's shape is t's leading shape; the rows
+    /// (elements when the shapes agree) where it is non-zero, in row-major order: [k, rest...].
+    static func masked(_ t: Tensor, _ mask: Tensor) throws -> Tensor {
+        guard mask.rank >= 1, mask.rank <= t.rank, Array(t.shape.prefix(mask.rank)) == mask.shape else {
+            throw RuntimeError("a tensor index is a mask of the indexed tensor's (leading) shape \(t.shape), got \(mask.shape); index with ints, slices or lists of ints otherwise")
+        }
+        let rest = Array(t.shape.dropFirst(mask.rank))
+        let width = rest.reduce(1, *)
+        let src = t.contiguous(), m = mask.contiguous()
+        let rows = (0..<m.count).filter { m.pointer[$0] != 0 }
+        var out = [Float]()
+        out.reserveCapacity(rows.count * width)
+        for r in rows { out.append(contentsOf: UnsafeBufferPointer(start: src.pointer + r * width, count: width)) }
+        return Tensor(out, shape: [rows.count] + rest)
     }
 
     static func dropped(_ a: [Int], _ i: Int) -> [Int] { var b = a; b.remove(at: i); return b }

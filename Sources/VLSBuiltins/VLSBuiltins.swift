@@ -51,7 +51,7 @@ public enum Builtins {
         for table in [tensorBuiltins(session), modelBuiltins(session), lensBuiltins(session), editBuiltins(session),
                       dataBuiltins(session), figureBuiltins(session), metricBuiltins(session),
                       memoryBuiltins(session), saliencyBuiltins(session), probeBuiltins(session),
-                      contextBuiltins(session), systemBuiltins(session)] {
+                      contextBuiltins(session), tableBuiltins(session), systemBuiltins(session)] {
             for fn in table { interpreter.define(fn) }
         }
         interpreter.setGlobal("args", .list(options.scriptArgs.map { .string($0) }))
@@ -121,6 +121,7 @@ extension Arguments {
                 return i
             }
         case .object(let o as TensorObject):
+            guard o.tensor.rank <= 1 else { throw RuntimeError("bad argument '\(name)' to '\(functionName)' (a 1-d tensor of indices expected, got shape \(o.tensor.shape))") }
             // Tensor elements are floats: only integral, finite values are indices
             // (Int(nan) would trap, Int(2.5) would silently truncate).
             return try o.tensor.scalars.enumerated().map { i, x in
@@ -130,6 +131,37 @@ extension Arguments {
                 return Int(x)
             }
         default: throw badArgument(index, name, expected: "list of ints", got: v)
+        }
+    }
+
+    /// A list of int lists (nested lists, or the rows of a 2-d tensor).
+    func intLists(_ index: Int?, _ name: String) throws -> [[Int]]? {
+        guard let v = optional(index, name) else { return nil }
+        switch v {
+        case .list(let l) where l.items.contains(where: { if case .int = $0 { return false }; return true }):
+            return try l.items.map { item in
+                switch item {
+                case .list(let inner):
+                    return try inner.items.map {
+                        guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of int lists", got: $0) }
+                        return i
+                    }
+                case .object(let o as TensorObject) where o.tensor.rank == 1:
+                    return try o.tensor.scalars.map {
+                        guard $0.isFinite, $0 == $0.rounded(), abs($0) < 1e15 else { throw badArgument(index, name, expected: "list of int lists", got: .float(Double($0))) }
+                        return Int($0)
+                    }
+                default: throw badArgument(index, name, expected: "list of int lists", got: item)
+                }
+            }
+        case .object(let o as TensorObject) where o.tensor.rank == 2:
+            let t = o.tensor.contiguous(), n = t.shape[1]
+            return try (0..<t.shape[0]).map { r in try (0..<n).map { j in
+                let x = t.pointer[r * n + j]
+                guard x.isFinite, x == x.rounded(), abs(x) < 1e15 else { throw badArgument(index, name, expected: "list of int lists", got: .float(Double(x))) }
+                return Int(x)
+            } }
+        default: return nil
         }
     }
 

@@ -213,7 +213,7 @@ public final class DropTokens: Edit {
         let B = x.shape[0], T = x.shape[1], D = x.shape[2]
         let patches = T - prefixTokens
         guard !perImage || keep.count == B else { throw CoreError("drop_tokens: \(keep.count) keep lists for \(B) images") }
-        let n = keep[0].count
+        guard let n = keep.first?.count else { throw CoreError("drop_tokens: no keep list given") }
         for list in keep {
             guard list.count == n else { throw CoreError("drop_tokens: every image must keep the same number of patches") }
             for k in list where k < 0 || k >= patches {

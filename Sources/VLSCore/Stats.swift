@@ -55,20 +55,47 @@ public enum Stats {
     /// Survival function of the standard normal.
     public static func normalSF(_ z: Double) -> Double { 0.5 * erfc(z / 2.0.squareRoot()) }
 
-    /// Two-sample permutation test of mean(a) - mean(b): the share of `shuffles` random
-    /// relabellings whose difference is at least the observed one (one-sided, "greater";
-    /// p = #(perm >= observed) / shuffles). Seeded.
-    public static func permutationTest(_ a: [Double], _ b: [Double], shuffles: Int = 300, seed: UInt64) -> (difference: Double, pValue: Double) {
-        func mean(_ v: ArraySlice<Double>) -> Double { v.isEmpty ? 0 : v.reduce(0, +) / Double(v.count) }
+    /// The result of a two-sample permutation test.
+    public struct PermutationResult: Sendable {
+        public let meanA: Double
+        public let meanB: Double
+        /// mean(a) - mean(b).
+        public let difference: Double
+        /// Share of the relabellings whose difference is at least the observed one.
+        public let pValue: Double
+        public let shuffles: Int
+    }
+
+    /// Two-sample permutation test of mean(a) - mean(b) (one-sided, "greater"): pool a and b,
+    /// and for each permutation p of the pool take its first |a| values as the new a;
+    /// p-value = #(permuted difference >= observed) / shuffles. A permuted difference within
+    /// 1e-12 (relative) of the observed one counts as equal, so ties of discrete data (ranks)
+    /// do not hang on summation order. `permutations` gives the draws (each a permutation of
+    /// 0..<|a|+|b|, e.g. from numpy, to check against a reference); by default `shuffles`
+    /// seeded draws.
+    public static func permutationTest(_ a: [Double], _ b: [Double], shuffles: Int = 300, seed: UInt64,
+                                       permutations: [[Int]]? = nil) throws -> PermutationResult {
+        func mean(_ v: ArraySlice<Double>) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
         let all = a + b
         let observed = mean(a[...]) - mean(b[...])
-        var g = SeededGenerator(seed: seed)
-        var count = 0
-        for _ in 0..<shuffles {
-            let p = g.permutation(all.count)
-            let perm = p.map { all[$0] }
-            if mean(perm[..<a.count]) - mean(perm[a.count...]) >= observed { count += 1 }
+        let tie = 1e-12 * max(1, abs(observed))
+        if let permutations {
+            for p in permutations {
+                guard p.count == all.count, Set(p).count == all.count, p.allSatisfy({ $0 >= 0 && $0 < all.count }) else {
+                    throw CoreError("permutation_test: each permutation must hold 0..<\(all.count) once each (got \(p.count) values)")
+                }
+            }
         }
-        return (observed, Double(count) / Double(max(shuffles, 1)))
+        guard shuffles > 0 || permutations != nil else { throw CoreError("permutation_test: shuffles must be positive, got \(shuffles)") }
+        var g = SeededGenerator(seed: seed)
+        let draws = permutations?.count ?? shuffles
+        var count = 0
+        for s in 0..<draws {
+            let p = permutations?[s] ?? g.permutation(all.count)
+            let perm = p.map { all[$0] }
+            if mean(perm[..<a.count]) - mean(perm[a.count...]) >= observed - tie { count += 1 }
+        }
+        return PermutationResult(meanA: mean(a[...]), meanB: mean(b[...]), difference: observed,
+                                 pValue: draws > 0 ? Double(count) / Double(draws) : .nan, shuffles: draws)
     }
 }

@@ -164,6 +164,27 @@ extension Tensor {
         return out
     }
 
+    /// Indices that sort the last axis, ascending or descending; stable (ties keep the lower
+    /// index first, as torch's `argsort(stable=True)`). A 0-d tensor gives [0].
+    public func argsort(descending: Bool = false) throws -> Tensor {
+        let src = contiguous()
+        let n = shape.last ?? 1
+        let out = Tensor(uninitialized: shape)
+        guard n > 0 else { return out }
+        for row in 0..<(count / n) {
+            let p = src.pointer + row * n
+            let order = (0..<n).sorted { a, b in
+                let (x, y) = (p[a], p[b])
+                if x == y || (x.isNaN && y.isNaN) { return a < b }
+                if x.isNaN { return false }            // NaN last either way
+                if y.isNaN { return true }
+                return descending ? x > y : x < y
+            }
+            for (i, j) in order.enumerated() { out.mutablePointer[row * n + i] = Float(j) }
+        }
+        return out
+    }
+
     // MARK: - Matrix products
 
     /// Matrix product with numpy `matmul` semantics for rank 1 and 2, and batched
