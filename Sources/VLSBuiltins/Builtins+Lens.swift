@@ -13,7 +13,12 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
     /// Classes given per image [B] broadcast against logits [..., B, T, C] as [B, 1].
     func aligned(_ classes: Tensor, _ logits: Tensor) throws -> Tensor {
         let lead = Array(logits.shape.dropLast())
-        if classes.rank == 1, lead.count >= 2, classes.shape[0] == lead[lead.count - 2], classes.shape[0] != lead.last {
+        if classes.rank == 1, lead.count >= 2, classes.shape[0] == lead[lead.count - 2] {
+            // One class per image: [B] lines up with the image axis of [..., B, T, C]. When
+            // B equals T the intent cannot be told from the shapes: say so, never guess.
+            guard classes.shape[0] != lead.last else {
+                throw RuntimeError("classes of length \(classes.shape[0]) match both the image axis and the token axis of logits \(logits.shape): reshape them to [\(classes.shape[0]), 1] for one class per image, or to [1, \(classes.shape[0])] for one per token")
+            }
             return try classes.reshaped([classes.shape[0], 1])
         }
         return classes
@@ -29,7 +34,7 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
             return .tensor(try m.model.project(h, head: head))
         },
         native("ranks", "ranks(logits, classes)", area: area,
-               "The rank of each class among the logits (strict count of larger logits; 0 = top-1). `classes` is one int, or one class per image (for [..., B, T, C] logits a [B] tensor/list lines up with the image axis), or any shape broadcasting against the logits' leading shape.") { a in
+               "The rank of each class among the logits (strict count of larger logits; 0 = top-1). `classes` is one int, or one class per image (for [..., B, T, C] logits a [B] tensor/list lines up with the image axis; when B equals T that is ambiguous and an error: reshape to [B, 1]), or any shape broadcasting against the logits' leading shape.") { a in
             let logits = try a.tensor(0, "logits")
             return .tensor(try LensMath.ranks(logits, classes: try aligned(try classesTensor(a, 1), logits)))
         },

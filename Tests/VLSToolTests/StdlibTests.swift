@@ -176,7 +176,7 @@ final class StdlibDriverTests: XCTestCase {
             ("permutation(-1)", "permutation: n must be"),
             ("m.run(x, edits: [drop_tokens(keep: [[0, 1], [5]])])", "same number of patches"),
             ("m.run(x, edits: [drop_tokens(keep: [[0, 1]])])", "1 keep lists for 2 images"),
-            ("drop_tokens(keep: tensor([0.0, float(\"nan\")]))", "list of ints expected"),
+            ("drop_tokens(keep: tensor([0.0, float(\"nan\")]))", "element 1 is nan, not an integer"),
             ("read_safetensors(\"Tests/Fixtures/images/empty.png\")", "not a valid safetensors file"),
             ("probes(m, dataset(images: x, labels: tensor([0, 1])), solver: \"sag\")", "solver must be"),
             ("probes(m, dataset(images: x, labels: tensor([0, 1]))).scores(x)", "activations must be"),
