@@ -69,17 +69,19 @@ public enum LensMath {
         let rows = x.count / C
         let out = Tensor(uninitialized: lead)
         let src = x.pointer, cp = cls.pointer, dst = out.mutablePointer
-        var bad: Float? = nil
         for r in 0..<rows {
-            let c = Int(cp[r])
-            guard cp[r] >= 0, c < C, Float(c) == cp[r] else { bad = cp[r]; break }
-            let row = src + r * C
-            let v = row[c]
-            var n = 0
-            for j in 0..<C where row[j] > v { n += 1 }
-            dst[r] = Float(n)
+            let c = cp[r]
+            guard c >= 0, c < Float(C), c == c.rounded() else { throw CoreError("ranks: class \(c) is not a class index in 0..<\(C)") }
         }
-        if let bad { throw CoreError("ranks: class \(bad) is not a class index in 0..<\(C)") }
+        Threads.parallelFor(rows, costPerItem: C) { r0, r1 in
+            for r in r0..<r1 {
+                let row = src + r * C
+                let v = row[Int(cp[r])]
+                var n = 0
+                for j in 0..<C { n &+= row[j] > v ? 1 : 0 }
+                dst[r] = Float(n)
+            }
+        }
         return out
     }
 
@@ -98,13 +100,30 @@ public enum LensMath {
         let rows = x.count / C
         let shape = Array(logits.shape.dropLast()) + [k]
         let idx = Tensor(uninitialized: shape), val = Tensor(uninitialized: shape)
-        let ip = idx.mutablePointer, vp = val.mutablePointer
-        var order = [Int](repeating: 0, count: C)
-        for r in 0..<rows {
-            let row = x.pointer + r * C
-            for j in 0..<C { order[j] = j }
-            order.sort { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
-            for j in 0..<k { ip[r * k + j] = Float(order[j]); vp[r * k + j] = row[order[j]] }
+        let ip = idx.mutablePointer, vp = val.mutablePointer, src = x.pointer
+        // Largest first, ties by the lower index (a stable descending sort's first k). For a
+        // small k, one pass keeping the best k in order (O(C k)) instead of sorting each row.
+        Threads.parallelFor(rows, costPerItem: C * 2) { r0, r1 in
+            var order = [Int](repeating: 0, count: C)
+            for r in r0..<r1 {
+                let row = src + r * C
+                if k <= 16 {
+                    var n = 0
+                    for j in 0..<C {
+                        let v = row[j]
+                        if n == k && !(v > row[order[k - 1]]) { continue }
+                        // Insert after every kept entry that is >= v (earlier index wins ties).
+                        var p = n == k ? k - 1 : n
+                        while p > 0 && row[order[p - 1]] < v { order[p] = order[p - 1]; p -= 1 }
+                        order[p] = j
+                        if n < k { n += 1 }
+                    }
+                } else {
+                    for j in 0..<C { order[j] = j }
+                    order.sort { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+                }
+                for j in 0..<k { ip[r * k + j] = Float(order[j]); vp[r * k + j] = row[order[j]] }
+            }
         }
         return (idx, val)
     }
