@@ -134,7 +134,11 @@ public enum Kernels {
     @inline(__always)
     public static func fastExp(_ x0: Float) -> Float {
         let x = min(max(x0, -87.3), 88.3)
-        let n = (x * 1.44269504088896341).rounded()
+        // Round to nearest by adding and subtracting 1.5 * 2^23 (exact for |v| < 2^22): plain
+        // adds that vectorise on baseline x86-64, where `rounded()` is a call to roundf
+        // per element (2.4% of a ViT-B/16 forward, profiled).
+        let magic: Float = 12582912
+        let n = (x * 1.44269504088896341 + magic) - magic
         let r = x - n * 0.693359375 + n * 2.12194440e-4
         var p: Float = 1.9875691500E-4
         p = p * r + 1.3981999507E-3
