@@ -2,7 +2,8 @@
 // (never part of the SwiftPM package). One binary, the target chosen by VLS_FUZZ_TARGET:
 //
 //   language     Completeness.check + Interpreter().run (core builtins only), each run under
-//                a budget of 200,000 steps (Interrupt.setStepLimit) and
+//                a budget of 200,000 steps (Interrupt.setStepLimit), strings and lists
+//                built by one operation capped at 16 MB (Interrupt.maxCollectionBytes), and
 //                stopped by a watchdog through the Ctrl-C flag after 250 ms
 //   safetensors  SafetensorsFile(path:) on the input, then every tensor materialised
 //   config       Checkpoint.load on a folder holding the input as config.json (and, after
@@ -82,6 +83,7 @@ func fuzzLanguage(_ data: Data) {
     interpreter.output = { _ in }
     Interrupt.clear()
     Interrupt.setStepLimit(200_000)
+    Interrupt.maxCollectionBytes = 16 << 20
     runStarted = monotonicNanos()
     _ = interpreter.run(source: source, path: "fuzz.vls")
     runStarted = 0

@@ -138,6 +138,9 @@ final class Compiler {
         let readRef = read ?? n
         @inline(__always) func apply(_ v: inout Value, _ r: Value) throws {
             if case .string(var s) = v, case .string(let t) = r {
+                if s.utf8.count + t.utf8.count > Interrupt.maxCollectionBytes {
+                    throw Diagnostic(message: "string concatenation too large (over \(Interrupt.maxCollectionBytes) bytes)", file: file, location: loc)
+                }
                 v = .nil
                 s += t
                 v = .string(s)

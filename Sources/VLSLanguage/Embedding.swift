@@ -207,6 +207,10 @@ public enum Interrupt {
         return flag.pointee != 0
     }
 
+    /// Largest string or list one repetition or concatenation may build, in bytes (1 GiB;
+    /// the fuzzer lowers it): a memory budget for scripts, beside the step budget.
+    nonisolated(unsafe) public static var maxCollectionBytes = 1 << 30
+
     /// Why `poll()` said stop.
     public static var stopMessage: String {
         if exhausted, let limit { return "step limit of \(limit) exceeded (loop iterations and calls; set with --max-steps)" }

@@ -32,12 +32,16 @@ enum Ops {
             if let a = asNumber(l), let b = asNumber(r), op != .matmul {
                 return try binary(op, a, b)
             }
-        case (.string(let a), .string(let b)) where op == .add: return .string(a + b)
+        case (.string(let a), .string(let b)) where op == .add:
+            if a.utf8.count + b.utf8.count > Interrupt.maxCollectionBytes { throw RuntimeError("string concatenation too large (over \(Interrupt.maxCollectionBytes) bytes)") }
+            return .string(a + b)
         case (.string(let a), .int(let n)) where op == .multiply: return .string(try repeated(a, n))
         case (.int(let n), .string(let a)) where op == .multiply: return .string(try repeated(a, n))
         case (.string, _) where op == .modulo:
             throw RuntimeError("'%' formatting of strings is not supported; use interpolation \"{x}\"")
-        case (.list(let a), .list(let b)) where op == .add: return .list(ListRef(a.items + b.items))
+        case (.list(let a), .list(let b)) where op == .add:
+            if (a.items.count + b.items.count) * MemoryLayout<Value>.stride > Interrupt.maxCollectionBytes { throw RuntimeError("list concatenation too large (over \(Interrupt.maxCollectionBytes) bytes)") }
+            return .list(ListRef(a.items + b.items))
         case (.list(let a), .int(let n)) where op == .multiply: return .list(ListRef(try repeated(a.items, n)))
         case (.int(let n), .list(let a)) where op == .multiply: return .list(ListRef(try repeated(a.items, n)))
         default: break
@@ -55,7 +59,7 @@ enum Ops {
 
     private static func repeated(_ s: String, _ n: Int) throws -> String {
         if n <= 0 { return "" }
-        if s.utf8.count.multipliedReportingOverflow(by: n).overflow || s.utf8.count * n > 1 << 30 {
+        if s.utf8.count.multipliedReportingOverflow(by: n).overflow || s.utf8.count * n > Interrupt.maxCollectionBytes {
             throw RuntimeError("string repetition too large")
         }
         return String(repeating: s, count: n)
@@ -63,7 +67,7 @@ enum Ops {
 
     private static func repeated(_ xs: [Value], _ n: Int) throws -> [Value] {
         if n <= 0 || xs.isEmpty { return [] }
-        if xs.count.multipliedReportingOverflow(by: n).overflow || xs.count * n > 1 << 28 {
+        if xs.count.multipliedReportingOverflow(by: n).overflow || xs.count * n > Interrupt.maxCollectionBytes / MemoryLayout<Value>.stride {
             throw RuntimeError("list repetition too large")
         }
         var out: [Value] = []

@@ -170,6 +170,27 @@ final class EmbeddingTests: XCTestCase {
         XCTAssertFalse(Interrupt.isRequested)
     }
 
+    /// The budgets an embedder (the fuzzer, `vls run --max-steps`) sets: steps and the size
+    /// of one string or list operation; both are errors with a location, never a hang or an
+    /// out-of-memory kill, and lifting them lets the same program finish.
+    func testStepAndCollectionBudgets() {
+        let (interp, _) = make()
+        defer { Interrupt.setStepLimit(nil); Interrupt.maxCollectionBytes = 1 << 30 }
+        Interrupt.setStepLimit(1000)
+        let err = run(interp, "n = 0\nwhile true:\n    n += 1\n")
+        XCTAssertTrue(err?.contains("t.vls:2:1: error: step limit of 1000 exceeded") ?? false, err ?? "")
+        Interrupt.setStepLimit(nil)
+        Interrupt.maxCollectionBytes = 1 << 16
+        let doubling = "s = \"ab\"\nfor i in range(40):\n    s = s + s\n"
+        let e2 = run(interp, doubling)
+        XCTAssertTrue(e2?.contains("t.vls:3:7: error: string concatenation too large (over 65536 bytes)") ?? false, e2 ?? "")
+        let e3 = run(interp, "xs = [1, 2]\nfor i in range(40):\n    xs = xs + xs\n")
+        XCTAssertTrue(e3?.contains("list concatenation too large") ?? false, e3 ?? "")
+        XCTAssertTrue(run(interp, "t = \"x\" * 70000")?.contains("string repetition too large") ?? false)
+        Interrupt.maxCollectionBytes = 1 << 30
+        XCTAssertNil(run(interp, "s = \"ab\"\nfor i in range(15):\n    s = s + s\nassert(len(s) == 65536)\n"))
+    }
+
     func testDeepRecursionIsACleanError() {
         let (interp, _) = make()
         let err = run(interp, "def f(n):\n    return f(n + 1)\nf(0)")
