@@ -13,8 +13,9 @@ public struct Image: Equatable, Sendable {
 
     /// Largest accepted side, as in the C shim.
     public static let maxSide = 32768
-    /// Largest accepted pixel count (2^28), as in the C shim.
-    public static let maxPixels = 1 << 28
+    /// Largest accepted pixel count, as in the C shim: Pillow's decompression-bomb limit
+    /// (2 * `Image.MAX_IMAGE_PIXELS` = 178,956,970).
+    public static let maxPixels = 178_956_970
 
     /// Creates an image from interleaved RGB8 pixels; the count must be width * height * 3.
     public init(width: Int, height: Int, pixels: [UInt8]) throws(ImagingError) {

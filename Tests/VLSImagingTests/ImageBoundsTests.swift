@@ -53,6 +53,28 @@ final class ImageBoundsTests: XCTestCase {
         }
     }
 
+    /// Fuzzer finding (jpeg, 396 s in): 128 bytes declaring a 28533x8516 CMYK image with no
+    /// entropy data took 17-30 s and 1.5 GB to decode into gray. Now refused at once: the
+    /// pixel count is over Pillow's bomb limit, and data that stops early is an error.
+    func testForgedJPEGHeaderIsRefusedQuickly() throws {
+        let path = Fixtures.path("../fuzz/jpeg/forged-huge-header-no-data")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let t0 = Date()
+        XCTAssertThrowsError(try Image(bytes: bytes)) { e in
+            XCTAssertTrue("\(e)".contains("out of range"), "\(e)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 1.0)
+        // The same forgery at a size under the cap: the missing data is the error.
+        var small = bytes
+        guard let sof = (0..<(small.count - 9)).first(where: { small[$0] == 0xFF && small[$0 + 1] == 0xC0 }) else {
+            return XCTFail("no SOF0 marker")
+        }
+        small[sof + 5] = 0x01; small[sof + 6] = 0x00; small[sof + 7] = 0x01; small[sof + 8] = 0x00   // 256x256
+        XCTAssertThrowsError(try Image(bytes: small)) { e in
+            XCTAssertTrue("\(e)".contains("invalid JPEG"), "\(e)")
+        }
+    }
+
     func testConstructedImagesAreBounded() {
         XCTAssertThrowsError(try Image(width: Image.maxSide + 1, height: 1, gray: []))
         XCTAssertThrowsError(try Image(width: 20000, height: 20000, gray: []))

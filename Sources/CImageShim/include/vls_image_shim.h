@@ -9,9 +9,11 @@
 
 #define VLS_OK 0
 #define VLS_ERROR 1
-/* Largest accepted side and pixel count, checked before any pixel buffer exists. */
+/* Largest accepted side and pixel count, checked before any pixel buffer exists. The
+ * pixel cap is Pillow's decompression-bomb limit (2 * Image.MAX_IMAGE_PIXELS), so a file
+ * Pillow opens opens here, and a 128-byte header cannot ask for gigabytes. */
 #define VLS_MAX_SIDE 32768
-#define VLS_MAX_PIXELS (1L << 28)
+#define VLS_MAX_PIXELS 178956970L
 
 /* Shim version (bumped when the interface changes). */
 int vls_image_shim_version(void);
