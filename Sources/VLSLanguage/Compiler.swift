@@ -724,12 +724,12 @@ final class Compiler {
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
-                    let frame = Frame.make(count: fn.code.slotCount, parameters: fn.code.paramCount, parent: fn.captured)
+                    var frame = fn.code.makeFrame(parent: fn.captured)
                     let slots = frame.slots
                     if n > 0 { slots[0] = try a0(f) }
                     if n > 1 { slots[1] = try a1(f) }
                     if n > 2 { slots[2] = try a2(f) }
-                    return try interp.invoke(fn, frame, file, loc)
+                    return try interp.invoke(fn, &frame, file, loc)
                 }
                 return try interp.callValue(c, f, positional, kwNames, kwEvals, file, loc)
             }

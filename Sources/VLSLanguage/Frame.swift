@@ -1,6 +1,6 @@
 struct FrameHeader {
     let count: Int
-    let parent: Frame?
+    var parent: Frame?
     var returnValue: Value = .nil
 }
 
@@ -32,6 +32,28 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
     }
 
     @inline(__always) var parent: Frame? { header.parent }
+
+    /// Moves the return value out (leaving nil), so the caller gets it without a copy.
+    @inline(__always) func takeReturnValue() -> Value {
+        withUnsafeMutablePointerToHeader { h in
+            var v = Value.nil
+            swap(&v, &h.pointee.returnValue)
+            return v
+        }
+    }
+
+    /// Makes a finished frame look fresh for its next call (see `CompiledFunction.recycle`):
+    /// parameters nil, other locals unbound, no parent, so it keeps nothing alive.
+    func reset(parameters: Int) {
+        withUnsafeMutablePointers { h, p in
+            h.pointee.parent = nil
+            h.pointee.returnValue = .nil
+            let count = h.pointee.count
+            let n = min(parameters, count)
+            for i in 0..<n { p[i] = .nil }
+            for i in n..<count { p[i] = Frame.unbound }
+        }
+    }
 
     /// Drops the values of `slots` and the return value (the frame may outlive its call).
     func release(_ slots: [Int]) {
@@ -102,6 +124,26 @@ final class CompiledFunction {
     /// those no nested function reaches), so a closure that outlives the call keeps only
     /// what it uses and the frame-closure cycle is broken.
     var releaseOnExit: [Int] = []
+    /// Finished frames of this function that nothing else references, ready for reuse:
+    /// a call then costs no allocation. Frames captured by closures are never pooled.
+    private var pool: [Frame] = []
+
+    /// A frame for a call: a pooled one if any (parameters nil, locals unbound), else a new one.
+    @inline(__always) func makeFrame(parent: Frame?) -> Frame {
+        if let f = pool.popLast() {
+            if let parent { f.header.parent = parent }
+            return f
+        }
+        return Frame.make(count: slotCount, parameters: paramCount, parent: parent)
+    }
+
+    /// Returns a finished call's frame to the pool when nothing else holds it.
+    @inline(__always) func recycle(_ frame: inout Frame) {
+        guard pool.count < 64, isKnownUniquelyReferenced(&frame) else { return }
+        frame.reset(parameters: paramCount)
+        pool.append(frame)
+    }
+
     init(slotCount: Int, paramNames: [String], firstDefault: Int) {
         self.slotCount = slotCount
         self.paramCount = paramNames.count

@@ -188,8 +188,8 @@ public final class Interpreter {
     public func call(_ callee: Value, _ args: [Value], keywords: [(String, Value)] = []) throws -> Value {
         switch callee {
         case .function(let fn):
-            let frame = try bind(fn, args, keywords, nil, nil)
-            return try invoke(fn, frame, nil, nil)
+            var frame = try bind(fn, args, keywords, nil, nil)
+            return try invoke(fn, &frame, nil, nil)
         case .native(let nf):
             return try nf.body(Arguments(positional: args, keywords: keywords, interpreter: self, functionName: nf.name))
         default:
@@ -200,8 +200,8 @@ public final class Interpreter {
     /// Builds the frame of a call from evaluated arguments.
     private func bind(_ fn: UserFunction, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
         let code = fn.code
-        let frame = Frame.make(count: code.slotCount, parameters: code.paramCount, parent: fn.captured)
         if args.count > code.paramCount { throw arityError(fn, args.count, file, loc) }
+        let frame = code.makeFrame(parent: fn.captured)
         for i in 0..<args.count { frame.slots[i] = args[i] }
         try fillParameters(fn, frame, args.count, keywords.map(\.0), keywords.map(\.1), file, loc)
         return frame
@@ -250,7 +250,7 @@ public final class Interpreter {
     }
 
     @inline(__always)
-    func invoke(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
+    func invoke(_ fn: UserFunction, _ frame: inout Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
@@ -262,7 +262,9 @@ public final class Interpreter {
             defer { frame.release(code.releaseOnExit) }
             return try run(fn, frame, file, loc)
         }
-        return try run(fn, frame, file, loc)
+        let v = try run(fn, frame, file, loc)
+        code.recycle(&frame)
+        return v
     }
 
     @inline(__always)
@@ -277,7 +279,7 @@ public final class Interpreter {
             d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
             throw d
         }
-        return frame.returnValue
+        return frame.takeReturnValue()
     }
 
     /// A call from compiled code: arguments are evaluated straight into the callee's frame.
@@ -287,15 +289,15 @@ public final class Interpreter {
             let code = fn.code
             let n = positional.count
             if n > code.paramCount { throw arityError(fn, n, file, loc) }
-            let frame = Frame.make(count: code.slotCount, parameters: code.paramCount, parent: fn.captured)
+            var frame = code.makeFrame(parent: fn.captured)
             for i in 0..<n { frame.slots[i] = try positional[i](f) }
             if kwNames.isEmpty && n == code.paramCount {
-                return try invoke(fn, frame, file, loc)
+                return try invoke(fn, &frame, file, loc)
             }
             var kwValues: [Value] = []
             for e in kwEvals { kwValues.append(try e(f)) }
             try fillParameters(fn, frame, n, kwNames, kwValues, file, loc)
-            return try invoke(fn, frame, file, loc)
+            return try invoke(fn, &frame, file, loc)
         case .native(let nf):
             var args: [Value] = []
             args.reserveCapacity(positional.count)
