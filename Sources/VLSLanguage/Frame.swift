@@ -44,13 +44,19 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
 
     /// Makes a finished frame look fresh for its next call (see `CompiledFunction.recycle`):
     /// parameters nil, other locals unbound, no parent, so it keeps nothing alive.
-    func reset(parameters: Int) {
+    @inline(__always) func reset(parameters: Int) {
         withUnsafeMutablePointers { h, p in
-            h.pointee.parent = nil
-            h.pointee.returnValue = .nil
+            if h.pointee.parent != nil { h.pointee.parent = nil }
+            // The return value was already taken (nil). Values without references need
+            // no clearing: the next call overwrites its parameters anyway.
             let count = h.pointee.count
             let n = min(parameters, count)
-            for i in 0..<n { p[i] = .nil }
+            for i in 0..<n {
+                switch p[i] {
+                case .nil, .bool, .int, .float: break
+                default: p[i] = .nil
+                }
+            }
             for i in n..<count { p[i] = Frame.unbound }
         }
     }
@@ -115,7 +121,7 @@ typealias Store = (Frame, Value) throws -> Void
 
 /// A function body compiled to closures, with its frame layout.
 final class CompiledFunction {
-    var body: Exec = { _ in .normal }
+    let body: Exec
     let slotCount: Int
     let paramCount: Int
     let paramNames: [String]
@@ -123,14 +129,33 @@ final class CompiledFunction {
     /// Slots to clear when a call returns (only in functions that define nested functions:
     /// those no nested function reaches), so a closure that outlives the call keeps only
     /// what it uses and the frame-closure cycle is broken.
-    var releaseOnExit: [Int] = []
+    let releaseOnExit: [Int]
     /// Finished frames of this function that nothing else references, ready for reuse:
     /// a call then costs no allocation. Frames captured by closures are never pooled.
-    private var pool: [Frame] = []
+    /// A fixed stack of +1 references (no array bookkeeping on the call path).
+    private let pool = UnsafeMutablePointer<Unmanaged<Frame>>.allocate(capacity: CompiledFunction.poolCapacity)
+    private var pooled = 0
+    static let poolCapacity = 64
+
+    init(body: @escaping Exec, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
+        self.body = body
+        self.slotCount = slotCount
+        self.paramCount = paramNames.count
+        self.paramNames = paramNames
+        self.firstDefault = firstDefault
+        self.releaseOnExit = releaseOnExit
+    }
+
+    deinit {
+        for i in 0..<pooled { pool[i].release() }
+        pool.deallocate()
+    }
 
     /// A frame for a call: a pooled one if any (parameters nil, locals unbound), else a new one.
     @inline(__always) func makeFrame(parent: Frame?) -> Frame {
-        if let f = pool.popLast() {
+        if pooled > 0 {
+            pooled -= 1
+            let f = pool[pooled].takeRetainedValue()
             if let parent { f.header.parent = parent }
             return f
         }
@@ -139,16 +164,10 @@ final class CompiledFunction {
 
     /// Returns a finished call's frame to the pool when nothing else holds it.
     @inline(__always) func recycle(_ frame: inout Frame) {
-        guard pool.count < 64, isKnownUniquelyReferenced(&frame) else { return }
+        guard pooled < CompiledFunction.poolCapacity, isKnownUniquelyReferenced(&frame) else { return }
         frame.reset(parameters: paramCount)
-        pool.append(frame)
-    }
-
-    init(slotCount: Int, paramNames: [String], firstDefault: Int) {
-        self.slotCount = slotCount
-        self.paramCount = paramNames.count
-        self.paramNames = paramNames
-        self.firstDefault = firstDefault
+        pool[pooled] = Unmanaged.passRetained(frame)
+        pooled += 1
     }
 }
 

@@ -25,6 +25,8 @@ public final class Interpreter {
     private var modules: [String: Value] = [:]
     private var loading: Set<String> = []
     var callDepth = 0
+    /// The Ctrl-C flag (see `Interrupt.poll(_:)`).
+    let stopFlag = Interrupt.rawFlag
     private var runDepth = 0
 
     public init() {
@@ -254,7 +256,7 @@ public final class Interpreter {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
-        if Interrupt.poll() { throw err(Interrupt.stopMessage, file, loc) }
+        if Interrupt.poll(stopFlag) { throw err(Interrupt.stopMessage, file, loc) }
         callDepth += 1
         defer { callDepth -= 1 }
         let code = fn.code
@@ -304,7 +306,7 @@ public final class Interpreter {
             for e in positional { args.append(try e(f)) }
             var kws: [(String, Value)] = []
             for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
-            if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+            if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
             do {
                 return try nf.body(Arguments(positional: args, keywords: kws, interpreter: self, functionName: nf.name))
             } catch {
