@@ -809,9 +809,9 @@ final class Compiler {
                     if cell.defined, case .function(let fn) = cell.value, fn.code.paramCount == n {
                         var frame = fn.code.makeFrame(parent: fn.captured)
                         let slots = frame.slots
-                        if n > 0 { slots[0] = try a0(f) }
-                        if n > 1 { slots[1] = try a1(f) }
-                        if n > 2 { slots[2] = try a2(f) }
+                        if n > 0 { slots.initialize(to: try a0(f)) }
+                        if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                        if n > 2 { (slots + 2).initialize(to: try a2(f)) }
                         return try interp.invoke(fn, &frame, file, loc)
                     }
                     return try interp.callValue(try callee(f), f, positional, kwNames, kwEvals, file, loc)
@@ -822,9 +822,9 @@ final class Compiler {
                 if case .function(let fn) = c, fn.code.paramCount == n {
                     var frame = fn.code.makeFrame(parent: fn.captured)
                     let slots = frame.slots
-                    if n > 0 { slots[0] = try a0(f) }
-                    if n > 1 { slots[1] = try a1(f) }
-                    if n > 2 { slots[2] = try a2(f) }
+                    if n > 0 { slots.initialize(to: try a0(f)) }
+                    if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                    if n > 2 { (slots + 2).initialize(to: try a2(f)) }
                     return try interp.invoke(fn, &frame, file, loc)
                 }
                 return try interp.callValue(c, f, positional, kwNames, kwEvals, file, loc)

@@ -151,13 +151,15 @@ final class CompiledFunction {
         pool.deallocate()
     }
 
-    /// A frame for a call: a pooled one if any (parameters nil, locals unbound), else a new one.
+    /// A frame for a call: a pooled one if any, else a new one. Its parameter slots hold
+    /// values without references (nil after `Frame.make`, whatever `reset` left), so the
+    /// caller may overwrite them with `initialize(to:)`, skipping the destroy of the old value.
     @inline(__always) func makeFrame(parent: Frame?) -> Frame {
         if pooled > 0 {
             pooled -= 1
-            let f = pool[pooled].takeRetainedValue()
-            if let parent { f.header.parent = parent }
-            return f
+            let u = pool[pooled]
+            if let parent { u._withUnsafeGuaranteedRef { $0.header.parent = parent } }
+            return u.takeRetainedValue()
         }
         return Frame.make(count: slotCount, parameters: paramCount, parent: parent)
     }
