@@ -291,10 +291,22 @@ final class Compiler {
         functionNesting += 1
         let outerBound = boundSlots
         boundSlots = decl.params.count
-        let body = block(decl.body)
+        // (No Optional closures here: one taken out of an Optional is called through a
+        // reabstraction thunk.)
+        let hasDirect = Compiler.isDirect(decl.body)
+        let body: Exec
+        let direct: Eval
+        if hasDirect {
+            let d = directBody(decl.body)
+            direct = d
+            body = { f in f.returnValue = try d(f); return .returned }
+        } else {
+            direct = { _ in .nil }
+            body = block(decl.body)
+        }
         boundSlots = outerBound
         functionNesting -= 1
-        let code = CompiledFunction(body: body, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit)
+        let code = CompiledFunction(body: body, direct: direct, hasDirect: hasDirect, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit)
         let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
         if defaults.isEmpty {
             return { f in .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: [])) }
@@ -304,6 +316,59 @@ final class Compiler {
             dv.reserveCapacity(defaults.count)
             for d in defaults { dv.append(try d(f)) }
             return .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: dv))
+        }
+    }
+
+    /// A function body that returns only through `if c: return x` guards and a final
+    /// `return e` (other statements hold no return) compiles to one expression: a call then
+    /// needs no control-flow result, return slot or statement chain. `fib`, `add`, lambdas.
+    private static func isDirect(_ stmts: [Stmt]) -> Bool {
+        guard let last = stmts.last, case .returnValue = last.kind else { return false }
+        for s in stmts.dropLast() where guardReturn(s) == nil {
+            if containsReturn(s) { return false }
+        }
+        return true
+    }
+
+    private func returned(_ e: Expr?) -> Eval {
+        if let e { return expr(e) }
+        return { _ in .nil }
+    }
+
+    /// The body as one closure; only for bodies that pass `isDirect`.
+    private func directBody(_ stmts: [Stmt]) -> Eval {
+        guard let last = stmts.last, case .returnValue(let e) = last.kind else { return { _ in .nil } }
+        var tail = returned(e)
+        for s in stmts.dropLast().reversed() {
+            let next = tail
+            if let (c, r) = Compiler.guardReturn(s) {
+                let test = condition(c)
+                let value = returned(r)
+                tail = { f in try test(f) ? try value(f) : try next(f) }
+            } else {
+                let run = statement(s)
+                tail = { f in _ = try run(f); return try next(f) }
+            }
+        }
+        return tail
+    }
+
+    /// `if c: return x` (one branch, no else, only the return).
+    private static func guardReturn(_ s: Stmt) -> (Expr, Expr?)? {
+        guard case .ifChain(let branches, let otherwise) = s.kind, otherwise == nil, branches.count == 1,
+              branches[0].1.count == 1, case .returnValue(let r) = branches[0].1[0].kind else { return nil }
+        return (branches[0].0, r)
+    }
+
+    /// Whether a statement may return from the function it is in (nested defs excluded).
+    private static func containsReturn(_ s: Stmt) -> Bool {
+        switch s.kind {
+        case .returnValue: return true
+        case .ifChain(let branches, let otherwise):
+            return branches.contains { $0.1.contains(where: containsReturn) } || (otherwise?.contains(where: containsReturn) ?? false)
+        case .whileLoop(_, let b), .forLoop(_, _, let b): return b.contains(where: containsReturn)
+        case .expression, .assign, .augmentedAssign, .function, .breakLoop, .continueLoop, .pass, .importModule, .global:
+            return false
         }
     }
 

@@ -122,6 +122,10 @@ typealias Store = (Frame, Value) throws -> Void
 /// A function body compiled to closures, with its frame layout.
 final class CompiledFunction {
     let body: Exec
+    /// The body as one expression when its shape allows (see `Compiler.directBody`).
+    /// Not an Optional: a closure inside an Optional is called through a reabstraction thunk.
+    let direct: Eval
+    let hasDirect: Bool
     let slotCount: Int
     let paramCount: Int
     let paramNames: [String]
@@ -137,8 +141,10 @@ final class CompiledFunction {
     private var pooled = 0
     static let poolCapacity = 64
 
-    init(body: @escaping Exec, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
+    init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
         self.body = body
+        self.direct = direct
+        self.hasDirect = hasDirect
         self.slotCount = slotCount
         self.paramCount = paramNames.count
         self.paramNames = paramNames
