@@ -109,7 +109,7 @@ final class Compiler {
                 return .normal
             }
         case .forLoop(let t, let it, let b):
-            return forLoop(store(t), expr(it), block(b), loc, it.location)
+            return forLoop(t, store(t), expr(it), block(b), loc, it.location)
         case .function(let decl):
             let make = function(decl)
             guard let binding = decl.binding else { return { _ in .normal } }
@@ -229,10 +229,20 @@ final class Compiler {
         }
     }
 
-    private func forLoop(_ st: @escaping Store, _ iter: @escaping Eval, _ body: @escaping Exec, _ loc: SourceLocation, _ iterLoc: SourceLocation) -> Exec {
+    private func forLoop(_ target: Target, _ st: @escaping Store, _ iter: @escaping Eval, _ body: @escaping Exec, _ loc: SourceLocation, _ iterLoc: SourceLocation) -> Exec {
         let file = self.file
         let stopFlag = self.stopFlag
         let interp = self.interp
+        // `for i in range(...)` into a plain variable: the counter is stored directly.
+        var cell: GlobalCell?
+        var slot = -1
+        if case .name(let n) = target {
+            switch n.resolution {
+            case .local(let s): slot = s
+            case .global: cell = module.cell(n.name)
+            case .enclosing: break
+            }
+        }
         return { f in
             let seq = try iter(f)
             switch seq {
@@ -240,7 +250,14 @@ final class Compiler {
                 var i = r.start
                 let stop = r.stop, step = r.step
                 while step > 0 ? i < stop : i > stop {
-                    try st(f, .int(i))
+                    if slot >= 0 {
+                        f.slots[slot] = .int(i)
+                    } else if let cell {
+                        cell.value = .int(i)
+                        cell.defined = true
+                    } else {
+                        try st(f, .int(i))
+                    }
                     let fl = try body(f)
                     if fl != .normal {
                         if fl == .breakLoop { break }
@@ -846,6 +863,17 @@ final class Compiler {
             let mloc = calleeExpr.location
             if method == "append" && positional.count == 1 && kwNames.isEmpty {
                 let a0 = expr(args[0].value)
+                if case .name(let rn) = recvExpr.kind, case .global = rn.resolution {
+                    // `xs.append(v)` on a module variable: the list is read from its cell.
+                    let cell = module.cell(rn.name)
+                    return { f in
+                        if cell.defined, case .list(let l) = cell.value {
+                            l.items.append(try a0(f))
+                            return .nil
+                        }
+                        return try interp.callMethod(try recv(f), method, f, positional, kwNames, kwEvals, file, loc, mloc)
+                    }
+                }
                 return { f in
                     let r = try recv(f)
                     if case .list(let l) = r {
