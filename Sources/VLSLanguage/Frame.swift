@@ -141,6 +141,11 @@ final class CompiledFunction {
     private var pooled = 0
     static let poolCapacity = 64
 
+    /// Runs the body. As a method, `self` is borrowed for the call, so the closure contexts
+    /// (immutable lets) are called without a retain/release pair around them.
+    @inline(never) func runDirect(_ f: Frame) throws -> Value { try direct(f) }
+    @inline(never) func runBody(_ f: Frame) throws -> Flow { try body(f) }
+
     init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
         self.body = body
         self.direct = direct

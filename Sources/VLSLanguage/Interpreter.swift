@@ -272,8 +272,9 @@ public final class Interpreter {
     @inline(__always)
     private func run(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         do {
-            if fn.code.hasDirect { return try fn.code.direct(frame) }
-            _ = try fn.code.body(frame)
+            let code = fn.code
+            if code.hasDirect { return try code.runDirect(frame) }
+            _ = try code.runBody(frame)
         } catch var d as Diagnostic {
             d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
             throw d
