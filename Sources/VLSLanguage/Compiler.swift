@@ -5,6 +5,11 @@ final class Compiler {
     let file: SourceFile
     let module: ModuleScope
     private var functionNesting = 0
+    /// Parameters of the function being compiled: their slots are filled before the body
+    /// runs and never unbound during it, so reading them needs no "unbound" check.
+    private var boundSlots = 0
+    /// The Ctrl-C flag, captured by loops (see `Interrupt.poll(_:)`).
+    private let stopFlag = Interrupt.rawFlag
 
     init(interpreter: Interpreter, file: SourceFile, module: ModuleScope) {
         self.interp = interpreter
@@ -59,17 +64,18 @@ final class Compiler {
             if let otherwise { return block(otherwise) }
             return { _ in .normal }
         }
-        let cond = expr(c)
+        let cond = condition(c)
         let body = block(b)
         if branches.count == 1 && otherwise == nil {
-            return { f in try cond(f).isTruthy ? try body(f) : .normal }
+            return { f in try cond(f) ? try body(f) : .normal }
         }
         let other = ifChain(branches.dropFirst(), otherwise)
-        return { f in try cond(f).isTruthy ? try body(f) : try other(f) }
+        return { f in try cond(f) ? try body(f) : try other(f) }
     }
 
     func statement(_ s: Stmt) -> Exec {
         let file = self.file
+        let stopFlag = self.stopFlag
         let loc = s.location
         switch s.kind {
         case .expression(let e):
@@ -89,21 +95,21 @@ final class Compiler {
         case .ifChain(let branches, let otherwise):
             return ifChain(branches[...], otherwise)
         case .whileLoop(let c, let b):
-            let cond = expr(c)
+            let cond = condition(c)
             let body = block(b)
             return { f in
-                while try cond(f).isTruthy {
+                while try cond(f) {
                     let r = try body(f)
                     if r != .normal {
                         if r == .breakLoop { break }
                         if r == .returned { return r }
                     }
-                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
                 return .normal
             }
         case .forLoop(let t, let it, let b):
-            return forLoop(store(t), expr(it), block(b), loc, it.location)
+            return forLoop(t, store(t), expr(it), block(b), loc, it.location)
         case .function(let decl):
             let make = function(decl)
             guard let binding = decl.binding else { return { _ in .normal } }
@@ -226,9 +232,20 @@ final class Compiler {
         }
     }
 
-    private func forLoop(_ st: @escaping Store, _ iter: @escaping Eval, _ body: @escaping Exec, _ loc: SourceLocation, _ iterLoc: SourceLocation) -> Exec {
+    private func forLoop(_ target: Target, _ st: @escaping Store, _ iter: @escaping Eval, _ body: @escaping Exec, _ loc: SourceLocation, _ iterLoc: SourceLocation) -> Exec {
         let file = self.file
+        let stopFlag = self.stopFlag
         let interp = self.interp
+        // `for i in range(...)` into a plain variable: the counter is stored directly.
+        var cell: GlobalCell?
+        var slot = -1
+        if case .name(let n) = target {
+            switch n.resolution {
+            case .local(let s): slot = s
+            case .global: cell = module.cell(n.name)
+            case .enclosing: break
+            }
+        }
         return { f in
             let seq = try iter(f)
             switch seq {
@@ -236,13 +253,20 @@ final class Compiler {
                 var i = r.start
                 let stop = r.stop, step = r.step
                 while step > 0 ? i < stop : i > stop {
-                    try st(f, .int(i))
+                    if slot >= 0 {
+                        f.slots[slot] = .int(i)
+                    } else if let cell {
+                        cell.value = .int(i)
+                        cell.defined = true
+                    } else {
+                        try st(f, .int(i))
+                    }
                     let fl = try body(f)
                     if fl != .normal {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                     let (n, o) = i.addingReportingOverflow(step)
                     if o { break }
                     i = n
@@ -256,7 +280,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                     i += 1
                 }
             default:
@@ -272,7 +296,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
             }
             return .normal
@@ -282,13 +306,27 @@ final class Compiler {
     /// Returns a closure that creates the function value (evaluating defaults) at `def` time.
     private func function(_ decl: FunctionDecl) -> Eval {
         let firstDefault = decl.params.firstIndex { $0.defaultValue != nil } ?? decl.params.count
-        let code = CompiledFunction(slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault)
-        code.releaseOnExit = decl.releaseOnExit
         // A function defined at module level has no enclosing function frame to keep.
         let nested = functionNesting > 0
         functionNesting += 1
-        code.body = block(decl.body)
+        let outerBound = boundSlots
+        boundSlots = decl.params.count
+        // (No Optional closures here: one taken out of an Optional is called through a
+        // reabstraction thunk.)
+        let hasDirect = Compiler.isDirect(decl.body)
+        let body: Exec
+        let direct: Eval
+        if hasDirect {
+            let d = directBody(decl.body)
+            direct = d
+            body = { f in f.returnValue = try d(f); return .returned }
+        } else {
+            direct = { _ in .nil }
+            body = block(decl.body)
+        }
+        boundSlots = outerBound
         functionNesting -= 1
+        let code = CompiledFunction(body: body, direct: direct, hasDirect: hasDirect, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit)
         let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
         if defaults.isEmpty {
             return { f in .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: [])) }
@@ -298,6 +336,59 @@ final class Compiler {
             dv.reserveCapacity(defaults.count)
             for d in defaults { dv.append(try d(f)) }
             return .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: dv))
+        }
+    }
+
+    /// A function body that returns only through `if c: return x` guards and a final
+    /// `return e` (other statements hold no return) compiles to one expression: a call then
+    /// needs no control-flow result, return slot or statement chain. `fib`, `add`, lambdas.
+    private static func isDirect(_ stmts: [Stmt]) -> Bool {
+        guard let last = stmts.last, case .returnValue = last.kind else { return false }
+        for s in stmts.dropLast() where guardReturn(s) == nil {
+            if containsReturn(s) { return false }
+        }
+        return true
+    }
+
+    private func returned(_ e: Expr?) -> Eval {
+        if let e { return expr(e) }
+        return { _ in .nil }
+    }
+
+    /// The body as one closure; only for bodies that pass `isDirect`.
+    private func directBody(_ stmts: [Stmt]) -> Eval {
+        guard let last = stmts.last, case .returnValue(let e) = last.kind else { return { _ in .nil } }
+        var tail = returned(e)
+        for s in stmts.dropLast().reversed() {
+            let next = tail
+            if let (c, r) = Compiler.guardReturn(s) {
+                let test = condition(c)
+                let value = returned(r)
+                tail = { f in try test(f) ? try value(f) : try next(f) }
+            } else {
+                let run = statement(s)
+                tail = { f in _ = try run(f); return try next(f) }
+            }
+        }
+        return tail
+    }
+
+    /// `if c: return x` (one branch, no else, only the return).
+    private static func guardReturn(_ s: Stmt) -> (Expr, Expr?)? {
+        guard case .ifChain(let branches, let otherwise) = s.kind, otherwise == nil, branches.count == 1,
+              branches[0].1.count == 1, case .returnValue(let r) = branches[0].1[0].kind else { return nil }
+        return (branches[0].0, r)
+    }
+
+    /// Whether a statement may return from the function it is in (nested defs excluded).
+    private static func containsReturn(_ s: Stmt) -> Bool {
+        switch s.kind {
+        case .returnValue: return true
+        case .ifChain(let branches, let otherwise):
+            return branches.contains { $0.1.contains(where: containsReturn) } || (otherwise?.contains(where: containsReturn) ?? false)
+        case .whileLoop(_, let b), .forLoop(_, _, let b): return b.contains(where: containsReturn)
+        case .expression, .assign, .augmentedAssign, .function, .breakLoop, .continueLoop, .pass, .importModule, .global:
+            return false
         }
     }
 
@@ -354,6 +445,7 @@ final class Compiler {
         let file = self.file
         switch n.resolution {
         case .local(let slot):
+            if slot < boundSlots { return { f in f.slots[slot] } }
             return { f in
                 let v = f.slots[slot]
                 if v.isUnbound { throw Compiler.unboundError(n, file) }
@@ -376,6 +468,7 @@ final class Compiler {
 
     func expr(_ e: Expr) -> Eval {
         let file = self.file
+        let stopFlag = self.stopFlag
         let loc = e.location
         let interp = self.interp
         switch e.kind {
@@ -478,8 +571,8 @@ final class Compiler {
                 do { return .bool(try Ops.contains(xs, x, interp) != negated) } catch { throw locate(error, file, loc) }
             }
         case .conditional(let c, let t, let o):
-            let ce = expr(c), te = expr(t), oe = expr(o)
-            return { f in try ce(f).isTruthy ? try te(f) : try oe(f) }
+            let ce = condition(c), te = expr(t), oe = expr(o)
+            return { f in try ce(f) ? try te(f) : try oe(f) }
         case .call(let callee, let args):
             return call(callee, args, loc)
         case .subscripted(let base, let items):
@@ -529,7 +622,7 @@ final class Compiler {
                     let k = try ke(f)
                     do { try Ops.checkHashable(k) } catch { throw locate(error, file, key.location) }
                     out[k] = try ve(f)
-                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
                 return .dict(out)
             }
@@ -550,7 +643,7 @@ final class Compiler {
                     try st(f, v)
                     if let cond, !(try cond(f).isTruthy) { continue }
                     out.append(try el(f))
-                    if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
                 }
                 return .list(ListRef(out))
             }
@@ -679,6 +772,7 @@ final class Compiler {
             do { return try Ops.binary(op, x, kv) } catch { throw locate(error, file, loc) }
         }
         if case .name(let n) = a.kind, case .local(let slot) = n.resolution {
+            if slot < boundSlots { return { f in try apply(f.slots[slot]) } }
             return { f in
                 let v = f.slots[slot]
                 if v.isUnbound { throw Compiler.unboundError(n, file) }
@@ -687,6 +781,75 @@ final class Compiler {
         }
         let l = expr(a)
         return { f in try apply(try l(f)) }
+    }
+
+    typealias Test = (Frame) throws -> Bool
+
+    /// An expression used only for its truth (if, while, `x if c else y`): comparisons of
+    /// ints answer a Bool directly, without making a Value and asking its truthiness.
+    func condition(_ e: Expr) -> Test {
+        let file = self.file
+        let loc = e.location
+        switch e.kind {
+        case .and(let a, let b):
+            let l = condition(a), r = condition(b)
+            return { f in try l(f) ? try r(f) : false }
+        case .or(let a, let b):
+            let l = condition(a), r = condition(b)
+            return { f in try l(f) ? true : try r(f) }
+        case .binary(let op, let a, let b):
+            switch op {
+            case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
+            default: return truth(expr(e))
+            }
+            @inline(__always) func compare(_ x: Int, _ y: Int) -> Bool {
+                switch op {
+                case .less: return x < y
+                case .lessEqual: return x <= y
+                case .greater: return x > y
+                case .greaterEqual: return x >= y
+                case .equal: return x == y
+                default: return x != y
+                }
+            }
+            @inline(__always) func slow(_ x: Value, _ y: Value) throws -> Bool {
+                do { return try Ops.binary(op, x, y).isTruthy } catch { throw locate(error, file, loc) }
+            }
+            if case .int(let k) = b.kind {
+                let kv = Value.int(k)
+                if case .name(let n) = a.kind, case .local(let slot) = n.resolution {
+                    let checked = slot >= boundSlots
+                    return { f in
+                        if case .int(let i) = f.slots[slot] { return compare(i, k) }
+                        let v = f.slots[slot]
+                        if checked && v.isUnbound { throw Compiler.unboundError(n, file) }
+                        return try slow(v, kv)
+                    }
+                }
+                let l = expr(a)
+                return { f in
+                    let v = try l(f)
+                    if case .int(let i) = v { return compare(i, k) }
+                    return try slow(v, kv)
+                }
+            }
+            let l = expr(a), r = expr(b)
+            return { f in
+                let x = try l(f), y = try r(f)
+                if case .int(let i) = x, case .int(let j) = y { return compare(i, j) }
+                return try slow(x, y)
+            }
+        default:
+            return truth(expr(e))
+        }
+    }
+
+    private func truth(_ ev: @escaping Eval) -> Test {
+        { f in
+            let v = try ev(f)
+            if case .bool(let b) = v { return b }
+            return v.isTruthy
+        }
     }
 
     // MARK: - Calls
@@ -703,6 +866,17 @@ final class Compiler {
             let mloc = calleeExpr.location
             if method == "append" && positional.count == 1 && kwNames.isEmpty {
                 let a0 = expr(args[0].value)
+                if case .name(let rn) = recvExpr.kind, case .global = rn.resolution {
+                    // `xs.append(v)` on a module variable: the list is read from its cell.
+                    let cell = module.cell(rn.name)
+                    return { f in
+                        if cell.defined, case .list(let l) = cell.value {
+                            l.items.append(try a0(f))
+                            return .nil
+                        }
+                        return try interp.callMethod(try recv(f), method, f, positional, kwNames, kwEvals, file, loc, mloc)
+                    }
+                }
                 return { f in
                     let r = try recv(f)
                     if case .list(let l) = r {
@@ -724,15 +898,30 @@ final class Compiler {
             let a0: Eval = n > 0 ? expr(argExprs[0]) : { _ in .nil }
             let a1: Eval = n > 1 ? expr(argExprs[1]) : { _ in .nil }
             let a2: Eval = n > 2 ? expr(argExprs[2]) : { _ in .nil }
+            if case .name(let nref) = calleeExpr.kind, case .global = nref.resolution {
+                // A module-level function called by name: read its cell directly.
+                let cell = module.cell(nref.name)
+                return { f in
+                    if cell.defined, case .function(let fn) = cell.value, fn.code.paramCount == n {
+                        var frame = fn.code.makeFrame(parent: fn.captured)
+                        let slots = frame.slots
+                        if n > 0 { slots.initialize(to: try a0(f)) }
+                        if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                        if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                        return try interp.invoke(fn, &frame, file, loc)
+                    }
+                    return try interp.callValue(try callee(f), f, positional, kwNames, kwEvals, file, loc)
+                }
+            }
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
-                    let frame = Frame.make(count: fn.code.slotCount, parameters: fn.code.paramCount, parent: fn.captured)
+                    var frame = fn.code.makeFrame(parent: fn.captured)
                     let slots = frame.slots
-                    if n > 0 { slots[0] = try a0(f) }
-                    if n > 1 { slots[1] = try a1(f) }
-                    if n > 2 { slots[2] = try a2(f) }
-                    return try interp.invoke(fn, frame, file, loc)
+                    if n > 0 { slots.initialize(to: try a0(f)) }
+                    if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                    if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                    return try interp.invoke(fn, &frame, file, loc)
                 }
                 return try interp.callValue(c, f, positional, kwNames, kwEvals, file, loc)
             }

@@ -211,6 +211,15 @@ public enum Interrupt {
     /// the fuzzer lowers it): a memory budget for scripts, beside the step budget.
     nonisolated(unsafe) public static var maxCollectionBytes = 1 << 30
 
+    /// `poll()` with the flag's address already at hand (compiled code captures it once),
+    /// which saves the lazy-global check of `flag` on every loop iteration and call.
+    @inline(__always)
+    static func poll(_ flag: UnsafeMutablePointer<sig_atomic_t>) -> Bool {
+        remaining &-= 1
+        if remaining < 0 { exhausted = true; remaining = 0; return true }
+        return flag.pointee != 0
+    }
+
     /// Why `poll()` said stop.
     public static var stopMessage: String {
         if exhausted, let limit { return "step limit of \(limit) exceeded (loop iterations and calls; set with --max-steps)" }

@@ -1,6 +1,6 @@
 struct FrameHeader {
     let count: Int
-    let parent: Frame?
+    var parent: Frame?
     var returnValue: Value = .nil
 }
 
@@ -32,6 +32,34 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
     }
 
     @inline(__always) var parent: Frame? { header.parent }
+
+    /// Moves the return value out (leaving nil), so the caller gets it without a copy.
+    @inline(__always) func takeReturnValue() -> Value {
+        withUnsafeMutablePointerToHeader { h in
+            var v = Value.nil
+            swap(&v, &h.pointee.returnValue)
+            return v
+        }
+    }
+
+    /// Makes a finished frame look fresh for its next call (see `CompiledFunction.recycle`):
+    /// parameters nil, other locals unbound, no parent, so it keeps nothing alive.
+    @inline(__always) func reset(parameters: Int) {
+        withUnsafeMutablePointers { h, p in
+            if h.pointee.parent != nil { h.pointee.parent = nil }
+            // The return value was already taken (nil). Values without references need
+            // no clearing: the next call overwrites its parameters anyway.
+            let count = h.pointee.count
+            let n = min(parameters, count)
+            for i in 0..<n {
+                switch p[i] {
+                case .nil, .bool, .int, .float: break
+                default: p[i] = .nil
+                }
+            }
+            for i in n..<count { p[i] = Frame.unbound }
+        }
+    }
 
     /// Drops the values of `slots` and the return value (the frame may outlive its call).
     func release(_ slots: [Int]) {
@@ -93,7 +121,11 @@ typealias Store = (Frame, Value) throws -> Void
 
 /// A function body compiled to closures, with its frame layout.
 final class CompiledFunction {
-    var body: Exec = { _ in .normal }
+    let body: Exec
+    /// The body as one expression when its shape allows (see `Compiler.directBody`).
+    /// Not an Optional: a closure inside an Optional is called through a reabstraction thunk.
+    let direct: Eval
+    let hasDirect: Bool
     let slotCount: Int
     let paramCount: Int
     let paramNames: [String]
@@ -101,12 +133,54 @@ final class CompiledFunction {
     /// Slots to clear when a call returns (only in functions that define nested functions:
     /// those no nested function reaches), so a closure that outlives the call keeps only
     /// what it uses and the frame-closure cycle is broken.
-    var releaseOnExit: [Int] = []
-    init(slotCount: Int, paramNames: [String], firstDefault: Int) {
+    let releaseOnExit: [Int]
+    /// Finished frames of this function that nothing else references, ready for reuse:
+    /// a call then costs no allocation. Frames captured by closures are never pooled.
+    /// A fixed stack of +1 references (no array bookkeeping on the call path).
+    private let pool = UnsafeMutablePointer<Unmanaged<Frame>>.allocate(capacity: CompiledFunction.poolCapacity)
+    private var pooled = 0
+    static let poolCapacity = 64
+
+    /// Runs the body. As a method, `self` is borrowed for the call, so the closure contexts
+    /// (immutable lets) are called without a retain/release pair around them.
+    @inline(never) func runDirect(_ f: Frame) throws -> Value { try direct(f) }
+    @inline(never) func runBody(_ f: Frame) throws -> Flow { try body(f) }
+
+    init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
+        self.body = body
+        self.direct = direct
+        self.hasDirect = hasDirect
         self.slotCount = slotCount
         self.paramCount = paramNames.count
         self.paramNames = paramNames
         self.firstDefault = firstDefault
+        self.releaseOnExit = releaseOnExit
+    }
+
+    deinit {
+        for i in 0..<pooled { pool[i].release() }
+        pool.deallocate()
+    }
+
+    /// A frame for a call: a pooled one if any, else a new one. Its parameter slots hold
+    /// values without references (nil after `Frame.make`, whatever `reset` left), so the
+    /// caller may overwrite them with `initialize(to:)`, skipping the destroy of the old value.
+    @inline(__always) func makeFrame(parent: Frame?) -> Frame {
+        if pooled > 0 {
+            pooled -= 1
+            let u = pool[pooled]
+            if let parent { u._withUnsafeGuaranteedRef { $0.header.parent = parent } }
+            return u.takeRetainedValue()
+        }
+        return Frame.make(count: slotCount, parameters: paramCount, parent: parent)
+    }
+
+    /// Returns a finished call's frame to the pool when nothing else holds it.
+    @inline(__always) func recycle(_ frame: inout Frame) {
+        guard pooled < CompiledFunction.poolCapacity, isKnownUniquelyReferenced(&frame) else { return }
+        frame.reset(parameters: paramCount)
+        pool[pooled] = Unmanaged.passRetained(frame)
+        pooled += 1
     }
 }
 

@@ -25,6 +25,8 @@ public final class Interpreter {
     private var modules: [String: Value] = [:]
     private var loading: Set<String> = []
     var callDepth = 0
+    /// The Ctrl-C flag (see `Interrupt.poll(_:)`).
+    let stopFlag = Interrupt.rawFlag
     private var runDepth = 0
 
     public init() {
@@ -188,8 +190,8 @@ public final class Interpreter {
     public func call(_ callee: Value, _ args: [Value], keywords: [(String, Value)] = []) throws -> Value {
         switch callee {
         case .function(let fn):
-            let frame = try bind(fn, args, keywords, nil, nil)
-            return try invoke(fn, frame, nil, nil)
+            var frame = try bind(fn, args, keywords, nil, nil)
+            return try invoke(fn, &frame, nil, nil)
         case .native(let nf):
             return try nf.body(Arguments(positional: args, keywords: keywords, interpreter: self, functionName: nf.name))
         default:
@@ -200,8 +202,8 @@ public final class Interpreter {
     /// Builds the frame of a call from evaluated arguments.
     private func bind(_ fn: UserFunction, _ args: [Value], _ keywords: [(String, Value)], _ file: SourceFile?, _ loc: SourceLocation?) throws -> Frame {
         let code = fn.code
-        let frame = Frame.make(count: code.slotCount, parameters: code.paramCount, parent: fn.captured)
         if args.count > code.paramCount { throw arityError(fn, args.count, file, loc) }
+        let frame = code.makeFrame(parent: fn.captured)
         for i in 0..<args.count { frame.slots[i] = args[i] }
         try fillParameters(fn, frame, args.count, keywords.map(\.0), keywords.map(\.1), file, loc)
         return frame
@@ -250,11 +252,11 @@ public final class Interpreter {
     }
 
     @inline(__always)
-    func invoke(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
+    func invoke(_ fn: UserFunction, _ frame: inout Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
-        if Interrupt.poll() { throw err(Interrupt.stopMessage, file, loc) }
+        if Interrupt.poll(stopFlag) { throw err(Interrupt.stopMessage, file, loc) }
         callDepth += 1
         defer { callDepth -= 1 }
         let code = fn.code
@@ -262,13 +264,17 @@ public final class Interpreter {
             defer { frame.release(code.releaseOnExit) }
             return try run(fn, frame, file, loc)
         }
-        return try run(fn, frame, file, loc)
+        let v = try run(fn, frame, file, loc)
+        code.recycle(&frame)
+        return v
     }
 
     @inline(__always)
     private func run(_ fn: UserFunction, _ frame: Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
         do {
-            _ = try fn.code.body(frame)
+            let code = fn.code
+            if code.hasDirect { return try code.runDirect(frame) }
+            _ = try code.runBody(frame)
         } catch var d as Diagnostic {
             d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
             throw d
@@ -277,7 +283,7 @@ public final class Interpreter {
             d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
             throw d
         }
-        return frame.returnValue
+        return frame.takeReturnValue()
     }
 
     /// A call from compiled code: arguments are evaluated straight into the callee's frame.
@@ -287,22 +293,22 @@ public final class Interpreter {
             let code = fn.code
             let n = positional.count
             if n > code.paramCount { throw arityError(fn, n, file, loc) }
-            let frame = Frame.make(count: code.slotCount, parameters: code.paramCount, parent: fn.captured)
+            var frame = code.makeFrame(parent: fn.captured)
             for i in 0..<n { frame.slots[i] = try positional[i](f) }
             if kwNames.isEmpty && n == code.paramCount {
-                return try invoke(fn, frame, file, loc)
+                return try invoke(fn, &frame, file, loc)
             }
             var kwValues: [Value] = []
             for e in kwEvals { kwValues.append(try e(f)) }
             try fillParameters(fn, frame, n, kwNames, kwValues, file, loc)
-            return try invoke(fn, frame, file, loc)
+            return try invoke(fn, &frame, file, loc)
         case .native(let nf):
             var args: [Value] = []
             args.reserveCapacity(positional.count)
             for e in positional { args.append(try e(f)) }
             var kws: [(String, Value)] = []
             for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
-            if Interrupt.poll() { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+            if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
             do {
                 return try nf.body(Arguments(positional: args, keywords: kws, interpreter: self, functionName: nf.name))
             } catch {

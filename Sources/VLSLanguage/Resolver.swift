@@ -92,6 +92,12 @@ final class Resolver {
         var names = decl.params.map(\.name)
         var globals: Set<String> = []
         collectAssigned(decl.body, into: &names, globals: &globals)
+        // Callers fill the first slots with the arguments, so every parameter needs a slot
+        // (a parameter declared global used to write past the end of the frame).
+        for p in decl.params where globals.contains(p.name) {
+            error("'\(p.name)' is a parameter and cannot be declared global", decl.location)
+            globals.remove(p.name)
+        }
         var scope = Scope()
         scope.globals = globals
         for n in names where !globals.contains(n) { scope.slots[n] = scope.slots.count }

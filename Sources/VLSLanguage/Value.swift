@@ -30,7 +30,7 @@ public enum Value {
     }
 
     /// Python truthiness: nil, false, 0, 0.0, "" and empty containers are false.
-    public var isTruthy: Bool {
+    @inline(__always) public var isTruthy: Bool {
         switch self {
         case .nil: return false
         case .bool(let b): return b
