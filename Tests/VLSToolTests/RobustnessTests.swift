@@ -58,7 +58,12 @@ final class RobustnessTests: XCTestCase {
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32.random(in: 150_000...700_000, using: &generator))
+            // Wait until this writer has replaced the file once (a sanitizer build starts
+            // slowly), then kill it at a random moment of its next writes.
+            let before = try NPY.read(target).scalars.first
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline, (try? NPY.read(target).scalars.first) == before { usleep(20_000) }
+            usleep(UInt32.random(in: 20_000...400_000, using: &generator))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             XCTAssertEqual(p.terminationReason, .uncaughtSignal, "round \(round): the writer ended before the kill")
