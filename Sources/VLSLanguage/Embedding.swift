@@ -201,11 +201,7 @@ public enum Interrupt {
 
     /// Counts one step; true when the computation must stop (Ctrl-C or budget spent).
     @inline(__always)
-    public static func poll() -> Bool {
-        remaining &-= 1
-        if remaining < 0 { exhausted = true; remaining = 0; return true }
-        return flag.pointee != 0
-    }
+    public static func poll() -> Bool { poll(flag) }
 
     /// Largest string or list one repetition or concatenation may build, in bytes (1 GiB;
     /// the fuzzer lowers it): a memory budget for scripts, beside the step budget.

@@ -61,11 +61,11 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
         }
     }
 
-    /// Drops the values of `slots` and the return value (the frame may outlive its call).
+    /// Drops the values of `slots` (the frame may outlive its call; the return value was
+    /// already moved out by `takeReturnValue`).
     func release(_ slots: [Int]) {
         let p = self.slots
         for i in slots { p[i] = Frame.unbound }
-        header.returnValue = .nil
     }
 
     @inline(__always) var returnValue: Value {
