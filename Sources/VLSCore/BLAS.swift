@@ -1,4 +1,3 @@
-import Foundation
 import CBLAS
 
 /// Matrix products over OpenBLAS, with a naive reference beside each.
@@ -63,9 +62,7 @@ public enum BLAS {
         }
         // Slices of whole 16-column panels, as even as the panels allow.
         let panels = (outFeatures + 15) / 16
-        Threads.setBLAS(1)
-        defer { Threads.setBLAS(workers) }
-        DispatchQueue.concurrentPerform(iterations: workers) { wk in
+        Threads.onWorkers(workers) { wk in
             let j0 = min(outFeatures, panels * wk / workers * 16)
             let j1 = min(outFeatures, panels * (wk + 1) / workers * 16)
             if j0 < j1 {

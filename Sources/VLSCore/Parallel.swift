@@ -17,6 +17,18 @@ public enum Threads {
     /// Sets OpenBLAS's thread count alone (the kernel workers stay).
     public static func setBLAS(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
+    /// Runs `body(worker)` for workers 0..<n at once, each with single-threaded OpenBLAS:
+    /// OpenBLAS's own threads would spin between calls and fight the workers for the cores.
+    /// OpenBLAS gets `count` threads back afterwards. One worker runs inline.
+    public static func onWorkers(_ n: Int, _ body: (Int) -> Void) {
+        if n <= 1 { body(0); return }
+        setBLAS(1)
+        defer { setBLAS(count) }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: n, execute: body)
+        }
+    }
+
     /// Runs `body(chunkStart, chunkEnd)` over `0..<n` split in contiguous chunks across the
     /// workers; runs inline when the work is small (`n * costPerItem` below a threshold).
     public static func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Int, Int) -> Void) {

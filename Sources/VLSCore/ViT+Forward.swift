@@ -171,9 +171,7 @@ struct ForwardPass {
             // spinning in exec_blas_async at ViT-B/16 batch 8).
             let workers = max(1, min(Threads.count, B * H))
             let tiles = buf("score_tiles", workers * T * T)
-            if workers > 1 { Threads.setBLAS(1) }
-            defer { if workers > 1 { Threads.setBLAS(Threads.count) } }
-            DispatchQueue.concurrentPerform(iterations: workers) { wk in
+            Threads.onWorkers(workers) { wk in
                 let s = tiles + wk * T * T
                 var bh = wk
                 while bh < B * H {
