@@ -184,7 +184,7 @@ final class RunObject: VLSObject {
     }
 
     var typeName: String { "run" }
-    var memberNames: [String] { ["logits", "predictions", "probs", "hooks", "tokens", "edits", "input", "model", "grad"] }
+    var memberNames: [String] { ["logits", "predictions", "probs", "hooks", "tokens", "edits", "input", "model", "grad", "lens", "ranks"] }
 
     func describe() -> String {
         let b = result.logits.shape[0]
@@ -209,8 +209,60 @@ final class RunObject: VLSObject {
                                           doc: "The gradient of the target class's logit (loss: \"logit\") or cross-entropy (\"ce\") with respect to a hook's activation, same shape as run[hook] (short forms stack over blocks). `target:` a class for every image, a list, or nil for the run's predictions. The run must be made with grad: true; its edits are differentiated through.", area: "runs") { [self] a in
                 try bridged { try self.gradient(a) }
             })
+        case "lens":
+            return .native(NativeFunction(name: "run.lens", signature: "run.lens(layers: nil, head: \"mean\")",
+                                          doc: "Lens logits of the run's captured residual-space layers, a dict {layer: [blocks, B, T, C]} (the same numbers as project(m, run[layer]) up to float rounding). `layers:` a list of resid_pre, resid_mid, resid_post, attn_out, mlp_out (default: each of them the run captured). With resid_post, attn_out and mlp_out together, resid_post's lens is the running sum of the sublayers' (the lens is linear up to each token's norm statistics): two head products instead of three.", area: "runs") { [self] a in
+                try bridged { try self.lens(a) }
+            })
+        case "ranks":
+            return .native(NativeFunction(name: "run.ranks", signature: "run.ranks(classes, layers: nil, head: \"mean\")",
+                                          doc: "Lens ranks of `classes` (strict count of larger logits, 0 = top-1) at every token of every block, a dict {layer: [blocks, B, T]}: ranks(project(m, run[layer]), classes) without keeping the logits (each block is ranked while in cache; memory stays small for big batches). `classes`: one int, one class per image ([B] list or tensor), or a [B, T] tensor. `layers:` as in run.lens.", area: "runs") { [self] a in
+                try bridged { try self.lens(a, ranksOf: a.value(0, "classes")) }
+            })
         default: return nil
         }
+    }
+
+    func lens(_ a: Arguments, ranksOf classes: Value? = nil) throws -> Value {
+        try a.expectKeywords(["layers", "head"])
+        let headName = try a.string(nil, "head", default: "mean")
+        guard let head = ViT.HeadChoice(rawValue: headName) else { throw RuntimeError("run.lens: head must be \"mean\", \"cls\" or \"dist\"") }
+        var kinds: [HookPoint.Kind]
+        let requested = try a.list(nil, "layers", default: []).map { v -> String in
+            guard case .string(let s) = v else { throw a.badArgument(nil, "layers", expected: "list of layer names", got: v) }
+            return s
+        }
+        if !requested.isEmpty {
+            kinds = []
+            for name in requested {
+                guard let k = ViT.lensKinds.first(where: { $0.shortName == name }) else {
+                    throw RuntimeError("run.lens: '\(name)' is not a residual-space layer (one of \(ViT.lensKinds.map(\.shortName).joined(separator: ", ")))")
+                }
+                if !kinds.contains(k) { kinds.append(k) }
+            }
+        } else {
+            kinds = ViT.lensKinds.filter { k in result.order.contains { $0.kind == k } }
+            guard !kinds.isEmpty else {
+                throw RuntimeError("run.\(classes == nil ? "lens" : "ranks"): the run captured no residual-space layer; pass capture: [\"resid_post\"] (or attn_out, mlp_out, resid_pre, resid_mid) to model.run")
+            }
+        }
+        guard let classes else {
+            let logits = try model.model.lens(result, layers: kinds, head: head)
+            return .dict(kinds.map { ($0.shortName, Value.tensor(logits[$0]!)) })
+        }
+        // One class per token [B, T], from an int, [B] (per image) or [B, T].
+        let B = result.logits.shape[0], T = result.tokens
+        var c: Tensor
+        if case .int(let k) = classes { c = Tensor(scalar: Float(k)) } else { c = try tensorValue(classes) }
+        if c.rank == 1 {
+            guard c.shape[0] == B else { throw RuntimeError("run.ranks: \(c.shape[0]) classes for \(B) images (give one int, one class per image, or a [\(B), \(T)] tensor)") }
+            c = try c.reshaped([B, 1])
+        }
+        guard c.rank == 0 || (c.rank == 2 && (c.shape[0] == B || c.shape[0] == 1) && (c.shape[1] == T || c.shape[1] == 1)) else {
+            throw RuntimeError("run.ranks: classes of shape \(c.shape) (give one int, one class per image [\(B)], or a [\(B), \(T)] tensor)")
+        }
+        let ranks = try model.model.lensRanks(result, layers: kinds, classes: try c.broadcast(to: [B, T]).contiguous(), head: head)
+        return .dict(kinds.map { ($0.shortName, Value.tensor(ranks[$0]!)) })
     }
 
     /// Target classes from a `target:` argument (nil: the run's predictions).

@@ -13,12 +13,7 @@ public enum Kernels {
             for r in r0..<r1 {
                 let row = x + r * d
                 let o = out + r * d
-                var sum: Float = 0
-                for i in 0..<d { sum += row[i] }
-                let mean = sum / Float(d)
-                var sq: Float = 0
-                for i in 0..<d { let c = row[i] - mean; sq += c * c }
-                let inv = 1 / (sq / Float(d) + eps).squareRoot()
+                let (mean, inv) = layerNormStatistics(row, width: d, eps: eps)
                 if let gamma, let beta {
                     for i in 0..<d { o[i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
                 } else if let gamma {
@@ -28,6 +23,17 @@ public enum Kernels {
                 }
             }
         }
+    }
+
+    /// The mean and 1 / sqrt(var + eps) of one row, computed as `layerNorm` does.
+    @inline(__always)
+    public static func layerNormStatistics(_ row: UnsafePointer<Float>, width d: Int, eps: Float) -> (Float, Float) {
+        var sum: Float = 0
+        for i in 0..<d { sum += row[i] }
+        let mean = sum / Float(d)
+        var sq: Float = 0
+        for i in 0..<d { let c = row[i] - mean; sq += c * c }
+        return (mean, 1 / (sq / Float(d) + eps).squareRoot())
     }
 
     /// Reference layer norm in double precision.

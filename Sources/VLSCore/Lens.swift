@@ -42,6 +42,186 @@ extension ViT {
         return out
     }
 
+    /// The residual-space layers whose lens `lens(_:layers:)` computes.
+    public static let lensKinds: [HookPoint.Kind] = [.residPre, .residMid, .residPost, .attnOut, .mlpOut]
+
+    /// Lens logits of several per-block layers of one run together: [blocks, B, T, C] for
+    /// each layer in `layers` (residual-space kinds of `lensKinds`, captured at every block).
+    ///
+    /// The lens is linear up to two scalars per token: with W' = W_h diag(γ), s = W' 1 and
+    /// c = W_h β + b_h, p(v) = (W' v - μ_v s) / σ_v + c, where μ_v, σ_v are v's layer-norm
+    /// statistics. So when resid_post, attn_out and mlp_out are all asked for and the
+    /// captures satisfy resid_post[l] = (resid_post[l-1] + attn_out[l]) + mlp_out[l] bit for
+    /// bit (as the forward computes them; an edit that breaks it is detected and the plain
+    /// way taken), W' resid_post[l] is the running sum of W' over the sublayers and the
+    /// three layers cost two head GEMMs instead of three. A distilled model's mean head is
+    /// one GEMM through the mean of both heads. Equal to `project` up to float rounding
+    /// (a few 1e-6 relative; tested against it and against timm).
+    public func lens(_ run: RunResult, layers: [HookPoint.Kind], head: HeadChoice = .mean) throws -> [HookPoint.Kind: Tensor] {
+        let (acts, lead) = try lensInputs(run, layers: layers)
+        let n = lead.reduce(1, *) * config.numClasses
+        var out: [HookPoint.Kind: Tensor] = [:]
+        for kind in acts.keys { out[kind] = Tensor(uninitialized: [config.depth] + lead + [config.numClasses]) }
+        let base = out.mapValues { $0.mutablePointer }
+        try lensPass(acts, lead: lead, head: head, buffer: { kind, l in base[kind]! + l * n }, row: nil)
+        return out
+    }
+
+    /// The lens ranks r(h, c) (strictly larger logits; 0 = top-1) of `classes` for the layers
+    /// of `lens(_:layers:)`: [blocks, B, T] each, without keeping any logits (each block's
+    /// rows are ranked while in cache). `classes` [B, T] (one class per token; broadcast one
+    /// per image or one for all before calling). Equal to `ranks(project(...))` except where
+    /// float rounding reorders two logits within a few 1e-6 of each other.
+    public func lensRanks(_ run: RunResult, layers: [HookPoint.Kind], classes: Tensor, head: HeadChoice = .mean) throws -> [HookPoint.Kind: Tensor] {
+        let (acts, lead) = try lensInputs(run, layers: layers)
+        let C = config.numClasses, rows = lead.reduce(1, *), L = config.depth
+        guard classes.shape == lead else { throw CoreError("lens ranks: classes of shape \(classes.shape), expected \(lead)") }
+        let cls = try classes.contiguous().scalars.map { c -> Int in
+            guard c >= 0, c < Float(C), c == c.rounded() else { throw CoreError("ranks: class \(c) is not a class index in 0..<\(C)") }
+            return Int(c)
+        }
+        let kinds = Array(acts.keys)
+        var out: [HookPoint.Kind: Tensor] = [:]
+        for kind in kinds { out[kind] = Tensor(uninitialized: [L] + lead) }
+        let scratch = kinds.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * C) }
+        defer { scratch.forEach { $0.deallocate() } }
+        let dst = kinds.map { out[$0]!.mutablePointer }
+        try cls.withUnsafeBufferPointer { cp in
+            try lensPass(acts, lead: lead, head: head, buffer: { kind, _ in scratch[kinds.firstIndex(of: kind)!] }, row: { kind, l, r, y in
+                let v = y[cp[r]]
+                var n = 0
+                for j in 0..<C { n &+= y[j] > v ? 1 : 0 }
+                dst[kinds.firstIndex(of: kind)!][l * rows + r] = Float(n)
+            })
+        }
+        return out
+    }
+
+    /// The captured per-block tensors of `layers` (each [B, T, D] at every block) and [B, T].
+    private func lensInputs(_ run: RunResult, layers: [HookPoint.Kind]) throws -> ([HookPoint.Kind: [Tensor]], [Int]) {
+        let D = config.width, L = config.depth
+        var acts: [HookPoint.Kind: [Tensor]] = [:]
+        var lead: [Int]? = nil
+        for kind in layers where acts[kind] == nil {
+            guard ViT.lensKinds.contains(kind) else {
+                throw CoreError("lens: '\(kind.shortName)' is not a residual-space layer (one of \(ViT.lensKinds.map(\.shortName).joined(separator: ", ")))")
+            }
+            var ts: [Tensor] = []
+            for l in 0..<L {
+                guard let t = run.captured[HookPoint(kind, block: l)] else {
+                    throw CoreError("lens: 'blocks.\(l).\(kind.rawValue)' was not captured in this run; pass capture: [\"\(kind.shortName)\"] to model.run")
+                }
+                guard t.rank == 3, t.shape[2] == D, lead == nil || lead! == Array(t.shape.prefix(2)) else {
+                    throw CoreError("lens: '\(kind.shortName)' has shape \(t.shape) at block \(l), not one [B, T, \(D)] for every block (tokens dropped mid-run? project each block with project(m, h))")
+                }
+                lead = Array(t.shape.prefix(2))
+                ts.append(t.contiguous())
+            }
+            acts[kind] = ts
+        }
+        guard let lead else { throw CoreError("lens: no layers given") }
+        return (acts, lead)
+    }
+
+    /// Block by block: the head GEMMs (raw W' v) into `buffer(kind, block)`, then one pass
+    /// over the rows that keeps the running W' resid_post and turns every buffer row into
+    /// logits, (P - μ s) / σ + c, handing each finished row to `row` (kind, block, row, logits).
+    private func lensPass(_ acts: [HookPoint.Kind: [Tensor]], lead: [Int], head: HeadChoice,
+                          buffer: (HookPoint.Kind, Int) -> UnsafeMutablePointer<Float>,
+                          row: ((HookPoint.Kind, Int, Int, UnsafePointer<Float>) -> Void)?) throws {
+        let D = config.width, C = config.numClasses, L = config.depth
+        let rows = lead[0] * lead[1]
+        // The effective head: W' = W diag(γ), s = W' 1, c = W β + b (double sums).
+        var heads: [Linear] = [weights.head]
+        if let hd = weights.headDist, head != .cls { heads = head == .dist ? [hd] : [weights.head, hd] }
+        let wEff = Tensor(uninitialized: [C, D])
+        var s = [Float](repeating: 0, count: C), cb = [Float](repeating: 0, count: C)
+        let norm = weights.norm
+        let we = wEff.mutablePointer
+        for c in 0..<C {
+            var sum = 0.0, shift = 0.0
+            for d in 0..<D {
+                var w: Float = 0
+                for h in heads { w += h.weight.pointer[c * D + d] }
+                w /= Float(heads.count)
+                let g = norm.map { $0.weight.pointer[d] } ?? 1
+                we[c * D + d] = w * g
+                sum += Double(w * g)
+                if let n = norm { shift += Double(w) * Double(n.bias.pointer[d]) }
+            }
+            var b = 0.0
+            for h in heads { b += Double(h.bias?.pointer[c] ?? 0) }
+            s[c] = Float(sum)
+            cb[c] = Float(shift + b / Double(heads.count))
+        }
+
+        // Block by block: the head GEMMs (raw W' v), then one pass over the rows that keeps
+        // the running W' resid_post and applies (P - μ s) / σ + c to every output.
+        let derivable = norm != nil && [.residPost, .attnOut, .mlpOut].allSatisfy { acts[$0] != nil }
+        let kinds = Array(acts.keys)
+        let running = derivable ? UnsafeMutablePointer<Float>.allocate(capacity: rows * C) : nil
+        defer { running?.deallocate() }
+        let hasNorm = norm != nil, eps = config.eps, n = rows * C
+        for l in 0..<L {
+            try CoreInterrupt.check()
+            let derive = derivable && l > 0
+                && Self.residualSumHolds(post: acts[.residPost]![l], prev: acts[.residPost]![l - 1],
+                                         attn: acts[.attnOut]![l], mlp: acts[.mlpOut]![l])
+            for kind in kinds where !(derive && kind == .residPost) {
+                BLAS.linear(x: acts[kind]![l].pointer, rows: rows, inFeatures: D, weight: wEff.pointer, bias: nil,
+                            outFeatures: C, y: buffer(kind, l))
+            }
+            let targets = kinds.map { (buffer($0, l), acts[$0]![l].pointer, $0) }
+            let pa = derivable ? UnsafePointer(buffer(.attnOut, l)) : nil, pm = derivable ? UnsafePointer(buffer(.mlpOut, l)) : nil
+            let pp = derivable ? UnsafePointer(buffer(.residPost, l)) : nil
+            s.withUnsafeBufferPointer { sp in
+                cb.withUnsafeBufferPointer { cp in
+                    Threads.parallelFor(rows, costPerItem: 4 * C + 2 * D) { r0, r1 in
+                        for r in r0..<r1 {
+                            // The running sum first: the sublayers' raw rows are read before
+                            // their own transform below overwrites them.
+                            if let running, let pa, let pm, let pp {
+                                let run = running + r * C, a = pa + r * C, m = pm + r * C
+                                if derive {
+                                    for c in 0..<C { run[c] = run[c] + a[c] + m[c] }
+                                } else {
+                                    run.update(from: pp + r * C, count: C)
+                                }
+                            }
+                            for (y, v, kind) in targets {
+                                let yr = y + r * C
+                                if kind == .residPost && derive { yr.update(from: running! + r * C, count: C) }
+                                if hasNorm {
+                                    let (mean, inv) = Kernels.layerNormStatistics(v + r * D, width: D, eps: eps)
+                                    for c in 0..<C { yr[c] = (yr[c] - mean * sp[c]) * inv + cp[c] }
+                                } else {
+                                    for c in 0..<C { yr[c] += cp[c] }
+                                }
+                                row?(kind, l, r, yr)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when post == (prev + attn) + mlp exactly, as the forward computes resid_post.
+    static func residualSumHolds(post: Tensor, prev: Tensor, attn: Tensor, mlp: Tensor) -> Bool {
+        let n = post.count
+        let workers = max(1, Threads.count)
+        var bad = [UInt32](repeating: 0, count: workers)
+        let p = prev.pointer, cur = post.pointer, a = attn.pointer, m = mlp.pointer
+        bad.withUnsafeMutableBufferPointer { bp in
+            Threads.onWorkers(workers) { wk in
+                var any: UInt32 = 0
+                for i in (n * wk / workers)..<(n * (wk + 1) / workers) { any |= (p[i] + a[i]) + m[i] != cur[i] ? 1 : 0 }
+                bp[wk] = any
+            }
+        }
+        return !bad.contains { $0 != 0 }
+    }
+
     /// Raw value projection W_h · W (no norm, no bias) for value vectors as columns of
     /// `values` [D, n]: [C, n] (method.md section 3).
     public func projectValues(_ values: Tensor) throws -> Tensor {

@@ -50,6 +50,71 @@ final class LensParityTests: XCTestCase {
         }
     }
 
+    /// `lens(run, layers:)` (resid_post from the sublayers' running sum) and `lensRanks`
+    /// against timm's lens of resid_post and against `project` / `ranks` of every layer, on
+    /// every fixture variant (layer scale, post-norm, registers, distilled heads, GAP).
+    func testRunLensMatchesTimmAndProject() throws {
+        let kinds: [HookPoint.Kind] = [.residPost, .attnOut, .mlpOut, .residPre, .residMid]
+        for name in ["standard", "gap", "gap_norm", "rpn", "miil", "registers", "deit3", "distilled", "clip_quickgelu"] {
+            let folder = Fixtures.model(name)
+            let m = try ViT(path: folder)
+            let c = m.config
+            let x = try SafetensorsFile(path: folder + "/reference.safetensors").tensor("input")
+            let points: [HookPoint] = kinds.flatMap { k -> [HookPoint] in (0..<c.depth).map { HookPoint(k, block: $0) } }
+            let run = try m.run(x, capture: points)
+            let post = (0..<c.depth).map { HookPoint(.residPost, block: $0) }
+            for l in 1..<c.depth {
+                XCTAssertTrue(ViT.residualSumHolds(post: run.captured[post[l]]!, prev: run.captured[post[l - 1]]!,
+                                                   attn: run.captured[HookPoint(.attnOut, block: l)]!,
+                                                   mlp: run.captured[HookPoint(.mlpOut, block: l)]!), "\(name): the derived path is taken at block \(l)")
+            }
+            let heads: [ViT.HeadChoice] = c.distilled ? [.mean, .cls, .dist] : [.mean]
+            for head in heads {
+                let lens = try m.lens(run, layers: kinds, head: head)
+                if head == .mean, name == "standard" || name == "gap" {
+                    let ref = try SafetensorsFile(path: folder + "/edits.safetensors").tensor("lens.resid_post")
+                    let err = relativeError(lens[.residPost]!, ref)
+                    print("run lens parity \(name) vs timm: resid_post max relative error \(err)")
+                    XCTAssertLessThan(err, Self.tolerance)
+                }
+                let classes = Tensor((0..<(x.shape[0] * run.tokens)).map { Float(($0 * 7) % c.numClasses) }, shape: [x.shape[0], run.tokens])
+                let ranks = try m.lensRanks(run, layers: kinds, classes: classes, head: head)
+                for k in kinds {
+                    let direct = try m.project(try run.activation(k.shortName), head: head)
+                    let err = relativeError(lens[k]!, direct)
+                    XCTAssertLessThan(err, 1e-5, "\(name) \(head) \(k.shortName)")
+                    let want = try LensMath.ranks(direct, classes: classes)
+                    XCTAssertEqual(ranks[k]!.shape, want.shape)
+                    XCTAssertEqual(ranks[k]!.scalars, want.scalars, "\(name) \(head) \(k.shortName) ranks")
+                }
+            }
+        }
+    }
+
+    /// An edit between blocks breaks resid_post[l] = resid_post[l-1] + attn_out[l] + mlp_out[l]
+    /// for the captures: that block is detected and projected directly; results still equal
+    /// `project`, including the blocks after it.
+    func testRunLensFallsBackWhereAnEditBreaksTheResidualSum() throws {
+        let m = try ViT(path: Fixtures.model("standard"))
+        let x = try SafetensorsFile(path: Fixtures.model("standard") + "/reference.safetensors").tensor("input")
+        let kinds: [HookPoint.Kind] = [.residPost, .attnOut, .mlpOut]
+        let points: [HookPoint] = kinds.flatMap { k -> [HookPoint] in (0..<3).map { HookPoint(k, block: $0) } }
+        let edit = Ablation(points: [HookPoint(.residPre, block: 1)], how: .zero, heads: nil, tokens: nil)
+        let run = try m.run(x, capture: points, edits: [edit])
+        XCTAssertFalse(ViT.residualSumHolds(post: run.captured[HookPoint(.residPost, block: 1)]!, prev: run.captured[HookPoint(.residPost, block: 0)]!,
+                                            attn: run.captured[HookPoint(.attnOut, block: 1)]!, mlp: run.captured[HookPoint(.mlpOut, block: 1)]!))
+        let lens = try m.lens(run, layers: kinds)
+        for k in kinds {
+            XCTAssertLessThan(relativeError(lens[k]!, try m.project(try run.activation(k.shortName))), 1e-5, k.shortName)
+        }
+        XCTAssertThrowsError(try m.lens(run, layers: [.z])) { e in
+            XCTAssertTrue("\(e)".contains("not a residual-space layer"), "\(e)")
+        }
+        XCTAssertThrowsError(try m.lens(run, layers: [.residMid])) { e in
+            XCTAssertTrue("\(e)".contains("was not captured"), "\(e)")
+        }
+    }
+
     func testMetricsMatchNumpyDefinitions() throws {
         for name in ["standard", "gap"] {
             let folder = Fixtures.model(name)
