@@ -13,6 +13,9 @@ loads the weights strictly, and times one of:
            block through the final norm (model.norm, model.fc_norm) and the
            head, and compute the rank of the target class per token (strict
            count of classes scoring higher; 0 = top-1)
+  lens3    the lens of all three layer types: capture as in `capture` (block
+           outputs, attention and MLP sublayer outputs), then rank the target
+           class at every token of each of them as in `lens`
   load     safetensors.torch.load_file + model.load_state_dict (no forward)
 
 Prints one JSON line on stdout:
@@ -48,7 +51,7 @@ def parse_args():
                    help="a .npy float32 array (N, C, H, W), N >= batch, already "
                         "preprocessed; default: seeded standard-normal input")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input")
-    p.add_argument("--mode", choices=["forward", "capture", "lens", "load"], default="forward")
+    p.add_argument("--mode", choices=["forward", "capture", "lens", "lens3", "load"], default="forward")
     p.add_argument("--target", type=int, default=0,
                    help="class whose rank the lens mode computes per token")
     a = p.parse_args()
@@ -166,7 +169,7 @@ def main():
     else:
         load_weights(model, st_path)
         x = make_input(args, cfg, model)
-        if args.mode == "lens" and not 0 <= args.target < n_classes:
+        if args.mode in ("lens", "lens3") and not 0 <= args.target < n_classes:
             die(f"--target {args.target} outside 0..{n_classes - 1}")
 
         if args.mode == "forward":
@@ -178,8 +181,8 @@ def main():
             def step():
                 store.clear()
                 model(x)
-        else:  # lens
-            store, _ = capture_hooks(model, sublayers=False)
+        else:  # lens, lens3
+            store, _ = capture_hooks(model, sublayers=args.mode == "lens3")
             fc_norm = getattr(model, "fc_norm", torch.nn.Identity())
 
             def step():
