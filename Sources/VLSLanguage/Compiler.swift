@@ -326,7 +326,7 @@ final class Compiler {
         }
         boundSlots = outerBound
         functionNesting -= 1
-        let code = CompiledFunction(body: body, direct: direct, hasDirect: hasDirect, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit)
+        let code = CompiledFunction(body: body, direct: direct, hasDirect: hasDirect, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit, framesEscape: decl.framesEscape)
         let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
         if defaults.isEmpty {
             return { f in .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: [])) }
@@ -363,14 +363,59 @@ final class Compiler {
             let next = tail
             if let (c, r) = Compiler.guardReturn(s) {
                 let test = condition(c)
-                let value = returned(r)
-                tail = { f in try test(f) ? try value(f) : try next(f) }
+                if let fused = fusedGuard(c, r, test, next) {
+                    tail = fused
+                } else {
+                    let value = returned(r)
+                    tail = { f in try test(f) ? try value(f) : try next(f) }
+                }
             } else {
                 let run = statement(s)
                 tail = { f in _ = try run(f); return try next(f) }
             }
         }
         return tail
+    }
+
+    /// `if n < 2: return n` (a parameter compared with an int constant; a parameter, an int
+    /// constant or nothing returned) as one closure instead of three (test, value, rest).
+    private func fusedGuard(_ c: Expr, _ r: Expr?, _ test: @escaping Test, _ next: @escaping Eval) -> Eval? {
+        guard case .binary(let op, let a, let b) = c.kind, case .int(let k) = b.kind,
+              case .name(let n) = a.kind, case .local(let slot) = n.resolution, slot < boundSlots else { return nil }
+        switch op {
+        case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
+        default: return nil
+        }
+        @inline(__always) func compare(_ x: Int) -> Bool {
+            switch op {
+            case .less: return x < k
+            case .lessEqual: return x <= k
+            case .greater: return x > k
+            case .greaterEqual: return x >= k
+            case .equal: return x == k
+            default: return x != k
+            }
+        }
+        var constant = Value.nil
+        if let r {
+            switch r.kind {
+            case .int(let i): constant = .int(i)
+            case .nilLiteral: break
+            case .name(let rn):
+                guard case .local(let rs) = rn.resolution, rs < boundSlots else { return nil }
+                return { f in
+                    let p = f.slots
+                    if case .int(let i) = p[slot] { return compare(i) ? p[rs] : try next(f) }
+                    return try test(f) ? p[rs] : try next(f)
+                }
+            default: return nil
+            }
+        }
+        let cv = constant
+        return { f in
+            if case .int(let i) = f.slots[slot] { return compare(i) ? cv : try next(f) }
+            return try test(f) ? cv : try next(f)
+        }
     }
 
     /// `if c: return x` (one branch, no else, only the return).
@@ -903,6 +948,20 @@ final class Compiler {
                 let cell = module.cell(nref.name)
                 return { f in
                     if cell.defined, case .function(let fn) = cell.value, fn.code.paramCount == n {
+                        let code = fn.code
+                        if !code.framesEscape {
+                            let u = code.takeFrame(parent: fn.captured)
+                            let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                            do {
+                                if n > 0 { slots.initialize(to: try a0(f)) }
+                                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                            } catch {
+                                u.release()
+                                throw error
+                            }
+                            return try interp.invokeOwned(fn, code, u, file, loc)
+                        }
                         var frame = fn.code.makeFrame(parent: fn.captured)
                         let slots = frame.slots
                         if n > 0 { slots.initialize(to: try a0(f)) }
@@ -916,6 +975,20 @@ final class Compiler {
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
+                    let code = fn.code
+                    if !code.framesEscape {
+                        let u = code.takeFrame(parent: fn.captured)
+                        let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                        do {
+                            if n > 0 { slots.initialize(to: try a0(f)) }
+                            if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                            if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                        } catch {
+                            u.release()
+                            throw error
+                        }
+                        return try interp.invokeOwned(fn, code, u, file, loc)
+                    }
                     var frame = fn.code.makeFrame(parent: fn.captured)
                     let slots = frame.slots
                     if n > 0 { slots.initialize(to: try a0(f)) }

@@ -134,6 +134,11 @@ final class CompiledFunction {
     /// those no nested function reaches), so a closure that outlives the call keeps only
     /// what it uses and the frame-closure cycle is broken.
     let releaseOnExit: [Int]
+    /// Whether a frame of this function may outlive its call: only a function that defines
+    /// nested functions (def or fn) hands its frame to a closure. Calls of the others own
+    /// their frame alone, so they borrow it from the pool as an `Unmanaged` reference
+    /// (`takeFrame`/`giveBack`): no retain, release or uniqueness check per call.
+    let framesEscape: Bool
     /// Finished frames of this function that nothing else references, ready for reuse:
     /// a call then costs no allocation. Frames captured by closures are never pooled.
     /// A fixed stack of +1 references (no array bookkeeping on the call path).
@@ -146,7 +151,7 @@ final class CompiledFunction {
     @inline(never) func runDirect(_ f: Frame) throws -> Value { try direct(f) }
     @inline(never) func runBody(_ f: Frame) throws -> Flow { try body(f) }
 
-    init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
+    init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int], framesEscape: Bool) {
         self.body = body
         self.direct = direct
         self.hasDirect = hasDirect
@@ -155,6 +160,7 @@ final class CompiledFunction {
         self.paramNames = paramNames
         self.firstDefault = firstDefault
         self.releaseOnExit = releaseOnExit
+        self.framesEscape = framesEscape
     }
 
     deinit {
@@ -173,6 +179,30 @@ final class CompiledFunction {
             return u.takeRetainedValue()
         }
         return Frame.make(count: slotCount, parameters: paramCount, parent: parent)
+    }
+
+    /// `makeFrame` for a function whose frames do not escape (`!framesEscape`): the caller
+    /// owns the +1 reference and ends with `giveBack` (or `release()` on an error path).
+    @inline(__always) func takeFrame(parent: Frame?) -> Unmanaged<Frame> {
+        if pooled > 0 {
+            pooled -= 1
+            let u = pool[pooled]
+            if let parent { u._withUnsafeGuaranteedRef { $0.header.parent = parent } }
+            return u
+        }
+        return Unmanaged.passRetained(Frame.make(count: slotCount, parameters: paramCount, parent: parent))
+    }
+
+    /// Ends a call of `takeFrame`: nothing else can hold the frame, so it is pooled
+    /// without a uniqueness check (or freed when the pool is full).
+    @inline(__always) func giveBack(_ u: Unmanaged<Frame>) {
+        if pooled < CompiledFunction.poolCapacity {
+            u._withUnsafeGuaranteedRef { $0.reset(parameters: paramCount) }
+            pool[pooled] = u
+            pooled += 1
+        } else {
+            u.release()
+        }
     }
 
     /// Returns a finished call's frame to the pool when nothing else holds it.
