@@ -180,7 +180,7 @@ final class Compiler {
             return { f in
                 let r = try rhs(f)
                 if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: readRef.location) }
-                try apply(&cell.value, r)
+                try cell.update { try apply(&$0, r) }
                 return .normal
             }
         }
@@ -256,7 +256,7 @@ final class Compiler {
                     if slot >= 0 {
                         f.slots[slot] = .int(i)
                     } else if let cell {
-                        cell.value = .int(i)
+                        cell.set(.int(i))
                         cell.defined = true
                     } else {
                         try st(f, .int(i))
@@ -448,7 +448,7 @@ final class Compiler {
             case .enclosing(let depth, let slot): return { f, v in f.ancestor(depth).slots[slot] = v }
             case .global:
                 let cell = module.cell(n.name)
-                return { _, v in cell.value = v; cell.defined = true }
+                return { _, v in cell.set(v); cell.defined = true }
             }
         case .subscripted(let base, let items, let loc):
             let b = expr(base)
@@ -947,6 +947,27 @@ final class Compiler {
                 // A module-level function called by name: read its cell directly.
                 let cell = module.cell(nref.name)
                 return { f in
+                    // The function is pinned in its cell instead of retained (see GlobalCell.pins).
+                    if cell.defined, let fu = cell.unretainedFunction {
+                        let result: Value? = try fu._withUnsafeGuaranteedRef { fn in
+                            let code = fn.code
+                            guard code.paramCount == n && !code.framesEscape else { return nil }
+                            cell.pins += 1
+                            defer { cell.unpin() }
+                            let u = code.takeFrame(parent: fn.captured)
+                            let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                            do {
+                                if n > 0 { slots.initialize(to: try a0(f)) }
+                                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                            } catch {
+                                u.release()
+                                throw error
+                            }
+                            return try interp.invokeOwned(fn, code, u, file, loc)
+                        }
+                        if let result { return result }
+                    }
                     if cell.defined, case .function(let fn) = cell.value, fn.code.paramCount == n {
                         let code = fn.code
                         if !code.framesEscape {

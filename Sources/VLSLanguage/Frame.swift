@@ -84,9 +84,50 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
 /// pointer load (no dictionary lookup at run time).
 final class GlobalCell {
     let name: String
-    var value: Value = .nil
+    /// Written only through `set` / `update`, which keep pinned functions alive.
+    private(set) var value: Value = .nil
     var defined = false
+    /// Calls now running of this cell's function that do not retain it (`Compiler.call`:
+    /// a counter instead of an atomic retain/release pair per call). While it is non-zero,
+    /// a function value overwritten in the cell is kept in `retired`, so a running call
+    /// never loses its function, even when it reassigns the global it was called by.
+    var pins = 0
+    private var retired: [Value] = []
+    private var hasRetired = false
     init(name: String) { self.name = name }
+
+    @inline(__always) func set(_ v: Value) {
+        if pins != 0 { retire() }
+        value = v
+    }
+
+    @inline(__always) func update<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        if pins != 0 { retire() }
+        return try body(&value)
+    }
+
+    @inline(never) private func retire() {
+        if case .function = value {
+            retired.append(value)
+            hasRetired = true
+        }
+    }
+
+    /// The function the cell holds, without a retain: valid while the caller holds a pin.
+    @inline(__always) var unretainedFunction: Unmanaged<UserFunction>? {
+        if case .function(let f) = value { return Unmanaged.passUnretained(f) }
+        return nil
+    }
+
+    @inline(__always) func unpin() {
+        pins -= 1
+        if hasRetired && pins == 0 { dropRetired() }
+    }
+
+    @inline(never) private func dropRetired() {
+        hasRetired = false
+        retired.removeAll()
+    }
 }
 
 /// The globals of one module (the main program, the REPL session, or an imported file).
@@ -104,7 +145,7 @@ final class ModuleScope {
     func cell(_ name: String) -> GlobalCell {
         if let c = cells[name] { return c }
         let c = GlobalCell(name: name)
-        if let b = builtins(name) { c.value = b; c.defined = true }
+        if let b = builtins(name) { c.set(b); c.defined = true }
         cells[name] = c
         return c
     }
@@ -149,6 +190,14 @@ final class CompiledFunction {
     /// Runs the body. As a method, `self` is borrowed for the call, so the closure contexts
     /// (immutable lets) are called without a retain/release pair around them.
     @inline(never) func runDirect(_ f: Frame) throws -> Value { try direct(f) }
+    /// The call on a frame from `takeFrame` (borrowed, not retained): its result.
+    @inline(never) func runOwned(_ u: Unmanaged<Frame>) throws -> Value {
+        try u._withUnsafeGuaranteedRef { f in
+            if hasDirect { return try direct(f) }
+            _ = try body(f)
+            return f.takeReturnValue()
+        }
+    }
     @inline(never) func runBody(_ f: Frame) throws -> Flow { try body(f) }
 
     init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int], framesEscape: Bool) {

@@ -45,14 +45,14 @@ public final class Interpreter {
         if builtins[fn.name] == nil { builtinOrder.append(fn.name) }
         builtins[fn.name] = fn
         let c = main.cell(fn.name)
-        c.value = .native(fn)
+        c.set(.native(fn))
         c.defined = true
     }
 
     /// Sets a variable of the main module (e.g. `args`).
     public func setGlobal(_ name: String, _ value: Value) {
         let c = main.cell(name)
-        c.value = value
+        c.set(value)
         c.defined = true
     }
 
@@ -309,11 +309,7 @@ public final class Interpreter {
         callDepth += 1
         let v: Value
         do {
-            v = try u._withUnsafeGuaranteedRef { frame in
-                if code.hasDirect { return try code.runDirect(frame) }
-                _ = try code.runBody(frame)
-                return frame.takeReturnValue()
-            }
+            v = try code.runOwned(u)
         } catch {
             callDepth -= 1
             u.release()
