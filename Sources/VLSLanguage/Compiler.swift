@@ -418,6 +418,21 @@ final class Compiler {
         }
     }
 
+    /// A call argument that is a parameter, or a parameter plus or minus an int constant:
+    /// its slot and the constant to add (slot -1 for any other expression).
+    private func slotArgument(_ e: Expr) -> (Int, Int) {
+        switch e.kind {
+        case .name(let n):
+            if case .local(let s) = n.resolution, s < boundSlots { return (s, 0) }
+        case .binary(let op, let a, let b):
+            guard case .int(let k) = b.kind, case .name(let n) = a.kind, case .local(let s) = n.resolution, s < boundSlots else { break }
+            if op == .add { return (s, k) }
+            if op == .subtract && k != Int.min { return (s, -k) }
+        default: break
+        }
+        return (-1, 0)
+    }
+
     /// `if c: return x` (one branch, no else, only the return).
     private static func guardReturn(_ s: Stmt) -> (Expr, Expr?)? {
         guard case .ifChain(let branches, let otherwise) = s.kind, otherwise == nil, branches.count == 1,
@@ -943,6 +958,15 @@ final class Compiler {
             let a0: Eval = n > 0 ? expr(argExprs[0]) : { _ in .nil }
             let a1: Eval = n > 1 ? expr(argExprs[1]) : { _ in .nil }
             let a2: Eval = n > 2 ? expr(argExprs[2]) : { _ in .nil }
+            // `n - 1`, `n`: a parameter (plus an int constant) is read inline, not through a0.
+            let (s0, k0) = n > 0 ? slotArgument(argExprs[0]) : (-1, 0)
+            @inline(__always) func arg0(_ f: Frame) throws -> Value {
+                if s0 >= 0, case .int(let i) = f.slots[s0] {
+                    let (r, o) = i.addingReportingOverflow(k0)
+                    if !o { return .int(r) }
+                }
+                return try a0(f)
+            }
             if case .name(let nref) = calleeExpr.kind, case .global = nref.resolution {
                 // A module-level function called by name: read its cell directly.
                 let cell = module.cell(nref.name)
@@ -957,7 +981,7 @@ final class Compiler {
                             let u = code.takeFrame(parent: fn.captured)
                             let slots = u._withUnsafeGuaranteedRef { $0.slots }
                             do {
-                                if n > 0 { slots.initialize(to: try a0(f)) }
+                                if n > 0 { slots.initialize(to: try arg0(f)) }
                                 if n > 1 { (slots + 1).initialize(to: try a1(f)) }
                                 if n > 2 { (slots + 2).initialize(to: try a2(f)) }
                             } catch {
@@ -974,7 +998,7 @@ final class Compiler {
                             let u = code.takeFrame(parent: fn.captured)
                             let slots = u._withUnsafeGuaranteedRef { $0.slots }
                             do {
-                                if n > 0 { slots.initialize(to: try a0(f)) }
+                                if n > 0 { slots.initialize(to: try arg0(f)) }
                                 if n > 1 { (slots + 1).initialize(to: try a1(f)) }
                                 if n > 2 { (slots + 2).initialize(to: try a2(f)) }
                             } catch {
