@@ -105,6 +105,9 @@ final class FunctionDecl {
     /// Slots that no nested function reads, in a function that defines nested functions:
     /// cleared when a call returns (see `CompiledFunction.releaseOnExit`).
     var releaseOnExit: [Int] = []
+    /// Whether a call's frame may outlive it (a nested def or fn captures it). The resolver
+    /// clears it for functions that define no functions; unresolved declarations stay safe.
+    var framesEscape = true
     init(name: String, params: [Parameter], body: [Stmt], location: SourceLocation, doc: String?, binding: NameRef?) {
         self.name = name; self.params = params; self.body = body; self.location = location; self.doc = doc; self.binding = binding
     }

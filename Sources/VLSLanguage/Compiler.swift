@@ -180,7 +180,7 @@ final class Compiler {
             return { f in
                 let r = try rhs(f)
                 if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: readRef.location) }
-                try apply(&cell.value, r)
+                try cell.update { try apply(&$0, r) }
                 return .normal
             }
         }
@@ -256,7 +256,7 @@ final class Compiler {
                     if slot >= 0 {
                         f.slots[slot] = .int(i)
                     } else if let cell {
-                        cell.value = .int(i)
+                        cell.set(.int(i))
                         cell.defined = true
                     } else {
                         try st(f, .int(i))
@@ -326,7 +326,7 @@ final class Compiler {
         }
         boundSlots = outerBound
         functionNesting -= 1
-        let code = CompiledFunction(body: body, direct: direct, hasDirect: hasDirect, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit)
+        let code = CompiledFunction(body: body, direct: direct, hasDirect: hasDirect, slotCount: decl.slotCount, paramNames: decl.params.map(\.name), firstDefault: firstDefault, releaseOnExit: decl.releaseOnExit, framesEscape: decl.framesEscape)
         let defaults = decl.params.compactMap { $0.defaultValue.map(expr) }
         if defaults.isEmpty {
             return { f in .function(UserFunction(decl: decl, code: code, captured: nested ? f : nil, defaults: [])) }
@@ -363,14 +363,74 @@ final class Compiler {
             let next = tail
             if let (c, r) = Compiler.guardReturn(s) {
                 let test = condition(c)
-                let value = returned(r)
-                tail = { f in try test(f) ? try value(f) : try next(f) }
+                if let fused = fusedGuard(c, r, test, next) {
+                    tail = fused
+                } else {
+                    let value = returned(r)
+                    tail = { f in try test(f) ? try value(f) : try next(f) }
+                }
             } else {
                 let run = statement(s)
                 tail = { f in _ = try run(f); return try next(f) }
             }
         }
         return tail
+    }
+
+    /// `if n < 2: return n` (a parameter compared with an int constant; a parameter, an int
+    /// constant or nothing returned) as one closure instead of three (test, value, rest).
+    private func fusedGuard(_ c: Expr, _ r: Expr?, _ test: @escaping Test, _ next: @escaping Eval) -> Eval? {
+        guard case .binary(let op, let a, let b) = c.kind, case .int(let k) = b.kind,
+              case .name(let n) = a.kind, case .local(let slot) = n.resolution, slot < boundSlots else { return nil }
+        switch op {
+        case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
+        default: return nil
+        }
+        @inline(__always) func compare(_ x: Int) -> Bool {
+            switch op {
+            case .less: return x < k
+            case .lessEqual: return x <= k
+            case .greater: return x > k
+            case .greaterEqual: return x >= k
+            case .equal: return x == k
+            default: return x != k
+            }
+        }
+        var constant = Value.nil
+        if let r {
+            switch r.kind {
+            case .int(let i): constant = .int(i)
+            case .nilLiteral: break
+            case .name(let rn):
+                guard case .local(let rs) = rn.resolution, rs < boundSlots else { return nil }
+                return { f in
+                    let p = f.slots
+                    if case .int(let i) = p[slot] { return compare(i) ? p[rs] : try next(f) }
+                    return try test(f) ? p[rs] : try next(f)
+                }
+            default: return nil
+            }
+        }
+        let cv = constant
+        return { f in
+            if case .int(let i) = f.slots[slot] { return compare(i) ? cv : try next(f) }
+            return try test(f) ? cv : try next(f)
+        }
+    }
+
+    /// A call argument that is a parameter, or a parameter plus or minus an int constant:
+    /// its slot and the constant to add (slot -1 for any other expression).
+    private func slotArgument(_ e: Expr) -> (Int, Int) {
+        switch e.kind {
+        case .name(let n):
+            if case .local(let s) = n.resolution, s < boundSlots { return (s, 0) }
+        case .binary(let op, let a, let b):
+            guard case .int(let k) = b.kind, case .name(let n) = a.kind, case .local(let s) = n.resolution, s < boundSlots else { break }
+            if op == .add { return (s, k) }
+            if op == .subtract && k != Int.min { return (s, -k) }
+        default: break
+        }
+        return (-1, 0)
     }
 
     /// `if c: return x` (one branch, no else, only the return).
@@ -403,7 +463,7 @@ final class Compiler {
             case .enclosing(let depth, let slot): return { f, v in f.ancestor(depth).slots[slot] = v }
             case .global:
                 let cell = module.cell(n.name)
-                return { _, v in cell.value = v; cell.defined = true }
+                return { _, v in cell.set(v); cell.defined = true }
             }
         case .subscripted(let base, let items, let loc):
             let b = expr(base)
@@ -898,11 +958,55 @@ final class Compiler {
             let a0: Eval = n > 0 ? expr(argExprs[0]) : { _ in .nil }
             let a1: Eval = n > 1 ? expr(argExprs[1]) : { _ in .nil }
             let a2: Eval = n > 2 ? expr(argExprs[2]) : { _ in .nil }
+            // `n - 1`, `n`: a parameter (plus an int constant) is read inline, not through a0.
+            let (s0, k0) = n > 0 ? slotArgument(argExprs[0]) : (-1, 0)
+            @inline(__always) func arg0(_ f: Frame) throws -> Value {
+                if s0 >= 0, case .int(let i) = f.slots[s0] {
+                    let (r, o) = i.addingReportingOverflow(k0)
+                    if !o { return .int(r) }
+                }
+                return try a0(f)
+            }
             if case .name(let nref) = calleeExpr.kind, case .global = nref.resolution {
                 // A module-level function called by name: read its cell directly.
                 let cell = module.cell(nref.name)
                 return { f in
+                    // The function is pinned in its cell instead of retained (see GlobalCell.pins).
+                    if cell.defined, let fu = cell.unretainedFunction {
+                        let result: Value? = try fu._withUnsafeGuaranteedRef { fn in
+                            let code = fn.code
+                            guard code.paramCount == n && !code.framesEscape else { return nil }
+                            cell.pins += 1
+                            defer { cell.unpin() }
+                            let u = code.takeFrame(parent: fn.captured)
+                            let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                            do {
+                                if n > 0 { slots.initialize(to: try arg0(f)) }
+                                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                            } catch {
+                                u.release()
+                                throw error
+                            }
+                            return try interp.invokeOwned(fn, code, u, file, loc)
+                        }
+                        if let result { return result }
+                    }
                     if cell.defined, case .function(let fn) = cell.value, fn.code.paramCount == n {
+                        let code = fn.code
+                        if !code.framesEscape {
+                            let u = code.takeFrame(parent: fn.captured)
+                            let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                            do {
+                                if n > 0 { slots.initialize(to: try arg0(f)) }
+                                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                            } catch {
+                                u.release()
+                                throw error
+                            }
+                            return try interp.invokeOwned(fn, code, u, file, loc)
+                        }
                         var frame = fn.code.makeFrame(parent: fn.captured)
                         let slots = frame.slots
                         if n > 0 { slots.initialize(to: try a0(f)) }
@@ -916,6 +1020,20 @@ final class Compiler {
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
+                    let code = fn.code
+                    if !code.framesEscape {
+                        let u = code.takeFrame(parent: fn.captured)
+                        let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                        do {
+                            if n > 0 { slots.initialize(to: try a0(f)) }
+                            if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                            if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                        } catch {
+                            u.release()
+                            throw error
+                        }
+                        return try interp.invokeOwned(fn, code, u, file, loc)
+                    }
                     var frame = fn.code.makeFrame(parent: fn.captured)
                     let slots = frame.slots
                     if n > 0 { slots.initialize(to: try a0(f)) }

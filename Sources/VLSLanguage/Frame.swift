@@ -84,9 +84,50 @@ final class Frame: ManagedBuffer<FrameHeader, Value> {
 /// pointer load (no dictionary lookup at run time).
 final class GlobalCell {
     let name: String
-    var value: Value = .nil
+    /// Written only through `set` / `update`, which keep pinned functions alive.
+    private(set) var value: Value = .nil
     var defined = false
+    /// Calls now running of this cell's function that do not retain it (`Compiler.call`:
+    /// a counter instead of an atomic retain/release pair per call). While it is non-zero,
+    /// a function value overwritten in the cell is kept in `retired`, so a running call
+    /// never loses its function, even when it reassigns the global it was called by.
+    var pins = 0
+    private var retired: [Value] = []
+    private var hasRetired = false
     init(name: String) { self.name = name }
+
+    @inline(__always) func set(_ v: Value) {
+        if pins != 0 { retire() }
+        value = v
+    }
+
+    @inline(__always) func update<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        if pins != 0 { retire() }
+        return try body(&value)
+    }
+
+    @inline(never) private func retire() {
+        if case .function = value {
+            retired.append(value)
+            hasRetired = true
+        }
+    }
+
+    /// The function the cell holds, without a retain: valid while the caller holds a pin.
+    @inline(__always) var unretainedFunction: Unmanaged<UserFunction>? {
+        if case .function(let f) = value { return Unmanaged.passUnretained(f) }
+        return nil
+    }
+
+    @inline(__always) func unpin() {
+        pins -= 1
+        if hasRetired && pins == 0 { dropRetired() }
+    }
+
+    @inline(never) private func dropRetired() {
+        hasRetired = false
+        retired.removeAll()
+    }
 }
 
 /// The globals of one module (the main program, the REPL session, or an imported file).
@@ -104,7 +145,7 @@ final class ModuleScope {
     func cell(_ name: String) -> GlobalCell {
         if let c = cells[name] { return c }
         let c = GlobalCell(name: name)
-        if let b = builtins(name) { c.value = b; c.defined = true }
+        if let b = builtins(name) { c.set(b); c.defined = true }
         cells[name] = c
         return c
     }
@@ -134,6 +175,11 @@ final class CompiledFunction {
     /// those no nested function reaches), so a closure that outlives the call keeps only
     /// what it uses and the frame-closure cycle is broken.
     let releaseOnExit: [Int]
+    /// Whether a frame of this function may outlive its call: only a function that defines
+    /// nested functions (def or fn) hands its frame to a closure. Calls of the others own
+    /// their frame alone, so they borrow it from the pool as an `Unmanaged` reference
+    /// (`takeFrame`/`giveBack`): no retain, release or uniqueness check per call.
+    let framesEscape: Bool
     /// Finished frames of this function that nothing else references, ready for reuse:
     /// a call then costs no allocation. Frames captured by closures are never pooled.
     /// A fixed stack of +1 references (no array bookkeeping on the call path).
@@ -144,9 +190,17 @@ final class CompiledFunction {
     /// Runs the body. As a method, `self` is borrowed for the call, so the closure contexts
     /// (immutable lets) are called without a retain/release pair around them.
     @inline(never) func runDirect(_ f: Frame) throws -> Value { try direct(f) }
+    /// The call on a frame from `takeFrame` (borrowed, not retained): its result.
+    @inline(never) func runOwned(_ u: Unmanaged<Frame>) throws -> Value {
+        try u._withUnsafeGuaranteedRef { f in
+            if hasDirect { return try direct(f) }
+            _ = try body(f)
+            return f.takeReturnValue()
+        }
+    }
     @inline(never) func runBody(_ f: Frame) throws -> Flow { try body(f) }
 
-    init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int]) {
+    init(body: @escaping Exec, direct: @escaping Eval, hasDirect: Bool, slotCount: Int, paramNames: [String], firstDefault: Int, releaseOnExit: [Int], framesEscape: Bool) {
         self.body = body
         self.direct = direct
         self.hasDirect = hasDirect
@@ -155,6 +209,7 @@ final class CompiledFunction {
         self.paramNames = paramNames
         self.firstDefault = firstDefault
         self.releaseOnExit = releaseOnExit
+        self.framesEscape = framesEscape
     }
 
     deinit {
@@ -173,6 +228,30 @@ final class CompiledFunction {
             return u.takeRetainedValue()
         }
         return Frame.make(count: slotCount, parameters: paramCount, parent: parent)
+    }
+
+    /// `makeFrame` for a function whose frames do not escape (`!framesEscape`): the caller
+    /// owns the +1 reference and ends with `giveBack` (or `release()` on an error path).
+    @inline(__always) func takeFrame(parent: Frame?) -> Unmanaged<Frame> {
+        if pooled > 0 {
+            pooled -= 1
+            let u = pool[pooled]
+            if let parent { u._withUnsafeGuaranteedRef { $0.header.parent = parent } }
+            return u
+        }
+        return Unmanaged.passRetained(Frame.make(count: slotCount, parameters: paramCount, parent: parent))
+    }
+
+    /// Ends a call of `takeFrame`: nothing else can hold the frame, so it is pooled
+    /// without a uniqueness check (or freed when the pool is full).
+    @inline(__always) func giveBack(_ u: Unmanaged<Frame>) {
+        if pooled < CompiledFunction.poolCapacity {
+            u._withUnsafeGuaranteedRef { $0.reset(parameters: paramCount) }
+            pool[pooled] = u
+            pooled += 1
+        } else {
+            u.release()
+        }
     }
 
     /// Returns a finished call's frame to the pool when nothing else holds it.

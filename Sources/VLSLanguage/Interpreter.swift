@@ -45,14 +45,14 @@ public final class Interpreter {
         if builtins[fn.name] == nil { builtinOrder.append(fn.name) }
         builtins[fn.name] = fn
         let c = main.cell(fn.name)
-        c.value = .native(fn)
+        c.set(.native(fn))
         c.defined = true
     }
 
     /// Sets a variable of the main module (e.g. `args`).
     public func setGlobal(_ name: String, _ value: Value) {
         let c = main.cell(name)
-        c.value = value
+        c.set(value)
         c.defined = true
     }
 
@@ -275,15 +275,49 @@ public final class Interpreter {
             let code = fn.code
             if code.hasDirect { return try code.runDirect(frame) }
             _ = try code.runBody(frame)
-        } catch var d as Diagnostic {
-            d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
-            throw d
         } catch {
-            var d = Diagnostic(message: String(describing: error), file: fn.decl.location.line > 0 ? file : nil, location: loc)
-            d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
-            throw d
+            throw traced(error, fn, file, loc)
         }
         return frame.takeReturnValue()
+    }
+
+    /// An error leaving a call of `fn`, with the call's line added to its traceback.
+    @inline(never)
+    private func traced(_ error: Error, _ fn: UserFunction, _ file: SourceFile?, _ loc: SourceLocation?) -> Diagnostic {
+        if var d = error as? Diagnostic {
+            d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
+            return d
+        }
+        var d = Diagnostic(message: String(describing: error), file: fn.decl.location.line > 0 ? file : nil, location: loc)
+        d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
+        return d
+    }
+
+    /// `invoke` for a function whose frames do not escape (`code.framesEscape` false), with
+    /// the frame from `code.takeFrame` (parameters filled): the frame is borrowed without
+    /// reference counting and goes back to the pool at return (freed on an error).
+    @inline(__always)
+    func invokeOwned(_ fn: UserFunction, _ code: CompiledFunction, _ u: Unmanaged<Frame>, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
+        if callDepth >= maxCallDepth {
+            u.release()
+            throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
+        }
+        if Interrupt.poll(stopFlag) {
+            u.release()
+            throw err(Interrupt.stopMessage, file, loc)
+        }
+        callDepth += 1
+        let v: Value
+        do {
+            v = try code.runOwned(u)
+        } catch {
+            callDepth -= 1
+            u.release()
+            throw traced(error, fn, file, loc)
+        }
+        callDepth -= 1
+        code.giveBack(u)
+        return v
     }
 
     /// A call from compiled code: arguments are evaluated straight into the callee's frame.

@@ -115,6 +115,7 @@ final class Resolver {
         // parent), and the frame usually holds that closure in a slot: a reference cycle
         // that would keep every local, tensors included, forever. Clearing at return the
         // slots no nested function can reach breaks it; what the closures do reach stays.
+        decl.framesEscape = done.definesFunctions
         if done.definesFunctions {
             decl.releaseOnExit = (0..<decl.slotCount).filter { !done.captured.contains($0) }
         }
