@@ -12,17 +12,6 @@ public enum Threads {
     public static func set(_ n: Int) {
         workers = max(1, n)
         openblas_set_num_threads(Int32(workers))
-        stopBLASPool()
-    }
-
-    /// OpenBLAS starts its thread pool when the library loads, and a pool thread spins on
-    /// sched_yield for about 0.1 s after start and after each threaded call before it sleeps:
-    /// on two cores that slowed the first 0.1 s of every script. This stops the pool;
-    /// OpenBLAS starts it again at its next multi-threaded call.
-    public static func stopBLASPool() {
-        if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") {   // RTLD_DEFAULT
-            _ = unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)()
-        }
     }
 
     /// Sets OpenBLAS's thread count alone (the kernel workers stay).
