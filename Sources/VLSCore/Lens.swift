@@ -161,7 +161,7 @@ extension ViT {
         let kinds = Array(acts.keys)
         let running = derivable ? UnsafeMutablePointer<Float>.allocate(capacity: rows * C) : nil
         defer { running?.deallocate() }
-        let hasNorm = norm != nil, eps = config.eps, n = rows * C
+        let hasNorm = norm != nil, eps = config.eps
         for l in 0..<L {
             try CoreInterrupt.check()
             let derive = derivable && l > 0
