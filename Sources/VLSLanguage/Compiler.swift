@@ -967,6 +967,29 @@ final class Compiler {
                 }
                 return try a0(f)
             }
+            // A function whose frames cannot escape runs on a borrowed pooled frame (freed if
+            // an argument throws); any other on a retained one.
+            @inline(__always) func callBorrowed(_ fn: UserFunction, _ code: CompiledFunction, _ f: Frame) throws -> Value {
+                let u = code.takeFrame(parent: fn.captured)
+                let slots = u._withUnsafeGuaranteedRef { $0.slots }
+                do {
+                    if n > 0 { slots.initialize(to: try arg0(f)) }
+                    if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                    if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                } catch {
+                    u.release()
+                    throw error
+                }
+                return try interp.invokeOwned(fn, code, u, file, loc)
+            }
+            @inline(__always) func callRetained(_ fn: UserFunction, _ f: Frame) throws -> Value {
+                var frame = fn.code.makeFrame(parent: fn.captured)
+                let slots = frame.slots
+                if n > 0 { slots.initialize(to: try arg0(f)) }
+                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
+                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
+                return try interp.invoke(fn, &frame, file, loc)
+            }
             if case .name(let nref) = calleeExpr.kind, case .global = nref.resolution {
                 // A module-level function called by name: read its cell directly.
                 let cell = module.cell(nref.name)
@@ -978,41 +1001,12 @@ final class Compiler {
                             guard code.paramCount == n && !code.framesEscape else { return nil }
                             cell.pins += 1
                             defer { cell.unpin() }
-                            let u = code.takeFrame(parent: fn.captured)
-                            let slots = u._withUnsafeGuaranteedRef { $0.slots }
-                            do {
-                                if n > 0 { slots.initialize(to: try arg0(f)) }
-                                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
-                                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
-                            } catch {
-                                u.release()
-                                throw error
-                            }
-                            return try interp.invokeOwned(fn, code, u, file, loc)
+                            return try callBorrowed(fn, code, f)
                         }
                         if let result { return result }
                     }
                     if cell.defined, case .function(let fn) = cell.value, fn.code.paramCount == n {
-                        let code = fn.code
-                        if !code.framesEscape {
-                            let u = code.takeFrame(parent: fn.captured)
-                            let slots = u._withUnsafeGuaranteedRef { $0.slots }
-                            do {
-                                if n > 0 { slots.initialize(to: try arg0(f)) }
-                                if n > 1 { (slots + 1).initialize(to: try a1(f)) }
-                                if n > 2 { (slots + 2).initialize(to: try a2(f)) }
-                            } catch {
-                                u.release()
-                                throw error
-                            }
-                            return try interp.invokeOwned(fn, code, u, file, loc)
-                        }
-                        var frame = fn.code.makeFrame(parent: fn.captured)
-                        let slots = frame.slots
-                        if n > 0 { slots.initialize(to: try a0(f)) }
-                        if n > 1 { (slots + 1).initialize(to: try a1(f)) }
-                        if n > 2 { (slots + 2).initialize(to: try a2(f)) }
-                        return try interp.invoke(fn, &frame, file, loc)
+                        return fn.code.framesEscape ? try callRetained(fn, f) : try callBorrowed(fn, fn.code, f)
                     }
                     return try interp.callValue(try callee(f), f, positional, kwNames, kwEvals, file, loc)
                 }
@@ -1020,26 +1014,7 @@ final class Compiler {
             return { f in
                 let c = try callee(f)
                 if case .function(let fn) = c, fn.code.paramCount == n {
-                    let code = fn.code
-                    if !code.framesEscape {
-                        let u = code.takeFrame(parent: fn.captured)
-                        let slots = u._withUnsafeGuaranteedRef { $0.slots }
-                        do {
-                            if n > 0 { slots.initialize(to: try a0(f)) }
-                            if n > 1 { (slots + 1).initialize(to: try a1(f)) }
-                            if n > 2 { (slots + 2).initialize(to: try a2(f)) }
-                        } catch {
-                            u.release()
-                            throw error
-                        }
-                        return try interp.invokeOwned(fn, code, u, file, loc)
-                    }
-                    var frame = fn.code.makeFrame(parent: fn.captured)
-                    let slots = frame.slots
-                    if n > 0 { slots.initialize(to: try a0(f)) }
-                    if n > 1 { (slots + 1).initialize(to: try a1(f)) }
-                    if n > 2 { (slots + 2).initialize(to: try a2(f)) }
-                    return try interp.invoke(fn, &frame, file, loc)
+                    return fn.code.framesEscape ? try callRetained(fn, f) : try callBorrowed(fn, fn.code, f)
                 }
                 return try interp.callValue(c, f, positional, kwNames, kwEvals, file, loc)
             }
