@@ -225,8 +225,9 @@ final class RunObject: VLSObject {
 
     func lens(_ a: Arguments, ranksOf classes: Value? = nil) throws -> Value {
         try a.expectKeywords(["layers", "head"])
+        let name = classes == nil ? "run.lens" : "run.ranks"
         let headName = try a.string(nil, "head", default: "mean")
-        guard let head = ViT.HeadChoice(rawValue: headName) else { throw RuntimeError("run.lens: head must be \"mean\", \"cls\" or \"dist\"") }
+        guard let head = ViT.HeadChoice(rawValue: headName) else { throw RuntimeError("\(name): head must be \"mean\", \"cls\" or \"dist\"") }
         var kinds: [HookPoint.Kind]
         let requested = try a.list(nil, "layers", default: []).map { v -> String in
             guard case .string(let s) = v else { throw a.badArgument(nil, "layers", expected: "list of layer names", got: v) }
@@ -234,16 +235,16 @@ final class RunObject: VLSObject {
         }
         if !requested.isEmpty {
             kinds = []
-            for name in requested {
-                guard let k = ViT.lensKinds.first(where: { $0.shortName == name }) else {
-                    throw RuntimeError("run.lens: '\(name)' is not a residual-space layer (one of \(ViT.lensKinds.map(\.shortName).joined(separator: ", ")))")
+            for layer in requested {
+                guard let k = ViT.lensKinds.first(where: { $0.shortName == layer }) else {
+                    throw RuntimeError("\(name): '\(layer)' is not a residual-space layer (one of \(ViT.lensKinds.map(\.shortName).joined(separator: ", ")))")
                 }
                 if !kinds.contains(k) { kinds.append(k) }
             }
         } else {
             kinds = ViT.lensKinds.filter { k in result.order.contains { $0.kind == k } }
             guard !kinds.isEmpty else {
-                throw RuntimeError("run.\(classes == nil ? "lens" : "ranks"): the run captured no residual-space layer; pass capture: [\"resid_post\"] (or attn_out, mlp_out, resid_pre, resid_mid) to model.run")
+                throw RuntimeError("\(name): the run captured no residual-space layer; pass capture: [\"resid_post\"] (or attn_out, mlp_out, resid_pre, resid_mid) to model.run")
             }
         }
         guard let classes else {

@@ -88,10 +88,7 @@ extension ViT {
         let dst = kinds.map { out[$0]!.mutablePointer }
         try cls.withUnsafeBufferPointer { cp in
             try lensPass(acts, lead: lead, head: head, buffer: { kind, _ in scratch[kinds.firstIndex(of: kind)!] }, row: { kind, l, r, y in
-                let v = y[cp[r]]
-                var n = 0
-                for j in 0..<C { n &+= y[j] > v ? 1 : 0 }
-                dst[kinds.firstIndex(of: kind)!][l * rows + r] = Float(n)
+                dst[kinds.firstIndex(of: kind)!][l * rows + r] = Float(LensMath.rank(y, count: C, of: cp[r]))
             })
         }
         return out
@@ -255,14 +252,19 @@ public enum LensMath {
         }
         Threads.parallelFor(rows, costPerItem: C) { r0, r1 in
             for r in r0..<r1 {
-                let row = src + r * C
-                let v = row[Int(cp[r])]
-                var n = 0
-                for j in 0..<C { n &+= row[j] > v ? 1 : 0 }
-                dst[r] = Float(n)
+                dst[r] = Float(rank(src + r * C, count: C, of: Int(cp[r])))
             }
         }
         return out
+    }
+
+    /// r(h, c) of one row of `count` logits: how many are strictly larger than `row[c]`.
+    @inline(__always)
+    public static func rank(_ row: UnsafePointer<Float>, count: Int, of c: Int) -> Int {
+        let v = row[c]
+        var n = 0
+        for j in 0..<count { n &+= row[j] > v ? 1 : 0 }
+        return n
     }
 
     /// s = 1 - r / C (1 = top-1, chance about 0.5).

@@ -377,6 +377,18 @@ final class Compiler {
         return tail
     }
 
+    /// `x op y` for a comparison operator (the callers have checked that `op` is one).
+    @inline(__always) static func compareInts(_ op: BinaryOperator, _ x: Int, _ y: Int) -> Bool {
+        switch op {
+        case .less: return x < y
+        case .lessEqual: return x <= y
+        case .greater: return x > y
+        case .greaterEqual: return x >= y
+        case .equal: return x == y
+        default: return x != y
+        }
+    }
+
     /// `if n < 2: return n` (a parameter compared with an int constant; a parameter, an int
     /// constant or nothing returned) as one closure instead of three (test, value, rest).
     private func fusedGuard(_ c: Expr, _ r: Expr?, _ test: @escaping Test, _ next: @escaping Eval) -> Eval? {
@@ -386,16 +398,7 @@ final class Compiler {
         case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
         default: return nil
         }
-        @inline(__always) func compare(_ x: Int) -> Bool {
-            switch op {
-            case .less: return x < k
-            case .lessEqual: return x <= k
-            case .greater: return x > k
-            case .greaterEqual: return x >= k
-            case .equal: return x == k
-            default: return x != k
-            }
-        }
+        @inline(__always) func compare(_ x: Int) -> Bool { Compiler.compareInts(op, x, k) }
         var constant = Value.nil
         if let r {
             switch r.kind {
@@ -862,16 +865,7 @@ final class Compiler {
             case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
             default: return truth(expr(e))
             }
-            @inline(__always) func compare(_ x: Int, _ y: Int) -> Bool {
-                switch op {
-                case .less: return x < y
-                case .lessEqual: return x <= y
-                case .greater: return x > y
-                case .greaterEqual: return x >= y
-                case .equal: return x == y
-                default: return x != y
-                }
-            }
+            @inline(__always) func compare(_ x: Int, _ y: Int) -> Bool { Compiler.compareInts(op, x, y) }
             @inline(__always) func slow(_ x: Value, _ y: Value) throws -> Bool {
                 do { return try Ops.binary(op, x, y).isTruthy } catch { throw locate(error, file, loc) }
             }

@@ -253,11 +253,7 @@ public final class Interpreter {
 
     @inline(__always)
     func invoke(_ fn: UserFunction, _ frame: inout Frame, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
-        if callDepth >= maxCallDepth {
-            throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
-        }
-        if Interrupt.poll(stopFlag) { throw err(Interrupt.stopMessage, file, loc) }
-        callDepth += 1
+        try enterCall(file, loc)
         defer { callDepth -= 1 }
         let code = fn.code
         if !code.releaseOnExit.isEmpty {
@@ -267,6 +263,17 @@ public final class Interpreter {
         let v = try run(fn, frame, file, loc)
         code.recycle(&frame)
         return v
+    }
+
+    /// The checks at the start of every call (depth limit, Ctrl-C and step budget); on
+    /// success the call counts in `callDepth`, which the caller decrements when it ends.
+    @inline(__always)
+    private func enterCall(_ file: SourceFile?, _ loc: SourceLocation?) throws {
+        if callDepth >= maxCallDepth {
+            throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
+        }
+        if Interrupt.poll(stopFlag) { throw err(Interrupt.stopMessage, file, loc) }
+        callDepth += 1
     }
 
     @inline(__always)
@@ -298,15 +305,12 @@ public final class Interpreter {
     /// reference counting and goes back to the pool at return (freed on an error).
     @inline(__always)
     func invokeOwned(_ fn: UserFunction, _ code: CompiledFunction, _ u: Unmanaged<Frame>, _ file: SourceFile?, _ loc: SourceLocation?) throws -> Value {
-        if callDepth >= maxCallDepth {
+        do {
+            try enterCall(file, loc)
+        } catch {
             u.release()
-            throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
+            throw error
         }
-        if Interrupt.poll(stopFlag) {
-            u.release()
-            throw err(Interrupt.stopMessage, file, loc)
-        }
-        callDepth += 1
         let v: Value
         do {
             v = try code.runOwned(u)
