@@ -24,18 +24,16 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
     }
 
     return [
-        native("object_masks", "object_masks(data, model, threshold: 0.2)", area: "context",
+        native("object_masks", "object_masks(data: dataset, model: model, threshold: number = 0.2)", area: "context",
                "Per-patch class/context masks [N, rows, cols] (1 = class) for images whose object stands on a dark background (Fashion-MNIST): a patch is a class patch when its mean intensity exceeds `threshold` (0-1).") { a in
-            try a.expectKeywords(["threshold"])
             let data = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
             let m = try a.model(1)
             let g = m.c.gridSize
             let masks = try objectMasks(data, range: 0..<data.indices.count, grid: g, threshold: try a.double(nil, "threshold", default: 0.2))
             return .tensor(Tensor(masks.flatMap { $0.map { $0 ? 1 : 0 } }, shape: [masks.count, g, g]))
         },
-        native("segmentation_mask", "segmentation_mask(path, model, class_id: nil)", area: "context",
+        native("segmentation_mask", "segmentation_mask(path: string, model: model, class_id: int = nil)", area: "context",
                "An ImageNet-S style segmentation PNG (class id = G*256 + R) downsampled nearest-neighbour to the model's patch grid: [rows, cols] of class ids, or of 1/0 (class/context) when `class_id` is given.") { a in
-            try a.expectKeywords(["class_id"])
             let mask = try SegmentationMask(contentsOf: try a.string(0, "path"))
             let m = try a.model(1)
             let g = m.c.gridSize
@@ -45,9 +43,8 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
             }
             return .tensor(Tensor(ids.map { Float($0) }, shape: [g, g]))
         },
-        native("class_context", "class_context(model, data, masks: nil, threshold: 0.2, batch: 32, shuffles: 300, seed: 0)", area: "context",
+        native("class_context", "class_context(model: model, data: dataset, masks: tensorlike = nil, threshold: number = 0.2, batch: int = 32, shuffles: int = 300, seed: int = 0)", area: "context",
                "Class vs context tokens: per block the mean identifiability of class and context image tokens with a one-sided permutation test (class > context), the logit-change test (p_c(attn_out[b]) - p_c(resid_post[b-1]), class vs context), and the token-removal experiment (remove context tokens: CLS and class tokens' identifiability; remove class tokens: context tokens'), all against the unperturbed run (rates: % of tokens with the true class top-1, per-image means). Masks: a [N, rows, cols] tensor (1 = class) or, by default, object_masks(data, model, threshold). Returns a dict of tables: identifiability, logit_change, removal.") { a in
-            try a.expectKeywords(["masks", "threshold", "batch", "shuffles", "seed"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             guard m.c.classToken else { throw RuntimeError("class_context compares against CLS: this model has no CLS token") }

@@ -24,32 +24,36 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
         return classes
     }
     return [
-        native("project", "project(model, h, head: \"mean\")", area: area,
+        native("project", "project(model: model, h: tensorlike, head: string = \"mean\")", area: area,
                "Class logits of residual-space vectors through the model's final norm and head, token by token: h [..., D] -> [..., C]. `project(m, run[\"resid_post\"])` is [blocks, B, T, C]. For a distilled model, `head:` is \"mean\" (timm's eval output, default), \"cls\" or \"dist\".") { a in
-            try a.expectKeywords(["head"])
             let m = try a.model(0)
             let h = try a.tensor(1, "h")
             let headName = try a.string(nil, "head", default: "mean")
             guard let head = ViT.HeadChoice(rawValue: headName) else { throw RuntimeError("project: head must be \"mean\", \"cls\" or \"dist\"") }
             return .tensor(try m.model.project(h, head: head))
         },
-        native("ranks", "ranks(logits, classes)", area: area,
+        native("ranks", "ranks(logits: tensorlike, classes: classes)", area: area,
                "The rank of each class among the logits (strict count of larger logits; 0 = top-1). `classes` is one int, or one class per image (for [..., B, T, C] logits a [B] tensor/list lines up with the image axis; when B equals T that is ambiguous and an error: reshape to [B, 1]), or any shape broadcasting against the logits' leading shape.") { a in
             let logits = try a.tensor(0, "logits")
             return .tensor(try LensMath.ranks(logits, classes: try aligned(try classesTensor(a, 1), logits)))
         },
-        native("identifiability", "identifiability(logits, classes)", area: area,
+        native("identifiability", "identifiability(logits: tensorlike, classes: classes)", area: area,
                "Class identifiability s = 1 - r / C for each row (1 = top-1, chance about 0.5); classes as in ranks().") { a in
             let logits = try a.tensor(0, "logits")
             return .tensor(try LensMath.identifiability(logits, classes: try aligned(try classesTensor(a, 1), logits)))
         },
-        native("topk", "topk(logits, k: 5)", area: area,
-               "Indices of the k largest logits along the last axis, largest first: [..., k].") { a in
-            .tensor(try LensMath.topk(try a.tensor(0, "logits"), k: try a.int(1, "k", default: 5)).0)
+        native("topk", "topk(logits: tensorlike, k: int = 5, axis: int = -1)", area: area,
+               "Indices of the k largest logits along `axis` (default the last), largest first: [..., k, ...].") { a in
+            let t = try a.tensor(0, "logits")
+            let ax = try TensorObject.axis(a, "axis", rank: t.rank)
+            if t.rank <= 1 || ax == t.rank - 1 { return .tensor(try LensMath.topk(t, k: try a.int(1, "k")).0) }
+            var order = Array(0..<t.rank)
+            order.swapAt(ax, t.rank - 1)
+            let idx = try LensMath.topk(try t.permuted(order).contiguous(), k: try a.int(1, "k")).0
+            return .tensor(try idx.permuted(order).contiguous())
         },
-        native("lens_table", "lens_table(run, token: 0, image: 0, k: 5, layer: \"resid_post\")", area: area,
+        native("lens_table", "lens_table(run: run, token: int = 0, image: int = 0, k: int = 5, layer: string = \"resid_post\")", area: area,
                "A per-block table of the top-k classes (with names) of one token of one image through the lens. The run must have captured the layer (\"resid_post\", \"attn_out\" or \"mlp_out\").") { a in
-            try a.expectKeywords(["token", "image", "k", "layer"])
             let r = try a.object(0, "run", as: RunObject.self, expected: "run")
             let token = try a.int(nil, "token", default: 0), image = try a.int(nil, "image", default: 0)
             let k = try a.int(nil, "k", default: 5)

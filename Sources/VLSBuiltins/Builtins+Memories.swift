@@ -45,23 +45,21 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
         return out
     }
     return [
-        native("value_projection", "value_projection(model, block, kind: \"mlp\", mode: \"correct\")", area: area,
+        native("value_projection", "value_projection(model: model, block: int, kind: string = \"mlp\", mode: string = \"correct\")", area: area,
                "Raw value projection P = W_head · W_values [C, n_values] of one block (no norm, no bias): MLP values are the columns of fc2.weight, attention values the columns of attn.proj.weight. `mode: \"correct\"` takes the values as they enter the residual (gamma ⊙ column on layer-scale models such as DeiT-3) and, on a distilled model, the mean of the class and distillation heads (as project); `mode: \"paper\"` the raw columns and model.head alone, as the authors' code.") { a in
-            try a.expectKeywords(["kind", "mode"])
             let m = try a.model(0)
             let b = try a.int(1, "block")
             guard b >= 0, b < m.c.depth else { throw RuntimeError("block \(b) out of range (0...\(m.c.depth - 1))") }
             return .tensor(try m.model.valueProjection(try kindArg(a), block: b, mode: try modeArg(a)))
         },
-        native("class_value_agreement", "class_value_agreement(model, kind: \"mlp\", mode: \"correct\")", area: area,
+        native("class_value_agreement", "class_value_agreement(model: model, kind: string = \"mlp\", mode: string = \"correct\")", area: area,
                "Per block and class, the highest cosine between the class's head row and any value vector (both normalised on copies; the model is never changed): [blocks, C]. Compare with model.randomized(seed) for the baseline. `mode:` chooses values and head as in value_projection (\"correct\": gamma ⊙ column on layer-scale models, mean head on distilled ones; \"paper\": raw columns, model.head).") { a in
-            try a.expectKeywords(["kind", "mode"])
             let m = try a.model(0)
             let kind = try kindArg(a)
             let mode = try modeArg(a)
             return .tensor(try Tensor.stack(try (0..<m.c.depth).map { try m.model.classValueAgreement(kind, block: $0, mode: mode) }))
         },
-        native("memories", "memories(model, data, k: 5, seed: 0, batch: 32, shuffles: 300, mode: \"correct\", random_classes: nil)", area: area,
+        native("memories", "memories(model: model, data: dataset, k: int = 5, seed: int = nil, batch: int = 32, shuffles: int = 300, mode: string = \"correct\", random_classes: ints = nil)", area: area,
                """
                Key-value memories over a dataset, per block for MLP and attention memories (method.md section 3). \
                Agreement: % of tokens whose top-k keys (largest signed coefficients) meet the top-k values of the true class (by raw projection), averaged over classes, \
@@ -76,7 +74,6 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
                one compositionality pooled over every token (CLS and prefix tokens included). Agreement counts every token in both modes. \
                `k`: memories per token and values per class (5 in the paper); `batch`: images per forward pass.
                """) { a in
-            try a.expectKeywords(["k", "seed", "batch", "shuffles", "mode", "random_classes"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             let k = try a.int(nil, "k", default: 5)

@@ -4,14 +4,13 @@ import VLSLanguage
 
 /// Accumulated identifiability metrics as a language value: prints as a per-block table,
 /// merges with other shards, saves as a partial result (JSON) or as CSV.
-final class MetricsObject: VLSObject {
+final class MetricsObject: DeclaredObject {
     var metrics: IdentifiabilityMetrics
     let label: String
 
     init(_ metrics: IdentifiabilityMetrics, label: String) { self.metrics = metrics; self.label = label }
 
     var typeName: String { "metrics" }
-    var memberNames: [String] { ["table", "accuracy", "images", "mode", "merge", "save", "m1", "m2"] }
 
     var table: TableObject {
         let (cols, rows) = metrics.rows()
@@ -21,28 +20,22 @@ final class MetricsObject: VLSObject {
 
     func describe() -> String { table.describe() }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "table": return .object(table)
-        case "accuracy": return .float(metrics.accuracy)
-        case "images": return .int(metrics.images)
-        case "mode": return .string(metrics.mode.rawValue)
-        case "m1": return .float(metrics.rows().rows.last?[1] ?? 0)
-        case "m2": return .float(metrics.rows().rows.last?[2] ?? 0)
-        case "merge":
-            return .native(NativeFunction(name: "metrics.merge", signature: "metrics.merge(other)", doc: "Adds another shard's counts (same model and mode) into this one.", area: "metrics") { a in
-                let o = try a.object(0, "other", as: MetricsObject.self, expected: "metrics")
-                try bridged { try self.metrics.merge(o.metrics) }
-                return .object(self)
-            })
-        case "save":
-            return .native(NativeFunction(name: "metrics.save", signature: "metrics.save(path)", doc: "Writes the partial result (.json, mergeable by `vls merge`) or the table (.csv).", area: "metrics") { a in
-                try bridged { try self.save(to: try a.string(0, "path")) }
-                return .nil
-            })
-        default: return nil
+    static let members: Members<MetricsObject> = bridgedMembers("metrics")
+        .property("table", "The per-block table (M1-M6).") { o, _ in .object(o.table) }
+        .property("accuracy", "Top-1 accuracy in %.") { o, _ in .float(o.metrics.accuracy) }
+        .property("images", "How many images were counted.") { o, _ in .int(o.metrics.images) }
+        .property("mode", "\"correct\" or \"paper\".") { o, _ in .string(o.metrics.mode.rawValue) }
+        .property("m1", "M1 at the last block (%).") { o, _ in .float(o.metrics.rows().rows.last?[1] ?? 0) }
+        .property("m2", "M2 at the last block (%).") { o, _ in .float(o.metrics.rows().rows.last?[2] ?? 0) }
+        .method("metrics.merge(other: metrics)", "Adds another shard's counts (same model and mode) into this one.") { o, a in
+            let other = try a.object(0, "other", as: MetricsObject.self, expected: "metrics")
+            try o.metrics.merge(other.metrics)
+            return .object(o)
         }
-    }
+        .method("metrics.save(path: string)", "Writes the partial result (.json, mergeable by `vls merge`) or the table (.csv).") { o, a in
+            try o.save(to: try a.string(0, "path"))
+            return .nil
+        }
 
     func save(to path: String) throws {
         if path.hasSuffix(".csv") { try table.save(to: path); return }
@@ -102,17 +95,15 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
         return m
     }
     return [
-        native("identifiability_metrics", "identifiability_metrics(model, data, mode: \"correct\", batch: 32)", area: area,
+        native("identifiability_metrics", "identifiability_metrics(model: model, data: dataset, mode: string = \"correct\", batch: int = 32)", area: area,
                "M1-M6 of Vilas et al. per block, streamed over a dataset: M1 % of image tokens whose true class is top-1 through the lens, M2 % of images with at least one, the mean class identifiability s of CLS and image tokens (M3), M4 % of image tokens whose true-class logit rose from the previous block, M5 the same for the attention and MLP outputs against the block input (CLS and image tokens), M6 % of tokens whose residual top-1 equals that of attn_out / mlp_out / the previous residual / none. `mode: \"paper\"` reproduces the authors' token set (token 0 dropped for every model). Returns mergeable metrics (print them, .table, .save(path)).") { a in
-            try a.expectKeywords(["mode", "batch"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             let c = try collect(m, data, mode: try modeArg(a), batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
             return .object(MetricsObject(c.metrics, label: m.c.architecture ?? "model"))
         },
-        native("compare_random", "compare_random(model, data, seed: 0, mode: \"correct\", batch: 32)", area: area,
+        native("compare_random", "compare_random(model: model, data: dataset, seed: int = nil, mode: string = \"correct\", batch: int = 32)", area: area,
                "Class identifiability per block of the model against the same architecture with timm's random init (seeded): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code.") { a in
-            try a.expectKeywords(["seed", "mode", "batch"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             let mode = try modeArg(a)
@@ -157,16 +148,14 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
             return .object(TableObject(columns: cols, rows: rows,
                                        title: "class identifiability vs random init (seed \(seed)), \(trained.metrics.images) images, Wilcoxon one-sided greater"))
         },
-        native("wilcoxon", "wilcoxon(a, b, alternative: \"greater\")", area: area,
+        native("wilcoxon", "wilcoxon(a: tensorlike, b: tensorlike, alternative: string = \"greater\")", area: area,
                "Paired Wilcoxon signed-rank test of a - b (scipy.stats.wilcoxon with zero_method=\"wilcox\", correction=False, method=\"approx\"): a dict with statistic (sum of positive ranks), z, p and n (pairs after dropping zeros).") { a in
-            try a.expectKeywords(["alternative"])
             let r = try Stats.wilcoxon(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
                                        alternative: try a.string(nil, "alternative", default: "greater"))
             return .dict([("statistic", .float(r.statistic)), ("z", .float(r.z)), ("p", .float(r.pValue)), ("n", .int(r.n))])
         },
-        native("permutation_test", "permutation_test(a, b, shuffles: 300, seed: 0, permutations: nil)", area: area,
+        native("permutation_test", "permutation_test(a: tensorlike, b: tensorlike, shuffles: int = 300, seed: int = 0, permutations: tensorlike = nil)", area: area,
                "One-sided permutation test of mean(a) - mean(b): pool a and b, relabel by a seeded random permutation `shuffles` times (or by the given `permutations`, a [S, len(a) + len(b)] tensor of index permutations, e.g. numpy's draws), p = share of relabellings whose difference is at least the observed one (ties within 1e-12 count). Returns a dict with mean_a, mean_b, difference, p and shuffles.") { a in
-            try a.expectKeywords(["shuffles", "seed", "permutations"])
             var perms: [[Int]]?
             if let p = try a.optionalTensor(nil, "permutations") {
                 guard p.rank == 2 else { throw RuntimeError("permutation_test: permutations must be a [S, n] tensor, got shape \(p.shape)") }
@@ -182,9 +171,8 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
             return .dict([("mean_a", .float(r.meanA)), ("mean_b", .float(r.meanB)), ("difference", .float(r.difference)),
                           ("p", .float(r.pValue)), ("shuffles", .int(r.shuffles))])
         },
-        native("permutation", "permutation(n, seed: nil)", area: area,
+        native("permutation", "permutation(n: int, seed: int = nil)", area: area,
                "A random permutation of 0..n-1 (Fisher-Yates on vls's seeded generator) as a list of ints; without `seed` the draw comes from the session's generator (`vls run --seed N`).") { a in
-            try a.expectKeywords(["seed"])
             let n = try a.int(0, "n")
             guard n >= 0, n <= 1 << 26 else { throw RuntimeError("permutation: n must be in 0...\(1 << 26), got \(n)") }
             if a.keyword("seed") != nil {

@@ -3,7 +3,7 @@ import VLSCore
 import VLSLanguage
 
 /// Probes of one layer type for every block and token position.
-final class ProbesObject: VLSObject {
+final class ProbesObject: DeclaredObject {
     let model: ModelObject
     let kind: HookPoint.Kind
     let alpha: Double
@@ -17,7 +17,6 @@ final class ProbesObject: VLSObject {
     }
 
     var typeName: String { "probes" }
-    var memberNames: [String] { ["evaluate", "scores", "weights", "layer", "alpha", "solver"] }
     func describe() -> String {
         "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha)\(solver == "cholesky" ? "" : " (\(solver))"), trained on \(trainImages) images"
     }
@@ -113,44 +112,34 @@ final class ProbesObject: VLSObject {
         return out
     }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "layer": return .string(kind.shortName)
-        case "alpha": return .float(alpha)
-        case "solver": return .string(solver)
-        case "scores":
-            return .native(NativeFunction(name: "probes.scores", signature: "probes.scores(acts, block: nil)",
-                                          doc: "Probe scores (x · W + b) of every block and position: activations [blocks, B, T, D] as run[layer] stacks them -> [blocks, B, T, C]; with `block:` one block's [B, T, D] -> [B, T, C].", area: "probes") { a in
-                try a.expectKeywords(["block"])
-                let acts = try a.tensor(0, "acts")
-                let block = try a.optional(nil, "block").map { _ in try a.int(nil, "block") }
-                return .tensor(try bridged { try self.scores(acts, block: block) })
-            })
-        case "weights":
-            return .native(NativeFunction(name: "probes.weights", signature: "probes.weights(block, position)",
-                                          doc: "The weight [D, C] and intercept [C] of one probe, as a list [W, b].", area: "probes") { a in
-                let b = try a.int(0, "block"), t = try a.int(1, "position")
-                guard b >= 0, b < self.probes.count, t >= 0, t < (self.probes.first?.count ?? 0) else {
-                    throw RuntimeError("probes.weights: block \(b) / position \(t) out of range (\(self.probes.count) blocks x \(self.probes.first?.count ?? 0) positions)")
-                }
-                return .list([.tensor(self.probes[b][t].weight), .tensor(self.probes[b][t].bias)])
-            })
-        case "evaluate":
-            return .native(NativeFunction(name: "probes.evaluate", signature: "probes.evaluate(data, batch: 32)",
-                                          doc: "Probe accuracy against lens accuracy per block on a dataset: mean over image-token positions (CLS excluded) with 95% confidence intervals.", area: "probes") { a in
-                let d = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
-                return .object(try self.evaluate(d, batch: try a.int(nil, "batch", default: 32)))
-            })
-        default: return nil
+    static let members: Members<ProbesObject> = bridgedMembers("probes")
+        .property("layer", "The layer the probes read (resid_post, attn_out or mlp_out).") { o, _ in .string(o.kind.shortName) }
+        .property("alpha", "The ridge penalty.") { o, _ in .float(o.alpha) }
+        .property("solver", "\"cholesky\" or \"lsqr\".") { o, _ in .string(o.solver) }
+        .method("probes.scores(acts: tensorlike, block: int = nil)",
+                "Probe scores (x · W + b) of every block and position: activations [blocks, B, T, D] as run[layer] stacks them -> [blocks, B, T, C]; with `block:` one block's [B, T, D] -> [B, T, C].") { o, a in
+            let acts = try a.tensor(0, "acts")
+            let block = try a.optional(1, "block").map { _ in try a.int(1, "block") }
+            return .tensor(try o.scores(acts, block: block))
         }
-    }
+        .method("probes.weights(block: int, position: int)", "The weight [D, C] and intercept [C] of one probe, as a list [W, b].") { o, a in
+            let b = try a.int(0, "block"), t = try a.int(1, "position")
+            guard b >= 0, b < o.probes.count, t >= 0, t < (o.probes.first?.count ?? 0) else {
+                throw RuntimeError("probes.weights: block \(b) / position \(t) out of range (\(o.probes.count) blocks x \(o.probes.first?.count ?? 0) positions)")
+            }
+            return .list([.tensor(o.probes[b][t].weight), .tensor(o.probes[b][t].bias)])
+        }
+        .method("probes.evaluate(data: dataset, batch: int = 32)",
+                "Probe accuracy against lens accuracy per block on a dataset: mean over image-token positions (CLS excluded) with 95% confidence intervals.") { o, a in
+            let d = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
+            return .object(try o.evaluate(d, batch: try a.int(1, "batch")))
+        }
 }
 
 func probeBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("probes", "probes(model, train, layer: \"resid_post\", alpha: 1.0, batch: 32, solver: \"cholesky\", tol: 1e-4)", area: "probes",
+        native("probes", "probes(model: model, train: dataset, layer: string = \"resid_post\", alpha: number = 1.0, batch: int = 32, solver: string = \"cholesky\", tol: number = 0.0001)", area: "probes",
                "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. The training set is never sharded. Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
-            try a.expectKeywords(["layer", "alpha", "batch", "solver", "tol"])
             let m = try a.model(0)
             let train = try a.object(1, "train", as: DatasetObject.self, expected: "dataset")
             let layer = try a.string(nil, "layer", default: "resid_post")

@@ -32,9 +32,8 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
     }
 
     return [
-        native("saliency", "saliency(run, method: \"lens\", target: nil, block: nil, head: nil, loss: \"ce\", seed: 0)", area: area,
+        native("saliency", "saliency(run: run, method: string = \"lens\", target: classes = nil, block: ints = nil, head: ints = nil, loss: string = \"ce\", seed: int = 0)", area: area,
                "Importance of each image token for a class, [B, rows, cols] (the patch grid), from a run (its input and model). Methods: \"lens\" (the paper's: -Σ_b Σ_h ∂loss_b/∂A_b[h, 0, j] with loss_b the cross-entropy of the lens of block b's attention output at CLS, in closed form; `block:` / `head:` give single-block / single-head maps; `loss: \"paper\"` applies softmax twice as the authors' code, \"logit\" uses the raw class logit), \"chefer\" (Chefer et al. 2021: R += mean_h clamp(∂y_c/∂A ⊙ A, 0) · R over blocks, CLS row), \"grad_input\" (gradient × input per patch), \"rollout\" (attention rollout), \"attention\" (last block's CLS attention, mean over heads), \"random\" (seeded). `target:` a class for every image, a list, or nil for the run's predictions.") { a in
-            try a.expectKeywords(["method", "target", "block", "head", "loss", "seed"])
             let r = try a.object(0, "run", as: RunObject.self, expected: "run")
             let m = r.model
             let B = r.input.shape[0]
@@ -50,9 +49,8 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             let imp = try importance(m, r.input, classes: classes, method: method, loss: try lossArg(a), blocks: blocks, heads: heads, seed: seed)
             return .tensor(try imp.reshaped([B, m.c.gridSize, m.c.gridSize]))
         },
-        native("perturbation_test", "perturbation_test(model, data, method: \"lens\", order: \"negative\", batch: 16, loss: \"ce\", seeds: 10, probes: nil)", area: area,
+        native("perturbation_test", "perturbation_test(model: model, data: dataset, method: string = \"lens\", order: string = \"negative\", batch: int = 16, loss: string = \"ce\", seeds: int = 10, probes: probes = nil)", area: area,
                "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or \"probe\" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
-            try a.expectKeywords(["method", "order", "batch", "loss", "seeds", "probes"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             let method = try a.string(nil, "method", default: "lens")
@@ -104,20 +102,15 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
 }
 
 /// A perturbation test result: its curve as a table, and the AUCs.
-final class PerturbationObject: VLSObject {
+final class PerturbationObject: DeclaredObject {
     let table: TableObject
     let auc: Double
     let trapezoid: Double
     init(table: TableObject, auc: Double, trapezoid: Double) { self.table = table; self.auc = auc; self.trapezoid = trapezoid }
     var typeName: String { "perturbation" }
-    var memberNames: [String] { ["table", "auc", "trapezoid_auc"] }
     func describe() -> String { table.title ?? "perturbation" }
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "table": return .object(table)
-        case "auc": return .float(auc)
-        case "trapezoid_auc": return .float(trapezoid)
-        default: return nil
-        }
-    }
+    static let members: Members<PerturbationObject> = bridgedMembers("perturbation")
+        .property("table", "The curve: accuracy after keeping k tokens, k = 1..n-1.") { o, _ in .object(o.table) }
+        .property("auc", "The area under the curve as the paper computes it.") { o, _ in .float(o.auc) }
+        .property("trapezoid_auc", "The area under the curve by the trapezoid rule.") { o, _ in .float(o.trapezoid) }
 }

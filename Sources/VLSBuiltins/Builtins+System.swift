@@ -6,9 +6,8 @@ import VLSLanguage
 func systemBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "system"
     return [
-        native("rss_mb", "rss_mb(peak: false)", area: area,
+        native("rss_mb", "rss_mb(peak: bool = false)", area: area,
                "Resident memory of this process in MiB (from /proc/self/status), or its peak (VmHWM) with peak: true.") { a in
-            try a.expectKeywords(["peak"])
             let key = try a.bool(nil, "peak", default: false) ? "VmHWM:" : "VmRSS:"
             guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
                   let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
@@ -17,9 +16,8 @@ func systemBuiltins(_ session: Session) -> [NativeFunction] {
             }
             return .float(kb / 1024)
         },
-        native("sgemm_gflops", "sgemm_gflops(m, n, k, runs: 5, trans_b: true)", area: area,
+        native("sgemm_gflops", "sgemm_gflops(m: int, n: int, k: int, runs: int = 5, trans_b: bool = true)", area: area,
                "The rate OpenBLAS's sgemm reaches on an m x k by k x n product (B transposed as a Linear weight), median of runs, in GFLOP/s: the ceiling the forward pass is measured against.") { a in
-            try a.expectKeywords(["runs", "trans_b"])
             let m = try a.int(0, "m"), n = try a.int(1, "n"), k = try a.int(2, "k")
             guard m > 0, n > 0, k > 0, m * k <= 1 << 28, n * k <= 1 << 28, m * n <= 1 << 28 else { throw RuntimeError("sgemm_gflops: sizes out of range") }
             let runs = max(1, try a.int(nil, "runs", default: 5))

@@ -4,9 +4,14 @@ import VLSLanguage
 
 /// Tensor construction, numpy interop and joining.
 func tensorBuiltins(_ session: Session) -> [NativeFunction] {
+    /// A shape given as ints (`zeros(2, 3)`) or one list (`zeros([2, 3])`); the checker
+    /// has made integral floats ints and refused the rest.
     func shapeArgs(_ a: Arguments) throws -> [Int] {
-        if a.count == 1, let l = try a.intList(0, "shape") { return l }
-        return try (0..<a.count).map { try a.int($0, "dim") }
+        if a.count == 1, case .list = a.positional[0] { return try a.intList(0, "shape") ?? [] }
+        return try a.positional.map { v in
+            guard case .int(let i) = v else { throw RuntimeError("'\(a.functionName)': dimensions are ints or one list of ints, got \(v.typeName)") }
+            return i
+        }
     }
     /// The shape, after the memory cap (`Limits`) agreed to a tensor of it (natives are
     /// `bridged`: the core error becomes a runtime error).
@@ -16,20 +21,20 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     }
     let area = "tensor"
     return [
-        native("tensor", "tensor(list)", area: area,
+        native("tensor", "tensor(data: tensorlike, /)", area: area,
                "A float32 tensor from a number or a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`.") { a in
-            .tensor(try tensorValue(try a.value(0, "list")))
+            .tensor(try tensorValue(try a.value(0, "data")))
         },
-        native("zeros", "zeros(dims...)", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
+        native("zeros", "zeros(*shape: int|list[int])", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
             .tensor(try Tensor(zeros: try shapeArgs(a), for: "zeros"))
         },
-        native("ones", "ones(dims...)", area: area, "A tensor of ones: `ones(2, 3)` or `ones([2, 3])`.") { a in
+        native("ones", "ones(*shape: int|list[int])", area: area, "A tensor of ones: `ones(2, 3)` or `ones([2, 3])`.") { a in
             let s = try checked(try shapeArgs(a), "ones")
             return .tensor(Tensor([Float](repeating: 1, count: s.reduce(1, *)), shape: s))
         },
-        native("arange", "arange(stop) / arange(start, stop, step: 1)", area: area, "Evenly spaced values in [start, stop), as a 1-d tensor.") { a in
+        native("arange", "arange(start: number, stop: number = nil, step: number = 1)", area: area, "Evenly spaced values in [start, stop), as a 1-d tensor; `arange(stop)` starts at 0.") { a in
             let first = try a.double(0, "start")
-            let (start, stop) = a.count >= 2 ? (first, try a.double(1, "stop")) : (0, first)
+            let (start, stop) = a.optional(1, "stop") != nil ? (first, try a.double(1, "stop")) : (0, first)
             let step = try a.double(2, "step", default: 1)
             guard step != 0 else { throw RuntimeError("arange: step cannot be zero") }
             let steps = ((stop - start) / step).rounded(.up)
@@ -38,9 +43,8 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             _ = try checked([n], "arange")
             return .tensor(Tensor((0..<n).map { Float(start + Double($0) * step) }, shape: [n]))
         },
-        native("randn", "randn(dims..., seed: nil)", area: area,
+        native("randn", "randn(*shape: int|list[int], seed: int = nil)", area: area,
                "Standard normal draws of the given shape. Without `seed` they come from the session's generator (set by `vls run --seed N`), so a script repeats exactly.") { a in
-            try a.expectKeywords(["seed"])
             let s = try checked(try shapeArgs(a), "randn")
             if let seed = a.keyword("seed") {
                 guard case .int(let v) = seed else { throw a.badArgument(nil, "seed", expected: "int", got: seed) }
@@ -49,32 +53,42 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             }
             return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(session.rng.normal()) }, shape: s))
         },
-        native("read_npy", "read_npy(path)", area: area,
+        native("read_npy", "read_npy(path: string)", area: area,
                "Reads a numpy `.npy` file (float16/32/64, int8-64, uint8, bool; C or Fortran order) as a float32 tensor.") { a in
             .tensor(try NPY.read(try a.string(0, "path")))
         },
-        native("write_npy", "write_npy(path, tensor)", area: area,
+        native("write_npy", "write_npy(path: string, tensor: tensorlike)", area: area,
                "Writes a tensor as a float32 `.npy` file (atomically: a kill mid-write leaves any old file whole).") { a in
             try NPY.write(try a.tensor(1, "tensor"), to: try a.string(0, "path"))
             return .nil
         },
-        native("read_safetensors", "read_safetensors(path)", area: area,
+        native("read_safetensors", "read_safetensors(path: string)", area: area,
                "Reads every tensor of a `.safetensors` file (validated before use; F32/F64/F16/BF16 and integer dtypes, converted to float32) as a dict name -> tensor, in the file's key order.") { a in
             let file = try SafetensorsFile(path: try a.string(0, "path"))
             return .dict(try file.names.map { ($0, .tensor(try file.tensor($0))) })
         },
-        native("stack", "stack(tensors)", area: area, "Stacks equally shaped tensors along a new first axis.") { a in
-            .tensor(try Tensor.stack(try a.list(0, "tensors").map(tensorValue)))
+        native("stack", "stack(tensors: list, axis: int = 0)", area: area, "Stacks equally shaped tensors along a new axis (the first by default).") { a in
+            let parts = try a.list(0, "tensors").map(tensorValue)
+            let stacked = try Tensor.stack(parts)
+            let axis = try a.int(1, "axis")
+            let r = stacked.rank
+            let ax = axis < 0 ? axis + r : axis
+            guard ax >= 0, ax < r else { throw RuntimeError("stack: axis \(axis) is out of range for \(r - 1)-d tensors") }
+            if ax == 0 { return .tensor(stacked) }
+            var order = Array(1..<r)
+            order.insert(0, at: ax)
+            return .tensor(try stacked.permuted(order).contiguous())
         },
-        native("concat", "concat(tensors, axis: 0)", area: area, "Joins tensors along an existing axis.") { a in
+        native("concat", "concat(tensors: list, axis: int = 0)", area: area, "Joins tensors along an existing axis.") { a in
             .tensor(try Tensor.concatenate(try a.list(0, "tensors").map(tensorValue), axis: try a.int(1, "axis", default: 0)))
         },
-        native("softmax", "softmax(t)", area: area, "Softmax along the last axis.") { a in
-            .tensor(try a.tensor(0, "t").softmax())
-        },
-        native("argmax", "argmax(t, axis: -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices.") { a in
+        native("softmax", "softmax(t: tensorlike, axis: int = -1)", area: area, "Softmax along `axis` (default the last).") { a in
             let t = try a.tensor(0, "t")
-            let r = try t.reduce(.argmax, axis: try a.int(1, "axis", default: -1))
+            return .tensor(try TensorObject.softmax(t, axis: try TensorObject.axis(a, "axis", rank: t.rank)))
+        },
+        native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices.") { a in
+            let t = try a.tensor(0, "t")
+            let r = try t.reduce(.argmax, axis: try a.int(1, "axis"))
             return r.rank == 0 ? .int(Int(r.scalars[0])) : .tensor(r)
         },
     ]

@@ -4,7 +4,7 @@ import VLSImaging
 import VLSLanguage
 
 /// A labelled image set, read lazily: Fashion-MNIST (IDX), an image folder, or tensors.
-final class DatasetObject: VLSObject {
+final class DatasetObject: DeclaredObject {
     enum Source {
         case idx(IDXDataset)
         case folder(ImageFolder)
@@ -25,7 +25,6 @@ final class DatasetObject: VLSObject {
     }
 
     var typeName: String { "dataset" }
-    var memberNames: [String] { ["batches", "take", "slice", "labels", "classes", "image", "label", "shard", "size"] }
     func length() throws -> Int? { indices.count }
 
     func describe() -> String {
@@ -106,65 +105,47 @@ final class DatasetObject: VLSObject {
         }
     }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        func method(_ n: String, _ sig: String, _ doc: String, _ body: @escaping (Arguments) throws -> Value) -> Value {
-            .native(NativeFunction(name: "dataset.\(n)", signature: sig, doc: doc, area: "data") { a in try bridged { try body(a) } })
+    static let members: Members<DatasetObject> = bridgedMembers("dataset")
+        .property("size", "The number of images.") { d, _ in .int(d.indices.count) }
+        .property("classes", "The class names (index = label).") { d, _ in .strings(d.classNames) }
+        .property("labels", "The label of every image, as a list of ints.") { d, _ in .ints((0..<d.indices.count).map(d.label)) }
+        .method("data.batches(n: int, model: model = nil, pipeline: string = nil, progress: bool = true)",
+                "Iterates (images, labels) batches of n, images preprocessed for the model (its own pipeline unless `pipeline:` names \"timm\" or \"squash\") and labels mapped to the model's classes by name. Shows progress on stderr for long sets.") { d, a in
+            let n = try a.int(0, "n")
+            guard n > 0 else { throw RuntimeError("batches: size must be positive, got \(n)") }
+            let m = try a.optional(1, "model").map { _ in try a.object(1, "model", as: ModelObject.self, expected: "model") }
+            let pipeline = try a.optional(2, "pipeline").map { _ in try a.string(2, "pipeline") }
+            let map = try m.flatMap { try d.labelMap(for: $0) }
+            let progress = try a.bool(3, "progress")
+            return .object(BatchIterator(dataset: d, size: n, model: m, pipeline: pipeline, map: map, progress: progress))
         }
-        switch name {
-        case "size": return .int(indices.count)
-        case "classes": return .strings(classNames)
-        case "labels": return .ints((0..<indices.count).map(label))
-        case "batches":
-            return method("batches", "data.batches(n, model: m, pipeline: nil, progress: true)",
-                          "Iterates (images, labels) batches of n, images preprocessed for the model (its own pipeline unless `pipeline:` names \"timm\" or \"squash\") and labels mapped to the model's classes by name. Shows progress on stderr for long sets.") { a in
-                try a.expectKeywords(["model", "pipeline", "progress"])
-                let n = try a.int(0, "n")
-                guard n > 0 else { throw RuntimeError("batches: size must be positive, got \(n)") }
-                var m: ModelObject?
-                if let mv = a.optional(nil, "model") {
-                    guard case .object(let o as ModelObject) = mv else { throw a.badArgument(nil, "model", expected: "model", got: mv) }
-                    m = o
-                }
-                let pipeline = try a.optional(nil, "pipeline").map { _ in try a.string(nil, "pipeline") }
-                let map = try m.flatMap { try self.labelMap(for: $0) }
-                let progress = try a.bool(nil, "progress", default: true)
-                return .object(BatchIterator(dataset: self, size: n, model: m, pipeline: pipeline, map: map, progress: progress))
-            }
-        case "take":
-            return method("take", "data.take(n)", "The first n images.") { a in
-                .object(self.subset(Array(0..<min(max(0, try a.int(0, "n")), self.indices.count))))
-            }
-        case "slice":
-            return method("slice", "data.slice(start, stop)", "Images start..<stop.") { a in
-                let s = max(0, try a.int(0, "start")), e = min(self.indices.count, try a.int(1, "stop"))
-                return .object(self.subset(s < e ? Array(s..<e) : []))
-            }
-        case "per_class":
-            return method("per_class", "data.per_class(n)", "The first n images of every class (directory order).") { a in
-                let n = try a.int(0, "n")
-                var counts: [Int: Int] = [:]
-                var keep: [Int] = []
-                for i in 0..<self.indices.count {
-                    let l = self.label(i)
-                    if counts[l, default: 0] < n { keep.append(i); counts[l, default: 0] += 1 }
-                }
-                return .object(self.subset(keep))
-            }
-        case "image":
-            return method("image", "data.image(i)", "Image i (before preprocessing).") { a in
-                let i = try a.int(0, "i")
-                guard i >= 0, i < self.indices.count else { throw RuntimeError("image \(i) out of range (0...\(self.indices.count - 1))") }
-                return .object(ImageObject(try self.image(i)))
-            }
-        case "label":
-            return method("label", "data.label(i)", "The label (class index of this dataset) of image i.") { a in
-                let i = try a.int(0, "i")
-                guard i >= 0, i < self.indices.count else { throw RuntimeError("image \(i) out of range") }
-                return .int(self.label(i))
-            }
-        default: return nil
+        .method("data.take(n: int)", "The first n images.") { d, a in
+            .object(d.subset(Array(0..<min(max(0, try a.int(0, "n")), d.indices.count))))
         }
-    }
+        .method("data.slice(start: int, stop: int)", "Images start..<stop.") { d, a in
+            let s = max(0, try a.int(0, "start")), e = min(d.indices.count, try a.int(1, "stop"))
+            return .object(d.subset(s < e ? Array(s..<e) : []))
+        }
+        .method("data.per_class(n: int)", "The first n images of every class (directory order).") { d, a in
+            let n = try a.int(0, "n")
+            var counts: [Int: Int] = [:]
+            var keep: [Int] = []
+            for i in 0..<d.indices.count {
+                let l = d.label(i)
+                if counts[l, default: 0] < n { keep.append(i); counts[l, default: 0] += 1 }
+            }
+            return .object(d.subset(keep))
+        }
+        .method("data.image(i: int)", "Image i (before preprocessing).") { d, a in
+            let i = try a.int(0, "i")
+            guard i >= 0, i < d.indices.count else { throw RuntimeError("image \(i) out of range (0...\(d.indices.count - 1))") }
+            return .object(ImageObject(try d.image(i)))
+        }
+        .method("data.label(i: int)", "The label (class index of this dataset) of image i.") { d, a in
+            let i = try a.int(0, "i")
+            guard i >= 0, i < d.indices.count else { throw RuntimeError("image \(i) out of range") }
+            return .int(d.label(i))
+        }
 
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
         guard items.count == 1, case .value(.int(let i0)) = items[0] else { throw RuntimeError("a dataset is indexed by an image number") }
@@ -243,9 +224,8 @@ final class ProgressBar {
 /// Datasets.
 func dataBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("dataset", "dataset(name_or_folder, split: \"test\", sharded: false) / dataset(images: t, labels: t)", area: "data",
+        native("dataset", "dataset(name: string = nil, split: string = \"test\", sharded: bool = false, *, images: tensorlike = nil, labels: tensorlike = nil)", area: "data",
                "A labelled image set, read lazily: \"fashion-mnist\" (Debian's dataset-fashion-mnist, split \"train\" or \"test\"), a folder in ImageNet layout (one sub-folder per class) or with a labels.csv, or preprocessed tensors (images [N, 3, H, W], labels [N]). `sharded: true` marks an analysis set that `vls run --shard K/N` slices (never a probe training set).") { a in
-            try a.expectKeywords(["split", "images", "labels", "sharded"])
             let sharded = try a.bool(nil, "sharded", default: false)
             var d: DatasetObject
             if let imgs = try a.optionalTensor(nil, "images") {
@@ -257,6 +237,7 @@ func dataBuiltins(_ session: Session) -> [NativeFunction] {
                 let classes = (0...(labels.max() ?? 0)).map { "class \($0)" }
                 d = DatasetObject(source: .tensors(imgs.contiguous(), labels), name: "tensors", indices: Array(0..<labels.count), classNames: classes)
             } else {
+                guard a.optional(0, "name") != nil else { throw RuntimeError("'dataset' needs a name or folder (dataset(\"fashion-mnist\")), or images: and labels:") }
                 let name = try a.string(0, "name")
                 if name.lowercased() == "fashion-mnist" || name.lowercased() == "fashion_mnist" {
                     let split = try a.string(nil, "split", default: "test")

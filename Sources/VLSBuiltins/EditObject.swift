@@ -21,9 +21,8 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "edits"
     func points(_ name: String, _ m: ModelObject) throws -> [HookPoint] { try bridged { try HookNames.resolve(name, model: m.model) } }
     return [
-        native("ablate", "ablate(hook, how: \"zero\", heads: nil, tokens: nil, value: nil)", area: area,
+        native("ablate", "ablate(hook: string, how: string = \"zero\", heads: ints = nil, tokens: ints = nil, value: tensorlike = nil)", area: area,
                "Zero- or mean-ablates a hook (a full name or a short form such as \"attn_out\" for every block). `how: \"mean\"` replaces with the batch mean per position; `value:` gives a fixed replacement (e.g. a dataset mean). `heads:` limits it to heads (hooks with a head axis: q, k, v, z, pattern), `tokens:` to token positions.") { a in
-            try a.expectKeywords(["how", "heads", "tokens", "value"])
             let hook = try a.string(0, "hook")
             let howName = try a.string(nil, "how", default: "zero")
             guard let how = Ablation.How(rawValue: howName) else { throw RuntimeError("ablate: how must be \"zero\" or \"mean\", got \"\(howName)\"") }
@@ -36,9 +35,8 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
                 Ablation(points: try points(hook, m), how: how, heads: heads, tokens: tokens, value: value)
             })
         },
-        native("patch", "patch(hook, from: run, tokens: nil)", area: area,
+        native("patch", "patch(hook: string, from: run, tokens: ints = nil)", area: area,
                "Activation patching: replaces the hook's activation with the one captured at the same point in another run (capture it there first); `tokens:` limits it to some positions.") { a in
-            try a.expectKeywords(["from", "tokens"])
             let hook = try a.string(0, "hook")
             guard let src = a.optional(1, "from"), case .object(let r as RunObject) = src else {
                 throw RuntimeError("'patch' needs from: a run (made with capture: [\"\(hook)\"])")
@@ -61,18 +59,16 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
                 return AttentionEdit(.noCls, prefixTokens: m.c.numPrefixTokens, hasClassToken: true)
             })
         },
-        native("mask_attention", "mask_attention(mask, renorm: false)", area: area,
+        native("mask_attention", "mask_attention(mask: tensorlike, renorm: bool = false)", area: area,
                "Multiplies the post-softmax attention by a mask ([T, T], [H, T, T] or [B, H, T, T]); `renorm: true` renormalises each row to sum 1.") { a in
-            try a.expectKeywords(["renorm"])
             let mask = try a.tensor(0, "mask")
             let renorm = try a.bool(nil, "renorm", default: false)
             return .object(EditObject("mask_attention(\(mask.shape), renorm: \(renorm))") { m, _ in
                 AttentionEdit(.mask(mask, renormalize: renorm), prefixTokens: m.c.numPrefixTokens, hasClassToken: m.c.classToken)
             })
         },
-        native("drop_tokens", "drop_tokens(keep: [...])", area: area,
+        native("drop_tokens", "drop_tokens(keep: list|tensor)", area: area,
                "Token removal after the position embedding: keeps the prefix tokens (CLS, registers) and the listed patches (0-based patch indices, row-major), and runs the shorter sequence. `keep` is one list for every image, or one list per image (a list of lists or a [B, k] tensor, all of the same length k).") { a in
-            try a.expectKeywords(["keep"])
             if let perImage = try a.intLists(0, "keep") {
                 return .object(EditObject("drop_tokens(keep \(perImage.first?.count ?? 0) patches per image)") { m, _ in
                     DropTokens(keepPerImage: perImage, prefixTokens: m.c.numPrefixTokens)
@@ -83,9 +79,8 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
                 DropTokens(keep: keep, prefixTokens: m.c.numPrefixTokens)
             })
         },
-        native("at", "at(blocks, edit)", area: area,
+        native("at", "at(blocks: ints, edit: edit)", area: area,
                "Restricts an edit to some blocks (0-based), e.g. at([10, 11], self_only()) or at(blocks: [10, 11], edit: self_only()).") { a in
-            try a.expectKeywords(["blocks", "edit"])
             guard let blocks = try a.intList(0, "blocks") else { throw RuntimeError("'at' needs blocks: a list of block indices") }
             let ev = try a.value(1, "edit")
             guard case .object(let inner as EditObject) = ev else { throw a.badArgument(1, "edit", expected: "edit", got: ev) }
@@ -96,7 +91,7 @@ func editBuiltins(_ session: Session) -> [NativeFunction] {
                 return BlockSelection(blocks: blocks, inner: try inner.make(m, i))
             })
         },
-        native("hook", "hook(name, fn)", area: area,
+        native("hook", "hook(name: string, fn: function)", area: area,
                "A user function as a hook: fn(activation) or fn(activation, hook_name) is called at every point the name denotes; returning a tensor replaces the activation (same shape), returning nil leaves it.") { a in
             let name = try a.string(0, "name")
             let fn = try a.value(1, "fn")

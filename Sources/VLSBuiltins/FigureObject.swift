@@ -5,7 +5,7 @@ import VLSLanguage
 
 /// A figure: a raster (PNG) or a vector plot (SVG). Shown inline by the notebook and the
 /// REPL; saved by `save(figure, path)`.
-final class FigureObject: Displayable {
+final class FigureObject: Displayable, DeclaredObject {
     enum Content { case raster(Image), vector(String) }
     let content: Content
     let caption: String
@@ -16,7 +16,6 @@ final class FigureObject: Displayable {
     init(_ content: Content, caption: String) { self.content = content; self.caption = caption }
 
     var typeName: String { "figure" }
-    var memberNames: [String] { ["caption", "width", "height", "format"] }
 
     func describe() -> String {
         switch content {
@@ -35,15 +34,17 @@ final class FigureObject: Displayable {
         return nil
     }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "caption": return .string(caption)
-        case "format": if case .raster = content { return .string("png") } else { return .string("svg") }
-        case "width": if case .raster(let i) = content { return .int(i.width) } else { return .nil }
-        case "height": if case .raster(let i) = content { return .int(i.height) } else { return .nil }
-        default: return nil
+    static let members: Members<FigureObject> = bridgedMembers("figure")
+        .property("caption", "The figure's caption.") { o, _ in .string(o.caption) }
+        .property("format", "\"png\" (a raster) or \"svg\" (a vector plot).") { o, _ in
+            if case .raster = o.content { return .string("png") } else { return .string("svg") }
         }
-    }
+        .property("width", "Width in pixels of a raster (nil for a vector plot).") { o, _ in
+            if case .raster(let i) = o.content { return .int(i.width) } else { return .nil }
+        }
+        .property("height", "Height in pixels of a raster (nil for a vector plot).") { o, _ in
+            if case .raster(let i) = o.content { return .int(i.height) } else { return .nil }
+        }
 
     /// Writes PNG or SVG by the path's extension (a raster saved as .svg embeds the PNG).
     func save(to path: String) throws {
@@ -90,9 +91,8 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
         }
     }
     return [
-        native("heatmap", "heatmap(image, saliency, cmap: \"jet\", alpha: 0.5, scale: 1)", area: area,
+        native("heatmap", "heatmap(image, saliency: tensorlike, cmap: string = \"jet\", alpha: number = 0.5, scale: int = nil)", area: area,
                "Overlays a saliency grid ([rows, cols] tensor, e.g. one value per patch) on an image: min-max normalised, bilinearly upsampled to the image size, coloured (\"jet\" as in the paper, or \"viridis\") and blended. `scale` enlarges small images first (nearest) so patches stay visible. The image may be an image value or a [3, H, W] tensor in [0, 1].") { a in
-            try a.expectKeywords(["cmap", "alpha", "scale"])
             var img: Image
             let iv = try a.value(0, "image")
             switch iv {
@@ -122,9 +122,8 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let out = try Heatmap.overlay(grid.contiguous().scalars, rows: grid.shape[0], cols: grid.shape[1], on: img, colormap: cmap, alpha: alpha)
             return .object(FigureObject(.raster(out), caption: "heatmap \(grid.shape[0])x\(grid.shape[1]) (\(cmapName))"))
         },
-        native("plot", "plot(table_or_x, x: nil, y: nil, lower: nil, upper: nil, title: \"\", xlabel: \"\", ylabel: \"\")", area: area,
+        native("plot", "plot(table_or_x, y = nil, *, x: string = nil, lower = nil, upper = nil, title: string = \"\", xlabel: string = \"\", ylabel: string = \"\")", area: area,
                "A line plot (SVG). From a table: plot(t, x: \"block\", y: [\"cls\", \"image\"], lower: [...], upper: [...]) draws columns, with optional confidence bands from lower/upper columns. From data: plot(xs, y: {\"name\": ys, ...}) or plot(xs, y: ys).") { a in
-            try a.expectKeywords(["x", "y", "lower", "upper", "title", "xlabel", "ylabel"])
             let title = try a.string(nil, "title", default: ""), xl = try a.string(nil, "xlabel", default: ""), yl = try a.string(nil, "ylabel", default: "")
             var xs: [Double] = []
             var out: [LinePlot.Series] = []
@@ -165,9 +164,8 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let p = LinePlot(x: xs, series: out, title: title, xLabel: xl, yLabel: yl)
             return .object(FigureObject(.vector(try p.svg()), caption: title.isEmpty ? "plot" : title))
         },
-        native("matrix_plot", "matrix_plot(t, rows: nil, cols: nil, title: \"\", cmap: \"viridis\", annotate: false)", area: area,
+        native("matrix_plot", "matrix_plot(t: tensorlike, rows: list = nil, cols: list = nil, title: string = \"\", cmap: string = \"viridis\", annotate: bool = false)", area: area,
                "A matrix as a coloured grid (SVG) with optional row and column labels: rank matrices (e.g. ranks of the top classes per block), attention patterns (run[\"pattern 5\"][0, head]), probe accuracies per block and position.") { a in
-            try a.expectKeywords(["rows", "cols", "title", "cmap", "annotate"])
             let t = try a.tensor(0, "t")
             guard t.rank == 2 else { throw RuntimeError("matrix_plot: a 2-d tensor expected, got shape \(t.shape)") }
             func labels(_ k: String) throws -> [String] {
@@ -187,7 +185,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
                                   annotate: try a.bool(nil, "annotate", default: false), cellSize: max(6, min(28, 600 / max(t.shape[1], 1))))
             return .object(FigureObject(.vector(try plot.svg()), caption: title.isEmpty ? "matrix \(t.shape[0])x\(t.shape[1])" : title))
         },
-        native("save", "save(value, path)", area: area,
+        native("save", "save(value, path: string)", area: area,
                "Saves a figure (.png or .svg), a table (.csv or .json) or a tensor (.npy), atomically: a kill mid-write leaves any old file whole.") { a in
             let v = try a.value(0, "value")
             let path = try a.string(1, "path")
@@ -199,7 +197,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             }
             return .nil
         },
-        native("show", "show(figure)", area: area,
+        native("show", "show(figure, /)", area: area,
                "Shows a figure: inline in the notebook page, in the terminal where it can draw images, else as a one-line description.") { a in
             let v = try a.value(0, "figure")
             guard case .object(let f as FigureObject) = v else { throw a.badArgument(0, "figure", expected: "figure", got: v) }

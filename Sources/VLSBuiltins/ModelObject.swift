@@ -4,7 +4,7 @@ import VLSImaging
 import VLSLanguage
 
 /// A loaded ViT as a language value.
-final class ModelObject: VLSObject {
+final class ModelObject: DeclaredObject {
     let model: ViT
     let session: Session
     init(_ model: ViT, session: Session) { self.model = model; self.session = session }
@@ -17,10 +17,6 @@ final class ModelObject: VLSObject {
         return "model \(name)(\(c.summary))"
     }
 
-    var memberNames: [String] {
-        ["config", "hooks", "labels", "depth", "width", "heads", "classes", "tokens", "prefix_tokens", "patches", "grid",
-         "image_size", "patch_size", "preprocessing", "path", "notes"] + Array(ModelObject.methodDocs.keys).sorted()
-    }
 
     /// The checkpoint's own preprocessing, or the named pipeline with the checkpoint's size.
     func preprocessing(_ pipeline: String?) throws -> Preprocessing {
@@ -59,103 +55,80 @@ final class ModelObject: VLSObject {
         return .dict(pairs)
     }
 
-    static let methodDocs: [String: (String, String)] = [
-        "forward": ("model.forward(x)", "Logits [B, C] for a preprocessed batch x [B, 3, H, W]."),
-        "run": ("model.run(x, capture: [], edits: [], grad: false)",
-                "Runs x [B, 3, H, W] capturing the named hooks (full names such as \"blocks.3.hook_resid_post\" or short forms such as \"resid_post\" for every block, \"attn_out 3\" for one) and applying the edits in order. Returns a run: run[\"resid_post\"] is [blocks, B, T, D]; run.logits, run.predictions, run.probs."),
-        "predict": ("model.predict(image, k: 5, pipeline: nil)", "Top-k classes with names and probabilities for one image (preprocessed with the model's pipeline), as a table."),
-        "preprocess": ("model.preprocess(image, pipeline: nil)", "An image (or list of images) as a [B, 3, H, W] tensor, with the checkpoint's own transform by default (\"timm\" or \"squash\" to choose)."),
-        "randomized": ("model.randomized(seed: 0)", "The same architecture with timm's random initialisation (seeded), for random-weight baselines."),
-        "label": ("model.label(i)", "The name of class i."),
-        "hook_names": ("model.hook_names(name)", "The full hook names a short form denotes."),
-    ]
-
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "config": return configValue
-        case "hooks": return .strings(model.hookPoints.map(\.name))
-        case "labels": return .strings((0..<c.numClasses).map(label))
-        case "depth": return .int(c.depth)
-        case "width": return .int(c.width)
-        case "heads": return .int(c.heads)
-        case "classes": return .int(c.numClasses)
-        case "tokens": return .int(c.numTokens)
-        case "prefix_tokens": return .int(c.numPrefixTokens)
-        case "patches": return .int(c.numPatches)
-        case "grid": return .int(c.gridSize)
-        case "image_size": return .int(c.imageSize)
-        case "patch_size": return .int(c.patchSize)
-        case "preprocessing": return .string(try bridged { try preprocessing(nil).description })
-        case "path": return .string(model.source)
-        case "notes": return .strings(c.notes)
-        default: break
+    static let members: Members<ModelObject> = bridgedMembers("model")
+        .property("config", "The architecture, a dictionary (image_size, patch_size, width, depth, heads, classes, eps, ...).") { m, _ in m.configValue }
+        .property("hooks", "Every hook name of the model, in forward order.") { m, _ in .strings(m.model.hookPoints.map(\.name)) }
+        .property("labels", "The class names (index = class).") { m, _ in .strings((0..<m.c.numClasses).map(m.label)) }
+        .property("depth", "The number of blocks.") { m, _ in .int(m.c.depth) }
+        .property("width", "The residual width D.") { m, _ in .int(m.c.width) }
+        .property("heads", "Attention heads per block.") { m, _ in .int(m.c.heads) }
+        .property("classes", "The number of classes C.") { m, _ in .int(m.c.numClasses) }
+        .property("tokens", "Tokens per image T (prefix tokens and patches).") { m, _ in .int(m.c.numTokens) }
+        .property("prefix_tokens", "CLS, registers and distillation tokens before the patches.") { m, _ in .int(m.c.numPrefixTokens) }
+        .property("patches", "Image patches per image.") { m, _ in .int(m.c.numPatches) }
+        .property("grid", "Patches per row (and column).") { m, _ in .int(m.c.gridSize) }
+        .property("image_size", "Input size in pixels.") { m, _ in .int(m.c.imageSize) }
+        .property("patch_size", "Patch size in pixels.") { m, _ in .int(m.c.patchSize) }
+        .property("preprocessing", "The checkpoint's own transform, described.") { m, _ in .string(try m.preprocessing(nil).description) }
+        .property("path", "Where the model was loaded from.") { m, _ in .string(m.model.source) }
+        .property("notes", "What was guessed or defaulted while loading.") { m, _ in .strings(m.c.notes) }
+        .method("model.forward(x: tensorlike)", "Logits [B, C] for a preprocessed batch x [B, 3, H, W].") { m, a in
+            .tensor(try m.model.forward(try a.tensor(0, "x")))
         }
-        guard let (sig, doc) = ModelObject.methodDocs[name] else { return nil }
-        return .native(NativeFunction(name: "model.\(name)", signature: sig, doc: doc, area: "model") { [self] a in
-            try bridged { try self.call(name, a) }
-        })
-    }
-
-    func call(_ name: String, _ a: Arguments) throws -> Value {
-        switch name {
-        case "forward":
-            return .tensor(try model.forward(try a.tensor(0, "x")))
-        case "run":
-            try a.expectKeywords(["capture", "edits", "grad"])
+        .method("model.run(x: tensorlike, capture: list[string] = [], edits: list[edit] = [], grad: bool = false)",
+                "Runs x [B, 3, H, W] capturing the named hooks (full names such as \"blocks.3.hook_resid_post\" or short forms such as \"resid_post\" for every block, \"attn_out 3\" for one) and applying the edits in order. Returns a run: run[\"resid_post\"] is [blocks, B, T, D]; run.logits, run.predictions, run.probs.") { m, a in
             let x = try a.tensor(0, "x")
-            let names = try a.list(nil, "capture", default: []).map { v -> String in
-                guard case .string(let s) = v else { throw a.badArgument(nil, "capture", expected: "list of hook names", got: v) }
+            let names = try a.list(1, "capture").map { v -> String in
+                guard case .string(let s) = v else { throw a.badArgument(1, "capture", expected: "list of hook names", got: v) }
                 return s
             }
             var points: [HookPoint] = []
-            for n in names { for p in try HookNames.resolve(n, model: model) where !points.contains(p) { points.append(p) } }
-            let edits = try a.list(nil, "edits", default: []).map { v -> Edit in
-                guard case .object(let o as EditObject) = v else { throw a.badArgument(nil, "edits", expected: "list of edits", got: v) }
-                return try o.make(self, a.interpreter)
+            for n in names { for p in try HookNames.resolve(n, model: m.model) where !points.contains(p) { points.append(p) } }
+            let edits = try a.list(2, "edits").map { v -> Edit in
+                guard case .object(let o as EditObject) = v else { throw a.badArgument(2, "edits", expected: "list of edits", got: v) }
+                return try o.make(m, a.interpreter)
             }
-            let grad = try a.bool(nil, "grad", default: false)
-            let result = try model.run(x, capture: points, edits: edits)
-            return .object(RunObject(result, model: self, names: names, grad: grad, input: x, edits: edits))
-        case "predict":
-            try a.expectKeywords(["k", "pipeline"])
+            let grad = try a.bool(3, "grad")
+            let result = try m.model.run(x, capture: points, edits: edits)
+            return .object(RunObject(result, model: m, names: names, grad: grad, input: x, edits: edits))
+        }
+        .method("model.predict(image: image, k: int = 5, pipeline: string = nil)",
+                "Top-k classes with names and probabilities for one image (preprocessed with the model's pipeline), as a table.") { m, a in
             let img = try a.object(0, "image", as: ImageObject.self, expected: "image")
-            let k = try a.int(1, "k", default: 5)
-            let x = try preprocessBatch([img.image], pipeline: try a.optional(nil, "pipeline").map { _ in try a.string(nil, "pipeline") })
-            let probs = try model.forward(x).softmax()
-            let (idx, val) = try LensMath.topk(probs, k: min(max(k, 1), c.numClasses))
+            let k = try a.int(1, "k")
+            let x = try m.preprocessBatch([img.image], pipeline: try a.optional(2, "pipeline").map { _ in try a.string(2, "pipeline") })
+            let probs = try m.model.forward(x).softmax()
+            let (idx, val) = try LensMath.topk(probs, k: min(max(k, 1), m.c.numClasses))
             let rows: [[Value]] = (0..<idx.shape[1]).map { j in
                 let ci = Int(idx.item([0, j]))
-                return [.int(j + 1), .int(ci), .string(label(ci)), .float(Double(val.item([0, j])))]
+                return [.int(j + 1), .int(ci), .string(m.label(ci)), .float(Double(val.item([0, j])))]
             }
             return .object(TableObject(columns: ["rank", "class", "label", "prob"], rows: rows))
-        case "preprocess":
-            try a.expectKeywords(["pipeline"])
+        }
+        .method("model.preprocess(image: image|list[image], pipeline: string = nil)",
+                "An image (or list of images) as a [B, 3, H, W] tensor, with the checkpoint's own transform by default (\"timm\" or \"squash\" to choose).") { m, a in
             let v = try a.value(0, "image")
             let images: [Image]
             switch v {
             case .object(let o as ImageObject): images = [o.image]
-            case .list(let l):
-                images = try l.items.map { item in
-                    guard case .object(let o as ImageObject) = item else { throw a.badArgument(0, "image", expected: "image or list of images", got: item) }
-                    return o.image
-                }
+            case .list(let l): images = l.items.compactMap { if case .object(let o as ImageObject) = $0 { return o.image }; return nil }
             default: throw a.badArgument(0, "image", expected: "image or list of images", got: v)
             }
-            let pipeline = try a.optional(nil, "pipeline").map { _ in try a.string(nil, "pipeline") }
-            return .tensor(try preprocessBatch(images, pipeline: pipeline))
-        case "randomized":
-            let seed = try a.int(0, "seed", default: Int(truncatingIfNeeded: session.options.seed))
-            return .object(ModelObject(model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: session))
-        case "label":
-            let i = try a.index(0, "i")
-            guard i >= 0, i < c.numClasses else { throw RuntimeError("class \(i) out of range (0...\(c.numClasses - 1))") }
-            return .string(label(i))
-        case "hook_names":
-            return .strings(try HookNames.resolve(try a.string(0, "name"), model: model).map(\.name))
-        default:
-            throw RuntimeError("model has no method '\(name)'")
+            let pipeline = try a.optional(1, "pipeline").map { _ in try a.string(1, "pipeline") }
+            return .tensor(try m.preprocessBatch(images, pipeline: pipeline))
         }
-    }
+        .method("model.randomized(seed: int = nil)", "The same architecture with timm's random initialisation (seeded; without seed, the session's seed), for random-weight baselines.") { m, a in
+            let seed = try a.int(0, "seed", default: Int(truncatingIfNeeded: m.session.options.seed))
+            return .object(ModelObject(m.model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: m.session))
+        }
+        .method("model.label(i: int)", "The name of class i.") { m, a in
+            let i = try a.int(0, "i")
+            guard i >= 0, i < m.c.numClasses else { throw RuntimeError("class \(i) out of range (0...\(m.c.numClasses - 1))") }
+            return .string(m.label(i))
+        }
+        .method("model.hook_names(name: string)", "The full hook names a short form denotes.") { m, a in
+            .strings(try HookNames.resolve(try a.string(0, "name"), model: m.model).map(\.name))
+        }
 
     /// Images through the pipeline into one [B, 3, S, S] tensor.
     func preprocessBatch(_ images: [Image], pipeline: String?) throws -> Tensor {
@@ -171,7 +144,7 @@ final class ModelObject: VLSObject {
 }
 
 /// The result of `model.run` as a language value.
-final class RunObject: VLSObject {
+final class RunObject: DeclaredObject {
     let result: RunResult
     let model: ModelObject
     let names: [String]
@@ -184,7 +157,6 @@ final class RunObject: VLSObject {
     }
 
     var typeName: String { "run" }
-    var memberNames: [String] { ["logits", "predictions", "probs", "hooks", "tokens", "edits", "input", "model", "grad", "lens", "ranks"] }
 
     func describe() -> String {
         let b = result.logits.shape[0]
@@ -194,37 +166,29 @@ final class RunObject: VLSObject {
         return s
     }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "logits": return .tensor(result.logits)
-        case "probs": return .tensor(result.logits.softmax())
-        case "predictions": return .tensor(try bridged { try result.logits.reduce(.argmax, axis: -1) })
-        case "hooks": return .strings(result.order.map(\.name))
-        case "tokens": return .int(result.tokens)
-        case "edits": return .strings(result.edits)
-        case "input": return .tensor(input)
-        case "model": return .object(model)
-        case "grad":
-            return .native(NativeFunction(name: "run.grad", signature: "run.grad(hook, target: nil, loss: \"logit\")",
-                                          doc: "The gradient of the target class's logit (loss: \"logit\") or cross-entropy (\"ce\") with respect to a hook's activation, same shape as run[hook] (short forms stack over blocks). `target:` a class for every image, a list, or nil for the run's predictions. The run must be made with grad: true; its edits are differentiated through.", area: "runs") { [self] a in
-                try bridged { try self.gradient(a) }
-            })
-        case "lens":
-            return .native(NativeFunction(name: "run.lens", signature: "run.lens(layers: nil, head: \"mean\")",
-                                          doc: "Lens logits of the run's captured residual-space layers, a dict {layer: [blocks, B, T, C]} (the same numbers as project(m, run[layer]) up to float rounding). `layers:` a list of resid_pre, resid_mid, resid_post, attn_out, mlp_out (default: each of them the run captured). With resid_post, attn_out and mlp_out together, resid_post's lens is the running sum of the sublayers' (the lens is linear up to each token's norm statistics): two head products instead of three.", area: "runs") { [self] a in
-                try bridged { try self.lens(a) }
-            })
-        case "ranks":
-            return .native(NativeFunction(name: "run.ranks", signature: "run.ranks(classes, layers: nil, head: \"mean\")",
-                                          doc: "Lens ranks of `classes` (strict count of larger logits, 0 = top-1) at every token of every block, a dict {layer: [blocks, B, T]}: ranks(project(m, run[layer]), classes) without keeping the logits (each block is ranked while in cache; memory stays small for big batches). `classes`: one int, one class per image ([B] list or tensor), or a [B, T] tensor. `layers:` as in run.lens.", area: "runs") { [self] a in
-                try bridged { try self.lens(a, ranksOf: a.value(0, "classes")) }
-            })
-        default: return nil
+    static let members: Members<RunObject> = bridgedMembers("run")
+        .property("logits", "Class logits [B, C].") { r, _ in .tensor(r.result.logits) }
+        .property("probs", "Class probabilities [B, C] (softmax of the logits).") { r, _ in .tensor(r.result.logits.softmax()) }
+        .property("predictions", "The top class of each image [B].") { r, _ in .tensor(try r.result.logits.reduce(.argmax, axis: -1)) }
+        .property("hooks", "The captured hook names.") { r, _ in .strings(r.result.order.map(\.name)) }
+        .property("tokens", "Tokens per image in this run (fewer after drop_tokens).") { r, _ in .int(r.result.tokens) }
+        .property("edits", "The edits applied, described.") { r, _ in .strings(r.result.edits) }
+        .property("input", "The input batch [B, 3, H, W].") { r, _ in .tensor(r.input) }
+        .property("model", "The model that made the run.") { r, _ in .object(r.model) }
+        .method("run.grad(hook: string, target: classes = nil, loss: string = \"logit\")",
+                "The gradient of the target class's logit (loss: \"logit\") or cross-entropy (\"ce\") with respect to a hook's activation, same shape as run[hook] (short forms stack over blocks). `target:` a class for every image, a list, or nil for the run's predictions. The run must be made with grad: true; its edits are differentiated through.") { r, a in
+            try r.gradient(a)
         }
-    }
+        .method("run.lens(layers: list[string] = [], head: string = \"mean\")",
+                "Lens logits of the run's captured residual-space layers, a dict {layer: [blocks, B, T, C]} (the same numbers as project(m, run[layer]) up to float rounding). `layers:` a list of resid_pre, resid_mid, resid_post, attn_out, mlp_out (default: each of them the run captured). With resid_post, attn_out and mlp_out together, resid_post's lens is the running sum of the sublayers' (the lens is linear up to each token's norm statistics): two head products instead of three.") { r, a in
+            try r.lens(a)
+        }
+        .method("run.ranks(classes: classes, layers: list[string] = [], head: string = \"mean\")",
+                "Lens ranks of `classes` (strict count of larger logits, 0 = top-1) at every token of every block, a dict {layer: [blocks, B, T]}: ranks(project(m, run[layer]), classes) without keeping the logits (each block is ranked while in cache; memory stays small for big batches). `classes`: one int, one class per image ([B] list or tensor), or a [B, T] tensor. `layers:` as in run.lens.") { r, a in
+            try r.lens(a, ranksOf: a.value(0, "classes"))
+        }
 
     func lens(_ a: Arguments, ranksOf classes: Value? = nil) throws -> Value {
-        try a.expectKeywords(["layers", "head"])
         let name = classes == nil ? "run.lens" : "run.ranks"
         let headName = try a.string(nil, "head", default: "mean")
         guard let head = ViT.HeadChoice(rawValue: headName) else { throw RuntimeError("\(name): head must be \"mean\", \"cls\" or \"dist\"") }
@@ -280,7 +244,6 @@ final class RunObject: VLSObject {
     }
 
     func gradient(_ a: Arguments) throws -> Value {
-        try a.expectKeywords(["target", "loss"])
         guard grad else { throw RuntimeError("run.grad: make the run with grad: true (model.run(x, capture: [...], grad: true))") }
         let name = try a.string(0, "hook")
         let points = try HookNames.resolve(name, model: model.model)

@@ -4,7 +4,7 @@ import VLSLanguage
 
 /// A results table: named columns, rows of numbers and strings. Prints aligned, indexes by
 /// column name (a list) or row number (a dictionary), saves as CSV or JSON.
-final class TableObject: VLSObject {
+final class TableObject: DeclaredObject {
     let columns: [String]
     var rows: [[Value]]
     var title: String?
@@ -16,7 +16,6 @@ final class TableObject: VLSObject {
     }
 
     var typeName: String { "table" }
-    var memberNames: [String] { ["columns", "rows", "column", "save", "title"] }
     func length() throws -> Int? { rows.count }
 
     static func cell(_ v: Value) -> String {
@@ -55,23 +54,17 @@ final class TableObject: VLSObject {
         return out.joined(separator: "\n")
     }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        switch name {
-        case "columns": return .strings(columns)
-        case "rows": return .list(rows.map { .list($0) })
-        case "title": return title.map { .string($0) } ?? .nil
-        case "column":
-            return .native(NativeFunction(name: "table.column", signature: "table.column(name)", doc: "The values of one column, as a list.", area: "table") { a in
-                try self.column(try a.string(0, "name"))
-            })
-        case "save":
-            return .native(NativeFunction(name: "table.save", signature: "table.save(path)", doc: "Writes the table as CSV (.csv) or JSON (.json), atomically.", area: "table") { a in
-                try bridged { try self.save(to: try a.string(0, "path")) }
-                return .nil
-            })
-        default: return nil
+    static let members: Members<TableObject> = bridgedMembers("table")
+        .property("columns", "The column names.") { o, _ in .strings(o.columns) }
+        .property("rows", "The rows, as lists.") { o, _ in .list(o.rows.map { .list($0) }) }
+        .property("title", "The title (nil when none).") { o, _ in o.title.map { .string($0) } ?? .nil }
+        .method("table.column(name: string)", "The values of one column, as a list.") { o, a in
+            try o.column(try a.string(0, "name"))
         }
-    }
+        .method("table.save(path: string)", "Writes the table as CSV (.csv) or JSON (.json), atomically.") { o, a in
+            try o.save(to: try a.string(0, "path"))
+            return .nil
+        }
 
     func column(_ name: String) throws -> Value {
         guard let i = columns.firstIndex(of: name) else {
@@ -142,9 +135,8 @@ final class TableObject: VLSObject {
 /// Tables built by scripts (the Stdlib's drivers return them like the native ones).
 func tableBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("table", "table(columns, rows, title: nil)", area: "data",
+        native("table", "table(columns: list, rows: list, title: string = nil)", area: "data",
                "A results table from column names and rows (lists of numbers, strings, bools or nil, one value per column): prints aligned, indexes by column name or row number, saves as CSV or JSON.") { a in
-            try a.expectKeywords(["title"])
             let columns = try a.list(0, "columns").map { v -> String in
                 guard case .string(let s) = v else { throw a.badArgument(0, "columns", expected: "list of strings", got: v) }
                 return s

@@ -3,7 +3,7 @@ import VLSCore
 import VLSLanguage
 
 /// A tensor as a language value: prints like numpy, broadcasts, indexes and slices.
-final class TensorObject: VLSObject {
+final class TensorObject: DeclaredObject {
     let tensor: Tensor
     init(_ t: Tensor) { tensor = t }
 
@@ -16,106 +16,172 @@ final class TensorObject: VLSObject {
         return tensor.shape[0]
     }
 
-    func truthiness() -> Bool? {
+    /// numpy's rule: only a one-element tensor has a truth value.
+    func truthValue() throws -> Bool {
         if tensor.count == 1 { return tensor.scalars[0] != 0 }
-        return nil
+        throw RuntimeError("the truth value of a tensor with \(tensor.count) elements is ambiguous; use .any() or .all()")
     }
 
-    var memberNames: [String] { Array(TensorObject.methods.keys).sorted() + ["shape", "rank", "size", "T", "dtype"] }
+    /// float(t), int(t): the element of a one-element tensor.
+    func numberValue() throws -> Value? {
+        guard tensor.count == 1 else {
+            throw RuntimeError("only a one-element tensor converts to a number (this one has shape \(tensor.shape))")
+        }
+        return .float(Double(tensor.scalars[0]))
+    }
 
-    func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        let t = tensor
-        switch name {
-        case "shape": return .ints(t.shape)
-        case "rank", "ndim": return .int(t.rank)
-        case "size": return .int(t.count)
-        case "dtype": return .string("float32")
-        case "T":
-            guard t.rank >= 2 else { return .tensor(t) }
-            return .tensor(t.transposed(t.rank - 2, t.rank - 1))
-        default:
-            guard let m = TensorObject.methods[name] else { return nil }
-            return .native(NativeFunction(name: "tensor.\(name)", signature: m.0, doc: m.1, area: "tensor") { args in
-                try bridged { try m.2(t, args) }
-            })
+    /// A reduction's result: a number for a 0-d result (an int for arg-reductions).
+    static func reduced(_ r: Tensor.Reduction, _ out: Tensor) -> Value {
+        if out.rank == 0 { return r == .argmax || r == .argmin ? .int(Int(out.scalars[0])) : .float(Double(out.scalars[0])) }
+        return .tensor(out)
+    }
+
+    /// An axis in range (negative counts from the end).
+    static func axis(_ a: Arguments, _ name: String, rank: Int, insert: Bool = false) throws -> Int {
+        let ax = try a.int(nil, name)
+        let n = insert ? rank + 1 : rank
+        let i = ax < 0 ? ax + n : ax
+        guard i >= 0, i < max(n, 1) else { throw RuntimeError("\(a.functionName): axis \(ax) is out of range for a tensor of rank \(rank)") }
+        return i
+    }
+
+    /// Softmax along any axis (the kernel works on the last).
+    static func softmax(_ t: Tensor, axis: Int) throws -> Tensor {
+        if t.rank == 0 || axis == t.rank - 1 { return t.softmax() }
+        var order = Array(0..<t.rank)
+        order.swapAt(axis, t.rank - 1)
+        return try t.permuted(order).contiguous().softmax().permuted(order).contiguous()
+    }
+
+    static func reduction(_ m: Members<TensorObject>, _ r: Tensor.Reduction, _ doc: String) -> Members<TensorObject> {
+        m.method("t.\(r.rawValue)(axis: int = nil, keepdims: bool = false)", doc) { o, a in
+            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
+            return reduced(r, try o.tensor.reduce(r, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
         }
     }
 
-    typealias Method = (String, String, (Tensor, Arguments) throws -> Value)
-
-    static func reduction(_ r: Tensor.Reduction) -> Method {
-        ("t.\(r.rawValue)(axis: nil, keepdims: false)",
-         "The \(r.rawValue) over `axis` (negative counts from the end), or over all elements when no axis is given; a 0-d result is returned as a number.",
-         { t, a in
-            try a.expectKeywords(["axis", "keepdims"])
-            let axis = try a.optional(0, "axis").flatMap { v -> Int? in if case .nil = v { return nil }; return try a.int(0, "axis") }
-            let out = try t.reduce(r, axis: axis, keepDims: try a.bool(nil, "keepdims", default: false))
-            if out.rank == 0 { return r == .argmax || r == .argmin ? .int(Int(out.scalars[0])) : .float(Double(out.scalars[0])) }
-            return .tensor(out)
-        })
+    static func elementwise(_ m: Members<TensorObject>, _ name: String, _ doc: String, _ f: @escaping (Float) -> Float) -> Members<TensorObject> {
+        m.method("t.\(name)()", doc) { o, _ in .tensor(o.tensor.map(f)) }
     }
 
-    static func elementwise(_ name: String, _ f: @escaping (Float) -> Float) -> Method {
-        ("t.\(name)()", "Elementwise \(name).", { t, _ in .tensor(t.map(f)) })
-    }
-
-    static let methods: [String: Method] = [
-        "sum": reduction(.sum), "mean": reduction(.mean), "max": reduction(.max), "min": reduction(.min),
-        "argmax": reduction(.argmax), "argmin": reduction(.argmin), "std": reduction(.std), "var": reduction(.variance),
-        "exp": elementwise("exp", expf), "log": elementwise("log", logf), "sqrt": elementwise("sqrt", sqrtf),
-        "abs": elementwise("abs", abs), "tanh": elementwise("tanh", tanhf),
-        "sigmoid": elementwise("sigmoid") { 1 / (1 + expf(-$0)) },
-        "reshape": ("t.reshape(dims...)", "The same elements in a new shape; one dimension may be -1.", { t, a in
+    static let members: Members<TensorObject> = {
+        let m: Members<TensorObject> = bridgedMembers("tensor")
+            .property("shape", "The size of each axis, a list of ints.") { o, _ in .ints(o.tensor.shape) }
+            .property("rank", "The number of axes.") { o, _ in .int(o.tensor.rank) }
+            .property("ndim", "The number of axes (numpy's name).") { o, _ in .int(o.tensor.rank) }
+            .property("size", "The number of elements.") { o, _ in .int(o.tensor.count) }
+            .property("dtype", "The element type: \"float32\".") { _, _ in .string("float32") }
+            .property("T", "The last two axes swapped (a 1-d tensor as it is).") { o, _ in
+                let t = o.tensor
+                guard t.rank >= 2 else { return .tensor(t) }
+                return .tensor(t.transposed(t.rank - 2, t.rank - 1))
+            }
+        let over = "over `axis` (negative counts from the end), or over all elements when no axis is given; a 0-d result is a number"
+        _ = reduction(m, .sum, "The sum \(over).")
+        _ = reduction(m, .mean, "The mean \(over).")
+        _ = reduction(m, .max, "The largest value \(over).")
+        _ = reduction(m, .min, "The smallest value \(over).")
+        _ = reduction(m, .argmax, "The index of the largest value \(over) (into the flattened tensor without an axis).")
+        _ = reduction(m, .argmin, "The index of the smallest value \(over) (into the flattened tensor without an axis).")
+        _ = reduction(m, .std, "The standard deviation \(over), dividing by n (numpy's default, ddof 0).")
+        _ = reduction(m, .variance, "The variance \(over), dividing by n (numpy's default, ddof 0).")
+        m.method("t.any(axis: int = nil, keepdims: bool = false)", "Whether any element is non-zero \(over) (a bool without an axis).") { o, a in
+            let nz = o.tensor.map { $0 != 0 ? 1 : 0 }   // NaN is non-zero, as in numpy
+            let keep = try a.bool(1, "keepdims", default: false)
+            if a.optional(0, "axis") == nil && !keep { return .bool(nz.scalars.contains(1)) }
+            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
+            return .tensor(try nz.reduce(.max, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
+        }
+        m.method("t.all(axis: int = nil, keepdims: bool = false)", "Whether every element is non-zero \(over) (a bool without an axis).") { o, a in
+            let nz = o.tensor.map { $0 != 0 ? 1 : 0 }
+            let keep = try a.bool(1, "keepdims", default: false)
+            if a.optional(0, "axis") == nil && !keep { return .bool(!nz.scalars.contains(0)) }
+            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
+            return .tensor(try nz.reduce(.min, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
+        }
+        _ = elementwise(m, "exp", "Elementwise e^x.", expf)
+        _ = elementwise(m, "log", "Elementwise natural logarithm.", logf)
+        _ = elementwise(m, "sqrt", "Elementwise square root.", sqrtf)
+        _ = elementwise(m, "abs", "Elementwise absolute value (what abs(t) gives).", abs)
+        _ = elementwise(m, "tanh", "Elementwise tanh.", tanhf)
+        _ = elementwise(m, "sigmoid", "Elementwise 1 / (1 + e^-x).") { 1 / (1 + expf(-$0)) }
+        m.method("t.round(decimals: int = 0)", "Elementwise rounding to `decimals` places, half to even (numpy's round; what round(t, n) gives).") { o, a in
+            let d = try a.int(0, "decimals", default: 0)
+            guard d >= -38, d <= 38 else { return .tensor(o.tensor) }
+            let scale = powf(10, Float(d))
+            return .tensor(o.tensor.map { x in
+                guard x.isFinite else { return x }
+                let y = (x * scale).rounded(.toNearestOrEven) / scale
+                return y.isFinite ? y : x
+            })
+        }
+        m.method("t.reshape(*shape: int|list[int])", "The same elements in a new shape, given as ints or one list; one dimension may be -1.") { o, a in
             let dims: [Int]
             if a.count == 1, case .list = a.positional[0] { dims = try a.intList(0, "shape") ?? [] }
-            else { dims = try (0..<a.count).map { try a.int($0, "dim") } }
-            return .tensor(try t.reshaped(dims))
-        }),
-        "flatten": ("t.flatten()", "A 1-d copy of all elements.", { t, _ in .tensor(try t.reshaped([t.count])) }),
-        "transpose": ("t.transpose(a, b)", "Swaps axes a and b (default the last two).", { t, a in
+            else {
+                dims = try a.positional.map { v in
+                    guard case .int(let i) = v else {
+                        if case .float(let d) = v, d == d.rounded(), let i = Int(exactly: d) { return i }
+                        throw RuntimeError("\(a.functionName): dimensions must be ints (or one list of ints), got \(v.typeName)")
+                    }
+                    return i
+                }
+            }
+            return .tensor(try o.tensor.reshaped(dims))
+        }
+        m.method("t.flatten()", "A 1-d copy of all elements.") { o, _ in .tensor(try o.tensor.reshaped([o.tensor.count])) }
+        m.method("t.transpose(a: int = -2, b: int = -1)", "Swaps axes a and b (default the last two).") { o, a in
+            let t = o.tensor
             guard t.rank >= 2 else { return .tensor(t) }
-            let x = try a.int(0, "a", default: t.rank - 2), y = try a.int(1, "b", default: t.rank - 1)
+            let x = try a.int(0, "a"), y = try a.int(1, "b")
             let n = t.rank
             let (i, j) = (x < 0 ? x + n : x, y < 0 ? y + n : y)
             guard (0..<n).contains(i), (0..<n).contains(j) else { throw RuntimeError("transpose: axes (\(x), \(y)) out of range for shape \(t.shape)") }
             return .tensor(t.transposed(i, j))
-        }),
-        "permute": ("t.permute(axes...)", "Reorders the axes.", { t, a in
-            let axes = try (0..<a.count).map { try a.int($0, "axis") }
-            return .tensor(try t.permuted(axes))
-        }),
-        "softmax": ("t.softmax()", "Softmax along the last axis.", { t, _ in .tensor(t.softmax()) }),
-        "item": ("t.item()", "The single element of a one-element tensor, as a number.", { t, _ in
+        }
+        m.method("t.permute(*axes: int)", "Reorders the axes.") { o, a in
+            .tensor(try o.tensor.permuted(try a.positional.map { v in guard case .int(let i) = v else { return 0 }; return i }))
+        }
+        m.method("t.softmax(axis: int = -1)", "Softmax along `axis` (default the last).") { o, a in
+            .tensor(try softmax(o.tensor, axis: try axis(a, "axis", rank: o.tensor.rank)))
+        }
+        m.method("t.item()", "The single element of a one-element tensor, as a number.") { o, _ in
+            let t = o.tensor
             guard t.count == 1 else { throw RuntimeError("item(): tensor of shape \(t.shape) has \(t.count) elements, not 1") }
             return .float(Double(t.scalars[0]))
-        }),
-        "tolist": ("t.tolist()", "Nested lists of numbers.", { t, _ in nestedList(t) }),
-        "copy": ("t.copy()", "A copy with its own memory.", { t, _ in .tensor(t.copy()) }),
-        "topk": ("t.topk(k)", "Indices of the k largest values along the last axis (largest first), as a tensor [..., k].", { t, a in
-            .tensor(try LensMath.topk(t, k: try a.int(0, "k")).0)
-        }),
-        "argsort": ("t.argsort(descending: false)", "Indices that sort the last axis (a stable sort: equal values keep their order, lower index first), as a tensor of the same shape.", { t, a in
-            try a.expectKeywords(["descending"])
-            return .tensor(try t.argsort(descending: try a.bool(nil, "descending", default: false)))
-        }),
-        "sort": ("t.sort(descending: false)", "The values sorted along the last axis (NaN last), as a new tensor.", { t, a in
-            try a.expectKeywords(["descending"])
+        }
+        m.method("t.tolist()", "Nested lists of numbers.") { o, _ in nestedList(o.tensor) }
+        m.method("t.copy()", "A copy with its own memory.") { o, _ in .tensor(o.tensor.copy()) }
+        m.method("t.topk(k: int)", "Indices of the k largest values along the last axis (largest first), as a tensor [..., k].") { o, a in
+            .tensor(try LensMath.topk(o.tensor, k: try a.int(0, "k")).0)
+        }
+        m.method("t.argsort(*, descending: bool = false)", "Indices that sort the last axis (a stable sort: equal values keep their order, lower index first), as a tensor of the same shape.") { o, a in
+            .tensor(try o.tensor.argsort(descending: try a.bool(nil, "descending", default: false)))
+        }
+        m.method("t.sort(*, descending: bool = false)", "The values sorted along the last axis (NaN last), as a new tensor.") { o, a in
+            let t = o.tensor
             let order = try t.argsort(descending: try a.bool(nil, "descending", default: false))
             let src = t.contiguous(), out = Tensor(uninitialized: t.shape)
             let n = t.shape.last ?? 1
             for i in 0..<(n == 0 ? 0 : t.count) { out.mutablePointer[i] = src.pointer[(i / n) * n + Int(order.pointer[i])] }
             return .tensor(out)
-        }),
-        "squeeze": ("t.squeeze()", "Drops axes of length 1.", { t, _ in .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }),
-        "unsqueeze": ("t.unsqueeze(axis)", "Inserts an axis of length 1.", { t, a in
+        }
+        m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
+            let t = o.tensor
+            guard a.optional(0, "axis") != nil else { return .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }
+            let i = try axis(a, "axis", rank: t.rank)
+            guard t.shape[i] == 1 else { throw RuntimeError("squeeze: axis \(i) has length \(t.shape[i]), not 1") }
             var s = t.shape
-            let ax = try a.int(0, "axis")
-            let i = ax < 0 ? ax + s.count + 1 : ax
-            guard i >= 0, i <= s.count else { throw RuntimeError("unsqueeze: axis \(ax) out of range") }
-            s.insert(1, at: i)
+            s.remove(at: i)
             return .tensor(try t.reshaped(s))
-        }),
-    ]
+        }
+        m.method("t.unsqueeze(axis: int)", "Inserts an axis of length 1.") { o, a in
+            var s = o.tensor.shape
+            s.insert(1, at: try axis(a, "axis", rank: s.count, insert: true))
+            return .tensor(try o.tensor.reshaped(s))
+        }
+        return m
+    }()
 
     // MARK: - Operators
 

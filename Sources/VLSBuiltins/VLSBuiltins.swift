@@ -47,6 +47,7 @@ public enum Builtins {
     public static func install(into interpreter: Interpreter, options: SessionOptions) {
         if let n = options.threads { Threads.set(n) } else { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
         CoreInterrupt.flag = Interrupt.rawFlag
+        registerParameterTypes()
         let session = Session(options: options)
         for table in [tensorBuiltins(session), modelBuiltins(session), lensBuiltins(session), editBuiltins(session),
                       dataBuiltins(session), figureBuiltins(session), metricBuiltins(session),
@@ -66,12 +67,46 @@ public enum Builtins {
 
 // MARK: - Helpers shared by the tables
 
+/// Parameter types of this layer's declarations.
+func registerParameterTypes() {
+    // A tensor, a number or a (nested) list of numbers: what `tensorValue` converts.
+    Declarations.registerType("tensorlike", description: "tensor or list of numbers") { v in
+        switch v {
+        case .object(let o): return o is TensorObject ? v : nil
+        case .int, .float, .bool, .list, .range: return v
+        default: return nil
+        }
+    }
+    // A class index or classes: an int, a list of ints or a tensor of them.
+    Declarations.registerType("classes", description: "int, list of ints or tensor") { v in
+        switch v {
+        case .object(let o): return o is TensorObject ? v : nil
+        case .int, .bool, .list, .range: return v
+        case .float(let d): return d.isFinite && d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : nil
+        default: return nil
+        }
+    }
+    // A list of ints, a range or a 1-d tensor of integral values (`intList`).
+    Declarations.registerType("ints", description: "int, list of ints, range or tensor") { v in
+        switch v {
+        case .object(let o): return o is TensorObject ? v : nil
+        case .int, .list, .range, .nil: return v
+        default: return nil
+        }
+    }
+}
+
 /// A native function entry: name, signature, area, docstring, body.
 func native(_ name: String, _ signature: String, area: String, _ doc: String,
             _ body: @escaping (Arguments) throws -> Value) -> NativeFunction {
     NativeFunction(name: name, signature: signature, doc: doc, area: area) { args in
         try bridged { try body(args) }
     }
+}
+
+/// A members table whose bodies run `bridged`.
+func bridgedMembers<T>(_ typeName: String) -> Members<T> {
+    Members<T>(typeName, wrap: { body in try bridged(body) })
 }
 
 /// Runs core code, turning core and imaging errors into runtime errors of the language.

@@ -588,7 +588,7 @@ final class Compiler {
                 return { f in
                     let v = try ev(f)
                     if case .object(let o) = v, let r = try o.unary(.not) { return r }
-                    return .bool(!v.isTruthy)
+                    return .bool(!(try v.isTruthy))
                 }
             }
             return { f in
@@ -608,7 +608,7 @@ final class Compiler {
                     let right = try evs[i + 1](f)
                     let r: Value
                     do { r = try Ops.binary(ops[i], left, right) } catch { throw locate(error, file, locs[i + 1]) }
-                    if !r.isTruthy { return r }
+                    if !(try r.isTruthy) { return r }
                     if i == ops.count - 1 { return r }
                     left = right
                 }
@@ -618,13 +618,13 @@ final class Compiler {
             let l = expr(a), r = expr(b)
             return { f in
                 let v = try l(f)
-                return v.isTruthy ? try r(f) : v
+                return try v.isTruthy ? try r(f) : v
             }
         case .or(let a, let b):
             let l = expr(a), r = expr(b)
             return { f in
                 let v = try l(f)
-                return v.isTruthy ? v : try r(f)
+                return try v.isTruthy ? v : try r(f)
             }
         case .contains(let item, let container, let negated):
             let i = expr(item), c = expr(container)
@@ -863,7 +863,7 @@ final class Compiler {
         case .binary(let op, let a, let b):
             switch op {
             case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
-            default: return truth(expr(e))
+            default: return truth(expr(e), e.location)
             }
             @inline(__always) func compare(_ x: Int, _ y: Int) -> Bool { Compiler.compareInts(op, x, y) }
             @inline(__always) func slow(_ x: Value, _ y: Value) throws -> Bool {
@@ -894,15 +894,15 @@ final class Compiler {
                 return try slow(x, y)
             }
         default:
-            return truth(expr(e))
+            return truth(expr(e), e.location)
         }
     }
 
-    private func truth(_ ev: @escaping Eval) -> Test {
+    private func truth(_ ev: @escaping Eval, _ loc: SourceLocation) -> Test {
         { f in
             let v = try ev(f)
             if case .bool(let b) = v { return b }
-            return v.isTruthy
+            do { return try v.isTruthy } catch { throw locate(error, self.file, loc) }
         }
     }
 

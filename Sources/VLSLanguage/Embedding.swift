@@ -6,7 +6,7 @@
 //                       list(ListRef), dict(DictRef), range(RangeRef), function(UserFunction),
 //                       native(NativeFunction), object(VLSObject) }
 //     var typeName: String            "int", "list", or the object's typeName (used in messages)
-//     var isTruthy: Bool              Python truthiness (objects: truthiness() ?? true)
+//     var isTruthy: Bool { get throws }  Python truthiness (objects: truthValue())
 //     static func list(_ items: [Value]) -> Value
 //     Equatable (Python ==: 1 == 1.0, deep for containers, identity for objects),
 //     CustomStringConvertible (the REPL form, strings quoted)
@@ -32,7 +32,8 @@
 //     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)?      for-in; return nil to stop
 //     var memberNames: [String] { get }                                                 completion after a dot, help(x)
 //     func length() throws -> Int?                                                      len(obj)
-//     func truthiness() -> Bool?
+//     func numberValue() throws -> Value?                                               int(obj), float(obj)
+//     func truthValue() throws -> Bool                                            default true
 //   enum IndexItem { case value(Value), slice(start: Int?, stop: Int?, step: Int?) }
 //   enum BinaryOperator: String { add +, subtract -, multiply *, divide /, floorDivide //, modulo %, power **,
 //                                 matmul @, equal ==, notEqual !=, less <, lessEqual <=, greater >, greaterEqual >= }
@@ -130,8 +131,13 @@ public protocol VLSObject: AnyObject {
     var memberNames: [String] { get }
     /// `len(obj)`; nil means "object has no length".
     func length() throws -> Int?
-    /// nil means true.
-    func truthiness() -> Bool?
+    /// What `int(x)` and `float(x)` convert (a one-element tensor's element); nil: none.
+    func numberValue() throws -> Value?
+    /// The help of one member ("signature\n    doc"), from its declaration; nil: none.
+    func memberHelp(_ name: String) -> String?
+    /// The truth value in `if`, `while`, `and`, `or`, `not`, `bool()` (default true);
+    /// throw when it is ambiguous (a tensor of several elements).
+    func truthValue() throws -> Bool
 }
 
 extension VLSObject {
@@ -147,7 +153,9 @@ extension VLSObject {
     public func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? { nil }
     public var memberNames: [String] { [] }
     public func length() throws -> Int? { nil }
-    public func truthiness() -> Bool? { nil }
+    public func numberValue() throws -> Value? { nil }
+    public func memberHelp(_ name: String) -> String? { nil }
+    public func truthValue() throws -> Bool { true }
 }
 
 /// A figure: the notebook embeds it, the REPL and runner pass it to `Interpreter.display`.
@@ -231,29 +239,55 @@ public enum RunOutcome {
     case runtimeError(Diagnostic)
 }
 
-/// The arguments a native receives, with helpers that raise Lua-style argument errors.
+/// The arguments a native receives, already bound to its declaration (`slots`, one per
+/// parameter, defaults filled in), with typed accessors. The index argument of the
+/// accessors is only a hint: values are found by parameter name.
 public struct Arguments {
+    /// The positional arguments as given (the variadic parameter's values are read here).
     public let positional: [Value]
+    /// The keyword arguments as given (a `**name` parameter's values are read here).
     public let keywords: [(String, Value)]
+    let slots: [Value?]
+    let signature: Signature
     public let interpreter: Interpreter
     public let functionName: String
 
-    public init(positional: [Value], keywords: [(String, Value)], interpreter: Interpreter, functionName: String) {
-        self.positional = positional; self.keywords = keywords; self.interpreter = interpreter; self.functionName = functionName
+    public init(positional: [Value], keywords: [(String, Value)], slots: [Value?], signature: Signature, interpreter: Interpreter, functionName: String) {
+        self.positional = positional; self.keywords = keywords; self.slots = slots; self.signature = signature
+        self.interpreter = interpreter; self.functionName = functionName
     }
 
+    /// How many positional arguments the call gave.
     public var count: Int { positional.count }
 
-    /// A keyword argument by name.
-    public func keyword(_ name: String) -> Value? { keywords.first { $0.0 == name }?.1 }
-
-    /// A positional argument (if `index` is given and present) or a keyword argument.
+    /// The bound value of a parameter (nil when absent: not given and no default, or a
+    /// default of nil).
     public func optional(_ index: Int?, _ name: String) -> Value? {
-        if let index, index < positional.count { return positional[index] }
-        return keyword(name)
+        let params = signature.params
+        if let index, index < params.count, params[index].name == name, params[index].kind != .variadic { return slots[index] }
+        if let i = signature.index(of: name) {
+            // The variadic parameter's values are the positional arguments past the others.
+            if params[i].kind == .variadic {
+                let k = index ?? signature.positionalCount
+                return k < positional.count ? positional[k] : nil
+            }
+            return slots[i]
+        }
+        assertionFailure("'\(functionName)' reads '\(name)', which its declaration \(signature.text) does not have")
+        return nil
     }
 
-    /// A required argument: "'f' missing argument #1 'path'".
+    /// A keyword-or-positional parameter by name.
+    public func keyword(_ name: String) -> Value? { optional(nil, name) }
+
+    /// Whether the call gave the parameter (rather than its default).
+    public func given(_ name: String) -> Bool {
+        keywords.contains { $0.0 == name } || (signature.index(of: name).map { i in
+            signature.params[..<i].filter(\.acceptsPositional).count < positional.count && signature.params[i].acceptsPositional
+        } ?? false)
+    }
+
+    /// A required argument.
     public func value(_ index: Int, _ name: String) throws -> Value {
         if let v = optional(index, name) { return v }
         throw RuntimeError("'\(functionName)' missing argument #\(index + 1) '\(name)'")
@@ -330,24 +364,10 @@ public struct Arguments {
         throw badArgument(index, name, expected: expected, got: v)
     }
 
-    /// Unknown keyword => "'f' got an unexpected keyword argument 'x'".
-    public func expectKeywords(_ allowed: Set<String>) throws {
-        for (k, _) in keywords where !allowed.contains(k) {
-            throw RuntimeError("'\(functionName)' got an unexpected keyword argument '\(k)'")
-        }
-    }
-
-    /// At most `n` positional arguments.
-    public func expectAtMost(_ n: Int) throws {
-        if positional.count > n {
-            throw RuntimeError("'\(functionName)' takes at most \(n) argument\(n == 1 ? "" : "s") (\(positional.count) given)")
-        }
-    }
-
     /// "bad argument #2 to 'project' (tensor expected, got string)".
     public func badArgument(_ index: Int?, _ name: String, expected: String, got: Value) -> Error {
-        if let index, index < positional.count {
-            return RuntimeError("bad argument #\(index + 1) to '\(functionName)' (\(expected) expected, got \(got.typeName))")
+        if let index, index < positional.count, index < signature.params.count, signature.params[index].name == name {
+            return RuntimeError("bad argument #\(index + 1) '\(name)' to '\(functionName)' (\(expected) expected, got \(got.typeName))")
         }
         return RuntimeError("bad argument '\(name)' to '\(functionName)' (\(expected) expected, got \(got.typeName))")
     }

@@ -88,8 +88,22 @@ public final class Interpreter {
         return areas.map { ($0, by[$0] ?? []) }
     }
 
-    /// The help of a builtin, user function, or value named `name`.
+    /// The help of a builtin, user function, or value named `name`; a dotted name
+    /// (`m.run`, `xs.append`, `module.fn`) is the help of that member, from its declaration.
     public func helpText(for name: String) -> String? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if parts.count > 1 {
+            guard var v = global(parts[0]) else { return nil }
+            for p in parts.dropFirst().dropLast() {
+                guard let next = try? Ops.getAttribute(v, p, self) else { return nil }
+                v = next
+            }
+            let member = parts[parts.count - 1]
+            if case .object(let o) = v, let h = o.memberHelp(member) { return h }
+            if let h = Methods.help(of: v, member) { return h }
+            guard let m = try? Ops.getAttribute(v, member, self) else { return nil }
+            return helpText(of: m)
+        }
         if let v = global(name) { return helpText(of: v) }
         if let f = builtins[name] { return helpText(of: .native(f)) }
         return nil
@@ -100,12 +114,20 @@ public final class Interpreter {
         switch v {
         case .native(let f): return "\(f.signature)\n    \(f.doc)"
         case .function(let f): return f.signature + (f.doc.map { "\n    " + $0 } ?? "\n    (no docstring)")
-        case .object(let o):
-            let members = o.memberNames
-            return "\(o.typeName)" + (members.isEmpty ? "" : "\n    members: " + members.joined(separator: ", "))
         default:
             let members = Methods.memberNames(of: v)
-            return v.typeName + (members.isEmpty ? "" : "\n    methods: " + members.joined(separator: ", "))
+            var out = v.typeName
+            if members.isEmpty { return out }
+            for m in members {
+                let h: String?
+                if case .object(let o) = v { h = o.memberHelp(m) } else { h = Methods.help(of: v, m) }
+                guard let h else { out += "\n  \(m)"; continue }
+                let lines = h.split(separator: "\n", maxSplits: 1).map(String.init)
+                var doc = lines.count > 1 ? lines[1].trimmingWhitespace() : ""
+                if let end = doc.firstIndex(where: { $0 == "." }) { doc = String(doc[...end]) }
+                out += "\n  \(lines[0])" + (doc.isEmpty ? "" : "  — \(doc)")
+            }
+            return out
         }
     }
 
@@ -193,7 +215,7 @@ public final class Interpreter {
             var frame = try bind(fn, args, keywords, nil, nil)
             return try invoke(fn, &frame, nil, nil)
         case .native(let nf):
-            return try nf.body(Arguments(positional: args, keywords: keywords, interpreter: self, functionName: nf.name))
+            return try nf.invoke(args, keywords, self)
         default:
             throw RuntimeError("\(callee.typeName) is not callable")
         }
@@ -237,7 +259,8 @@ public final class Interpreter {
         for i in 0..<given { set[i] = true }
         for (k, name) in kwNames.enumerated() {
             guard let i = code.paramNames.firstIndex(of: name) else {
-                throw err("'\(fn.name)' got an unexpected keyword argument '\(name)'", file, loc)
+                let hint = Declarations.nearest(name, in: code.paramNames).map { " (did you mean '\($0):'?)" } ?? ""
+                throw err("'\(fn.name)' got an unexpected keyword argument '\(name)'\(hint); it takes: " + code.paramNames.map { $0 + ":" }.joined(separator: ", "), file, loc)
             }
             if set[i] { throw err("'\(fn.name)' got multiple values for argument '\(name)'", file, loc) }
             frame.slots[i] = kwValues[k]
@@ -348,7 +371,7 @@ public final class Interpreter {
             for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
             if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
             do {
-                return try nf.body(Arguments(positional: args, keywords: kws, interpreter: self, functionName: nf.name))
+                return try nf.invoke(args, kws, self)
             } catch {
                 throw locate(error, file, loc)
             }
@@ -368,7 +391,7 @@ public final class Interpreter {
             var kws: [(String, Value)] = []
             for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
             do {
-                return try Methods.call(recv, method, Arguments(positional: args, keywords: kws, interpreter: self, functionName: method))
+                return try Methods.call(recv, method, args, kws, self)
             } catch {
                 throw locate(error, file, loc)
             }

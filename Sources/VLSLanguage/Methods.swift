@@ -1,223 +1,394 @@
-/// Methods of lists, dictionaries and strings (`xs.append(1)`, `d.get(k)`, `s.split()`).
+/// Methods of lists, dictionaries, strings and ranges (`xs.append(1)`, `d.get(k)`,
+/// `s.split()`), declared once each in a `Members` table with Python's meaning.
 enum Methods {
-    static let listMethods = ["append", "pop", "extend", "insert", "index", "remove", "reverse", "sort", "copy", "count", "clear"]
-    static let dictMethods = ["keys", "values", "items", "get", "pop", "copy", "update", "clear"]
-    static let stringMethods = ["split", "join", "strip", "lstrip", "rstrip", "upper", "lower", "replace", "startswith",
-                                "endswith", "find", "count", "format", "splitlines", "isdigit", "title"]
-
     static func memberNames(of v: Value) -> [String] {
         switch v {
-        case .list: return listMethods
-        case .dict: return dictMethods
-        case .string: return stringMethods
-        case .range: return ["start", "stop", "step"]
+        case .list: return list.names
+        case .dict: return dict.names
+        case .string: return string.names
+        case .range: return range.names
         case .object(let o): return o.memberNames
         default: return []
         }
     }
 
-    /// Signature and docstring of each builtin method, for help(xs.append).
-    static let docs: [String: (String, String)] = [
-        "list.append": ("xs.append(item)", "Adds item at the end."),
-        "list.pop": ("xs.pop(index = -1)", "Removes and returns the item at index (the last by default)."),
-        "list.extend": ("xs.extend(items)", "Appends every item of an iterable."),
-        "list.insert": ("xs.insert(index, item)", "Inserts item before index."),
-        "list.index": ("xs.index(item)", "The index of the first item equal to item (error if absent)."),
-        "list.remove": ("xs.remove(item)", "Removes the first item equal to item (error if absent)."),
-        "list.reverse": ("xs.reverse()", "Reverses the list in place."),
-        "list.sort": ("xs.sort(key: nil, reverse: false)", "Sorts the list in place (stable)."),
-        "list.copy": ("xs.copy()", "A shallow copy."),
-        "list.count": ("xs.count(item)", "How many items equal item."),
-        "list.clear": ("xs.clear()", "Removes every item."),
-        "dict.keys": ("d.keys()", "The keys, in insertion order."),
-        "dict.values": ("d.values()", "The values, in insertion order."),
-        "dict.items": ("d.items()", "[key, value] pairs: `for k, v in d.items():`."),
-        "dict.get": ("d.get(key, default = nil)", "The value of key, or default when absent."),
-        "dict.pop": ("d.pop(key, default)", "Removes key and returns its value (or default; error if absent without one)."),
-        "dict.copy": ("d.copy()", "A shallow copy."),
-        "dict.update": ("d.update(other)", "Copies every entry of another dict into this one."),
-        "dict.clear": ("d.clear()", "Removes every entry."),
-        "string.split": ("s.split(sep = nil)", "Pieces between separators; without sep, splits on runs of whitespace."),
-        "string.join": ("sep.join(items)", "The strings of items joined by sep."),
-        "string.strip": ("s.strip()", "Without leading and trailing whitespace."),
-        "string.lstrip": ("s.lstrip()", "Without leading whitespace."),
-        "string.rstrip": ("s.rstrip()", "Without trailing whitespace."),
-        "string.upper": ("s.upper()", "In upper case."),
-        "string.lower": ("s.lower()", "In lower case."),
-        "string.title": ("s.title()", "Each word capitalised."),
-        "string.replace": ("s.replace(old, new)", "Every occurrence of old replaced by new."),
-        "string.startswith": ("s.startswith(prefix)", "Whether s begins with prefix."),
-        "string.endswith": ("s.endswith(suffix)", "Whether s ends with suffix."),
-        "string.find": ("s.find(sub)", "The index of the first occurrence of sub, or -1."),
-        "string.count": ("s.count(sub)", "How many non-overlapping occurrences of sub."),
-        "string.format": ("s.format(values...)", "Replaces {} / {0} / {name} in s (write them {{}} in a literal)."),
-        "string.splitlines": ("s.splitlines()", "The lines of s."),
-        "string.isdigit": ("s.isdigit()", "Whether s is non-empty and all ASCII digits."),
-    ]
-
-    /// `xs.append` as a value (a bound native).
-    static func bound(_ v: Value, _ name: String, _ interp: Interpreter) -> NativeFunction? {
-        guard memberNames(of: v).contains(name) else { return nil }
-        let (signature, doc) = docs["\(v.typeName).\(name)"] ?? ("\(v.typeName).\(name)(...)", "")
-        return NativeFunction(name: name, signature: signature, doc: doc, area: v.typeName) { args in
-            try call(v, name, args)
+    /// Help of `recv.name`, from the declaration.
+    static func help(of v: Value, _ name: String) -> String? {
+        switch v {
+        case .list: return list.help(name)
+        case .dict: return dict.help(name)
+        case .string: return string.help(name)
+        case .range: return range.help(name)
+        default: return nil
         }
     }
 
-    static func call(_ recv: Value, _ name: String, _ a: Arguments) throws -> Value {
+    /// The keyword names of `recv.name(` (completion).
+    static func keywordNames(of v: Value, _ name: String) -> [String]? {
+        switch v {
+        case .list: return list.keywordNames(name)
+        case .dict: return dict.keywordNames(name)
+        case .string: return string.keywordNames(name)
+        default: return nil
+        }
+    }
+
+    /// `xs.append` as a value (a bound native) or a property (`r.start`).
+    static func member(_ v: Value, _ name: String, _ interp: Interpreter) throws -> Value? {
+        switch v {
+        case .list(let l): return try list.get(l, name, interp)
+        case .dict(let d): return try dict.get(d, name, interp)
+        case .string(let s): return try string.get(s, name, interp)
+        case .range(let r): return try range.get(r, name, interp)
+        default: return nil
+        }
+    }
+
+    static func call(_ recv: Value, _ name: String, _ positional: [Value], _ keywords: [(String, Value)], _ interp: Interpreter) throws -> Value {
+        let r: Value?
         switch recv {
-        case .list(let l): return try list(l, name, a)
-        case .dict(let d): return try dict(d, name, a)
-        case .string(let s): return try string(s, name, a)
-        default: throw RuntimeError("no property '\(name)' on \(recv.typeName)")
+        case .list(let l): r = try list.call(l, name, positional, keywords, interp)
+        case .dict(let d): r = try dict.call(d, name, positional, keywords, interp)
+        case .string(let s): r = try string.call(s, name, positional, keywords, interp)
+        default: r = nil
+        }
+        if let r { return r }
+        throw RuntimeError(Ops.noMember(recv, name))
+    }
+
+    static func checkSize(_ count: Int, _ what: String) throws {
+        if count > Interrupt.maxCollectionBytes / MemoryLayout<Value>.stride {
+            throw RuntimeError("\(what): result too large (over \(Interrupt.maxCollectionBytes) bytes)")
         }
     }
 
-    private static func list(_ l: ListRef, _ name: String, _ a: Arguments) throws -> Value {
-        switch name {
-        case "append":
-            try a.expectAtMost(1)
+    static func checkStringSize(_ bytes: Int, _ what: String) throws {
+        if bytes > Interrupt.maxCollectionBytes { throw RuntimeError("\(what): result too large (over \(Interrupt.maxCollectionBytes) bytes)") }
+    }
+
+    // MARK: - list
+
+    static let list = Members<ListRef>("list")
+        .method("xs.append(item)", "Adds item at the end.") { l, a in
             l.items.append(try a.value(0, "item"))
             return .nil
-        case "pop":
-            try a.expectAtMost(1)
+        }
+        .method("xs.pop(index: int = -1)", "Removes and returns the item at index (the last by default).") { l, a in
             if l.items.isEmpty { throw RuntimeError("pop from empty list") }
-            if let _ = a.optional(0, "index") {
-                let i = try Ops.normalize(try a.int(0, "index"), l.items.count, "pop")
-                return l.items.remove(at: i)
-            }
-            return l.items.removeLast()
-        case "extend":
-            try a.expectAtMost(1)
-            l.items.append(contentsOf: try Ops.toArray(try a.value(0, "items"), a.interpreter))
+            let i = try Ops.normalize(try a.int(0, "index"), l.items.count, "pop")
+            return l.items.remove(at: i)
+        }
+        .method("xs.extend(items: iterable)", "Appends every item of an iterable.") { l, a in
+            let more = try Ops.toArray(try a.value(0, "items"), a.interpreter)
+            try checkSize(l.items.count + more.count, "list.extend")
+            l.items.append(contentsOf: more)
             return .nil
-        case "insert":
-            try a.expectAtMost(2)
+        }
+        .method("xs.insert(index: int, item)", "Inserts item before index (clamped to the list, as Python does).") { l, a in
             let i = try a.int(0, "index")
             let v = try a.value(1, "item")
             let n = l.items.count
-            l.items.insert(v, at: min(max(i < 0 ? i + n : i, 0), n))
+            try checkSize(n + 1, "list.insert")
+            l.items.insert(v, at: i < 0 ? max(i + n, 0) : min(i, n))
             return .nil
-        case "index":
+        }
+        .method("xs.index(item, start: int = 0, stop: int = nil)", "The index of the first item equal to item from start (error if absent).") { l, a in
             let v = try a.value(0, "item")
-            if let i = l.items.firstIndex(where: { Ops.equal($0, v) }) { return .int(i) }
+            let (lo, hi) = try bounds(a, l.items.count)
+            if lo < hi, let i = try l.items[lo..<hi].firstIndex(where: { try Ops.equalChecked($0, v) }) { return .int(i) }
             throw RuntimeError("\(Format.repr(v)) is not in list")
-        case "remove":
+        }
+        .method("xs.remove(item)", "Removes the first item equal to item (error if absent).") { l, a in
             let v = try a.value(0, "item")
-            if let i = l.items.firstIndex(where: { Ops.equal($0, v) }) { l.items.remove(at: i); return .nil }
-            throw RuntimeError("\(Format.repr(v)) is not in list")
-        case "count":
+            if let i = try l.items.firstIndex(where: { try Ops.equalChecked($0, v) }) { l.items.remove(at: i); return .nil }
+            throw RuntimeError("list.remove(x): \(Format.repr(v)) is not in list")
+        }
+        .method("xs.count(item)", "How many items equal item.") { l, a in
             let v = try a.value(0, "item")
-            return .int(l.items.filter { Ops.equal($0, v) }.count)
-        case "reverse":
+            return .int(try l.items.filter { try Ops.equalChecked($0, v) }.count)
+        }
+        .method("xs.reverse()", "Reverses the list in place.") { l, _ in
             l.items.reverse()
             return .nil
-        case "sort":
-            try a.expectKeywords(["key", "reverse"])
-            l.items = try CoreBuiltins.sortValues(l.items, key: a.keyword("key"), reverse: a.bool(nil, "reverse", default: false), a.interpreter)
-            return .nil
-        case "copy": return .list(ListRef(l.items))
-        case "clear": l.items.removeAll(); return .nil
-        default: throw RuntimeError("no property '\(name)' on list")
         }
+        .method("xs.sort(*, key: function = nil, reverse: bool = false)", "Sorts the list in place (stable).") { l, a in
+            let items = l.items
+            l.items = try CoreBuiltins.sortValues(items, key: a.keyword("key"), reverse: a.bool(nil, "reverse", default: false), a.interpreter)
+            return .nil
+        }
+        .method("xs.copy()", "A shallow copy.") { l, _ in .list(ListRef(l.items)) }
+        .method("xs.clear()", "Removes every item.") { l, _ in l.items.removeAll(); return .nil }
+
+    /// Python's start/stop of `index`, clamped to the sequence.
+    static func bounds(_ a: Arguments, _ n: Int) throws -> (Int, Int) {
+        func clamp(_ i: Int) -> Int { i < 0 ? max(i + n, 0) : min(i, n) }
+        let lo = clamp(try a.int(nil, "start", default: 0))
+        let hi = a.optional(nil, "stop") == nil ? n : clamp(try a.int(nil, "stop"))
+        return (lo, hi)
     }
 
-    private static func dict(_ d: DictRef, _ name: String, _ a: Arguments) throws -> Value {
-        switch name {
-        case "keys": return .list(ListRef(d.keys))
-        case "values": return .list(ListRef(d.values))
-        case "items":
-            return .list(ListRef(zip(d.keys, d.values).map { .list(ListRef([$0.0, $0.1])) }))
-        case "get":
+    // MARK: - dict
+
+    static let dict = Members<DictRef>("dict")
+        .method("d.keys()", "The keys, in insertion order.") { d, _ in .list(ListRef(d.keys)) }
+        .method("d.values()", "The values, in insertion order.") { d, _ in .list(ListRef(d.values)) }
+        .method("d.items()", "[key, value] pairs: `for k, v in d.items():`.") { d, _ in
+            .list(ListRef(zip(d.keys, d.values).map { .list(ListRef([$0.0, $0.1])) }))
+        }
+        .method("d.get(key, default = nil, /)", "The value of key, or default when absent.") { d, a in
             let k = try a.value(0, "key")
+            try Ops.checkHashable(k)
             return d[k] ?? a.optional(1, "default") ?? .nil
-        case "pop":
+        }
+        .method("d.pop(key, default = nil, /)", "Removes key and returns its value (or default; error if absent without one).") { d, a in
             let k = try a.value(0, "key")
+            try Ops.checkHashable(k)
             if let v = d[k] { d[k] = nil; return v }
-            if let def = a.optional(1, "default") { return def }
+            if a.count > 1 { return a.positional[1] }
             throw RuntimeError("key \(Format.repr(k)) not found in dict")
-        case "copy":
+        }
+        .method("d.setdefault(key, default = nil, /)", "The value of key; when absent, sets it to default first.") { d, a in
+            let k = try a.value(0, "key")
+            try Ops.checkHashable(k)
+            if let v = d[k] { return v }
+            let v = a.optional(1, "default") ?? .nil
+            d[k] = v
+            return v
+        }
+        .method("d.copy()", "A shallow copy.") { d, _ in
             let c = DictRef()
             for (i, k) in d.keys.enumerated() { c[k] = d.values[i] }
             return .dict(c)
-        case "update":
-            guard case .dict(let other) = try a.value(0, "other") else {
-                throw a.badArgument(0, "other", expected: "dict", got: try a.value(0, "other"))
-            }
-            for (i, k) in other.keys.enumerated() { d[k] = other.values[i] }
-            return .nil
-        case "clear": d.removeAll(); return .nil
-        default: throw RuntimeError("no property '\(name)' on dict")
         }
-    }
+        .method("d.update(other: dict = nil, /, **entries)", "Copies every entry of another dict (and the keyword entries) into this one.") { d, a in
+            if case .dict(let other)? = a.optional(0, "other") {
+                let (ks, vs) = (other.keys, other.values)
+                for (i, k) in ks.enumerated() { d[k] = vs[i] }
+            }
+            for (k, v) in a.keywords { d[.string(k)] = v }
+            return .nil
+        }
+        .method("d.clear()", "Removes every entry.") { d, _ in d.removeAll(); return .nil }
 
-    private static func string(_ s: String, _ name: String, _ a: Arguments) throws -> Value {
-        switch name {
-        case "split":
-            let sep = try a.optional(0, "sep").flatMap { v -> String? in
-                if case .nil = v { return nil }
-                guard case .string(let x) = v else { throw a.badArgument(0, "sep", expected: "string", got: v) }
-                return x
-            }
-            if let sep {
+    // MARK: - string
+
+    static let string = Members<String>("string")
+        .method("s.split(sep: string = nil, maxsplit: int = -1)", "Pieces between separators; without sep, splits on runs of whitespace (dropping empty pieces). At most maxsplit splits when it is not -1.") { s, a in
+            let maxsplit = try a.int(nil, "maxsplit", default: -1)
+            if let sepValue = a.optional(0, "sep"), case .string(let sep) = sepValue {
                 if sep.isEmpty { throw RuntimeError("empty separator") }
-                return .list(ListRef(s.split(separator: sep, omittingEmptySubsequences: false).map { .string(String($0)) }))
+                var parts: [Value] = []
+                var rest = Substring(s)
+                while maxsplit < 0 || parts.count < maxsplit, let r = rest.firstRange(of: sep) {
+                    parts.append(.string(String(rest[..<r.lowerBound])))
+                    rest = rest[r.upperBound...]
+                }
+                parts.append(.string(String(rest)))
+                return .list(ListRef(parts))
             }
-            return .list(ListRef(s.split(whereSeparator: { $0.isWhitespace }).map { .string(String($0)) }))
-        case "join":
+            var parts: [Value] = []
+            var rest = Substring(s).drop(while: { $0.isWhitespace })
+            while !rest.isEmpty {
+                if maxsplit >= 0 && parts.count == maxsplit { parts.append(.string(String(rest.rstripped()))); break }
+                let word = rest.prefix(while: { !$0.isWhitespace })
+                parts.append(.string(String(word)))
+                rest = rest[word.endIndex...].drop(while: { $0.isWhitespace })
+            }
+            return .list(ListRef(parts))
+        }
+        .method("sep.join(items: iterable)", "The strings of items joined by sep.") { s, a in
             let items = try Ops.toArray(try a.value(0, "items"), a.interpreter)
             var parts: [String] = []
+            var bytes = 0
             for (i, v) in items.enumerated() {
                 guard case .string(let x) = v else { throw RuntimeError("'join' expects strings; item \(i) is \(v.typeName)") }
+                bytes += x.utf8.count + s.utf8.count
+                try checkStringSize(bytes, "string.join")
                 parts.append(x)
             }
             return .string(parts.joined(separator: s))
-        case "strip": return .string(s.trimmingWhitespace())
-        case "lstrip": return .string(String(s.drop(while: { $0.isWhitespace })))
-        case "rstrip":
+        }
+        .method("s.strip(chars: string = nil)", "Without leading and trailing whitespace (or the characters of chars).") { s, a in
+            let set = try a.optional(0, "chars").map { _ in Set(try a.string(0, "chars")) }
+            let isStripped: (Character) -> Bool = { c in set.map { $0.contains(c) } ?? c.isWhitespace }
+            return .string(String(Substring(s).drop(while: isStripped).reversed().drop(while: isStripped).reversed()))
+        }
+        .method("s.lstrip(chars: string = nil)", "Without leading whitespace (or the characters of chars).") { s, a in
+            let set = try a.optional(0, "chars").map { _ in Set(try a.string(0, "chars")) }
+            return .string(String(s.drop(while: { c in set.map { $0.contains(c) } ?? c.isWhitespace })))
+        }
+        .method("s.rstrip(chars: string = nil)", "Without trailing whitespace (or the characters of chars).") { s, a in
+            let set = try a.optional(0, "chars").map { _ in Set(try a.string(0, "chars")) }
             var t = Substring(s)
-            while let l = t.last, l.isWhitespace { t.removeLast() }
+            while let l = t.last, set.map({ $0.contains(l) }) ?? l.isWhitespace { t.removeLast() }
             return .string(String(t))
-        case "upper": return .string(s.uppercased())
-        case "lower": return .string(s.lowercased())
-        case "title": return .string(s.split(separator: " ", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined(separator: " "))
-        case "replace":
+        }
+        .method("s.upper()", "In upper case.") { s, _ in .string(s.uppercased()) }
+        .method("s.lower()", "In lower case.") { s, _ in .string(s.lowercased()) }
+        .method("s.title()", "Each word capitalised (a word: a run of letters).") { s, _ in
+            var out = ""
+            var prevLetter = false
+            for c in s {
+                out += prevLetter ? c.lowercased() : c.uppercased()
+                prevLetter = c.isLetter
+            }
+            return .string(out)
+        }
+        .method("s.capitalize()", "The first character upper case, the rest lower case.") { s, _ in
+            .string(s.prefix(1).uppercased() + s.dropFirst().lowercased())
+        }
+        .method("s.replace(old: string, new: string, count: int = -1)", "Occurrences of old replaced by new (the first count of them when count is not -1).") { s, a in
             let old = try a.string(0, "old"), new = try a.string(1, "new")
-            if old.isEmpty { throw RuntimeError("'replace' needs a non-empty string to replace") }
-            return .string(s.replacing(old, with: new))
-        case "startswith": return .bool(s.hasPrefix(try a.string(0, "prefix")))
-        case "endswith": return .bool(s.hasSuffix(try a.string(0, "suffix")))
-        case "find":
+            let count = try a.int(2, "count", default: -1)
+            var out = ""
+            var n = 0
+            if old.isEmpty {
+                // Python inserts `new` before every character and at the end.
+                for c in s {
+                    if count < 0 || n < count { out += new; n += 1 }
+                    out.append(c)
+                    try checkStringSize(out.utf8.count, "string.replace")
+                }
+                if count < 0 || n < count { out += new }
+                return .string(out)
+            }
+            var rest = Substring(s)
+            while count < 0 || n < count, let r = rest.firstRange(of: old) {
+                out += rest[..<r.lowerBound]
+                out += new
+                n += 1
+                try checkStringSize(out.utf8.count, "string.replace")
+                rest = rest[r.upperBound...]
+            }
+            out += rest
+            try checkStringSize(out.utf8.count, "string.replace")
+            return .string(out)
+        }
+        .method("s.startswith(prefix: string)", "Whether s begins with prefix.") { s, a in .bool(s.hasPrefix(try a.string(0, "prefix"))) }
+        .method("s.endswith(suffix: string)", "Whether s ends with suffix.") { s, a in .bool(s.hasSuffix(try a.string(0, "suffix"))) }
+        .method("s.find(sub: string)", "The index of the first occurrence of sub, or -1.") { s, a in
             let sub = try a.string(0, "sub")
             guard let r = s.firstRange(of: sub) else { return .int(-1) }
             return .int(s.distance(from: s.startIndex, to: r.lowerBound))
-        case "count":
+        }
+        .method("s.rfind(sub: string)", "The index of the last occurrence of sub, or -1.") { s, a in
+            let sub = try a.string(0, "sub")
+            if sub.isEmpty { return .int(s.count) }
+            guard let r = s.ranges(of: sub).last else { return .int(-1) }
+            // The last match of a possibly overlapping search: scan back from the end.
+            var best = s.distance(from: s.startIndex, to: r.lowerBound)
+            var i = s.endIndex
+            while i > s.startIndex {
+                i = s.index(before: i)
+                if s[i...].hasPrefix(sub) { best = s.distance(from: s.startIndex, to: i); break }
+            }
+            return .int(best)
+        }
+        .method("s.index(sub: string)", "The index of the first occurrence of sub (error if absent).") { s, a in
+            let sub = try a.string(0, "sub")
+            guard let r = s.firstRange(of: sub) else { throw RuntimeError("substring not found") }
+            return .int(s.distance(from: s.startIndex, to: r.lowerBound))
+        }
+        .method("s.count(sub: string)", "How many non-overlapping occurrences of sub.") { s, a in
             let sub = try a.string(0, "sub")
             if sub.isEmpty { return .int(s.count + 1) }
             return .int(s.ranges(of: sub).count)
-        case "splitlines":
-            return .list(ListRef(s.split(separator: "\n", omittingEmptySubsequences: false).map { .string(String($0)) }))
-        case "isdigit": return .bool(!s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber })
-        case "format":
-            var out = ""
-            var next = 0
-            var chars = s.makeIterator()
-            while let c = chars.next() {
-                if c == "{" {
-                    var inner = ""
-                    while let d = chars.next(), d != "}" { inner.append(d) }
-                    let v: Value
-                    if let k = Int(inner) { v = try a.value(k, "#\(k)") } else if inner.isEmpty { v = try a.value(next, "#\(next)"); next += 1 } else {
-                        guard let kv = a.keyword(inner) else { throw RuntimeError("'format' has no argument '\(inner)'") }
-                        v = kv
-                    }
-                    out += a.interpreter.str(v)
-                } else {
-                    out.append(c)
-                }
-            }
-            return .string(out)
-        default: throw RuntimeError("no property '\(name)' on string")
         }
+        .method("s.format(*values, **names)", "Replaces {} / {0} / {name} (with an optional :spec, as in \"{x:.3f}\") in s; write literal braces {{ }}.") { s, a in
+            try formatString(s, a)
+        }
+        .method("s.splitlines()", "The lines of s (without their line ends; no empty last line for a trailing newline).") { s, _ in
+            var lines = s.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
+            if lines.last == "" { lines.removeLast() }
+            return .list(ListRef(lines.map { .string($0.hasSuffix("\r") ? String($0.dropLast()) : $0) }))
+        }
+        .method("s.isdigit()", "Whether s is non-empty and all ASCII digits.") { s, _ in .bool(!s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber }) }
+        .method("s.isalpha()", "Whether s is non-empty and all letters.") { s, _ in .bool(!s.isEmpty && s.allSatisfy(\.isLetter)) }
+        .method("s.isspace()", "Whether s is non-empty and all whitespace.") { s, _ in .bool(!s.isEmpty && s.allSatisfy(\.isWhitespace)) }
+        .method("s.isupper()", "Whether s has cased characters and all are upper case.") { s, _ in
+            .bool(s.contains { $0.isCased } && !s.contains { $0.isLowercase })
+        }
+        .method("s.islower()", "Whether s has cased characters and all are lower case.") { s, _ in
+            .bool(s.contains { $0.isCased } && !s.contains { $0.isUppercase })
+        }
+        .method("s.zfill(width: int)", "s padded with zeros on the left (after a sign) to width characters.") { s, a in
+            let w = try a.int(0, "width")
+            try checkStringSize(w, "string.zfill")
+            guard s.count < w else { return .string(s) }
+            let pad = String(repeating: "0", count: w - s.count)
+            if let f = s.first, f == "-" || f == "+" { return .string(String(f) + pad + s.dropFirst()) }
+            return .string(pad + s)
+        }
+        .method("s.ljust(width: int, fill: string = \" \")", "s padded on the right to width characters.") { s, a in
+            .string(s + (try padding(s, a)))
+        }
+        .method("s.rjust(width: int, fill: string = \" \")", "s padded on the left to width characters.") { s, a in
+            .string((try padding(s, a)) + s)
+        }
+
+    static func padding(_ s: String, _ a: Arguments) throws -> String {
+        let w = try a.int(0, "width")
+        let fill = try a.string(1, "fill")
+        guard fill.count == 1 else { throw RuntimeError("the fill character must be exactly one character long") }
+        try checkStringSize(w, "padding")
+        return String(repeating: fill, count: max(0, w - s.count))
+    }
+
+    /// Python's str.format for {}, {0}, {name}, {x:spec} and {{ }}.
+    static func formatString(_ s: String, _ a: Arguments) throws -> Value {
+        var out = ""
+        var next = 0
+        var chars = s.makeIterator()
+        func argument(_ field: String) throws -> Value {
+            if field.isEmpty {
+                defer { next += 1 }
+                guard next < a.positional.count else { throw RuntimeError("format: replacement index \(next) out of range for \(a.positional.count) positional argument\(a.positional.count == 1 ? "" : "s")") }
+                return a.positional[next]
+            }
+            if let k = Int(field) {
+                guard k >= 0, k < a.positional.count else { throw RuntimeError("format: replacement index \(k) out of range for \(a.positional.count) positional argument\(a.positional.count == 1 ? "" : "s")") }
+                return a.positional[k]
+            }
+            guard let kv = a.keywords.last(where: { $0.0 == field }) else { throw RuntimeError("format: no argument named '\(field)'") }
+            return kv.1
+        }
+        while let c = chars.next() {
+            if c == "{" {
+                var inner = ""
+                var closed = false
+                while let d = chars.next() {
+                    if d == "{" && inner.isEmpty { break }
+                    if d == "}" { closed = true; break }
+                    inner.append(d)
+                }
+                if !closed && inner.isEmpty { out.append("{"); continue }
+                guard closed else { throw RuntimeError("format: single '{' encountered in format string") }
+                let parts = inner.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                let v = try argument(String(parts[0]))
+                out += parts.count > 1 ? try Format.apply(spec: String(parts[1]), to: v, a.interpreter) : a.interpreter.str(v)
+            } else if c == "}" {
+                guard chars.next() == "}" else { throw RuntimeError("format: single '}' encountered in format string") }
+                out.append("}")
+            } else {
+                out.append(c)
+            }
+            try checkStringSize(out.utf8.count, "string.format")
+        }
+        return .string(out)
+    }
+
+    // MARK: - range
+
+    static let range = Members<RangeRef>("range")
+        .property("start", "The first value.") { r, _ in .int(r.start) }
+        .property("stop", "The bound (not included).") { r, _ in .int(r.stop) }
+        .property("step", "The difference between values.") { r, _ in .int(r.step) }
+}
+
+private extension Substring {
+    func rstripped() -> Substring {
+        var t = self
+        while let l = t.last, l.isWhitespace { t.removeLast() }
+        return t
     }
 }

@@ -11,8 +11,8 @@ enum Ops {
         if case .object(let o) = l, let v = try o.binary(op, r, reversed: false) { return v }
         if case .object(let o) = r, let v = try o.binary(op, l, reversed: true) { return v }
         switch op {
-        case .equal: return .bool(equal(l, r))
-        case .notEqual: return .bool(!equal(l, r))
+        case .equal: return .bool(try equalChecked(l, r))
+        case .notEqual: return .bool(!(try equalChecked(l, r)))
         case .less, .lessEqual, .greater, .greaterEqual:
             guard let c = try compare(l, r) else { throw unsupported(op, l, r) }
             switch op {
@@ -154,7 +154,7 @@ enum Ops {
         case (.negate, .float(let d)): return .float(-d)
         case (.negate, .bool(let b)): return .int(b ? -1 : 0)
         case (.plus, .int), (.plus, .float): return v
-        case (.not, _): return .bool(!v.isTruthy)
+        case (.not, _): return .bool(!(try v.isTruthy))
         default: throw RuntimeError("bad operand type for unary \(op.rawValue): \(v.typeName)")
         }
     }
@@ -191,8 +191,56 @@ enum Ops {
         }
     }
 
+    /// Python's `==` with objects asked (a tensor answers elementwise, and a tensor of
+    /// several elements has no single truth value: an error, as in numpy), containers
+    /// compared item by item, and cycles or very deep nesting a recursion error.
+    static func equalChecked(_ l: Value, _ r: Value, depth: Int = 0) throws -> Bool {
+        if depth > maxCompareDepth { throw RuntimeError("maximum recursion depth exceeded in comparison") }
+        switch (l, r) {
+        case (.object(let a), _):
+            if case .object(let b) = r, a === b { return true }
+            if let v = try a.binary(.equal, r, reversed: false) { return try v.isTruthy }
+            if case .object(let b) = r, let v = try b.binary(.equal, l, reversed: true) { return try v.isTruthy }
+            return false
+        case (_, .object(let b)):
+            if let v = try b.binary(.equal, l, reversed: true) { return try v.isTruthy }
+            return false
+        case (.list(let a), .list(let b)):
+            if a === b { return true }
+            guard a.items.count == b.items.count else { return false }
+            var i = 0
+            while i < a.items.count && i < b.items.count {
+                if try !equalChecked(a.items[i], b.items[i], depth: depth + 1) { return false }
+                i += 1
+            }
+            return a.items.count == b.items.count
+        case (.dict(let a), .dict(let b)):
+            if a === b { return true }
+            guard a.count == b.count else { return false }
+            let (ks, vs) = (a.keys, a.values)
+            for (i, k) in ks.enumerated() {
+                guard let v = b[k], try equalChecked(vs[i], v, depth: depth + 1) else { return false }
+            }
+            return true
+        default:
+            return equal(l, r)
+        }
+    }
+
+    /// How deep `==` and ordering follow nested lists before a recursion error.
+    static let maxCompareDepth = 10_000
+
+    /// "no property 'x' on list" with the near matches among the members.
+    static func noMember(_ v: Value, _ name: String) -> String {
+        let names = Methods.memberNames(of: v)
+        var msg = "no property '\(name)' on \(v.typeName)"
+        if let near = Declarations.nearest(name, in: names) { msg += " (did you mean '\(near)'?)" }
+        return msg
+    }
+
     /// -1, 0, 1, or nil when the values are not ordered.
-    static func compare(_ l: Value, _ r: Value) throws -> Int? {
+    static func compare(_ l: Value, _ r: Value, depth: Int = 0) throws -> Int? {
+        if depth > maxCompareDepth { throw RuntimeError("maximum recursion depth exceeded in comparison") }
         switch (l, r) {
         case (.int(let a), .int(let b)): return a < b ? -1 : (a > b ? 1 : 0)
         case (.int(let a), .float(let b)): return cmp(Double(a), b)
@@ -202,8 +250,8 @@ enum Ops {
         case (.bool(let a), .bool(let b)): return a == b ? 0 : (!a ? -1 : 1)
         case (.list(let a), .list(let b)):
             for i in 0..<min(a.items.count, b.items.count) {
-                if equal(a.items[i], b.items[i]) { continue }
-                guard let c = try compare(a.items[i], b.items[i]) else {
+                if try equalChecked(a.items[i], b.items[i], depth: depth + 1) { continue }
+                guard let c = try compare(a.items[i], b.items[i], depth: depth + 1) else {
                     throw RuntimeError("'<' not supported between \(a.items[i].typeName) and \(b.items[i].typeName)")
                 }
                 return c
@@ -224,7 +272,7 @@ enum Ops {
 
     static func contains(_ container: Value, _ item: Value, _ interp: Interpreter) throws -> Bool {
         switch container {
-        case .list(let l): return l.items.contains { equal($0, item) }
+        case .list(let l): return try l.items.contains { try equalChecked($0, item) }
         case .dict(let d): return d[item] != nil
         case .string(let s):
             guard case .string(let sub) = item else { throw RuntimeError("'in <string>' requires a string on the left, not \(item.typeName)") }
@@ -236,7 +284,7 @@ enum Ops {
             return i <= r.start && i > r.stop && UInt(bitPattern: r.start &- i) % r.step.magnitude == 0
         case .object(let o):
             let next = try iterator(.object(o), interp)
-            while let v = try next() { if equal(v, item) { return true } }
+            while let v = try next() { if try equalChecked(v, item) { return true } }
             return false
         default:
             throw RuntimeError("argument of type \(container.typeName) is not a container")
@@ -387,18 +435,11 @@ enum Ops {
         switch v {
         case .object(let o):
             if let p = try o.getProperty(name, interpreter: interp) { return p }
-            throw RuntimeError("no property '\(name)' on \(o.typeName)")
-        case .range(let r):
-            switch name {
-            case "start": return .int(r.start)
-            case "stop": return .int(r.stop)
-            case "step": return .int(r.step)
-            default: break
-            }
+            throw RuntimeError(noMember(v, name))
         default: break
         }
-        if let m = Methods.bound(v, name, interp) { return .native(m) }
-        throw RuntimeError("no property '\(name)' on \(v.typeName)")
+        if let m = try Methods.member(v, name, interp) { return m }
+        throw RuntimeError(noMember(v, name))
     }
 
     static func setAttribute(_ v: Value, _ name: String, _ value: Value, _ interp: Interpreter) throws {

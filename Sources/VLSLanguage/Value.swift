@@ -29,8 +29,9 @@ public enum Value {
         }
     }
 
-    /// Python truthiness: nil, false, 0, 0.0, "" and empty containers are false.
-    @inline(__always) public var isTruthy: Bool {
+    /// Python truthiness: nil, false, 0, 0.0, "" and empty containers are false; an
+    /// object answers for itself (a tensor of several elements is an error, as in numpy).
+    @inline(__always) public var isTruthy: Bool { get throws {
         switch self {
         case .nil: return false
         case .bool(let b): return b
@@ -41,9 +42,9 @@ public enum Value {
         case .dict(let d): return d.count != 0
         case .range(let r): return r.count != 0
         case .function, .native: return true
-        case .object(let o): return o.truthiness() ?? true
+        case .object(let o): return try o.truthValue()
         }
-    }
+    } }
 
     public static func list(_ items: [Value]) -> Value { .list(ListRef(items)) }
 }
@@ -163,14 +164,33 @@ public final class UserFunction {
     }
 }
 
-/// A function implemented in Swift. `area` groups it in `:help`.
+/// A function implemented in Swift, declared once (see Declarations.swift): `signature`
+/// is parsed when the function is made and every call is bound against it.
 public final class NativeFunction {
     public let name: String
-    public let signature: String
-    public let doc: String
-    public let area: String
+    public let spec: NativeSpec
     public let body: (Arguments) throws -> Value
+    public var signature: String { spec.signature.text }
+    public var doc: String { spec.doc }
+    public var area: String { spec.area }
+
+    /// `signature` is "name(params)" in the grammar of `Signature`.
     public init(name: String, signature: String, doc: String, area: String, body: @escaping (Arguments) throws -> Value) {
-        self.name = name; self.signature = signature; self.doc = doc; self.area = area; self.body = body
+        self.name = name
+        self.spec = NativeSpec(signature: Signature(signature), doc: doc, area: area)
+        self.body = body
+    }
+
+    /// A bound copy of a declaration (a method of one receiver).
+    public init(name: String, spec: NativeSpec, body: @escaping (Arguments) throws -> Value) {
+        self.name = name; self.spec = spec; self.body = body
+    }
+
+    /// Binds the arguments against the declaration, then runs the body.
+    @inline(__always)
+    public func invoke(_ positional: [Value], _ keywords: [(String, Value)], _ interp: Interpreter) throws -> Value {
+        let sig = spec.signature
+        let slots = try sig.bind(positional, keywords, function: name)
+        return try body(Arguments(positional: positional, keywords: keywords, slots: slots, signature: sig, interpreter: interp, functionName: name))
     }
 }

@@ -66,8 +66,7 @@ final class EmbeddingTests: XCTestCase {
         let interp = Interpreter()
         var out = ""
         interp.output = { out += $0 }
-        interp.define(NativeFunction(name: "vec", signature: "vec(xs)", doc: "A vector.", area: "tensors") { a in
-            try a.expectKeywords(["scale"])
+        interp.define(NativeFunction(name: "vec", signature: "vec(xs: list, scale: number = 1)", doc: "A vector.", area: "tensors") { a in
             let xs = try a.list(0, "xs").map { v -> Double in
                 if case .int(let i) = v { return Double(i) }
                 if case .float(let d) = v { return d }
@@ -119,7 +118,7 @@ final class EmbeddingTests: XCTestCase {
 
     func testArgumentErrorsNameFunctionArgumentAndTypes() {
         let (interp, _) = make()
-        XCTAssertTrue(run(interp, "norm(\"x\")")?.contains("bad argument #1 to 'norm' (tensor expected, got string)") ?? false)
+        XCTAssertTrue(run(interp, "norm(\"x\")")?.contains("bad argument #1 't' to 'norm' (tensor expected, got string)") ?? false)
         XCTAssertTrue(run(interp, "vec([1], colour: 1)")?.contains("'vec' got an unexpected keyword argument 'colour'") ?? false)
         XCTAssertTrue(run(interp, "norm()")?.contains("'norm' missing argument #1 't'") ?? false)
         XCTAssertTrue(run(interp, "vec([1]) + 1")?.contains("unsupported operand types for +: tensor and int") ?? false)

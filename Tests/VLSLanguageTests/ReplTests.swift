@@ -86,7 +86,7 @@ final class ReplTests: XCTestCase {
         XCTAssertTrue(o.contains("a: int = 1"), o)
         XCTAssertTrue(o.contains("h: function = <function h>"), o)
         XCTAssertTrue(o.contains("h(x)\n    Adds one."), o)
-        XCTAssertTrue(o.contains("len(x)\n    The number of items"), o)
+        XCTAssertTrue(o.contains("len(x, /)\n    The number of items"), o)
         XCTAssertTrue(o.contains("2\ntime: "), o)
         XCTAssertTrue(err().contains("unknown command ':nope'"), err())
         XCTAssertFalse(o.hasSuffix("1\n"), "input after :quit must not run")

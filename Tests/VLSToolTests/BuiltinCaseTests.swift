@@ -4,14 +4,15 @@ import VLSBuiltins
 import VLSLanguage
 
 /// Runs every `Cases/*.vls` program with the builtins installed, from the repository root,
-/// and checks its printed lines against its `# expect: ...` comments (in order) and its
-/// final error against `# expect error: ...`.
+/// and checks its printed lines against its `# expect: ...` comments (in order), its error
+/// against every `# expect error: ...` line and its exit class against `# expect exit: N`
+/// (65 syntax, 70 runtime, 0 none).
 final class BuiltinCaseTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let cases = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Cases").path
 
     /// Runs a program; returns printed lines and the error message, if any.
-    static func run(_ source: String, path: String, args: [String] = []) -> (lines: [String], error: String?) {
+    static func run(_ source: String, path: String, args: [String] = []) -> (lines: [String], error: String?, exit: Int) {
         let interp = Interpreter()
         var out = ""
         interp.output = { out += $0 }
@@ -20,12 +21,13 @@ final class BuiltinCaseTests: XCTestCase {
         _ = FileManager.default.changeCurrentDirectoryPath(root)
         defer { _ = FileManager.default.changeCurrentDirectoryPath(saved) }
         var error: String?
+        var exit = 0
         switch interp.run(source: source, path: path) {
         case .ok: break
-        case .syntaxErrors(let ds): error = ds.map { interp.render($0) }.joined(separator: "\n")
-        case .runtimeError(let d): error = interp.render(d)
+        case .syntaxErrors(let ds): error = ds.map { interp.render($0) }.joined(separator: "\n"); exit = 65
+        case .runtimeError(let d): error = interp.render(d); exit = 70
         }
-        return (out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(out.hasSuffix("\n") ? 1 : 0).map { $0 }, error)
+        return (out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(out.hasSuffix("\n") ? 1 : 0).map { $0 }, error, exit)
     }
 
     func testCases() throws {
@@ -42,19 +44,30 @@ final class BuiltinCaseTests: XCTestCase {
                 continue
             }
             var expected: [String] = []
-            var expectedError: String?
+            var expectedErrors: [String] = []
+            var expectedExit: Int?
             for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
                 if let r = line.range(of: "# expect: ") { expected.append(String(line[r.upperBound...])) }
-                if let r = line.range(of: "# expect error: ") { expectedError = String(line[r.upperBound...]) }
+                if let r = line.range(of: "# expect error: ") { expectedErrors.append(String(line[r.upperBound...])) }
+                if let r = line.range(of: "# expect exit: ") {
+                    guard let n = Int(line[r.upperBound...].trimmingCharacters(in: .whitespaces)) else {
+                        XCTFail("\(f): bad '# expect exit:' line: \(line)")
+                        continue
+                    }
+                    expectedExit = n
+                }
             }
-            let (lines, error) = Self.run(source, path: path)
+            let (lines, error, exit) = Self.run(source, path: path)
             XCTAssertEqual(lines, expected, "\(f): printed lines differ")
-            if let expectedError {
-                XCTAssertNotNil(error, "\(f): expected error '\(expectedError)'")
-                if let error { XCTAssertTrue(error.contains(expectedError), "\(f): error was: \(error)") }
+            if !expectedErrors.isEmpty {
+                XCTAssertNotNil(error, "\(f): expected error '\(expectedErrors[0])'")
+                for e in expectedErrors {
+                    if let error { XCTAssertTrue(error.contains(e), "\(f): error lacks '\(e)'; it was: \(error)") }
+                }
             } else {
                 XCTAssertNil(error, "\(f): unexpected error: \(error ?? "")")
             }
+            if let expectedExit { XCTAssertEqual(exit, expectedExit, "\(f): exit class (65 syntax, 70 runtime, 0 none); error: \(error ?? "")") }
         }
     }
 }

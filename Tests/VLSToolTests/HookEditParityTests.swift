@@ -29,7 +29,7 @@ final class HookEditParityTests: XCTestCase {
             defer { try? FileManager.default.removeItem(atPath: out) }
             let input = try SafetensorsFile(path: folder + "/reference.safetensors").tensor("input")
             try NPY.write(input, to: out + "/input.npy")
-            let (lines, error) = BuiltinCaseTests.run(source, path: script, args: [folder, out + "/input.npy", out])
+            let (lines, error, _) = BuiltinCaseTests.run(source, path: script, args: [folder, out + "/input.npy", out])
             XCTAssertNil(error, "\(name): \(error ?? "")")
             XCTAssertEqual(lines, ["done"])
             let ref = try SafetensorsFile(path: folder + "/hook_edits.safetensors")

@@ -8,7 +8,7 @@ final class ReproducePaperTests: XCTestCase {
         let out = NSTemporaryDirectory() + "vls-paper-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let source = try String(contentsOfFile: BuiltinCaseTests.root + "/Scripts/reproduce-paper.vls", encoding: .utf8)
-        let (lines, error) = BuiltinCaseTests.run(source, path: "reproduce-paper.vls",
+        let (lines, error, _) = BuiltinCaseTests.run(source, path: "reproduce-paper.vls",
                                                   args: ["Tests/Fixtures/models/standard", "Tests/Fixtures/folder", out, "Tests/Fixtures/folder"])
         XCTAssertNil(error, error ?? "")
         XCTAssertTrue(lines.contains { $0.contains("6 images") }, "the folder's 6 images are analysed")
@@ -25,7 +25,7 @@ final class ReproducePaperTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/zebra", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: BuiltinCaseTests.root + "/Tests/Fixtures/folder/class_0/img0.png", toPath: dir + "/zebra/a.png")
-        let (_, error) = BuiltinCaseTests.run("""
+        let (_, error, _) = BuiltinCaseTests.run("""
             m = load("Tests/Fixtures/models/standard")
             for x, y in dataset("\(dir)").batches(2, model: m):
                 print(y)

@@ -15,7 +15,7 @@ final class StdlibTests: XCTestCase {
             let name = String(f.dropLast(4))
             XCTAssertEqual(EmbeddedStdlib.modules[name].map { $0 + "\n" }, source.hasSuffix("\n") ? source : source + "\n",
                            "Stdlib/\(f) changed since it was embedded: run Scripts/embed-stdlib")
-            let (_, error) = BuiltinCaseTests.run("import \(name)\n", path: "import-\(name).vls")
+            let (_, error, _) = BuiltinCaseTests.run("import \(name)\n", path: "import-\(name).vls")
             XCTAssertNil(error, "import \(name): \(error ?? "")")
         }
     }
@@ -28,7 +28,7 @@ final class StdlibTests: XCTestCase {
 final class StdlibDriverTests: XCTestCase {
     /// Runs a script and returns its `check NAME VALUE` figures (failing on a script error).
     func checks(_ source: String, _ name: String) -> [String: Double] {
-        let (lines, error) = BuiltinCaseTests.run(source, path: "\(name).vls")
+        let (lines, error, _) = BuiltinCaseTests.run(source, path: "\(name).vls")
         XCTAssertNil(error, "\(name): \(error ?? "")")
         var out: [String: Double] = [:]
         for line in lines where line.hasPrefix("check ") {
@@ -184,7 +184,7 @@ final class StdlibDriverTests: XCTestCase {
             ("import context\ncontext.class_context(load(\"Tests/Fixtures/models/gap\"), dataset(images: x, labels: tensor([0, 1])))", "no CLS token"),
         ]
         for (code, want) in cases {
-            let (_, error) = BuiltinCaseTests.run(setup + code + "\n", path: "errors.vls")
+            let (_, error, _) = BuiltinCaseTests.run(setup + code + "\n", path: "errors.vls")
             XCTAssertNotNil(error, code)
             if let error { XCTAssertTrue(error.contains(want), "\(code): \(error)") }
         }
