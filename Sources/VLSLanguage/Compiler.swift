@@ -588,7 +588,7 @@ final class Compiler {
                 return { f in
                     let v = try ev(f)
                     if case .object(let o) = v, let r = try o.unary(.not) { return r }
-                    return .bool(!(try v.isTruthy))
+                    do { return .bool(!(try v.isTruthy)) } catch { throw locate(error, file, loc) }
                 }
             }
             return { f in
@@ -615,16 +615,20 @@ final class Compiler {
                 return .bool(true)
             }
         case .and(let a, let b):
-            let l = expr(a), r = expr(b)
+            let l = expr(a), r = expr(b), aloc = a.location
             return { f in
                 let v = try l(f)
-                return try v.isTruthy ? try r(f) : v
+                let t: Bool
+                do { t = try v.isTruthy } catch { throw locate(error, file, aloc) }
+                return t ? try r(f) : v
             }
         case .or(let a, let b):
-            let l = expr(a), r = expr(b)
+            let l = expr(a), r = expr(b), aloc = a.location
             return { f in
                 let v = try l(f)
-                return try v.isTruthy ? v : try r(f)
+                let t: Bool
+                do { t = try v.isTruthy } catch { throw locate(error, file, aloc) }
+                return t ? v : try r(f)
             }
         case .contains(let item, let container, let negated):
             let i = expr(item), c = expr(container)

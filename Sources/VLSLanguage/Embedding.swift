@@ -42,22 +42,30 @@
 //   protocol Displayable: VLSObject { func pngData() -> [UInt8]?; func svgText() -> String?; var caption: String { get } }
 //     A bare expression or show(x) that is Displayable goes to Interpreter.display; the notebook embeds it.
 //
-// NATIVES
+// NATIVES (declared once each: see Declarations.swift for the signature grammar)
 //   final class NativeFunction { init(name: String, signature: String, doc: String, area: String,
 //                                     body: @escaping (Arguments) throws -> Value) }   area groups it in :help
-//   struct Arguments {
+//     signature is "name(params)" with Python's parameter forms and types, e.g.
+//     "topk(logits: tensorlike, k: int = 5, axis: int = -1)", "print(*values, sep: string = \" \")",
+//     "len(x, /)", "sorted(xs: iterable, /, *, key: function = nil, reverse: bool = false)".
+//     Every call is bound against it first: unknown keywords (with a near-match hint), too many or missing
+//     arguments and wrong types are errors naming the function and parameter; ints from integral floats.
+//   final class Members<Receiver> { init(_ typeName: String, wrap:); property(name, doc) { r, interp in };
+//                                    method(signature, doc) { r, args in } }    the members of one object type
+//   protocol DeclaredObject: VLSObject { static var members: Members<Self> }   getProperty, memberNames and
+//                                                                               memberHelp come from the table
+//   Declarations.registerType(name, description:) { value in value-or-nil }    a parameter type of the embedder
+//   struct Arguments {     (bound to the declaration; the index of an accessor is a hint, names decide)
 //     let positional: [Value]; let keywords: [(String, Value)]; let interpreter: Interpreter; let functionName: String
-//     var count: Int
-//     func keyword(_ name: String) -> Value?
-//     func optional(_ index: Int?, _ name: String) -> Value?          positional index (if given and present) or keyword
+//     var count: Int                                                   positional arguments given
+//     func optional(_ index: Int?, _ name: String) -> Value?          the bound value (nil when absent)
+//     func given(_ name: String) -> Bool                               passed by the call rather than defaulted
 //     func value(_ index: Int, _ name: String) throws -> Value        "'f' missing argument #1 'path'"
 //     func int(_ index: Int?, _ name: String, default: Int? = nil) throws -> Int          also double (int or float),
 //     func string / bool / list(_ index: Int?, _ name: String, default: ...) throws -> ...  string, bool, list -> [Value]
 //     func object<T: VLSObject>(_ index: Int, _ name: String, as: T.Type, expected: String) throws -> T
-//     func expectKeywords(_ allowed: Set<String>) throws               "'f' got an unexpected keyword argument 'x'"
-//     func expectAtMost(_ n: Int) throws                               "'f' takes at most 2 arguments (3 given)"
 //     func badArgument(_ index: Int?, _ name: String, expected: String, got: Value) -> Error
-//                                                                      "bad argument #2 to 'project' (tensor expected, got string)"
+//                                                                      "bad argument #2 'h' to 'project' (tensor expected, got string)"
 //   }
 //   struct RuntimeError: Error { init(_ message: String); static var interrupted }   natives throw it; the interpreter
 //     adds FILE:LINE:COL, the source line and the traceback. Other Error types are shown with String(describing:).
