@@ -57,10 +57,13 @@ public struct ParamType {
         for alt in alternatives {
             switch ParamType.match(alt, v) {
             case .success(let out): return .success(out)
-            case .failure(let p): if case .notIntegral = p { integralProblem = p }
+            case .failure(let p):
+                // A specific problem (a non-integral float, a bad list item) says more than "wrong type".
+                if case .wrongType = p { continue }
+                integralProblem = p
             }
         }
-        return .failure(integralProblem ?? .wrongType(expected: text, got: v.typeName))
+        return .failure(integralProblem ?? .wrongType(expected: text, got: ParamType.describe(v)))
     }
 
     /// "float 11.5", "int 3", or the type name.

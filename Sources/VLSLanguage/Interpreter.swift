@@ -124,8 +124,8 @@ public final class Interpreter {
                 guard let h else { out += "\n  \(m)"; continue }
                 let lines = h.split(separator: "\n", maxSplits: 1).map(String.init)
                 var doc = lines.count > 1 ? lines[1].trimmingWhitespace() : ""
-                if let end = doc.firstIndex(where: { $0 == "." }) { doc = String(doc[...end]) }
-                out += "\n  \(lines[0])" + (doc.isEmpty ? "" : "  — \(doc)")
+                if let end = doc.firstRange(of: ". ") { doc = String(doc[..<end.lowerBound]) + "." }
+                out += "\n  \(lines[0])" + (doc.isEmpty ? "" : " — \(doc)")
             }
             return out
         }

@@ -27,7 +27,8 @@ final class BuiltinCaseTests: XCTestCase {
         case .syntaxErrors(let ds): error = ds.map { interp.render($0) }.joined(separator: "\n"); exit = 65
         case .runtimeError(let d): error = interp.render(d); exit = 70
         }
-        return (out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(out.hasSuffix("\n") ? 1 : 0).map { $0 }, error, exit)
+        let lines = out.isEmpty ? [] : out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(out.hasSuffix("\n") ? 1 : 0).map { $0 }
+        return (lines, error, exit)
     }
 
     func testCases() throws {
