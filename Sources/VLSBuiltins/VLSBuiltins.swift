@@ -226,16 +226,69 @@ func tensorValue(_ v: Value) throws -> Tensor {
     case .bool(let b): return Tensor(scalar: b ? 1 : 0)
     case .range(let r): return Tensor((0..<r.count).map { Float(r[$0]) }, shape: [r.count])
     case .list(let l):
-        if l.items.isEmpty { return Tensor([], shape: [0]) }
-        let parts = try l.items.map(tensorValue)
-        let shape = parts[0].shape
-        guard parts.allSatisfy({ $0.shape == shape }) else {
-            throw RuntimeError("tensor(): nested lists must be rectangular (found shapes \(parts[0].shape) and \(parts.first { $0.shape != shape }!.shape))")
-        }
-        return try Tensor.stack(parts)
+        return try tensorFromNestedList(l)
     default:
         throw RuntimeError("cannot make a tensor from a \(v.typeName)")
     }
+}
+
+/// The most axes a tensor built from nested lists may have (a cycle or a deeper nesting is
+/// an error, never a stack overflow).
+let maxNestedListRank = 64
+
+/// A nested rectangular list of numbers (or tensors) as one tensor, in one linear pass: the
+/// shape from the first items, then every item checked against it while filling.
+func tensorFromNestedList(_ l: ListRef) throws -> Tensor {
+    var shape: [Int] = []
+    var v = Value.list(l)
+    var leaf: [Int] = []
+    while true {
+        if case .list(let inner) = v {
+            guard shape.count < maxNestedListRank else {
+                throw RuntimeError("tensor(): lists nested deeper than \(maxNestedListRank) levels (or a list that contains itself)")
+            }
+            shape.append(inner.items.count)
+            guard let first = inner.items.first else { break }
+            v = first
+        } else {
+            if case .object(let o as TensorObject) = v { leaf = o.tensor.shape }
+            break
+        }
+    }
+    let full = shape + leaf
+    let out = try Tensor(zeros: full, for: "tensor()")
+    let p = out.mutablePointer
+    var k = 0
+    func fill(_ v: Value, _ dim: Int) throws {
+        if dim == shape.count {
+            switch v {
+            case .int(let i): p[k] = Float(i); k += 1
+            case .float(let d): p[k] = Float(d); k += 1
+            case .bool(let b): p[k] = b ? 1 : 0; k += 1
+            case .object(let o as TensorObject):
+                guard o.tensor.shape == leaf else {
+                    throw RuntimeError("tensor(): nested lists must be rectangular (found tensors of shapes \(leaf) and \(o.tensor.shape))")
+                }
+                let t = o.tensor.contiguous()
+                for i in 0..<t.count { p[k + i] = t.pointer[i] }
+                k += t.count
+            case .list:
+                throw RuntimeError("tensor(): nested lists must be rectangular (a list where a number was expected at depth \(dim))")
+            default:
+                throw RuntimeError("cannot make a tensor from a \(v.typeName)")
+            }
+            return
+        }
+        guard case .list(let inner) = v else {
+            throw RuntimeError("tensor(): nested lists must be rectangular (a \(v.typeName) where a list of \(shape[dim]) was expected at depth \(dim))")
+        }
+        guard inner.items.count == shape[dim] else {
+            throw RuntimeError("tensor(): nested lists must be rectangular (found lengths \(shape[dim]) and \(inner.items.count) at depth \(dim))")
+        }
+        for x in inner.items { try fill(x, dim + 1) }
+    }
+    try fill(.list(l), 0)
+    return out
 }
 
 /// Converts a tensor to nested lists of floats (ints when `ints`).

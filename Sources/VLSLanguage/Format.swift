@@ -14,35 +14,52 @@ enum Format {
 
     static func repr(_ v: Value) -> String {
         var seen: Set<ObjectIdentifier> = []
-        return repr(v, &seen)
+        var out = ""
+        repr(v, &seen, into: &out, depth: 0)
+        return out
     }
 
-    private static func repr(_ v: Value, _ seen: inout Set<ObjectIdentifier>) -> String {
+    /// Nesting deeper than this prints as `[...]` (Python raises RecursionError near 1000).
+    static let maxReprDepth = 10_000
+
+    /// Appends to one buffer, so a deeply nested list prints in linear time.
+    private static func repr(_ v: Value, _ seen: inout Set<ObjectIdentifier>, into out: inout String, depth: Int) {
         switch v {
-        case .nil: return "nil"
-        case .bool(let b): return b ? "true" : "false"
-        case .int(let i): return String(i)
-        case .float(let d): return float(d)
-        case .string(let s): return quote(s)
+        case .nil: out += "nil"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .float(let d): out += float(d)
+        case .string(let s): out += quote(s)
         case .list(let l):
             let id = ObjectIdentifier(l)
-            if seen.contains(id) { return "[...]" }
+            if seen.contains(id) || depth > maxReprDepth { out += "[...]"; return }
             seen.insert(id)
             defer { seen.remove(id) }
-            return "[" + l.items.map { repr($0, &seen) }.joined(separator: ", ") + "]"
+            out += "["
+            for (i, x) in l.items.enumerated() {
+                if i > 0 { out += ", " }
+                repr(x, &seen, into: &out, depth: depth + 1)
+            }
+            out += "]"
         case .dict(let d):
             let id = ObjectIdentifier(d)
-            if seen.contains(id) { return "{...}" }
+            if seen.contains(id) || depth > maxReprDepth { out += "{...}"; return }
             seen.insert(id)
             defer { seen.remove(id) }
-            var parts: [String] = []
-            for (i, k) in d.keys.enumerated() { parts.append(repr(k, &seen) + ": " + repr(d.values[i], &seen)) }
-            return "{" + parts.joined(separator: ", ") + "}"
+            out += "{"
+            let (ks, vs) = (d.keys, d.values)
+            for (i, k) in ks.enumerated() {
+                if i > 0 { out += ", " }
+                repr(k, &seen, into: &out, depth: depth + 1)
+                out += ": "
+                repr(vs[i], &seen, into: &out, depth: depth + 1)
+            }
+            out += "}"
         case .range(let r):
-            return r.step == 1 ? "range(\(r.start), \(r.stop))" : "range(\(r.start), \(r.stop), \(r.step))"
-        case .function(let f): return "<function \(f.name)>"
-        case .native(let f): return "<builtin \(f.name)>"
-        case .object(let o): return o.describe()
+            out += r.step == 1 ? "range(\(r.start), \(r.stop))" : "range(\(r.start), \(r.stop), \(r.step))"
+        case .function(let f): out += "<function \(f.name)>"
+        case .native(let f): out += "<builtin \(f.name)>"
+        case .object(let o): out += o.describe()
         }
     }
 

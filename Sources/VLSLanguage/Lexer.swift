@@ -164,7 +164,13 @@ struct Lexer {
         var text: String
         if Lexer.puncts3.contains(s3) { text = s3 } else if Lexer.puncts2.contains(s2) { text = s2 } else if Lexer.puncts1.contains(c) { text = String(c) } else {
             advance()
-            error("unexpected character '\(c)'", start)
+            if c == "\0" {
+                error("a NUL byte (\\0) in the source: not a text file?", start)
+            } else if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                error("unexpected control character \(c.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " "))", start)
+            } else {
+                error("unexpected character '\(c)'", start)
+            }
             return
         }
         for _ in 0..<text.count { advance() }

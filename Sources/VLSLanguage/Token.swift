@@ -11,7 +11,23 @@ public final class SourceFile: @unchecked Sendable {
     public let path: String
     public let text: String
     private var cachedLines: [Substring]?
-    public init(path: String, text: String) { self.path = path; self.text = text }
+    /// Line ends are normalised as Python reads source: CRLF and lone CR become LF, and a
+    /// leading UTF-8 byte-order mark is dropped (Swift would otherwise see "\r\n" as one
+    /// character and miss the line end).
+    public init(path: String, text: String) {
+        self.path = path
+        var t = text
+        if t.hasPrefix("\u{FEFF}") { t.removeFirst() }
+        if t.unicodeScalars.contains("\r") {
+            t = String(String.UnicodeScalarView(t.unicodeScalars.split(separator: "\r", omittingEmptySubsequences: false).enumerated().flatMap { i, part -> [Unicode.Scalar] in
+                // A part after a CR: drop the LF of a CRLF pair; every CR becomes LF.
+                var p = Array(part)
+                if i > 0 && p.first == "\n" { p.removeFirst() }
+                return (i > 0 ? ["\n"] : []) + p
+            }))
+        }
+        self.text = t
+    }
 
     /// The text of a 1-based line, without its newline.
     public func line(_ n: Int) -> String {

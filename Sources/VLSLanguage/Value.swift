@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A value of the language. Lists and dictionaries have reference semantics (like Python);
 /// tuples are lists.
 public enum Value {
@@ -60,6 +66,46 @@ extension Value: CustomStringConvertible, Equatable {
 public final class ListRef {
     public var items: [Value]
     public init(_ items: [Value] = []) { self.items = items }
+    /// Releases nested lists and dicts iteratively: dropping `x = [i, x]` built 100,000
+    /// deep must not recurse once per level (a stack overflow at exit).
+    deinit { if !items.isEmpty { ContainerRelease.drain(&items) } }
+}
+
+/// Iterative release of nested containers. The first dying container of a thread drains a
+/// work list; a container that dies while that drain runs (a child released by it) hands
+/// its items to the same list instead of releasing them itself, so no deinit recurses.
+enum ContainerRelease {
+    final class State { var draining = false; var work: [Value] = [] }
+
+    nonisolated(unsafe) private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in if let p { Unmanaged<State>.fromOpaque(p).release() } }
+        return k
+    }()
+
+    private static var state: State {
+        if let p = pthread_getspecific(key) { return Unmanaged<State>.fromOpaque(p).takeUnretainedValue() }
+        let s = State()
+        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
+        return s
+    }
+
+    static func drain(_ items: inout [Value]) {
+        let s = state
+        if s.draining {
+            s.work.append(contentsOf: items)
+            items = []
+            return
+        }
+        s.draining = true
+        s.work.append(contentsOf: items)
+        items = []
+        while !s.work.isEmpty {
+            // Dropping the popped value may run a deinit that appends to `work`.
+            _ = s.work.removeLast()
+        }
+        s.draining = false
+    }
 }
 
 /// An immutable lazy integer range (`range(a, b, step)`).
@@ -145,6 +191,14 @@ public final class DictRef {
     }
 
     public func removeAll() { keys = []; values = []; index = [:] }
+
+    deinit {
+        if !values.isEmpty {
+            var vs = values
+            values = []
+            ContainerRelease.drain(&vs)
+        }
+    }
 }
 
 /// A user-defined function (a `def` or `fn`) with the frame it closes over.
