@@ -38,12 +38,15 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             let m = r.model
             let B = r.input.shape[0]
             var classes = try r.result.logits.reduce(.argmax, axis: -1).scalars.map { Int($0) }
-            if let t = a.optional(nil, "target"), !{ if case .nil = t { return true }; return false }() {
-                if case .int(let c) = t { classes = [Int](repeating: c, count: B) }
-                else { classes = try tensorValue(t).scalars.map { Int($0) } }
+            if let t = a.optional(nil, "target") {
+                classes = try classIndices(t, images: B, classes: m.c.numClasses, function: "saliency")
             }
-            guard classes.count == B else { throw RuntimeError("saliency: \(classes.count) targets for \(B) images") }
             let method = try a.string(nil, "method", default: "lens")
+            if method != "lens" {
+                for k in ["block", "head"] where a.optional(nil, k) != nil {
+                    throw RuntimeError("saliency: \(k): applies to method \"lens\" only (method \"\(method)\" has no per-\(k) map)")
+                }
+            }
             let blocks = try a.intList(nil, "block"), heads = try a.intList(nil, "head")
             let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0)))
             let imp = try importance(m, r.input, classes: classes, method: method, loss: try lossArg(a), blocks: blocks, heads: heads, seed: seed)

@@ -237,9 +237,7 @@ final class RunObject: DeclaredObject {
         case nil, .nil?: return try result.logits.reduce(.argmax, axis: -1).scalars.map { Int($0) }
         case .int(let c)?: return [Int](repeating: c, count: B)
         case let other?:
-            let t = try tensorValue(other).scalars.map { Int($0) }
-            guard t.count == B else { throw RuntimeError("target: \(t.count) classes for \(B) images") }
-            return t
+            return try classIndices(other, images: B, classes: model.c.numClasses, function: "run.grad")
         }
     }
 

@@ -216,6 +216,28 @@ extension Arguments {
     }
 }
 
+/// Target classes from a user value: an int for every image, or one per image (list or
+/// tensor); each must be an integral class index in range (a float tensor's 3.0 is class
+/// 3; 3.5, NaN and 10 of 10 classes are errors naming the function).
+func classIndices(_ v: Value, images: Int, classes: Int, function: String) throws -> [Int] {
+    func check(_ x: Double, _ i: Int?) throws -> Int {
+        let at = i.map { " (item \($0))" } ?? ""
+        guard x.isFinite, x == x.rounded(), abs(x) < 1e15 else {
+            throw RuntimeError("\(function): target\(at) is \(x), not a class index")
+        }
+        let c = Int(x)
+        guard c >= 0, c < classes else { throw RuntimeError("\(function): target class \(c)\(at) out of range (0...\(classes - 1))") }
+        return c
+    }
+    if case .int(let c) = v { return [Int](repeating: try check(Double(c), nil), count: images) }
+    if case .float(let d) = v { return [Int](repeating: try check(d, nil), count: images) }
+    let t = try tensorValue(v)
+    guard t.count == images, t.rank <= 1 else {
+        throw RuntimeError("\(function): \(t.count) targets (shape \(t.shape)) for \(images) images; give one class or one per image")
+    }
+    return try t.scalars.enumerated().map { try check(Double($0.element), $0.offset) }
+}
+
 /// Converts a language value to a tensor: tensors as they are, numbers as scalars, nested
 /// lists of numbers as n-d tensors (rectangular).
 func tensorValue(_ v: Value) throws -> Tensor {
