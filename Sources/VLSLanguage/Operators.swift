@@ -57,6 +57,26 @@ enum Ops {
         }
     }
 
+    /// `x op= y`, Python's in-place forms: a list is extended (`+=`, by any iterable) or
+    /// repeated (`*=`) in place, so every alias of it sees the change; any other value
+    /// gets `x op y`, a new value.
+    static func augmented(_ op: BinaryOperator, _ l: Value, _ r: Value, _ interp: Interpreter) throws -> Value {
+        if case .list(let xs) = l {
+            if op == .add {
+                let more: [Value]
+                if case .list(let ys) = r { more = ys.items } else { more = try toArray(r, interp) }
+                if (xs.items.count + more.count) * MemoryLayout<Value>.stride > Interrupt.maxCollectionBytes { throw RuntimeError("list concatenation too large (over \(Interrupt.maxCollectionBytes) bytes)") }
+                xs.items.append(contentsOf: more)
+                return l
+            }
+            if op == .multiply, case .int(let n) = r {
+                xs.items = try repeated(xs.items, n)
+                return l
+            }
+        }
+        return try binary(op, l, r)
+    }
+
     private static func repeated(_ s: String, _ n: Int) throws -> String {
         if n <= 0 { return "" }
         if s.utf8.count.multipliedReportingOverflow(by: n).overflow || s.utf8.count * n > Interrupt.maxCollectionBytes {
