@@ -11,7 +11,10 @@ final class BuiltinCaseTests: XCTestCase {
     static let cases = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Cases").path
 
     /// Runs a program; returns printed lines and the error message, if any.
-    static func run(_ source: String, path: String, args: [String] = []) -> (lines: [String], error: String?) {
+    static func run(_ source: String, path: String, args: [String] = [], fastPaths: Bool = true) -> (lines: [String], error: String?) {
+        let savedFast = FastPaths.enabled
+        FastPaths.enabled = fastPaths
+        defer { FastPaths.enabled = savedFast }
         let interp = Interpreter()
         var out = ""
         interp.output = { out += $0 }
@@ -48,6 +51,10 @@ final class BuiltinCaseTests: XCTestCase {
                 if let r = line.range(of: "# expect error: ") { expectedError = String(line[r.upperBound...]) }
             }
             let (lines, error) = Self.run(source, path: path)
+            // The same program with every compiler fast path off must behave the same.
+            let plain = Self.run(source, path: path, fastPaths: false)
+            XCTAssertEqual(plain.lines, lines, "\(f): printed lines differ without the fast paths")
+            XCTAssertEqual(plain.error, error, "\(f): error differs without the fast paths")
             XCTAssertEqual(lines, expected, "\(f): printed lines differ")
             if let expectedError {
                 XCTAssertNotNil(error, "\(f): expected error '\(expectedError)'")
