@@ -309,7 +309,13 @@ enum Ops {
         case .dict(let d):
             let keys = d.keys
             var i = 0
-            return { if i < keys.count { i += 1; return keys[i - 1] }; return nil }
+            // As in Python: adding or removing keys while iterating is an error, not a
+            // loop over a stale snapshot.
+            return {
+                if d.count != keys.count { throw RuntimeError("dictionary changed size during iteration") }
+                if i < keys.count { i += 1; return keys[i - 1] }
+                return nil
+            }
         case .object(let o):
             if let it = try o.makeIterator(interpreter: interp) { return it }
             throw RuntimeError("\(o.typeName) is not iterable")
