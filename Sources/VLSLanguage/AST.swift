@@ -32,6 +32,9 @@ final class Expr {
     let location: SourceLocation
     /// Written inside parentheses: `(a < b) < c` is not a comparison chain.
     var parenthesized = false
+    /// A comprehension's own frame (its variables are its own, as in Python 3): the number
+    /// of slots, set by the resolver.
+    var scopeSlots = 0
     init(_ kind: ExprKind, _ location: SourceLocation) { self.kind = kind; self.location = location }
 }
 

@@ -1,7 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The switch for the compiler's fast paths: specialised closures that re-state what the
+/// plain path (Ops.binary, Interpreter.callValue, Ops.iterator, ...) already means, only
+/// quicker. Off (`VLS_NO_FAST_PATHS=1` or `vls run --no-fast-paths`), code compiled from then
+/// on takes the plain path everywhere, so tests can hold the two to the same output.
+public enum FastPaths {
+    nonisolated(unsafe) public static var enabled: Bool = {
+        guard let v = getenv("VLS_NO_FAST_PATHS") else { return true }
+        let s = String(cString: v)
+        return s.isEmpty || s == "0"
+    }()
+}
+
 /// Compiles the resolved syntax tree into a tree of Swift closures. Variables are slots
 /// (locals) or cells (globals) fixed at compile time, so running does no name lookups.
 final class Compiler {
     let interp: Interpreter
+    /// `FastPaths.enabled` when this compiler was made.
+    let fast = FastPaths.enabled
     let file: SourceFile
     let module: ModuleScope
     private var functionNesting = 0
@@ -84,7 +104,7 @@ final class Compiler {
         case .pass:
             return { _ in .normal }
         case .assign(let t, let e):
-            if case .name(let n) = t, case .binary(.add, let l, let r) = e.kind, case .name(let ln) = l.kind, ln.name == n.name {
+            if fast, case .name(let n) = t, case .binary(.add, let l, let r) = e.kind, case .name(let ln) = l.kind, ln.name == n.name {
                 return appendInPlace(n, expr(r), loc, read: ln)
             }
             let st = store(t)
@@ -138,49 +158,64 @@ final class Compiler {
         }
     }
 
-    /// `x = x + e`: appends to a string in place when the variable holds the only reference.
-    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation, read: NameRef? = nil) -> Exec {
+    /// `x = x + e` and `x += e` on a variable. As in Python, the left operand is read before
+    /// `e` runs (`n = n + g()` adds g() to the n read first, even when g() rebinds n), and
+    /// `+=` extends a list in place (every alias sees it) while `x = x + e` makes a new one.
+    /// A string the variable holds the only reference to is appended to in place.
+    private func appendInPlace(_ n: NameRef, _ rhs: @escaping Eval, _ loc: SourceLocation, read: NameRef? = nil, augmented: Bool = false) -> Exec {
         let file = self.file
+        let interp = self.interp
         let readRef = read ?? n
-        @inline(__always) func apply(_ v: inout Value, _ r: Value) throws {
-            if case .string(var s) = v, case .string(let t) = r {
+        /// `old + r` into `variable` (which held `old` when it was read; `e` may have rebound it).
+        @inline(__always) func combine(_ old: inout Value, _ r: Value, _ variable: inout Value) throws {
+            if case .int(let a) = old, case .int(let b) = r {
+                let (x, o) = a.addingReportingOverflow(b)
+                if !o { variable = .int(x); return }
+            }
+            if case .string(var s) = old, case .string(let t) = r {
                 if s.utf8.count + t.utf8.count > Interrupt.maxCollectionBytes {
                     throw Diagnostic(message: "string concatenation too large (over \(Interrupt.maxCollectionBytes) bytes)", file: file, location: loc)
                 }
-                v = .nil
+                old = .nil
+                var current = Value.nil
+                swap(&current, &variable)
+                // Still the string that was read (the usual case): drop that reference too,
+                // so `s` is unique and `+=` appends without copying.
+                if case .string(let c) = current, c == s { current = .nil }
                 s += t
-                v = .string(s)
+                variable = .string(s)
                 return
             }
-            if case .int(let a) = v, case .int(let b) = r {
-                let (x, o) = a.addingReportingOverflow(b)
-                if !o { v = .int(x); return }
-            }
-            do { v = try Ops.binary(.add, v, r) } catch { throw locate(error, file, loc) }
+            do {
+                variable = augmented ? try Ops.augmented(.add, old, r, interp) : try Ops.binary(.add, old, r)
+            } catch { throw locate(error, file, loc) }
         }
         switch n.resolution {
         case .local(let slot):
             return { f in
+                var old = f.slots[slot]
+                if old.isUnbound { throw Compiler.unboundError(readRef, file) }
                 let r = try rhs(f)
-                if f.slots[slot].isUnbound { throw Compiler.unboundError(readRef, file) }
-                try apply(&f.slots[slot], r)
+                try combine(&old, r, &f.slots[slot])
                 return .normal
             }
         case .enclosing(let depth, let slot):
             return { f in
-                let r = try rhs(f)
                 let frame = f.ancestor(depth)
-                if frame.slots[slot].isUnbound { throw Compiler.unboundError(readRef, file) }
-                try apply(&frame.slots[slot], r)
+                var old = frame.slots[slot]
+                if old.isUnbound { throw Compiler.unboundError(readRef, file) }
+                let r = try rhs(f)
+                try combine(&old, r, &frame.slots[slot])
                 return .normal
             }
         case .global:
             let cell = module.cell(n.name)
             let name = n.name
             return { f in
-                let r = try rhs(f)
                 if !cell.defined { throw Diagnostic(message: "undefined variable '\(name)'", file: file, location: readRef.location) }
-                try cell.update { try apply(&$0, r) }
+                var old = cell.value
+                let r = try rhs(f)
+                try cell.update { try combine(&old, r, &$0) }
                 return .normal
             }
         }
@@ -190,13 +225,14 @@ final class Compiler {
         let file = self.file
         switch t {
         case .name(let n):
-            if op == .add { return appendInPlace(n, rhs, loc) }
+            if fast && op == .add { return appendInPlace(n, rhs, loc, augmented: true) }
             let load = name(n)
             let st = store(t)
+            let interp = self.interp
             return { f in
                 let l = try load(f)
                 let r = try rhs(f)
-                do { try st(f, try Ops.binary(op, l, r)) } catch { throw locate(error, file, loc) }
+                do { try st(f, try Ops.augmented(op, l, r, interp)) } catch { throw locate(error, file, loc) }
                 return .normal
             }
         case .subscripted(let base, let items, let sloc):
@@ -209,8 +245,8 @@ final class Compiler {
                 do {
                     let old = try Ops.getItem(container, index, interp)
                     let r = try rhs(f)
-                    // `xs += [..]` on a list element extends it in place, like Python.
-                    let new = try Ops.binary(op, old, r)
+                    // `xs[i] += [..]` on a list element extends it in place, like Python.
+                    let new = try Ops.augmented(op, old, r, interp)
                     try Ops.setItem(container, index, new, interp)
                 } catch { throw locate(error, file, sloc) }
                 return .normal
@@ -222,7 +258,7 @@ final class Compiler {
                 let obj = try b(f)
                 do {
                     let old = try Ops.getAttribute(obj, name, interp)
-                    let new = try Ops.binary(op, old, try rhs(f))
+                    let new = try Ops.augmented(op, old, try rhs(f), interp)
                     try Ops.setAttribute(obj, name, new, interp)
                 } catch { throw locate(error, file, aloc) }
                 return .normal
@@ -246,9 +282,10 @@ final class Compiler {
             case .enclosing: break
             }
         }
+        let fast = self.fast
         return { f in
             let seq = try iter(f)
-            switch seq {
+            switch fast ? seq : .nil {
             case .range(let r):
                 var i = r.start
                 let stop = r.stop, step = r.step
@@ -313,7 +350,7 @@ final class Compiler {
         boundSlots = decl.params.count
         // (No Optional closures here: one taken out of an Optional is called through a
         // reabstraction thunk.)
-        let hasDirect = Compiler.isDirect(decl.body)
+        let hasDirect = fast && Compiler.isDirect(decl.body)
         let body: Exec
         let direct: Eval
         if hasDirect {
@@ -392,6 +429,7 @@ final class Compiler {
     /// `if n < 2: return n` (a parameter compared with an int constant; a parameter, an int
     /// constant or nothing returned) as one closure instead of three (test, value, rest).
     private func fusedGuard(_ c: Expr, _ r: Expr?, _ test: @escaping Test, _ next: @escaping Eval) -> Eval? {
+        if !fast { return nil }
         guard case .binary(let op, let a, let b) = c.kind, case .int(let k) = b.kind,
               case .name(let n) = a.kind, case .local(let slot) = n.resolution, slot < boundSlots else { return nil }
         switch op {
@@ -508,7 +546,7 @@ final class Compiler {
         let file = self.file
         switch n.resolution {
         case .local(let slot):
-            if slot < boundSlots { return { f in f.slots[slot] } }
+            if slot < boundSlots && fast { return { f in f.slots[slot] } }
             return { f in
                 let v = f.slots[slot]
                 if v.isUnbound { throw Compiler.unboundError(n, file) }
@@ -591,9 +629,10 @@ final class Compiler {
                     do { return .bool(!(try v.isTruthy)) } catch { throw locate(error, file, loc) }
                 }
             }
+            let fast = self.fast
             return { f in
                 let v = try ev(f)
-                if op == .negate, case .int(let i) = v, i != Int.min { return .int(-i) }
+                if fast, op == .negate, case .int(let i) = v, i != Int.min { return .int(-i) }
                 do { return try Ops.unary(op, v) } catch { throw locate(error, file, loc) }
             }
         case .binary(let op, let a, let b):
@@ -644,7 +683,7 @@ final class Compiler {
             return call(callee, args, loc)
         case .subscripted(let base, let items):
             let b = expr(base)
-            if items.count == 1, case .index(let ie) = items[0] {
+            if fast, items.count == 1, case .index(let ie) = items[0] {
                 let i = expr(ie)
                 return { f in
                     let container = try b(f)
@@ -671,12 +710,12 @@ final class Compiler {
         case .lambda(let decl):
             return function(decl)
         case .dictComprehension(let key, let value, let target, let iterable, let condition):
-            let ke = expr(key), ve = expr(value)
-            let st = store(target)
-            let cond = condition.map(expr)
             let iter = expr(iterable)
-            return { f in
-                let seq = try iter(f)
+            let (ke, ve, st, cond) = inComprehension { (expr(key), expr(value), store(target), condition.map(expr)) }
+            let slots = e.scopeSlots
+            return { outer in
+                let seq = try iter(outer)
+                let f = Frame.make(count: slots, parent: outer)
                 let out = DictRef()
                 let next: () throws -> Value?
                 do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
@@ -694,12 +733,12 @@ final class Compiler {
                 return .dict(out)
             }
         case .comprehension(let element, let target, let iterable, let condition):
-            let el = expr(element)
-            let st = store(target)
-            let cond = condition.map(expr)
             let iter = expr(iterable)
-            return { f in
-                let seq = try iter(f)
+            let (el, st, cond) = inComprehension { (expr(element), store(target), condition.map(expr)) }
+            let slots = e.scopeSlots
+            return { outer in
+                let seq = try iter(outer)
+                let f = Frame.make(count: slots, parent: outer)
                 var out: [Value] = []
                 let next: () throws -> Value?
                 do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
@@ -715,6 +754,16 @@ final class Compiler {
                 return .list(ListRef(out))
             }
         }
+    }
+
+    /// Compiles the parts of a comprehension that run in its own frame (a child of the
+    /// enclosing one, so closures made there capture it, even at module level).
+    private func inComprehension<T>(_ body: () -> T) -> T {
+        let savedBound = boundSlots
+        boundSlots = 0
+        functionNesting += 1
+        defer { functionNesting -= 1; boundSlots = savedBound }
+        return body()
     }
 
     private func subscriptItems(_ items: [SubscriptItem]) -> (Frame) throws -> [IndexItem] {
@@ -753,6 +802,7 @@ final class Compiler {
         @inline(__always) func slow(_ x: Value, _ y: Value) throws -> Value {
             do { return try Ops.binary(op, x, y) } catch { throw locate(error, file, loc) }
         }
+        if !fast { return { f in try slow(try l(f), try r(f)) } }
         switch op {
         case .add:
             return { f in
@@ -808,7 +858,7 @@ final class Compiler {
     /// `n - 1`, `i < 10`, `k * 2`: an int constant on the right is folded into the closure,
     /// and a local on the left is read straight from its slot (no closure calls).
     private func constantOperand(_ op: BinaryOperator, _ a: Expr, _ b: Expr, _ loc: SourceLocation) -> Eval? {
-        guard case .int(let k) = b.kind else { return nil }
+        guard fast, case .int(let k) = b.kind else { return nil }
         switch op {
         case .add, .subtract, .multiply, .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual: break
         default: return nil
@@ -857,6 +907,7 @@ final class Compiler {
     func condition(_ e: Expr) -> Test {
         let file = self.file
         let loc = e.location
+        if !fast { return truth(expr(e)) }
         switch e.kind {
         case .and(let a, let b):
             let l = condition(a), r = condition(b)
@@ -922,7 +973,7 @@ final class Compiler {
         if case .attribute(let recvExpr, let method) = calleeExpr.kind {
             let recv = expr(recvExpr)
             let mloc = calleeExpr.location
-            if method == "append" && positional.count == 1 && kwNames.isEmpty {
+            if fast && method == "append" && positional.count == 1 && kwNames.isEmpty {
                 let a0 = expr(args[0].value)
                 if case .name(let rn) = recvExpr.kind, case .global = rn.resolution {
                     // `xs.append(v)` on a module variable: the list is read from its cell.
@@ -949,7 +1000,7 @@ final class Compiler {
             }
         }
         let callee = expr(calleeExpr)
-        if kwNames.isEmpty && positional.count <= 3 {
+        if fast && kwNames.isEmpty && positional.count <= 3 {
             // Fast paths: a user function called with exactly its parameters.
             let n = positional.count
             let argExprs = args.map(\.value)

@@ -29,6 +29,9 @@ public final class Interpreter {
     let stopFlag = Interrupt.rawFlag
     private var runDepth = 0
 
+    /// `FastPaths.enabled` when the interpreter was made (frames are pooled only with it).
+    let fastPaths = FastPaths.enabled
+
     public init() {
         display = { _ in }
         let box = BuiltinLookup()
@@ -284,7 +287,7 @@ public final class Interpreter {
             return try run(fn, frame, file, loc)
         }
         let v = try run(fn, frame, file, loc)
-        code.recycle(&frame)
+        if fastPaths { code.recycle(&frame) }
         return v
     }
 

@@ -57,6 +57,26 @@ enum Ops {
         }
     }
 
+    /// `x op= y`, Python's in-place forms: a list is extended (`+=`, by any iterable) or
+    /// repeated (`*=`) in place, so every alias of it sees the change; any other value
+    /// gets `x op y`, a new value.
+    static func augmented(_ op: BinaryOperator, _ l: Value, _ r: Value, _ interp: Interpreter) throws -> Value {
+        if case .list(let xs) = l {
+            if op == .add {
+                let more: [Value]
+                if case .list(let ys) = r { more = ys.items } else { more = try toArray(r, interp) }
+                if (xs.items.count + more.count) * MemoryLayout<Value>.stride > Interrupt.maxCollectionBytes { throw RuntimeError("list concatenation too large (over \(Interrupt.maxCollectionBytes) bytes)") }
+                xs.items.append(contentsOf: more)
+                return l
+            }
+            if op == .multiply, case .int(let n) = r {
+                xs.items = try repeated(xs.items, n)
+                return l
+            }
+        }
+        return try binary(op, l, r)
+    }
+
     private static func repeated(_ s: String, _ n: Int) throws -> String {
         if n <= 0 { return "" }
         if s.utf8.count.multipliedReportingOverflow(by: n).overflow || s.utf8.count * n > Interrupt.maxCollectionBytes {
@@ -103,7 +123,10 @@ enum Ops {
             let m = a % b
             return .int(m != 0 && (m < 0) != (b < 0) ? m + b : m)
         case .power:
-            if b < 0 { return .float(pow(Double(a), Double(b))) }
+            if b < 0 {
+                if a == 0 { throw RuntimeError("0 cannot be raised to a negative power") }
+                return .float(pow(Double(a), Double(b)))
+            }
             var result = 1, base = a, e = b
             while e > 0 {
                 if e & 1 == 1 {
@@ -123,6 +146,27 @@ enum Ops {
         }
     }
 
+    /// Python's float `//` and `%` (CPython's float_divmod): the remainder has the sign of
+    /// the divisor (a zero one too: -7.5 % 0.5 is 0.0), and the quotient is the floor of
+    /// (a - remainder) / b, rounded to the nearest integer (1 // 0.1 is 9.0, not 10.0).
+    static func floatDivmod(_ a: Double, _ b: Double) -> (div: Double, mod: Double) {
+        var mod = fmod(a, b)
+        var div = (a - mod) / b
+        if mod != 0 {
+            if (b < 0) != (mod < 0) { mod += b; div -= 1 }
+        } else {
+            mod = Double(signOf: b, magnitudeOf: 0)
+        }
+        if div != 0 {
+            var floored = div.rounded(.down)
+            if div - floored > 0.5 { floored += 1 }
+            div = floored
+        } else {
+            div = Double(signOf: a / b, magnitudeOf: 0)
+        }
+        return (div, mod)
+    }
+
     static func floatOp(_ op: BinaryOperator, _ a: Double, _ b: Double) throws -> Value {
         switch op {
         case .add: return .float(a + b)
@@ -133,12 +177,12 @@ enum Ops {
             return .float(a / b)
         case .floorDivide:
             if b == 0 { throw RuntimeError("division by zero") }
-            return .float((a / b).rounded(.down))
+            return .float(floatDivmod(a, b).div)
         case .modulo:
             if b == 0 { throw RuntimeError("modulo by zero") }
-            let m = fmod(a, b)
-            return .float(m != 0 && (m < 0) != (b < 0) ? m + b : m)
+            return .float(floatDivmod(a, b).mod)
         case .power:
+            if a == 0 && b < 0 { throw RuntimeError("0.0 cannot be raised to a negative power") }
             if a < 0 && b != b.rounded() { throw RuntimeError("negative number raised to a fractional power") }
             return .float(pow(a, b))
         default: throw unsupported(op, .float(a), .float(b))
@@ -184,6 +228,9 @@ enum Ops {
             return true
         case (.range(let a), .range(let b)):
             return a.count == b.count && (a.count == 0 || (a.start == b.start && (a.count == 1 || a.step == b.step)))
+        // A bool equals the number it counts as (Python: True == 1, False == 0.0).
+        case (.bool(let a), .int), (.bool(let a), .float): return equal(.int(a ? 1 : 0), r)
+        case (.int, .bool(let b)), (.float, .bool(let b)): return equal(l, .int(b ? 1 : 0))
         case (.function(let a), .function(let b)): return a === b
         case (.native(let a), .native(let b)): return a === b
         case (.object(let a), .object(let b)): return a === b
@@ -248,6 +295,8 @@ enum Ops {
         case (.float(let a), .float(let b)): return cmp(a, b)
         case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
         case (.bool(let a), .bool(let b)): return a == b ? 0 : (!a ? -1 : 1)
+        case (.bool(let a), .int), (.bool(let a), .float): return try compare(.int(a ? 1 : 0), r)
+        case (.int, .bool(let b)), (.float, .bool(let b)): return try compare(l, .int(b ? 1 : 0))
         case (.list(let a), .list(let b)):
             for i in 0..<min(a.items.count, b.items.count) {
                 if try equalChecked(a.items[i], b.items[i], depth: depth + 1) { continue }
@@ -308,7 +357,13 @@ enum Ops {
         case .dict(let d):
             let keys = d.keys
             var i = 0
-            return { if i < keys.count { i += 1; return keys[i - 1] }; return nil }
+            // As in Python: adding or removing keys while iterating is an error, not a
+            // loop over a stale snapshot.
+            return {
+                if d.count != keys.count { throw RuntimeError("dictionary changed size during iteration") }
+                if i < keys.count { i += 1; return keys[i - 1] }
+                return nil
+            }
         case .object(let o):
             if let it = try o.makeIterator(interpreter: interp) { return it }
             throw RuntimeError("\(o.typeName) is not iterable")

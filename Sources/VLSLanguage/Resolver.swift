@@ -3,7 +3,8 @@
 /// else is a module global (a cell looked up once, at compile time).
 ///
 /// Scoping follows Python: a name assigned anywhere in a function is local to it unless
-/// declared `global`; list comprehension variables belong to the enclosing scope.
+/// declared `global`; a comprehension's variables are its own (a scope of one frame,
+/// as in Python 3): they neither leak into nor overwrite the enclosing scope's.
 final class Resolver {
     private struct Scope {
         var slots: [String: Int] = [:]
@@ -44,10 +45,8 @@ final class Resolver {
         }
         func expr(_ e: Expr) {
             switch e.kind {
-            case .comprehension(let el, let t, let it, let c):
-                target(t); expr(el); expr(it); if let c { expr(c) }
-            case .dictComprehension(let k, let v, let t, let it, let c):
-                target(t); expr(k); expr(v); expr(it); if let c { expr(c) }
+            case .comprehension, .dictComprehension:
+                break   // its variables are its own (see `comprehension`)
             case .list(let xs): xs.forEach(expr)
             case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
             case .unary(_, let a): expr(a)
@@ -211,11 +210,34 @@ final class Resolver {
         case .attribute(let b, _): expr(b)
         case .lambda(let d): function(d)
         case .comprehension(let el, let t, let it, let c):
-            expr(it); target(t); expr(el)
-            if let c { expr(c) }
+            comprehension(e, t, it, [el] + (c.map { [$0] } ?? []))
         case .dictComprehension(let k, let v, let t, let it, let c):
-            expr(it); target(t); expr(k); expr(v)
-            if let c { expr(c) }
+            comprehension(e, t, it, [k, v] + (c.map { [$0] } ?? []))
         }
+    }
+
+    /// `[el for t in it if c]`: `it` is evaluated in the enclosing scope; `t` (every name in
+    /// it) gets a slot of the comprehension's own frame, whose parent is the enclosing frame.
+    private func comprehension(_ e: Expr, _ t: Target, _ it: Expr, _ body: [Expr]) {
+        expr(it)
+        var names: [String] = []
+        func collect(_ t: Target) {
+            switch t {
+            case .name(let n): if !names.contains(n.name) { names.append(n.name) }
+            case .tuple(let items, _): items.forEach(collect)
+            case .subscripted, .attribute: break
+            }
+        }
+        collect(t)
+        var scope = Scope()
+        for n in names { scope.slots[n] = scope.slots.count }
+        e.scopeSlots = scope.slots.count
+        scopes.append(scope)
+        target(t)
+        body.forEach(expr)
+        let done = scopes.removeLast()
+        // A closure made inside keeps the comprehension's frame and, through it, the
+        // enclosing one: that frame may then outlive its call.
+        if done.definesFunctions && !scopes.isEmpty { scopes[scopes.count - 1].definesFunctions = true }
     }
 }

@@ -124,7 +124,7 @@ public final class RangeRef {
     public subscript(i: Int) -> Int { start &+ i &* step }
 }
 
-/// Dictionary key identity: numbers compare by value (1 == 1.0), strings by content,
+/// Dictionary key identity: numbers compare by value (1 == 1.0 == true), strings by content,
 /// everything else by reference.
 enum HashKey: Hashable {
     case nilKey
@@ -137,7 +137,7 @@ enum HashKey: Hashable {
     init(_ v: Value) {
         switch v {
         case .nil: self = .nilKey
-        case .bool(let b): self = .bool(b)
+        case .bool(let b): self = .int(b ? 1 : 0)   // True is the key 1, as in Python
         case .int(let i): self = .int(i)
         case .float(let d):
             if d.rounded() == d, let i = Int(exactly: d) { self = .int(i) } else { self = .float(d) }

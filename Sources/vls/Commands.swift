@@ -41,6 +41,9 @@ struct SessionFlags: ParsableArguments {
     @Option(help: "Stop the program with an error after this many interpreter steps (loop iterations and calls), for scripts you did not write.")
     var maxSteps: Int?
 
+    @Flag(help: "Turn off every compiler fast path (the same as VLS_NO_FAST_PATHS=1): for testing that they agree with the plain path.")
+    var noFastPaths = false
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
@@ -68,6 +71,7 @@ struct SessionFlags: ParsableArguments {
 
     /// A fresh interpreter with the core's builtins and `args`.
     func makeInterpreter(scriptArgs: [String]) throws -> Interpreter {
+        if noFastPaths { FastPaths.enabled = false }
         let interp = Interpreter()
         Interrupt.setStepLimit(maxSteps)
         let options = SessionOptions(threads: try resolvedThreads(), seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())

@@ -8,6 +8,28 @@ import XCTest
 final class CasesTests: XCTestCase {
     static let casesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Cases")
 
+    /// Runs a program on a fresh interpreter compiled with or without the fast paths:
+    /// printed lines, rendered errors and the exit class (0, 65 or 70).
+    static func run(_ source: String, path: String, fastPaths: Bool) -> (printed: [String], errors: String, exit: Int) {
+        let saved = FastPaths.enabled
+        FastPaths.enabled = fastPaths
+        defer { FastPaths.enabled = saved }
+        let interp = Interpreter()
+        var out = ""
+        interp.output = { out += $0 }
+        let outcome = interp.run(source: source, path: path)
+        var errors = ""
+        var exit = 0
+        switch outcome {
+        case .ok: break
+        case .syntaxErrors(let ds): errors = ds.map { interp.render($0) }.joined(); exit = 65
+        case .runtimeError(let d): errors = interp.render(d); exit = 70
+        }
+        var printed = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if printed.last == "" { printed.removeLast() }
+        return (printed, errors, exit)
+    }
+
     func testAllCases() throws {
         let files = try FileManager.default.subpathsOfDirectory(atPath: Self.casesDirectory.path)
             .filter { $0.hasSuffix(".vls") }.sorted()
@@ -23,19 +45,13 @@ final class CasesTests: XCTestCase {
             if expected.isEmpty && expectedErrors.isEmpty { continue } // a helper module
             checked += 1
 
-            let interp = Interpreter()
-            var out = ""
-            interp.output = { out += $0 }
-            let outcome = interp.run(source: source, path: path)
-            var errors = ""
-            var exit = 0
-            switch outcome {
-            case .ok: break
-            case .syntaxErrors(let ds): errors = ds.map { interp.render($0) }.joined(); exit = 65
-            case .runtimeError(let d): errors = interp.render(d); exit = 70
-            }
-            var printed = out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if printed.last == "" { printed.removeLast() }
+            // Every case runs twice: with the compiler's fast paths and without (the plain
+            // path), and the two must print, fail and exit alike.
+            let (printed, errors, exit) = Self.run(source, path: path, fastPaths: true)
+            let plain = Self.run(source, path: path, fastPaths: false)
+            XCTAssertEqual(plain.printed, printed, "\(rel): output differs without the fast paths")
+            XCTAssertEqual(plain.errors, errors, "\(rel): errors differ without the fast paths")
+            XCTAssertEqual(plain.exit, exit, "\(rel): exit differs without the fast paths")
             XCTAssertEqual(printed, expected, "\(rel): printed output differs")
             if expectedErrors.isEmpty {
                 XCTAssertEqual(exit, 0, "\(rel): unexpected error:\n\(errors)")

@@ -12,7 +12,10 @@ final class BuiltinCaseTests: XCTestCase {
     static let cases = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Cases").path
 
     /// Runs a program; returns printed lines and the error message, if any.
-    static func run(_ source: String, path: String, args: [String] = []) -> (lines: [String], error: String?, exit: Int) {
+    static func run(_ source: String, path: String, args: [String] = [], fastPaths: Bool = true) -> (lines: [String], error: String?, exit: Int) {
+        let savedFast = FastPaths.enabled
+        FastPaths.enabled = fastPaths
+        defer { FastPaths.enabled = savedFast }
         let interp = Interpreter()
         var out = ""
         interp.output = { out += $0 }
@@ -59,6 +62,10 @@ final class BuiltinCaseTests: XCTestCase {
                 }
             }
             let (lines, error, exit) = Self.run(source, path: path)
+            // The same program with every compiler fast path off must behave the same.
+            let plain = Self.run(source, path: path, fastPaths: false)
+            XCTAssertEqual(plain.lines, lines, "\(f): printed lines differ without the fast paths")
+            XCTAssertEqual(plain.error, error, "\(f): error differs without the fast paths")
             XCTAssertEqual(lines, expected, "\(f): printed lines differ")
             if !expectedErrors.isEmpty {
                 XCTAssertNotNil(error, "\(f): expected error '\(expectedErrors[0])'")
