@@ -907,7 +907,7 @@ final class Compiler {
     func condition(_ e: Expr) -> Test {
         let file = self.file
         let loc = e.location
-        if !fast { return truth(expr(e)) }
+        if !fast { return truth(expr(e), e.location) }
         switch e.kind {
         case .and(let a, let b):
             let l = condition(a), r = condition(b)

@@ -264,35 +264,41 @@ enum Methods {
             try checkStringSize(out.utf8.count, "string.replace")
             return .string(out)
         }
-        .method("s.startswith(prefix: string)", "Whether s begins with prefix.") { s, a in .bool(s.hasPrefix(try a.string(0, "prefix"))) }
-        .method("s.endswith(suffix: string)", "Whether s ends with suffix.") { s, a in .bool(s.hasSuffix(try a.string(0, "suffix"))) }
-        .method("s.find(sub: string)", "The index of the first occurrence of sub, or -1.") { s, a in
-            let sub = try a.string(0, "sub")
-            guard let r = s.firstRange(of: sub) else { return .int(-1) }
-            return .int(s.distance(from: s.startIndex, to: r.lowerBound))
+        .method("s.startswith(prefix: string|list[string], start: int = nil, end: int = nil)", "Whether s[start:end] begins with prefix (or with any of a list of prefixes).") { s, a in
+            let chars = Array(s)
+            let (lo, hi) = try window(a, chars.count)
+            let part = lo <= hi ? String(chars[lo..<hi]) : ""
+            if lo > chars.count { return .bool(false) }
+            return .bool(try affixes(a, "prefix").contains { part.hasPrefix($0) })
         }
-        .method("s.rfind(sub: string)", "The index of the last occurrence of sub, or -1.") { s, a in
-            let sub = try a.string(0, "sub")
-            if sub.isEmpty { return .int(s.count) }
-            guard let r = s.ranges(of: sub).last else { return .int(-1) }
-            // The last match of a possibly overlapping search: scan back from the end.
-            var best = s.distance(from: s.startIndex, to: r.lowerBound)
-            var i = s.endIndex
-            while i > s.startIndex {
-                i = s.index(before: i)
-                if s[i...].hasPrefix(sub) { best = s.distance(from: s.startIndex, to: i); break }
+        .method("s.endswith(suffix: string|list[string], start: int = nil, end: int = nil)", "Whether s[start:end] ends with suffix (or with any of a list of suffixes).") { s, a in
+            let chars = Array(s)
+            let (lo, hi) = try window(a, chars.count)
+            let part = lo <= hi ? String(chars[lo..<hi]) : ""
+            if lo > chars.count { return .bool(false) }
+            return .bool(try affixes(a, "suffix").contains { part.hasSuffix($0) })
+        }
+        .method("s.find(sub: string, start: int = nil, end: int = nil)", "The index of the first occurrence of sub in s[start:end], or -1.") { s, a in
+            .int(try search(s, a, last: false) ?? -1)
+        }
+        .method("s.rfind(sub: string, start: int = nil, end: int = nil)", "The index of the last occurrence of sub in s[start:end], or -1.") { s, a in
+            .int(try search(s, a, last: true) ?? -1)
+        }
+        .method("s.index(sub: string, start: int = nil, end: int = nil)", "The index of the first occurrence of sub in s[start:end] (error if absent).") { s, a in
+            guard let i = try search(s, a, last: false) else { throw RuntimeError("substring not found") }
+            return .int(i)
+        }
+        .method("s.count(sub: string, start: int = nil, end: int = nil)", "How many non-overlapping occurrences of sub in s[start:end].") { s, a in
+            let chars = Array(s)
+            let (lo, hi) = try window(a, chars.count)
+            let sub = Array(try a.string(0, "sub"))
+            if lo > hi { return .int(0) }
+            if sub.isEmpty { return .int(hi - lo + 1) }
+            var n = 0, i = lo
+            while i + sub.count <= hi {
+                if Array(chars[i..<(i + sub.count)]) == sub { n += 1; i += sub.count } else { i += 1 }
             }
-            return .int(best)
-        }
-        .method("s.index(sub: string)", "The index of the first occurrence of sub (error if absent).") { s, a in
-            let sub = try a.string(0, "sub")
-            guard let r = s.firstRange(of: sub) else { throw RuntimeError("substring not found") }
-            return .int(s.distance(from: s.startIndex, to: r.lowerBound))
-        }
-        .method("s.count(sub: string)", "How many non-overlapping occurrences of sub.") { s, a in
-            let sub = try a.string(0, "sub")
-            if sub.isEmpty { return .int(s.count + 1) }
-            return .int(s.ranges(of: sub).count)
+            return .int(n)
         }
         .method("s.format(*values, **names)", "Replaces {} / {0} / {name} (with an optional :spec, as in \"{x:.3f}\") in s; write literal braces {{ }}.") { s, a in
             try formatString(s, a)
@@ -325,6 +331,34 @@ enum Methods {
         .method("s.rjust(width: int, fill: string = \" \")", "s padded on the left to width characters.") { s, a in
             .string((try padding(s, a)) + s)
         }
+
+    /// Python's clamped start/end of a string method (in characters).
+    static func window(_ a: Arguments, _ n: Int) throws -> (Int, Int) {
+        func clamp(_ i: Int) -> Int { i < 0 ? max(i + n, 0) : min(i, n) }
+        let lo = a.optional(nil, "start") == nil ? 0 : clamp(try a.int(nil, "start"))
+        let hi = a.optional(nil, "end") == nil ? n : clamp(try a.int(nil, "end"))
+        if let st = a.optional(nil, "start"), case .int(let i) = st, i > n { return (i, n) }
+        return (lo, hi)
+    }
+
+    /// find/rfind/index: the character index of sub within s[start:end].
+    static func search(_ s: String, _ a: Arguments, last: Bool) throws -> Int? {
+        let chars = Array(s)
+        let sub = Array(try a.string(0, "sub"))
+        let (lo, hi) = try window(a, chars.count)
+        guard lo <= hi, hi - lo >= sub.count else { return nil }
+        let starts = Array(lo...(hi - sub.count))
+        for i in (last ? starts.reversed() : starts) where sub.isEmpty || Array(chars[i..<(i + sub.count)]) == sub { return i }
+        return nil
+    }
+
+    static func affixes(_ a: Arguments, _ name: String) throws -> [String] {
+        switch try a.value(0, name) {
+        case .string(let x): return [x]
+        case .list(let l): return l.items.compactMap { if case .string(let x) = $0 { return x }; return nil }
+        default: return []
+        }
+    }
 
     static func padding(_ s: String, _ a: Arguments) throws -> String {
         let w = try a.int(0, "width")
