@@ -191,10 +191,12 @@ public final class Signature {
 
     /// Maps a call's arguments onto the parameters (the one checker every native call
     /// goes through).
-    func bind(_ positional: [Value], _ keywords: [(String, Value)], function: String) throws -> [Value?] {
+    /// nil: the slots are the positional arguments as given (untyped parameters, one
+    /// argument each: nothing to convert, no array to make).
+    func bind(_ positional: [Value], _ keywords: [(String, Value)], function: String) throws -> [Value?]? {
         let n = params.count
         // The common case: positional arguments only, untyped, no defaults.
-        if keywords.isEmpty && allUntypedPositional && positional.count == n { return positional }
+        if keywords.isEmpty && allUntypedPositional && positional.count == n { return nil }
         var slots = [Value?](repeating: nil, count: n)
         var given = [Bool](repeating: false, count: n)
         var pi = 0

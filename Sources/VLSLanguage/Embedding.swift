@@ -255,12 +255,15 @@ public struct Arguments {
     public let positional: [Value]
     /// The keyword arguments as given (a `**name` parameter's values are read here).
     public let keywords: [(String, Value)]
-    let slots: [Value?]
+    /// One per parameter; nil when the positional arguments are the slots (`Signature.bind`).
+    let slots: [Value?]?
     let signature: Signature
-    public let interpreter: Interpreter
+    /// Unowned: the interpreter outlives every call it makes (and its weak references give
+    /// it a side table, which makes each counted retain a slow one).
+    public unowned(unsafe) let interpreter: Interpreter
     public let functionName: String
 
-    public init(positional: [Value], keywords: [(String, Value)], slots: [Value?], signature: Signature, interpreter: Interpreter, functionName: String) {
+    public init(positional: [Value], keywords: [(String, Value)], slots: [Value?]?, signature: Signature, interpreter: Interpreter, functionName: String) {
         self.positional = positional; self.keywords = keywords; self.slots = slots; self.signature = signature
         self.interpreter = interpreter; self.functionName = functionName
     }
@@ -272,13 +275,17 @@ public struct Arguments {
     /// default of nil).
     public func optional(_ index: Int?, _ name: String) -> Value? {
         let params = signature.params
-        if let index, index < params.count, params[index].name == name, params[index].kind != .variadic { return slots[index] }
+        if let index, index < params.count, params[index].name == name, params[index].kind != .variadic {
+            guard let slots else { return index < positional.count ? positional[index] : nil }
+            return slots[index]
+        }
         if let i = signature.index(of: name) {
             // The variadic parameter's values are the positional arguments past the others.
             if params[i].kind == .variadic {
                 let k = index ?? signature.positionalCount
                 return k < positional.count ? positional[k] : nil
             }
+            guard let slots else { return i < positional.count ? positional[i] : nil }
             return slots[i]
         }
         assertionFailure("'\(functionName)' reads '\(name)', which its declaration \(signature.text) does not have")

@@ -82,7 +82,7 @@ final class DeclarationTests: XCTestCase {
     func testSignatureParsingAndBinding() throws {
         let s = Signature("f(a: int, b = 2, /, c: list[int] = [], *rest, d: bool = false, **kw)")
         XCTAssertEqual(s.params.map(\.name), ["a", "b", "c", "rest", "d", "kw"])
-        let slots = try s.bind([.float(3), .int(4), .list(ListRef([.float(1)])), .int(9)], [("d", .bool(true)), ("x", .int(0))], function: "f")
+        guard let slots = try s.bind([.float(3), .int(4), .list(ListRef([.float(1)])), .int(9)], [("d", .bool(true)), ("x", .int(0))], function: "f") else { return XCTFail("no slots") }
         guard case .int(3)? = slots[0], case .int(4)? = slots[1], case .bool(true)? = slots[4] else { return XCTFail("\(slots)") }
         guard case .list(let l)? = slots[2], case .int(1) = l.items[0] else { return XCTFail("c not converted: \(slots)") }
         XCTAssertThrowsError(try s.bind([.float(3.5)], [], function: "f")) { XCTAssertTrue("\($0)".contains("an integer expected, got 3.5"), "\($0)") }
