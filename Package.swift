@@ -20,6 +20,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // The Jupyter kernel: ZeroMQ sockets and HMAC-SHA256 signatures (libzmq3-dev, libssl-dev).
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ"),
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto"),
         // libpng / libjpeg-turbo behind a setjmp shim: a corrupt image is an error value.
         .target(
             name: "CImageShim",
@@ -45,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "vls",
             dependencies: [
-                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline",
+                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline", "CZMQ", "CLibCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize

@@ -22,7 +22,7 @@ struct VLSCommand: ParsableCommand {
         Exit codes: 0 ok, 64 usage, 65 syntax error, 70 runtime error, 74 unreadable script.
         """,
         version: "vls 0.1.0",
-        subcommands: [Repl.self, Run.self, Notebook.self, Merge.self],
+        subcommands: [Repl.self, Run.self, Notebook.self, Merge.self, KernelCommand.self],
         defaultSubcommand: Repl.self
     )
 }

@@ -1,0 +1,227 @@
+import CZMQ
+import Foundation
+import VLSBuiltins
+import VLSLanguage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// `vls kernel -f CONNECTION_FILE`: a Jupyter kernel (messaging protocol 5.3).
+// Threads: the main thread serves shell requests and runs cells; the control channel and
+// the heartbeat have a thread each, so interrupts, shutdown and heartbeats are answered
+// while a cell runs; a capture thread forwards what native code writes to file
+// descriptors 1 and 2 (progress bars) as stream output. The iopub socket is shared behind
+// a lock; every other socket belongs to one thread.
+
+final class Kernel {
+    let info: ConnectionInfo
+    let wire: Wire
+    let context: UnsafeMutableRawPointer
+    let shell: ZSocket, control: ZSocket, stdinSocket: ZSocket, iopub: ZSocket, heartbeat: ZSocket
+    let iopubLock = NSLock()
+    let interp: Interpreter
+    let repl: ReplSession
+    let streams: StreamBuffer
+    let capture: OutputCapture?
+    /// The kernel's own log: the standard error it was started with (the front end's console).
+    let logFD: Int32
+
+    private let stateLock = NSLock()
+    private var _shuttingDown = false
+    var shuttingDown: Bool {
+        get { stateLock.lock(); defer { stateLock.unlock() }; return _shuttingDown }
+        set { stateLock.lock(); _shuttingDown = newValue; stateLock.unlock() }
+    }
+    private let threadsDone = DispatchSemaphore(value: 0)
+
+    // Session state (main thread only).
+    var executionCount = 0
+    var history: [(line: Int, input: String, output: String?)] = []
+    /// Payloads of the running execute_request (help's pages).
+    var payload: [JSON] = []
+    /// Header of the request being served on shell (what outputs are replies to).
+    var parent: JSON = [:]
+    var silent = false
+
+    static var version: String {
+        VLSCommand.configuration.version.split(separator: " ").last.map(String.init) ?? "0"
+    }
+
+    init(connectionFile: String, interpreter: Interpreter) throws {
+        info = try ConnectionInfo(path: connectionFile)
+        wire = Wire(key: info.key)
+        guard let ctx = zmq_ctx_new() else { throw KernelError("zmq_ctx_new failed") }
+        context = ctx
+        shell = try ZSocket(ctx, type: ZMQ_ROUTER, bind: info.endpoint(info.shellPort))
+        control = try ZSocket(ctx, type: ZMQ_ROUTER, bind: info.endpoint(info.controlPort))
+        stdinSocket = try ZSocket(ctx, type: ZMQ_ROUTER, bind: info.endpoint(info.stdinPort))
+        iopub = try ZSocket(ctx, type: ZMQ_PUB, bind: info.endpoint(info.iopubPort))
+        heartbeat = try ZSocket(ctx, type: ZMQ_REP, bind: info.endpoint(info.hbPort))
+        interp = interpreter
+        repl = ReplSession(interpreter: interpreter)
+        logFD = dup(2)
+        streams = StreamBuffer()
+        capture = OutputCapture()
+        streams.publish = { [unowned self] name, text, parent in
+            self.publish("stream", ["name": name, "text": text], parent: parent)
+        }
+        capture?.deliver = { [unowned self] name, text in
+            self.streams.append(name, text, parent: self.streams.currentParent)
+        }
+        capture?.flushTimer = { [unowned self] in self.streams.flushIfDue() }
+    }
+
+    func log(_ text: String) {
+        let bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
+        _ = bytes.withUnsafeBufferPointer { write(logFD, $0.baseAddress, $0.count) }
+    }
+
+    // MARK: Sending
+
+    func publish(_ type: String, _ content: JSON, parent: JSON) {
+        let frames = wire.frames(type, content: content, parent: parent, identities: [Array("kernel.\(wire.session).\(type)".utf8)])
+        iopubLock.lock()
+        iopub.sendFrames(frames)
+        iopubLock.unlock()
+    }
+
+    func status(_ state: String, parent: JSON) {
+        publish("status", ["execution_state": state], parent: parent)
+    }
+
+    func reply(_ socket: ZSocket, to msg: KernelMessage, _ type: String, _ content: JSON, metadata: JSON = [:]) {
+        socket.sendFrames(wire.frames(type, content: content, parent: msg.header, identities: msg.identities, metadata: metadata))
+    }
+
+    // MARK: Running
+
+    func serve() -> Never {
+        installHooks()
+        var sa = sigaction()
+        sa.__sigaction_handler.sa_handler = { _ in Interrupt.request() }   // never kills the kernel
+        sigemptyset(&sa.sa_mask)
+        sa.sa_flags = SA_RESTART
+        sigaction(SIGINT, &sa, nil)
+        Interrupt.clear()
+
+        startThread { [self] in heartbeatLoop() }
+        startThread { [self] in controlLoop() }
+        capture?.start()
+        status("starting", parent: [:])
+        status("idle", parent: [:])
+        while !shuttingDown {
+            guard shell.poll(timeoutMs: 100), let frames = shell.receiveFrames(),
+                  let msg = wire.decode(frames, log: log) else { continue }
+            handleShell(msg)
+        }
+        shell.close()
+        stdinSocket.close()
+        threadsDone.wait()
+        threadsDone.wait()
+        iopubLock.lock()
+        iopub.close()
+        iopubLock.unlock()
+        zmq_ctx_term(context)   // waits (up to each socket's linger) for queued replies to leave
+        exit(0)
+    }
+
+    private func startThread(_ body: @escaping () -> Void) {
+        let t = Thread { body(); self.threadsDone.signal() }
+        t.stackSize = 1 << 20
+        t.start()
+    }
+
+    private func heartbeatLoop() {
+        while !shuttingDown {
+            if heartbeat.poll(timeoutMs: 100), let frames = heartbeat.receiveFrames() {
+                heartbeat.sendFrames(frames)
+            }
+        }
+        heartbeat.close()
+    }
+
+    private func controlLoop() {
+        while !shuttingDown {
+            guard control.poll(timeoutMs: 100), let frames = control.receiveFrames(),
+                  let msg = wire.decode(frames, log: log) else { continue }
+            status("busy", parent: msg.header)
+            switch msg.msgType {
+            case "interrupt_request":
+                Interrupt.request()   // the flag Ctrl-C sets: the cell stops at its next check
+                reply(control, to: msg, "interrupt_reply", ["status": "ok"])
+            case "shutdown_request":
+                let restart = jsonBool(msg.content["restart"], default: false)
+                reply(control, to: msg, "shutdown_reply", ["status": "ok", "restart": restart])
+                beginShutdown()
+            case "kernel_info_request":
+                reply(control, to: msg, "kernel_info_reply", kernelInfo())
+            default:
+                log("vls kernel: ignored control message '\(msg.msgType)'")
+            }
+            status("idle", parent: msg.header)
+        }
+        control.close()
+    }
+
+    /// Stops the serving loops; a cell still running is interrupted. If it does not stop
+    /// within 5 s (a native call that never checks), the process ends anyway.
+    private func beginShutdown() {
+        shuttingDown = true
+        Interrupt.request()
+        let watchdog = Thread { sleep(5); _exit(0) }
+        watchdog.start()
+    }
+
+    // MARK: Shell
+
+    func handleShell(_ msg: KernelMessage) {
+        parent = msg.header
+        status("busy", parent: msg.header)
+        defer { status("idle", parent: msg.header) }
+        let c = msg.content
+        switch msg.msgType {
+        case "kernel_info_request":
+            reply(shell, to: msg, "kernel_info_reply", kernelInfo())
+        case "execute_request":
+            execute(msg)
+        case "complete_request":
+            reply(shell, to: msg, "complete_reply", complete(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
+        case "inspect_request":
+            reply(shell, to: msg, "inspect_reply", inspect(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
+        case "is_complete_request":
+            reply(shell, to: msg, "is_complete_reply", isComplete(c["code"] as? String ?? ""))
+        case "history_request":
+            reply(shell, to: msg, "history_reply", historyReply(c))
+        case "comm_info_request":
+            reply(shell, to: msg, "comm_info_reply", ["status": "ok", "comms": [String: Any]()])
+        case "shutdown_request":
+            let restart = jsonBool(c["restart"], default: false)
+            reply(shell, to: msg, "shutdown_reply", ["status": "ok", "restart": restart])
+            beginShutdown()
+        case "comm_open", "comm_msg", "comm_close":
+            break   // no comm targets: nothing to answer
+        default:
+            log("vls kernel: ignored shell message '\(msg.msgType)'")
+        }
+    }
+
+    func kernelInfo() -> JSON {
+        [
+            "status": "ok",
+            "protocol_version": "5.3",
+            "implementation": "vls",
+            "implementation_version": Kernel.version,
+            "language_info": [
+                "name": "vls",
+                "version": Kernel.version,
+                "mimetype": "text/x-vls",
+                "file_extension": ".vls",
+                "pygments_lexer": "python3",
+                "codemirror_mode": "python",
+            ] as JSON,
+            "banner": "vls \(Kernel.version): a scripting REPL for reading Vision Transformers (help(f) for help)",
+            "help_links": [Any](),
+            "debugger": false,
+        ]
+    }
+}
