@@ -170,18 +170,36 @@ extension Kernel {
         func isName(_ s: Unicode.Scalar) -> Bool { s == "_" || s == "." || s.properties.isAlphabetic || ("0"..."9").contains(s) }
         let left = String(String.UnicodeScalarView(before.unicodeScalars.reversed().prefix(while: isName).reversed()))
         let right = String(String.UnicodeScalarView(after.unicodeScalars.prefix(while: isName)))
-        var name = (left + right).trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        // `f(` with the cursor inside the parentheses: inspect f.
-        if name.isEmpty, let open = before.lastIndex(of: "(") {
-            name = String(String.UnicodeScalarView(before[..<open].unicodeScalars.reversed().prefix(while: isName).reversed()))
-        }
-        var text: String?
-        if !name.isEmpty {
-            text = interp.helpText(for: name)
-            if text == nil, name.contains("."), let v = attributeChain(name) { text = interp.helpText(of: v) }
+        let name = (left + right).trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        var text = lookup(name)
+        // Inside a call's parentheses (`zeros(2, |`): the function being called.
+        if text == nil, let open = Kernel.openParenthesis(before) {
+            text = lookup(String(String.UnicodeScalarView(before[..<open].unicodeScalars.reversed().prefix(while: isName).reversed())))
         }
         guard let text else { return ["status": "ok", "found": false, "data": JSON(), "metadata": JSON()] }
         return ["status": "ok", "found": true, "data": ["text/plain": text] as JSON, "metadata": JSON()]
+    }
+
+    private func lookup(_ name: String) -> String? {
+        guard !name.isEmpty, !(name.first?.isNumber ?? true) else { return nil }
+        if let t = interp.helpText(for: name) { return t }
+        if name.contains("."), let v = attributeChain(name) { return interp.helpText(of: v) }
+        return nil
+    }
+
+    /// The innermost parenthesis still open at the end of `s` (strings not looked into).
+    static func openParenthesis(_ s: String) -> String.Index? {
+        var stack: [String.Index] = []
+        var quote: Character?
+        var i = s.startIndex
+        while i < s.endIndex {
+            let c = s[i]
+            if let q = quote {
+                if c == "\\" { i = s.index(after: i); if i == s.endIndex { break } } else if c == q { quote = nil }
+            } else if c == "\"" || c == "'" { quote = c } else if c == "(" { stack.append(i) } else if c == ")" { _ = stack.popLast() }
+            i = s.index(after: i)
+        }
+        return stack.last
     }
 
     /// `a.b.c` through globals and properties only: nothing is called.
