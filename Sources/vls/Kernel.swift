@@ -19,9 +19,7 @@ final class Kernel {
     let context: UnsafeMutableRawPointer
     let shell: ZSocket, control: ZSocket, stdinSocket: ZSocket, iopub: ZSocket, heartbeat: ZSocket
     let iopubLock = NSLock()
-    let interp: Interpreter
-    let repl: ReplSession
-    let streams: StreamBuffer
+    let runner: CellRunner
     let capture: OutputCapture?
     /// The kernel's own log: the standard error it was started with (the front end's console).
     let logFD: Int32
@@ -34,14 +32,12 @@ final class Kernel {
     }
     private let threadsDone = DispatchSemaphore(value: 0)
 
-    // Session state (main thread only).
-    var executionCount = 0
-    var history: [(line: Int, input: String, output: String?)] = []
-    /// Payloads of the running execute_request (help's pages).
-    var payload: [JSON] = []
-    /// Header of the request being served on shell (what outputs are replies to).
-    var parent: JSON = [:]
-    var silent = false
+    /// Header of the request being served on shell (what its outputs answer).
+    private var _parent: JSON = [:]
+    var parent: JSON {
+        get { stateLock.lock(); defer { stateLock.unlock() }; return _parent }
+        set { stateLock.lock(); _parent = newValue; stateLock.unlock() }
+    }
 
     static var version: String {
         VLSCommand.configuration.version.split(separator: " ").last.map(String.init) ?? "0"
@@ -57,18 +53,13 @@ final class Kernel {
         stdinSocket = try ZSocket(ctx, type: ZMQ_ROUTER, bind: info.endpoint(info.stdinPort))
         iopub = try ZSocket(ctx, type: ZMQ_PUB, bind: info.endpoint(info.iopubPort))
         heartbeat = try ZSocket(ctx, type: ZMQ_REP, bind: info.endpoint(info.hbPort))
-        interp = interpreter
-        repl = ReplSession(interpreter: interpreter)
         logFD = dup(2)
-        streams = StreamBuffer()
+        runner = CellRunner(interpreter: interpreter)
         capture = OutputCapture()
-        streams.publish = { [unowned self] name, text, parent in
-            self.publish("stream", ["name": name, "text": text], parent: parent)
-        }
-        capture?.deliver = { [unowned self] name, text in
-            self.streams.append(name, text, parent: self.streams.currentParent)
-        }
-        capture?.flushTimer = { [unowned self] in self.streams.flushIfDue() }
+        runner.emit = { [unowned self] type, content in self.publish(type, content, parent: self.parent) }
+        runner.flushCaptured = { [unowned self] in self.capture?.drain() }
+        capture?.deliver = { [unowned self] name, text in self.runner.streams.append(name, text) }
+        capture?.flushTimer = { [unowned self] in self.runner.streams.flushIfDue() }
     }
 
     func log(_ text: String) {
@@ -96,7 +87,6 @@ final class Kernel {
     // MARK: Running
 
     func serve() -> Never {
-        installHooks()
         var sa = sigaction()
         sa.__sigaction_handler.sa_handler = { _ in Interrupt.request() }   // never kills the kernel
         sigemptyset(&sa.sa_mask)
@@ -183,15 +173,21 @@ final class Kernel {
         case "kernel_info_request":
             reply(shell, to: msg, "kernel_info_reply", kernelInfo())
         case "execute_request":
-            execute(msg)
+            let silent = jsonBool(c["silent"], default: false)
+            capture?.silent = silent
+            let content = runner.execute(c["code"] as? String ?? "", silent: silent,
+                                         storeHistory: jsonBool(c["store_history"], default: true),
+                                         userExpressions: c["user_expressions"] as? JSON ?? [:])
+            capture?.silent = false
+            reply(shell, to: msg, "execute_reply", content, metadata: ["status": content["status"] ?? "ok"])
         case "complete_request":
-            reply(shell, to: msg, "complete_reply", complete(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
+            reply(shell, to: msg, "complete_reply", runner.complete(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
         case "inspect_request":
-            reply(shell, to: msg, "inspect_reply", inspect(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
+            reply(shell, to: msg, "inspect_reply", runner.inspect(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
         case "is_complete_request":
-            reply(shell, to: msg, "is_complete_reply", isComplete(c["code"] as? String ?? ""))
+            reply(shell, to: msg, "is_complete_reply", runner.isComplete(c["code"] as? String ?? ""))
         case "history_request":
-            reply(shell, to: msg, "history_reply", historyReply(c))
+            reply(shell, to: msg, "history_reply", runner.historyReply(c))
         case "comm_info_request":
             reply(shell, to: msg, "comm_info_reply", ["status": "ok", "comms": [String: Any]()])
         case "shutdown_request":
@@ -205,20 +201,19 @@ final class Kernel {
         }
     }
 
+    /// Also a notebook's metadata.language_info.
+    static var languageInfo: JSON {
+        ["name": "vls", "version": version, "mimetype": "text/x-vls", "file_extension": ".vls",
+         "pygments_lexer": "python3", "codemirror_mode": "python"]
+    }
+
     func kernelInfo() -> JSON {
         [
             "status": "ok",
             "protocol_version": "5.3",
             "implementation": "vls",
             "implementation_version": Kernel.version,
-            "language_info": [
-                "name": "vls",
-                "version": Kernel.version,
-                "mimetype": "text/x-vls",
-                "file_extension": ".vls",
-                "pygments_lexer": "python3",
-                "codemirror_mode": "python",
-            ] as JSON,
+            "language_info": Kernel.languageInfo,
             "banner": "vls \(Kernel.version): a scripting REPL for reading Vision Transformers (help(f) for help)",
             "help_links": [Any](),
             "debugger": false,

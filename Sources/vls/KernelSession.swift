@@ -5,24 +5,48 @@ import VLSLanguage
 import Glibc
 #endif
 
-// What the kernel does with a request: run a cell, complete, inspect, check completeness,
-// answer history. Everything here runs on the kernel's main thread.
+// One session's cells, independent of transport: runs a cell and emits what Jupyter calls
+// iopub messages (stream, display_data, execute_result, error, clear_output) through `emit`;
+// completes, inspects, checks completeness, keeps history. The kernel sends the messages
+// over ZeroMQ; `vls notebook --ipynb --execute` turns them into a notebook's outputs.
+// Everything here runs on one thread (the kernel's main thread), except StreamBuffer.
 
-extension Kernel {
+final class CellRunner {
+    let interp: Interpreter
+    let repl: ReplSession
+    /// An iopub message: its type and content.
+    var emit: (String, JSON) -> Void = { _, _ in }
+    /// Called before a cell's result and at its end: the kernel forwards captured output.
+    var flushCaptured: () -> Void = {}
+    let streams = StreamBuffer()
+
+    var executionCount = 0
+    var history: [(line: Int, input: String, output: String?)] = []
+    /// Payloads of the running execute_request (help's pages).
+    var payload: [JSON] = []
+    var silent = false
+
+    init(interpreter: Interpreter) {
+        interp = interpreter
+        repl = ReplSession(interpreter: interpreter)
+        streams.publish = { [unowned self] name, text in emit("stream", ["name": name, "text": text]) }
+        installHooks()
+    }
+
     func installHooks() {
         interp.output = { [unowned self] text in
-            if !silent { streams.append("stdout", text, parent: parent) }
+            if !silent { streams.append("stdout", text) }
         }
         interp.display = { [unowned self] figure in
             if !silent { publishDisplay(figure) }
         }
         OutputHooks.standardError = { [unowned self] text in
-            if !silent { streams.append("stderr", text, parent: parent) }
+            if !silent { streams.append("stderr", text) }
         }
         OutputHooks.clearOutput = { [unowned self] wait in
             guard !silent else { return }
             streams.flush()
-            publish("clear_output", ["wait": wait], parent: parent)
+            emit("clear_output", ["wait": wait])
         }
         // help(x) answers with a page payload (the front end's pager), as IPython's `?x`.
         let original = interp.builtinsByArea().flatMap { $0.1 }.first { $0.name == "help" }
@@ -48,7 +72,7 @@ extension Kernel {
             }
         }
         if let svg = figure.svgText() { data["image/svg+xml"] = svg }
-        publish("display_data", ["data": data, "metadata": metadata, "transient": JSON()], parent: parent)
+        emit("display_data", ["data": data, "metadata": metadata, "transient": JSON()])
     }
 
     /// The mime bundle of a cell's value: text/plain always, text/html for tables.
@@ -71,17 +95,14 @@ extension Kernel {
         return ["ename": ename, "evalue": diags.first?.message ?? "", "traceback": lines]
     }
 
-    func execute(_ msg: KernelMessage) {
-        let c = msg.content
-        let code = c["code"] as? String ?? ""
-        silent = jsonBool(c["silent"], default: false)
-        let storeHistory = silent ? false : jsonBool(c["store_history"], default: true)
+    /// Runs one cell; returns the execute_reply content.
+    func execute(_ code: String, silent: Bool = false, storeHistory: Bool = true, userExpressions: JSON = [:]) -> JSON {
+        self.silent = silent
+        let storeHistory = silent ? false : storeHistory
         payload = []
         if storeHistory { executionCount += 1 }
         let count = executionCount
-        if !silent { publish("execute_input", ["code": code, "execution_count": count], parent: msg.header) }
-        streams.currentParent = msg.header
-        capture?.silent = silent
+        if !silent { emit("execute_input", ["code": code, "execution_count": count]) }
 
         Interrupt.clear()
         let outcome = interp.run(source: code, path: storeHistory ? "<cell \(count)>" : "<cell>")
@@ -94,19 +115,18 @@ extension Kernel {
                 let bundle = mimeBundle(value)
                 resultText = bundle["text/plain"] as? String
                 if !silent {
-                    streams.flush()
-                    publish("execute_result", ["execution_count": count, "data": bundle, "metadata": JSON()], parent: msg.header)
+                    finishOutput()
+                    emit("execute_result", ["execution_count": count, "data": bundle, "metadata": JSON()])
                 }
             }
         }
         let error = errorContent(outcome)
         finishOutput()
-        if let error, !silent { publish("error", error, parent: msg.header) }
+        if let error, !silent { emit("error", error) }
         if storeHistory { history.append((count, code, resultText)) }
-        let expressions = userExpressions(c["user_expressions"] as? JSON ?? [:])
+        let expressions = evaluate(userExpressions)
         Interrupt.clear()   // an interrupt that arrived as the cell ended does not stop the next one
-        silent = false
-        capture?.silent = false
+        self.silent = false
 
         var content: JSON = ["execution_count": count]
         if let error {
@@ -117,19 +137,19 @@ extension Kernel {
             content["payload"] = payload
             content["user_expressions"] = expressions
         }
-        reply(shell, to: msg, "execute_reply", content, metadata: ["status": error == nil ? "ok" : "error"])
+        return content
     }
 
     /// Everything the cell wrote (interpreter and file descriptors) leaves before the result.
     func finishOutput() {
         fflush(nil)
-        capture?.drain()
+        flushCaptured()
         streams.flush()
     }
 
     private func isNil(_ v: Value) -> Bool { if case .nil = v { return true }; return false }
 
-    func userExpressions(_ exprs: JSON) -> JSON {
+    func evaluate(_ exprs: JSON) -> JSON {
         var out: JSON = [:]
         for (name, e) in exprs {
             guard let src = e as? String else { continue }
@@ -173,7 +193,7 @@ extension Kernel {
         let name = (left + right).trimmingCharacters(in: CharacterSet(charactersIn: "."))
         var text = lookup(name)
         // Inside a call's parentheses (`zeros(2, |`): the function being called.
-        if text == nil, let open = Kernel.openParenthesis(before) {
+        if text == nil, let open = CellRunner.openParenthesis(before) {
             text = lookup(String(String.UnicodeScalarView(before[..<open].unicodeScalars.reversed().prefix(while: isName).reversed())))
         }
         guard let text else { return ["status": "ok", "found": false, "data": JSON(), "metadata": JSON()] }
@@ -267,23 +287,14 @@ final class StreamBuffer {
     private let lock = NSLock()
     private var name = ""
     private var text = ""
-    private var bufferedParent: JSON = [:]
     private var since = 0.0
-    var publish: (String, String, JSON) -> Void = { _, _, _ in }
-    private var _currentParent: JSON = [:]
-    var currentParent: JSON {
-        get { lock.lock(); defer { lock.unlock() }; return _currentParent }
-        set { lock.lock(); _currentParent = newValue; lock.unlock() }
-    }
+    var publish: (String, String) -> Void = { _, _ in }
 
-    func append(_ stream: String, _ s: String, parent: JSON) {
+    func append(_ stream: String, _ s: String) {
         lock.lock()
-        if !text.isEmpty && (stream != name || (parent["msg_id"] as? String) != (bufferedParent["msg_id"] as? String)) {
-            sendLocked()
-        }
+        if !text.isEmpty && stream != name { sendLocked() }
         if text.isEmpty { since = monotonicNow() }
         name = stream
-        bufferedParent = parent
         text += s
         if text.utf8.count > 1 << 16 { sendLocked() }
         lock.unlock()
@@ -304,7 +315,7 @@ final class StreamBuffer {
 
     private func sendLocked() {
         guard !text.isEmpty else { return }
-        publish(name, text, bufferedParent)   // under the lock: keeps stream order
+        publish(name, text)   // under the lock: keeps stream order
         text = ""
     }
 }
