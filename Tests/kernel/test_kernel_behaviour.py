@@ -21,6 +21,7 @@ data = dataset("fashion-mnist", split: "test")
 img, label = data[0]
 x = m.preprocess(img)
 passes = 0
+print("looping")
 while true:
     y = m.forward(x)
     passes += 1
@@ -189,8 +190,16 @@ class InterruptTests(KernelCase):
     def start_loop(self):
         self.flush()
         msg_id = self.kc.execute(FORWARD_LOOP)
-        # wait until the loop runs (busy, model loaded): poll passes through control-free means
-        time.sleep(2.0)
+        # wait until the loop runs (model and data loaded), then let it make some passes
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            msg = self.kc.get_iopub_msg(timeout=60)
+            if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
+                    and "looping" in msg["content"]["text"]):
+                break
+        else:
+            self.fail("the loop did not start")
+        time.sleep(0.5)
         return msg_id
 
     def wait_reply(self, msg_id, timeout):
