@@ -35,17 +35,21 @@ final class CellRunner {
 
     func installHooks() {
         interp.output = { [unowned self] text in
-            if !silent { streams.append("stdout", text) }
+            guard !silent else { return }
+            flushCaptured()   // what native code wrote to the descriptors before this comes first
+            streams.append("stdout", text)
         }
         interp.display = { [unowned self] figure in
             if !silent { publishDisplay(figure) }
         }
         OutputHooks.standardError = { [unowned self] text in
-            if !silent { streams.append("stderr", text) }
+            guard !silent else { return }
+            flushCaptured()
+            streams.append("stderr", text)
         }
         OutputHooks.clearOutput = { [unowned self] wait in
             guard !silent else { return }
-            streams.flush()
+            finishOutput()
             emit("clear_output", ["wait": wait])
         }
         // help(x) answers with a page payload (the front end's pager), as IPython's `?x`.
@@ -61,7 +65,7 @@ final class CellRunner {
     }
 
     func publishDisplay(_ figure: Displayable) {
-        streams.flush()
+        finishOutput()
         var data: JSON = ["text/plain": figure.caption]
         var metadata: JSON = [:]
         if let png = figure.pngData() {
