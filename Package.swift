@@ -20,6 +20,11 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CReadline", path: "Sources/CReadline"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // The Jupyter kernel: ZeroMQ sockets and HMAC-SHA256 signatures (libzmq3-dev, libssl-dev).
+        // OpenSSL rather than apple/swift-crypto: swift-crypto compiles its own BoringSSL, which
+        // alone took 82 s (71 s CPU) of a clean release build here; the system libcrypto adds ~1 s.
+        .systemLibrary(name: "CZMQ", path: "Sources/CZMQ"),
+        .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto"),
         // libpng / libjpeg-turbo behind a setjmp shim: a corrupt image is an error value.
         .target(
             name: "CImageShim",
@@ -45,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "vls",
             dependencies: [
-                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline",
+                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline", "CZMQ", "CLibCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize

@@ -418,6 +418,7 @@ public struct NativeSpec {
     public let signature: Signature
     public let doc: String
     public let area: String
+    public init(signature: Signature, doc: String, area: String) { self.signature = signature; self.doc = doc; self.area = area }
 }
 
 /// An object whose members are declared in a `Members` table.

@@ -22,7 +22,7 @@ struct VLSCommand: ParsableCommand {
         Exit codes: 0 ok, 64 usage, 65 syntax error, 70 runtime error, 74 unreadable script.
         """,
         version: "vls 0.1.0",
-        subcommands: [Repl.self, Run.self, Notebook.self, Merge.self],
+        subcommands: [Repl.self, Run.self, Notebook.self, Merge.self, KernelCommand.self],
         defaultSubcommand: Repl.self
     )
 }
@@ -188,9 +188,15 @@ struct Repl: ParsableCommand {
 
 struct Notebook: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a script cell by cell (`# %%`, `# %% md`) and write one HTML page.")
+        abstract: "Run a script cell by cell (`# %%`, `# %% md`) and write one HTML page, or a Jupyter notebook (--ipynb).")
 
     @OptionGroup var session: SessionFlags
+
+    @Flag(help: "Write a Jupyter notebook (nbformat 4.5, kernel vls) instead of an HTML page.")
+    var ipynb = false
+
+    @Flag(help: "With --ipynb: run the cells and store their outputs (without it the notebook is written unexecuted).")
+    var execute = false
 
     @Option(name: .shortAndLong, help: "The HTML file to write (may also follow the script).")
     var output: String?
@@ -203,6 +209,11 @@ struct Notebook: ParsableCommand {
 
     /// `-o OUT` may come after the script (`vls notebook FILE.vls -o OUT.html ARG...`).
     mutating func validate() throws {
+        for flag in ["--ipynb", "--execute"] where scriptArgs.contains(flag) {   // also after the script
+            scriptArgs.removeAll { $0 == flag }
+            if flag == "--ipynb" { ipynb = true } else { execute = true }
+        }
+        if execute && !ipynb { throw ValidationError("--execute goes with --ipynb (the HTML page always runs the cells)") }
         if output == nil, let i = scriptArgs.firstIndex(where: { $0 == "-o" || $0 == "--output" }) {
             guard i + 1 < scriptArgs.count else { throw ValidationError("-o needs a file name") }
             output = scriptArgs[i + 1]
@@ -211,12 +222,13 @@ struct Notebook: ParsableCommand {
             output = String(scriptArgs[i].dropFirst(9))
             scriptArgs.remove(at: i)
         }
-        if output == nil { throw ValidationError("missing '-o OUT.html' (where to write the page)") }
+        if output == nil { throw ValidationError(ipynb ? "missing '-o OUT.ipynb' (where to write the notebook)" : "missing '-o OUT.html' (where to write the page)") }
     }
 
     func run() throws {
         guard let output else { throw ValidationError("missing '-o OUT.html'") }
         let source = try readScript(file)
+        if ipynb { return try writeNotebook(source, to: output) }
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
@@ -225,6 +237,24 @@ struct Notebook: ParsableCommand {
             throw ExitCode(Exit.io)
         }
         if failed { throw ExitCode(Exit.runtime) }
+    }
+
+    private func writeNotebook(_ source: String, to output: String) throws {
+        var runner: CellRunner?
+        if execute {
+            runner = CellRunner(interpreter: try session.makeInterpreter(scriptArgs: scriptArgs))
+            installScriptInterruptHandler()
+        }
+        let (nb, failed) = IpynbWriter(path: file, runner: runner).notebook(source)
+        guard let text = IpynbWriter.serialize(nb) else { throw ExitCode(Exit.runtime) }
+        if let problem = writeAtomically(text, to: output) {
+            writeStandardError("vls: \(problem)\n")
+            throw ExitCode(Exit.io)
+        }
+        if failed {
+            writeStandardError("vls notebook: a cell failed; its error is in \(output), the cells after it did not run\n")
+            throw ExitCode(Exit.runtime)
+        }
     }
 }
 

@@ -16,7 +16,7 @@ if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {   // RTL
 
 // `vls FILE.vls [ARG...]` means `vls run FILE.vls [ARG...]`; no argument starts the REPL.
 var arguments = Array(CommandLine.arguments.dropFirst())
-let subcommands: Set<String> = ["repl", "run", "notebook", "merge", "help"]
+let subcommands: Set<String> = ["repl", "run", "notebook", "merge", "kernel", "help"]
 let optionsWithValue: Set<String> = ["--threads", "--seed", "--shard", "--max-steps"]
 if !arguments.contains(where: { $0.hasPrefix("--generate-completion-script") }) {
     var i = 0
