@@ -349,7 +349,7 @@ public final class Members<Receiver> {
     public private(set) var propertyOrder: [String] = []
     public private(set) var methodOrder: [String] = []
     var properties: [String: (doc: String, get: (Receiver, Interpreter) throws -> Value)] = [:]
-    var methods: [String: (fn: NativeSpec, body: (Receiver, Arguments) throws -> Value)] = [:]
+    var methods: [String: (fn: NativeSpec, fullName: String, body: (Receiver, Arguments) throws -> Value)] = [:]
 
     /// Runs every body of the table (the embedder turns its own errors into runtime errors here).
     let wrap: ((() throws -> Value) throws -> Value)?
@@ -375,7 +375,7 @@ public final class Members<Receiver> {
         let name = String(spec.signature.displayName.split(separator: ".").last ?? "")
         precondition(properties[name] == nil && methods[name] == nil, "\(typeName).\(name) declared twice")
         methodOrder.append(name)
-        methods[name] = (spec, body)
+        methods[name] = (spec, "\(typeName).\(name)", body)
         return self
     }
 
@@ -387,15 +387,15 @@ public final class Members<Receiver> {
         if let p = properties[name] { return try p.get(receiver, interp) }
         guard let m = methods[name] else { return nil }
         let body = m.body
-        if let wrap { return .native(NativeFunction(name: "\(typeName).\(name)", spec: m.fn) { a in try wrap { try body(receiver, a) } }) }
-        return .native(NativeFunction(name: "\(typeName).\(name)", spec: m.fn) { a in try body(receiver, a) })
+        if let wrap { return .native(NativeFunction(name: m.fullName, spec: m.fn) { a in try wrap { try body(receiver, a) } }) }
+        return .native(NativeFunction(name: m.fullName, spec: m.fn) { a in try body(receiver, a) })
     }
 
     /// Calls a method directly (no bound function value is made): the path of `xs.append(v)`.
     @inline(__always)
     public func call(_ receiver: Receiver, _ name: String, _ positional: [Value], _ keywords: [(String, Value)], _ interp: Interpreter) throws -> Value? {
         guard let m = methods[name] else { return nil }
-        let fname = "\(typeName).\(name)"
+        let fname = m.fullName
         let slots = try m.fn.signature.bind(positional, keywords, function: fname)
         let args = Arguments(positional: positional, keywords: keywords, slots: slots, signature: m.fn.signature, interpreter: interp, functionName: fname)
         if let wrap { return try wrap { try m.body(receiver, args) } }
