@@ -7,6 +7,8 @@ import VLSLanguage
 final class MetricsObject: VLSObject {
     var metrics: IdentifiabilityMetrics
     let label: String
+    /// The statistics as a part file (Parts+Builtins.swift): what `.save("x.json")` writes.
+    var part: Part?
 
     init(_ metrics: IdentifiabilityMetrics, label: String) { self.metrics = metrics; self.label = label }
 
@@ -30,9 +32,15 @@ final class MetricsObject: VLSObject {
         case "m1": return .float(metrics.rows().rows.last?[1] ?? 0)
         case "m2": return .float(metrics.rows().rows.last?[2] ?? 0)
         case "merge":
-            return .native(NativeFunction(name: "metrics.merge", signature: "metrics.merge(other)", doc: "Adds another shard's counts (same model and mode) into this one.", area: "metrics") { a in
+            return .native(NativeFunction(name: "metrics.merge", signature: "metrics.merge(other)", doc: "Adds another shard's counts into this one (same model, data, selection and mode; a shard given twice is refused).", area: "metrics") { a in
                 let o = try a.object(0, "other", as: MetricsObject.self, expected: "metrics")
-                try bridged { try self.metrics.merge(o.metrics) }
+                try bridged {
+                    guard let p = self.part, let q = o.part else { throw CoreError("metrics.merge: both metrics must come from identifiability_metrics") }
+                    // the same partition checks as vls merge; shards not yet merged stay recorded as missing
+                    let merged = try PartMerge.merge([("these metrics", p), ("the other metrics", q)], partial: true)
+                    self.metrics = try IdentifiabilityMetrics(part: merged, name: "the merged metrics")
+                    self.part = merged
+                }
                 return .object(self)
             })
         case "save":
@@ -46,44 +54,8 @@ final class MetricsObject: VLSObject {
 
     func save(to path: String) throws {
         if path.hasSuffix(".csv") { try table.save(to: path); return }
-        let partial = Partial(kind: "identifiability", label: label, identifiability: metrics)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(try enc.encode(partial), to: path)
-    }
-}
-
-/// A mergeable partial result, as written by a sharded run.
-struct Partial: Codable {
-    var kind: String
-    var label: String
-    var identifiability: IdentifiabilityMetrics?
-}
-
-extension Builtins {
-    /// `vls merge PARTS... -o OUT`: combines partial results into what the unsharded run gives.
-    public static func mergePartials(_ parts: [String], output: String) throws {
-        guard !parts.isEmpty else { throw CoreError("vls merge: no partial results given") }
-        var merged: Partial?
-        for p in parts {
-            guard let data = FileManager.default.contents(atPath: p) else { throw CoreError("\(p): cannot read") }
-            let part: Partial
-            do { part = try JSONDecoder().decode(Partial.self, from: data) } catch {
-                throw CoreError("\(p): not a vls partial result (\(error.localizedDescription))")
-            }
-            if var m = merged {
-                guard m.kind == part.kind, var a = m.identifiability, let b = part.identifiability else {
-                    throw CoreError("\(p): holds a '\(part.kind)' result, the others '\(m.kind)'")
-                }
-                try a.merge(b)
-                m.identifiability = a
-                merged = m
-            } else {
-                merged = part
-            }
-        }
-        guard let result = merged, let metrics = result.identifiability else { throw CoreError("vls merge: nothing to merge") }
-        try MetricsObject(metrics, label: result.label).save(to: output)
+        guard let part else { throw CoreError("\(path): these metrics carry no part statistics (only results of identifiability_metrics save as parts)") }
+        try PartFile.write(part, to: path)
     }
 }
 
@@ -107,8 +79,11 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
             try a.expectKeywords(["mode", "batch"])
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
-            let c = try collect(m, data, mode: try modeArg(a), batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
-            return .object(MetricsObject(c.metrics, label: m.c.architecture ?? "model"))
+            let mode = try modeArg(a)
+            let c = try collect(m, data, mode: mode, batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
+            let part = makePart("identifiability", ["mode": mode.rawValue, "label": m.c.architecture ?? "model"], model: m, data: data,
+                                session: session, statistics: c.metrics.partStatistics)
+            return try bridged { try PartResults.finish(part, name: "identifiability_metrics") }
         },
         native("compare_random", "compare_random(model, data, seed: 0, mode: \"correct\", batch: 32)", area: area,
                "Class identifiability per block of the model against the same architecture with timm's random init (seeded): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code.") { a in
@@ -121,41 +96,17 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
             let random = ModelObject(m.model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: session)
             let trained = try collect(m, data, mode: mode, batch: batch, keepRanks: true, label: "trained")
             let baseline = try collect(random, data, mode: mode, batch: batch, keepRanks: true, label: "random")
-            let C = Double(m.c.numClasses), T = m.c.numTokens
-            let first = mode == .paper ? 1 : m.c.numPrefixTokens
-            var rows: [[Value]] = []
-            for b in 0..<m.c.depth {
-                let r1 = trained.ranks[b], r2 = baseline.ranks[b]
-                func s(_ r: [UInt16], _ keep: (Int) -> Bool) -> [Double] {
-                    r.indices.filter { keep($0 % T) }.map { 1 - Double(r[$0]) / C }
-                }
-                func test(_ keep: @escaping (Int) -> Bool) throws -> (Double, Double, Double) {
-                    let x = s(r1, keep), y = s(r2, keep)
-                    guard !x.isEmpty else { return (.nan, .nan, .nan) }
-                    let w = try Stats.wilcoxon(x, y, alternative: "greater")
-                    return (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count), w.pValue)
-                }
-                func star(_ p: Double) -> Value {
-                    let q = mode == .paper ? (p * 1000).rounded() / 1000 : p
-                    return .string(q < 0.05 ? "*" : "")
-                }
-                if mode == .paper {
-                    let (st, sr, p) = try bridged { try test { _ in true } }
-                    rows.append([.int(b + 1), .float(st), .float(sr), .float(p), star(p)])
-                } else {
-                    let img = try bridged { try test { $0 >= first } }
-                    var row: [Value] = [.int(b + 1), .float(img.0), .float(img.1), .float(img.2), star(img.2)]
-                    if m.c.classToken {
-                        let cls = try bridged { try test { $0 == 0 } }
-                        row += [.float(cls.0), .float(cls.1), .float(cls.2), star(cls.2)]
-                    }
-                    rows.append(row)
-                }
+            // per image, [block][token] ranks of the true class, for both models (rows in dataset order)
+            let L = m.c.depth, T = m.c.numTokens, n = trained.metrics.images
+            func rows(_ c: MetricsCollector) -> [Int] {
+                var out = [Int](repeating: 0, count: n * L * T)
+                for b in 0..<L { for i in 0..<n { for t in 0..<T { out[(i * L + b) * T + t] = Int(c.ranks[b][i * T + t]) } } }
+                return out
             }
-            let cols = mode == .paper ? ["block", "s_trained", "s_random", "p", "sig"]
-                : ["block", "s_image", "s_image_random", "p_image", "sig"] + (m.c.classToken ? ["s_cls", "s_cls_random", "p_cls", "sig_cls"] : [])
-            return .object(TableObject(columns: cols, rows: rows,
-                                       title: "class identifiability vs random init (seed \(seed)), \(trained.metrics.images) images, Wilcoxon one-sided greater"))
+            let part = makePart("compare_random", ["seed": "\(seed)", "mode": mode.rawValue], model: m, data: data, session: session,
+                                statistics: ["ranks_trained": .counts(rows(trained), shape: [n, L, T], rows: true),
+                                             "ranks_random": .counts(rows(baseline), shape: [n, L, T], rows: true)])
+            return try bridged { try PartResults.finish(part, name: "compare_random") }
         },
         native("wilcoxon", "wilcoxon(a, b, alternative: \"greater\")", area: area,
                "Paired Wilcoxon signed-rank test of a - b (scipy.stats.wilcoxon with zero_method=\"wilcox\", correction=False, method=\"approx\"): a dict with statistic (sum of positive ranks), z, p and n (pairs after dropping zeros).") { a in

@@ -90,15 +90,14 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
                 }
                 curves.append(curve)
             }
-            let acc = (0..<(N - 1)).map { k in curves.map { $0.accuracy[k] }.reduce(0, +) / Double(curves.count) }
-            let maxAcc = acc.max() ?? 0
-            let auc = maxAcc > 0 ? acc.reduce(0, +) / (maxAcc * Double(N)) : 0
-            var trap = 0.0
-            for i in 1..<max(acc.count, 1) { trap += (acc[i] + acc[i - 1]) / 2 / Double(N) }
-            let rows: [[Value]] = acc.enumerated().map { [.int($0.offset + 1), .float($0.element)] }
-            let t = TableObject(columns: ["k", "accuracy"], rows: rows,
-                                title: "perturbation \(method) \(order.rawValue): AUC \(String(format: "%.4f", auc)) (paper), \(String(format: "%.4f", trap)) (trapezoid), \(total) images")
-            return .object(PerturbationObject(table: t, auc: auc, trapezoid: trap))
+            var args = ["method": method, "order": order.rawValue, "seeds": "\(seeds)"]
+            if method != "random" && method != "probe" { args["loss"] = try lossArg(a).rawValue }
+            if method == "probe", let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv { args["probes"] = p.describe() }
+            let part = makePart("perturbation", args, model: m, data: data, session: session,
+                                statistics: ["images": .counts([curves.first?.images ?? 0], shape: []),
+                                             "correct": .counts(curves.flatMap(\.correct), shape: [seeds, N - 1])])
+            _ = total
+            return .object(try bridged { try PartResults.perturbation(part, name: "perturbation_test") })
         },
     ]
 }
@@ -110,13 +109,18 @@ final class PerturbationObject: VLSObject {
     let trapezoid: Double
     init(table: TableObject, auc: Double, trapezoid: Double) { self.table = table; self.auc = auc; self.trapezoid = trapezoid }
     var typeName: String { "perturbation" }
-    var memberNames: [String] { ["table", "auc", "trapezoid_auc"] }
+    var memberNames: [String] { ["table", "auc", "trapezoid_auc", "save"] }
     func describe() -> String { table.title ?? "perturbation" }
     func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
         switch name {
         case "table": return .object(table)
         case "auc": return .float(auc)
         case "trapezoid_auc": return .float(trapezoid)
+        case "save":
+            return .native(NativeFunction(name: "perturbation.save", signature: "perturbation.save(path)", doc: "Writes the part file (.json, for vls merge and load_part) or the curve (.csv).", area: "saliency") { a in
+                try bridged { try self.table.save(to: try a.string(0, "path")) }
+                return .nil
+            })
         default: return nil
         }
     }

@@ -8,6 +8,8 @@ final class TableObject: VLSObject {
     let columns: [String]
     var rows: [[Value]]
     var title: String?
+    /// The statistics of a mergeable analysis (Parts+Builtins.swift): `.save("x.json")` writes them.
+    var part: Part?
 
     init(columns: [String], rows: [[Value]], title: String? = nil) {
         self.columns = columns
@@ -65,7 +67,7 @@ final class TableObject: VLSObject {
                 try self.column(try a.string(0, "name"))
             })
         case "save":
-            return .native(NativeFunction(name: "table.save", signature: "table.save(path)", doc: "Writes the table as CSV (.csv) or JSON (.json), atomically.", area: "table") { a in
+            return .native(NativeFunction(name: "table.save", signature: "table.save(path)", doc: "Writes the table as CSV (.csv) or JSON (.json), atomically; the result of a mergeable analysis writes its part file as .json (for vls merge and load_part).", area: "table") { a in
                 try bridged { try self.save(to: try a.string(0, "path")) }
                 return .nil
             })
@@ -128,7 +130,10 @@ final class TableObject: VLSObject {
 
     func save(to path: String) throws {
         let data: Data
-        if path.hasSuffix(".json") {
+        if path.hasSuffix(".json"), let part {
+            try PartFile.write(part, to: path)   // the mergeable part (vls merge, load_part)
+            return
+        } else if path.hasSuffix(".json") {
             data = try JSONSerialization.data(withJSONObject: jsonObject(), options: [.prettyPrinted, .sortedKeys])
         } else if path.hasSuffix(".csv") {
             data = Data(csv().utf8)
