@@ -77,18 +77,26 @@ final class ProbesObject: VLSObject {
             }
             n += labels.count
         }
-        func stats(_ v: [Int]) -> (Double, Double) {
-            let acc = v[first...].map { 100 * Double($0) / Double(max(n, 1)) }
-            let mean = acc.reduce(0, +) / Double(acc.count)
-            let sd = (acc.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(acc.count - 1, 1))).squareRoot()
-            return (mean, 1.96 * sd / Double(acc.count).squareRoot())
+        let part = makePart("probe_evaluation", ["layer": kind.shortName, "probes": weightDigest], model: m, data: data, session: m.session,
+                            statistics: ["images": .counts([n], shape: []),
+                                         "probe_right": .counts(probeRight.flatMap { $0 }, shape: [L, T]),
+                                         "lens_right": .counts(lensRight.flatMap { $0 }, shape: [L, T])])
+        return try bridged { try PartResults.probeEvaluation(part, name: "probes.evaluate") }
+    }
+
+    /// SHA-256 of every probe's weight and intercept: the probes' identity in part files.
+    var weightDigest: String {
+        var h = SHA256()
+        for row in probes {
+            for p in row {
+                for t in [p.weight, p.bias] {
+                    let c = t.contiguous()
+                    h.update("\(t.shape);")
+                    h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(c.pointer), count: c.count * MemoryLayout<Float>.size))
+                }
+            }
         }
-        let rows: [[Value]] = (0..<L).map { b in
-            let p = stats(probeRight[b]), l = stats(lensRight[b])
-            return [.int(b + 1), .float(p.0), .float(p.1), .float(l.0), .float(l.1)]
-        }
-        return TableObject(columns: ["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"], rows: rows,
-                           title: "\(kind.shortName): probe vs lens accuracy (%), mean over image-token positions with 95% CI, \(n) images")
+        return h.hexDigest()
     }
 
     /// Probe-based token importance [B, N]: minus the sum over blocks of the true class's

@@ -56,6 +56,7 @@ enum PartResults {
         case "memories": return .object(try memories(p, name: name))
         case "perturbation": return .object(try perturbation(p, name: name))
         case "class_context": return try classContext(p, name: name)
+        case "probe_evaluation": return .object(try probeEvaluation(p, name: name))
         default: throw CoreError("\(name): field analysis: unknown analysis '\(p.analysis.prefix(60))'")
         }
     }
@@ -206,6 +207,33 @@ enum PartResults {
         return o
     }
 
+    // MARK: probes.evaluate
+
+    static func probeEvaluation(_ p: Part, name: String) throws -> TableObject {
+        let L = try p.config("depth", name: name), T = try p.config("tokens", name: name), first = try p.config("prefix_tokens", name: name)
+        guard first < T else { throw CoreError("\(name): field model.config.prefix_tokens must be below tokens") }
+        let layer = try p.argument("layer", name: name)
+        let n = try p.ints("images", shape: [], name: name)[0]
+        let probeRight = try p.ints("probe_right", shape: [L, T], name: name), lensRight = try p.ints("lens_right", shape: [L, T], name: name)
+        if let i = (probeRight + lensRight).firstIndex(where: { $0 > n }) {
+            throw CoreError("\(name): field statistics.\(i < probeRight.count ? "probe_right" : "lens_right"): a count exceeds statistics.images (\(n))")
+        }
+        func stats(_ v: ArraySlice<Int>) -> (Double, Double) {
+            let acc = v.map { 100 * Double($0) / Double(max(n, 1)) }
+            let mean = acc.reduce(0, +) / Double(acc.count)
+            let sd = (acc.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(acc.count - 1, 1))).squareRoot()
+            return (mean, 1.96 * sd / Double(acc.count).squareRoot())
+        }
+        let rows: [[Value]] = (0..<L).map { b in
+            let pr = stats(probeRight[(b * T + first)..<((b + 1) * T)]), lr = stats(lensRight[(b * T + first)..<((b + 1) * T)])
+            return [.int(b + 1), .float(pr.0), .float(pr.1), .float(lr.0), .float(lr.1)]
+        }
+        let t = TableObject(columns: ["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"], rows: rows,
+                            title: "\(layer): probe vs lens accuracy (%), mean over image-token positions with 95% CI, \(n) images\(coverage(p))")
+        t.part = p
+        return t
+    }
+
     // MARK: class_context
 
     static func classContext(_ p: Part, name: String) throws -> Value {
@@ -290,7 +318,9 @@ extension Builtins {
             seen[k] = p
         }
         let parts = try paths.map { (name: $0, part: try PartFile.read($0)) }
+        // one run's partition, then each part's statistics must make a result of its analysis (errors name the part)
         let merged = try PartMerge.merge(parts, partial: partial)
+        for (name, p) in parts { _ = try PartResults.finish(p, name: name) }
         _ = try PartResults.finish(merged, name: "the merged result")   // the result must build
         try PartResults.write(merged, to: output)
         let missing = merged.missingShards.isEmpty ? "" : "; missing shards \(PartMerge.ranges(merged.missingShards)) (recorded in the result)"
