@@ -236,4 +236,92 @@ final class ShardMergeTests: XCTestCase {
         XCTAssertNotEqual(a.weightDigest, c.weightDigest)
         XCTAssertNotEqual(a.weightDigest, a.randomized(seed: 0).weightDigest)
     }
+
+    // MARK: - The README's examples, run as written
+
+    /// The README's fenced blocks of the sharding section: analysis.vls, the Slurm script, the GNU parallel lines.
+    func readmeBlocks() throws -> (analysis: String, slurm: String, parallel: String) {
+        let readme = try String(contentsOfFile: Self.root + "/README.md", encoding: .utf8)
+        guard let start = readme.range(of: "## Scaling out: sharded analyses") else { throw CoreError("README: no sharding section") }
+        let section = readme[start.upperBound...].components(separatedBy: "\n## ")[0]
+        var blocks: [String] = []
+        var current: [String]?
+        for line in section.components(separatedBy: "\n") {
+            if line.hasPrefix("```") {
+                if let c = current { blocks.append(c.joined(separator: "\n") + "\n"); current = nil } else { current = [] }
+            } else if current != nil { current!.append(line) }
+        }
+        guard let a = blocks.first(where: { $0.contains("sharded: true") }), let s = blocks.first(where: { $0.contains("#SBATCH") }),
+              let p = blocks.first(where: { $0.contains("parallel -j") }) else { throw CoreError("README: sharding blocks not found in \(blocks)") }
+        return (a, s, p)
+    }
+
+    func vlsBinary() throws -> String {
+        var candidates = Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent().appendingPathComponent("vls").path }
+        candidates.append(Self.root + "/.build/debug/vls")
+        for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
+        throw XCTSkip("vls binary not built")
+    }
+
+    @discardableResult
+    func shell(_ command: String, env: [String: String] = [:]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", command]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        var e = ProcessInfo.processInfo.environment
+        e["PATH"] = (try (vlsBinary() as NSString).deletingLastPathComponent) + ":" + (e["PATH"] ?? "/usr/bin:/bin")
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "\(command): \(text)")
+        return text
+    }
+
+    /// The GNU parallel and Slurm array examples on the demo model: merged = unsharded.
+    func testReadmeShardingExamplesRunAsWritten() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { throw XCTSkip("dataset-fashion-mnist not installed") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/parallel") else {
+            throw XCTSkip("GNU parallel not installed (Scripts/setup installs it)")
+        }
+        let (analysis, slurm, parallel) = try readmeBlocks()
+        try FileManager.default.createSymbolicLink(atPath: dir + "/Examples", withDestinationPath: Self.root + "/Examples")
+        try analysis.write(toFile: dir + "/analysis.vls", atomically: true, encoding: .utf8)
+        try slurm.write(toFile: dir + "/shards.sh", atomically: true, encoding: .utf8)
+        try shell("vls run --threads 1 analysis.vls full.json")
+        let full = try PartFile.read(dir + "/full.json")
+        XCTAssertEqual(full.items.count, full.dataset.selected)
+        XCTAssertGreaterThan(full.items.count, 8)
+        // GNU parallel, exactly the README's lines
+        try shell(parallel)
+        assertSameResult(try PartFile.read(dir + "/out/all.json"), full, "GNU parallel")
+        XCTAssertEqual(try PartFile.read(dir + "/out/all.json").shards, [1, 2, 3, 4])
+        // the lines again give the same result (the glob leaves the merged file out) ...
+        try shell(parallel)
+        assertSameResult(try PartFile.read(dir + "/out/all.json"), full, "GNU parallel, twice")
+        // ... while a glob that takes it in is refused, not counted twice
+        let again = Process()
+        again.executableURL = URL(fileURLWithPath: try vlsBinary())
+        again.arguments = ["merge"] + (try FileManager.default.contentsOfDirectory(atPath: dir + "/out").sorted().map { "out/" + $0 }) + ["-o", "out/all.json"]
+        again.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let err = Pipe()
+        again.standardError = err
+        try again.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        again.waitUntilExit()
+        XCTAssertEqual(again.terminationStatus, 70)
+        XCTAssertTrue(text.contains("is also among the inputs"), text)
+        // the Slurm array: the script once per task id, then the merge
+        try FileManager.default.removeItem(atPath: dir + "/out")
+        for id in 1...8 { try shell("bash shards.sh", env: ["SLURM_ARRAY_TASK_ID": "\(id)"]) }
+        try shell("vls merge out/part-*.json -o out/all.json")
+        let merged = try PartFile.read(dir + "/out/all.json")
+        assertSameResult(merged, full, "Slurm array")
+        XCTAssertEqual(merged.shardCount, 8)
+    }
 }
