@@ -11,20 +11,30 @@ final class ProbesObject: VLSObject {
     /// [block][position]
     let probes: [[Probe]]
     let trainImages: Int
+    /// The sufficient statistics, when trained on a sharded set: what `.save(path)` writes.
+    var part: Part?
 
     init(model: ModelObject, kind: HookPoint.Kind, alpha: Double, solver: String, probes: [[Probe]], trainImages: Int) {
         self.model = model; self.kind = kind; self.alpha = alpha; self.solver = solver; self.probes = probes; self.trainImages = trainImages
     }
 
+    /// One shard's statistics are not probes: solve them after `vls merge` (load_part(path, model: m)).
+    func requireSolved() throws {
+        guard probes.isEmpty else { return }
+        throw RuntimeError("these probes hold one shard's sufficient statistics (trained on shard \(part.map { PartMerge.ranges($0.shards) } ?? "?") of \(part?.shardCount ?? 0)): save them with .save(path), merge the parts with vls merge, and solve with load_part(merged, model: m)")
+    }
+
     var typeName: String { "probes" }
-    var memberNames: [String] { ["evaluate", "scores", "weights", "layer", "alpha", "solver"] }
+    var memberNames: [String] { ["evaluate", "scores", "weights", "layer", "alpha", "solver", "save"] }
     func describe() -> String {
-        "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha)\(solver == "cholesky" ? "" : " (\(solver))"), trained on \(trainImages) images"
+        if probes.isEmpty, let part { return "probes of \(kind.shortName): sufficient statistics of shard \(PartMerge.ranges(part.shards)) of \(part.shardCount), \(trainImages) images (merge, then load_part(path, model: m))" }
+        return "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha)\(solver == "cholesky" ? "" : " (\(solver))"), trained on \(trainImages) images"
     }
 
     /// Probe scores of activations [L, B, T, D] (every block and position, as run[layer]
     /// stacks them) -> [L, B, T, C]; or of one block's [B, T, D] with `block:`.
     func scores(_ acts: Tensor, block: Int?) throws -> Tensor {
+        try requireSolved()
         let L = probes.count, T = probes.first?.count ?? 0, D = model.c.width, C = model.c.numClasses
         let blocks: [Int]
         let x: Tensor
@@ -55,6 +65,7 @@ final class ProbesObject: VLSObject {
 
     /// Per block, per image, per position: does the probe predict the label? And the lens?
     func evaluate(_ data: DatasetObject, batch: Int) throws -> TableObject {
+        try requireSolved()
         let m = model
         let L = m.c.depth, T = m.c.numTokens, first = m.c.numPrefixTokens
         var probeRight = [[Int]](repeating: [Int](repeating: 0, count: T), count: L)
@@ -102,6 +113,7 @@ final class ProbesObject: VLSObject {
     /// Probe-based token importance [B, N]: minus the sum over blocks of the true class's
     /// rank (C - 1 - position in the ascending argsort, i.e. 0 = top) in each position's probe.
     func importance(_ x: Tensor, labels: [Int]) throws -> Tensor {
+        try requireSolved()
         let m = model
         let L = m.c.depth, N = m.c.numPatches, first = m.c.numPrefixTokens, C = m.c.numClasses
         let points = (0..<L).map { HookPoint(kind, block: $0) }
@@ -137,11 +149,21 @@ final class ProbesObject: VLSObject {
         case "weights":
             return .native(NativeFunction(name: "probes.weights", signature: "probes.weights(block, position)",
                                           doc: "The weight [D, C] and intercept [C] of one probe, as a list [W, b].", area: "probes") { a in
+                try self.requireSolved()
                 let b = try a.int(0, "block"), t = try a.int(1, "position")
                 guard b >= 0, b < self.probes.count, t >= 0, t < (self.probes.first?.count ?? 0) else {
                     throw RuntimeError("probes.weights: block \(b) / position \(t) out of range (\(self.probes.count) blocks x \(self.probes.first?.count ?? 0) positions)")
                 }
                 return .list([.tensor(self.probes[b][t].weight), .tensor(self.probes[b][t].bias)])
+            })
+        case "save":
+            return .native(NativeFunction(name: "probes.save", signature: "probes.save(path)", doc: "Writes the sufficient statistics (a part file, for vls merge and load_part(path, model: m)) of probes trained on a sharded set.", area: "probes") { a in
+                let path = try a.string(0, "path")
+                guard let part = self.part else {
+                    throw RuntimeError("probes.save: only probes trained on a sharded set (dataset(..., sharded: true)) keep their sufficient statistics")
+                }
+                try bridged { try PartFile.write(part, to: path) }
+                return .nil
             })
         case "evaluate":
             return .native(NativeFunction(name: "probes.evaluate", signature: "probes.evaluate(data, batch: 32)",
@@ -157,7 +179,7 @@ final class ProbesObject: VLSObject {
 func probeBuiltins(_ session: Session) -> [NativeFunction] {
     [
         native("probes", "probes(model, train, layer: \"resid_post\", alpha: 1.0, batch: 32, solver: \"cholesky\", tol: 1e-4)", area: "probes",
-               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. The training set is never sharded. Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
+               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. A training set marked `sharded: true` keeps the sufficient statistics: under `vls run --shard K/N` save them with .save(path), merge with vls merge and solve with load_part(merged, model: m). Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
             try a.expectKeywords(["layer", "alpha", "batch", "solver", "tol"])
             let m = try a.model(0)
             let train = try a.object(1, "train", as: DatasetObject.self, expected: "dataset")
@@ -187,8 +209,22 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }
                 }
             }
-            let probes = try (0..<L).map { b in try (0..<T).map { t in try bridged { try stats[b][t].solve(alpha: alpha, solver: solver) } } }
-            return .object(ProbesObject(model: m, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: train.indices.count))
+            // a sharded training set keeps its sufficient statistics as a part; one shard of several is not solved
+            var part: Part?
+            if train.sharded {
+                part = makePart("probes", ["layer": layer, "alpha": "\(alpha)", "solver": solverName, "tol": "\(tol)"], model: m, data: train,
+                                session: session, statistics: RidgeStats.partStatistics(stats))
+            }
+            let oneShard = (train.shardSpec?.count ?? 1) > 1
+            let probes = oneShard ? [] : try bridged { try solveProbes(stats, alpha: alpha, solver: solver) }
+            let o = ProbesObject(model: m, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: train.indices.count)
+            o.part = part
+            return .object(o)
         },
     ]
+}
+
+/// Ridge probes for every block and position from their sufficient statistics.
+func solveProbes(_ stats: [[RidgeStats]], alpha: Double, solver: RidgeSolver) throws -> [[Probe]] {
+    try stats.map { row in try row.map { try $0.solve(alpha: alpha, solver: solver) } }
 }

@@ -45,8 +45,9 @@ func coverage(_ p: Part) -> String {
 
 enum PartResults {
     /// The result of an analysis from its statistics (the same code for a single run and a merge).
-    static func finish(_ p: Part, name: String) throws -> Value {
+    static func finish(_ p: Part, name: String, model: ModelObject? = nil) throws -> Value {
         switch p.analysis {
+        case "probes": return try probes(p, name: name, model: model)
         case "identifiability":
             let m = try IdentifiabilityMetrics(part: p, name: name)
             let o = MetricsObject(m, label: p.arguments["label"] ?? "model")
@@ -69,6 +70,7 @@ enum PartResults {
             case .object(let t as TableObject): try t.save(to: path)
             case .object(let m as MetricsObject): try m.table.save(to: path)
             case .object(let o as PerturbationObject): try o.table.save(to: path)
+            case .nil: throw CoreError("\(path): merged probe statistics are solved with the model: write the merged part (.json) and read it with load_part(path, model: m)")
             default: throw CoreError("\(path): a \(p.analysis) result has several tables; write the merged part (.json) and read it with load_part")
             }
             return
@@ -207,6 +209,38 @@ enum PartResults {
         return o
     }
 
+    // MARK: probes (sufficient statistics)
+
+    static func probes(_ p: Part, name: String, model: ModelObject?) throws -> Value {
+        let kinds: [String: HookPoint.Kind] = ["resid_post": .residPost, "attn_out": .attnOut, "mlp_out": .mlpOut]
+        guard let kind = kinds[try p.argument("layer", name: name)] else { throw CoreError("\(name): field arguments.layer must be resid_post, attn_out or mlp_out") }
+        guard let alpha = Double(try p.argument("alpha", name: name)), alpha > 0, alpha.isFinite else { throw CoreError("\(name): field arguments.alpha must be a positive number") }
+        guard let tol = Double(try p.argument("tol", name: name)), tol.isFinite else { throw CoreError("\(name): field arguments.tol must be a number") }
+        let solverName = try p.argument("solver", name: name)
+        let solver: RidgeSolver
+        switch solverName {
+        case "cholesky": solver = .cholesky
+        case "lsqr":
+            guard tol > 0 else { throw CoreError("\(name): field arguments.tol must be positive for lsqr") }
+            solver = .lsqr(tol: tol)
+        default: throw CoreError("\(name): field arguments.solver must be cholesky or lsqr")
+        }
+        let stats = try RidgeStats.fromPart(p, name: name)
+        let L = stats.count, T = stats.first?.count ?? 0
+        let n = try p.ints("n", shape: [L, T], name: name)
+        if let i = n.firstIndex(where: { $0 != p.items.count }) {
+            throw CoreError("\(name): field statistics.n[\(i)] is \(n[i]), not the \(p.items.count) images the part covers")
+        }
+        guard let model else { return .nil }   // vls merge: checked, solved when loaded with the model
+        guard model.model.weightDigest == p.model.sha256 else {
+            throw CoreError("\(name): the probes were trained on another model (weights sha256 \(p.model.sha256.prefix(12)), this model \(model.model.weightDigest.prefix(12)))")
+        }
+        let probes = try solveProbes(stats, alpha: alpha, solver: solver)
+        let o = ProbesObject(model: model, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: p.items.count)
+        o.part = p
+        return .object(o)
+    }
+
     // MARK: probes.evaluate
 
     static func probeEvaluation(_ p: Part, name: String) throws -> TableObject {
@@ -336,10 +370,20 @@ extension Builtins {
 /// `load_part(path)`: the result a part file (one shard or a merge) holds.
 func partBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("load_part", "load_part(path)", area: "metrics",
-               "The result held by a part file written by `.save(path)` in a sharded run or by `vls merge` (metrics, a table, a perturbation curve, or class_context's tables), checked field by field.") { a in
+        native("load_part", "load_part(path, model: nil)", area: "metrics",
+               "The result held by a part file written by `.save(path)` in a sharded run or by `vls merge` (metrics, a table, a perturbation curve, class_context's tables, or, with `model:`, probes solved from merged sufficient statistics), checked field by field.") { a in
+            try a.expectKeywords(["model"])
             let path = try a.string(0, "path")
-            return try bridged { try PartResults.finish(try PartFile.read(path), name: path) }
+            var model: ModelObject?
+            if let mv = a.optional(nil, "model") {
+                guard case .object(let o as ModelObject) = mv else { throw a.badArgument(nil, "model", expected: "model", got: mv) }
+                model = o
+            }
+            let part = try bridged { try PartFile.read(path) }
+            if part.analysis == "probes" && model == nil {
+                throw RuntimeError("load_part: \(path) holds probe statistics; solve them with load_part(path, model: m)")
+            }
+            return try bridged { try PartResults.finish(part, name: path, model: model) }
         },
     ]
 }

@@ -102,3 +102,38 @@ extension MemoryStats {
         clsAgree = (0..<2).map { kd in (0..<d).map { b in hasCls ? (0..<n).map { UInt8(cls[($0 * 2 + kd) * d + b]) } : [] } }
     }
 }
+
+extension RidgeStats {
+    /// The sufficient statistics of many probes ([blocks][positions]) as part statistics.
+    public static func partStatistics(_ stats: [[RidgeStats]]) -> [String: PartStatistic] {
+        let L = stats.count, T = stats.first?.count ?? 0
+        let D = stats.first?.first?.width ?? 0, C = stats.first?.first?.classes ?? 0
+        let all = stats.flatMap { $0 }
+        return [
+            "n": .counts(all.map(\.n), shape: [L, T]),
+            "sum_x": .sums(all.flatMap(\.sumX), shape: [L, T, D]),
+            "sum_y": .sums(all.flatMap(\.sumY), shape: [L, T, C]),
+            "sum_yy": .sums(all.flatMap(\.sumYY), shape: [L, T, C]),
+            "xtx": .sums(all.flatMap(\.xtx), shape: [L, T, D, D]),
+            "xty": .sums(all.flatMap(\.xty), shape: [L, T, D, C]),
+        ]
+    }
+
+    /// The statistics a part holds (analysis "probes"), [blocks][positions].
+    public static func fromPart(_ p: Part, name: String) throws -> [[RidgeStats]] {
+        let L = try p.config("depth", name: name), T = try p.config("tokens", name: name)
+        let D = try p.config("width", name: name), C = try p.config("classes", name: name)
+        let n = try p.ints("n", shape: [L, T], name: name)
+        let sx = try p.floats("sum_x", shape: [L, T, D], name: name), sy = try p.floats("sum_y", shape: [L, T, C], name: name)
+        let syy = try p.floats("sum_yy", shape: [L, T, C], name: name)
+        let xtx = try p.floats("xtx", shape: [L, T, D, D], name: name), xty = try p.floats("xty", shape: [L, T, D, C], name: name)
+        return (0..<L).map { b in (0..<T).map { t in
+            let i = b * T + t
+            var s = RidgeStats(width: D, classes: C)
+            s.n = n[i]
+            s.sumX = Array(sx[(i * D)..<((i + 1) * D)]); s.sumY = Array(sy[(i * C)..<((i + 1) * C)]); s.sumYY = Array(syy[(i * C)..<((i + 1) * C)])
+            s.xtx = Array(xtx[(i * D * D)..<((i + 1) * D * D)]); s.xty = Array(xty[(i * D * C)..<((i + 1) * D * C)])
+            return s
+        } }
+    }
+}

@@ -21,9 +21,11 @@ final class ShardMergeTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func runScript(_ source: String, shard: (Int, Int)?, seed: UInt64 = 0) throws {
+    @discardableResult
+    func runScript(_ source: String, shard: (Int, Int)?, seed: UInt64 = 0) throws -> String {
         let interp = Interpreter()
-        interp.output = { _ in }
+        var printed = ""
+        interp.output = { printed += $0 }
         Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: seed, shard: shard))
         let saved = FileManager.default.currentDirectoryPath
         _ = FileManager.default.changeCurrentDirectoryPath(Self.root)
@@ -31,6 +33,7 @@ final class ShardMergeTests: XCTestCase {
         if case .runtimeError(let d) = interp.run(source: source, path: "shard.vls") {
             throw CoreError(interp.render(d))
         }
+        return printed
     }
 
     /// Statistics equal: counts exactly, float sums to 1e-9 relative; same items and identity.
@@ -65,6 +68,7 @@ final class ShardMergeTests: XCTestCase {
         ("perturbation random", "perturbation_test(m, data, method: \"random\", seeds: 2, batch: 3)"),
         ("class_context", "class_context(m, data, masks: masks, shuffles: 20, batch: 1)[\"removal\"]"),
         ("probes.evaluate", "probes(m, dataset(images: x, labels: y).take(4), alpha: 0.5).evaluate(data, batch: 2)"),
+        ("probes (sufficient statistics)", "probes(m, data, alpha: 0.5, batch: 1)"),
     ]
 
     func script(_ call: String, take: Int?, out: String) -> String {
@@ -132,6 +136,45 @@ final class ShardMergeTests: XCTestCase {
                 else { XCTAssertEqual(u, v, accuracy: 1e-9 * max(abs(v), 1), what) }
             default: XCTAssertEqual(x.description, y.description, what)
             }
+        }
+    }
+
+    /// Probes trained on a sharded set: the merged sufficient statistics solve to the unsharded probes.
+    func testShardedProbeTrainingSolvesToTheUnshardedProbes() throws {
+        let setup = """
+        m = load("Tests/Fixtures/models/standard")
+        x = randn(9, 3, 32, 32, seed: 5)
+        data = dataset(images: x, labels: tensor([0, 1, 2, 3, 4, 5, 6, 7, 8]), sharded: true).take(8)
+        """
+        for solver in ["cholesky", "lsqr"] {
+            let train = "probes(m, data, alpha: 0.5, solver: \"\(solver)\", batch: 3)"
+            for k in 1...3 { try runScript(setup + "\n\(train).save(\"\(dir)/probe-\(k).json\")", shard: (k, 3)) }
+            // one shard's statistics are not probes
+            XCTAssertThrowsError(try runScript(setup + "\n\(train).weights(0, 0)", shard: (1, 3))) { e in
+                XCTAssertTrue("\(e)".contains("one shard's sufficient statistics"), "\(e)")
+            }
+            try Builtins.mergeParts((1...3).map { "\(dir)/probe-\($0).json" }, output: dir + "/probes.json")
+            let out = try runScript(setup + """
+
+            p = \(train)
+            q = load_part("\(dir)/probes.json", model: m)
+            worst = 0.0
+            for b in range(3):
+                for t in range(17):
+                    a = p.weights(b, t)
+                    c = q.weights(b, t)
+                    worst = max(worst, ((a[0] - c[0]).abs().max() / (a[0].abs().max() + 1e-30)), ((a[1] - c[1]).abs().max() / (a[1].abs().max() + 1e-30)))
+            print(worst)
+            print(q)
+            """, shard: nil)
+            let lines = out.split(separator: "\n")
+            let worst = try XCTUnwrap(Double(lines.first.map(String.init) ?? ""), out)
+            XCTAssertLessThan(worst, 1e-5, "\(solver): merged probes differ from the unsharded ones by \(worst) (relative)")
+            XCTAssertTrue(out.contains("trained on 8 images"), out)
+        }
+        // another model's statistics are refused
+        XCTAssertThrowsError(try runScript("m = load(\"Tests/Fixtures/models/gap\")\nload_part(\"\(dir)/probes.json\", model: m)", shard: nil)) { e in
+            XCTAssertTrue("\(e)".contains("trained on another model"), "\(e)")
         }
     }
 
