@@ -14,7 +14,7 @@
 //   npy          NPY.read(data:path:)
 //   part         up to three part files (split at NUL bytes) through PartFile.decode, then
 //                PartMerge.merge (partial), the core's readers of the merged statistics
-//                (IdentifiabilityMetrics, MemoryStats, Part.ints/floats) and PartFile.encode
+//                (IdentifiabilityMetrics, MemoryStats, RidgeStats, Part.ints/floats) and PartFile.encode
 //
 // A thrown error is the expected outcome for bad input; only a crash, a sanitizer report,
 // a hang or a runaway allocation is a finding.
@@ -176,6 +176,7 @@ func fuzzPart(_ data: Data) {
     for (name, p) in parts {
         _ = try? IdentifiabilityMetrics(part: p, name: name)
         _ = try? MemoryStats(part: p, name: name, hasCls: true)
+        _ = try? RidgeStats.fromPart(p, name: name)
     }
     guard let merged = try? PartMerge.merge(parts, partial: true) else { return }
     _ = try? IdentifiabilityMetrics(part: merged, name: "merged")

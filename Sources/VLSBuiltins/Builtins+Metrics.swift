@@ -36,10 +36,22 @@ final class MetricsObject: VLSObject {
                 let o = try a.object(0, "other", as: MetricsObject.self, expected: "metrics")
                 try bridged {
                     guard let p = self.part, let q = o.part else { throw CoreError("metrics.merge: both metrics must come from identifiability_metrics") }
-                    // the same partition checks as vls merge; shards not yet merged stay recorded as missing
-                    let merged = try PartMerge.merge([("these metrics", p), ("the other metrics", q)], partial: true)
-                    self.metrics = try IdentifiabilityMetrics(part: merged, name: "the merged metrics")
-                    self.part = merged
+                    if p.dataset.selection == q.dataset.selection && p.dataset.selected == q.dataset.selected {
+                        // shards of one selection: the same partition checks as vls merge (a shard given
+                        // twice is refused); shards not yet merged stay recorded as missing
+                        let merged = try PartMerge.merge([("these metrics", p), ("the other metrics", q)], partial: true)
+                        self.metrics = try IdentifiabilityMetrics(part: merged, name: "the merged metrics")
+                        self.part = merged
+                    } else {
+                        // different selections of one dataset (data.slice(0, 100) + data.slice(100, 400)):
+                        // counts add; the sum is no longer one selection's part, so it saves only as .csv
+                        guard p.model == q.model, p.analysis == q.analysis, p.arguments == q.arguments,
+                              p.dataset.name == q.dataset.name, p.dataset.size == q.dataset.size, p.dataset.digest == q.dataset.digest else {
+                            throw CoreError("metrics.merge: the metrics come from different models, datasets or modes")
+                        }
+                        try self.metrics.merge(o.metrics)
+                        self.part = nil
+                    }
                 }
                 return .object(self)
             })
@@ -54,7 +66,7 @@ final class MetricsObject: VLSObject {
 
     func save(to path: String) throws {
         if path.hasSuffix(".csv") { try table.save(to: path); return }
-        guard let part else { throw CoreError("\(path): these metrics carry no part statistics (only results of identifiability_metrics save as parts)") }
+        guard let part else { throw CoreError("\(path): these metrics add up different selections, which no part describes; save them as .csv, or shard one selection (vls run --shard K/N) and merge its parts") }
         try PartFile.write(part, to: path)
     }
 }

@@ -235,6 +235,9 @@ enum PartResults {
         guard model.model.weightDigest == p.model.sha256 else {
             throw CoreError("\(name): the probes were trained on another model (weights sha256 \(p.model.sha256.prefix(12)), this model \(model.model.weightDigest.prefix(12)))")
         }
+        guard model.model.partConfig == p.model.config else {
+            throw CoreError("\(name): field model.config does not match the model's config (\(model.c.summary))")
+        }
         let probes = try solveProbes(stats, alpha: alpha, solver: solver)
         let o = ProbesObject(model: model, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: p.items.count)
         o.part = p

@@ -254,6 +254,31 @@ final class ShardMergeTests: XCTestCase {
         XCTAssertEqual(p.items, [1, 3])
     }
 
+    /// metrics.merge in the language: shards of one selection merge as vls merge does (a shard
+    /// twice is refused); different selections of one dataset add up but no longer save as a part.
+    func testMetricsMergeInTheLanguage() throws {
+        let setup = """
+        m = load("Tests/Fixtures/models/standard")
+        x = randn(6, 3, 32, 32, seed: 2)
+        data = dataset(images: x, labels: tensor([0, 1, 2, 3, 4, 5]), sharded: true)
+        a = identifiability_metrics(m, data, batch: 3)
+        """
+        XCTAssertThrowsError(try runScript(setup + "\na.merge(a)", shard: nil)) { e in
+            XCTAssertTrue("\(e)".contains("shard 1/1 is given twice"), "\(e)")
+        }
+        let sum = setup + """
+
+        b = identifiability_metrics(m, data.take(2), batch: 3)
+        a.merge(b)
+        print(a.images)
+        a.save("\(dir)/sum.csv")
+        """
+        XCTAssertEqual(try runScript(sum, shard: nil), "8\n")
+        XCTAssertThrowsError(try runScript(sum + "\na.save(\"\(dir)/sum.json\")", shard: nil)) { e in
+            XCTAssertTrue("\(e)".contains("add up different selections"), "\(e)")
+        }
+    }
+
     /// SHA-256 against known vectors and the system's sha256sum.
     func testSHA256() throws {
         XCTAssertEqual(SHA256.hex(Array("".utf8)), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
