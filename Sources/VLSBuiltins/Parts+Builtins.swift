@@ -38,8 +38,7 @@ func makePart(_ analysis: String, _ arguments: [String: String], model m: ModelO
 
 /// A note for titles when a result covers only some shards.
 func coverage(_ p: Part) -> String {
-    if p.shardCount == 1 { return "" }
-    if p.missingShards.isEmpty { return p.shards.count == 1 ? "" : "" }
+    if p.missingShards.isEmpty { return "" }
     return ", shards \(PartMerge.ranges(p.shards)) of \(p.shardCount) (missing \(PartMerge.ranges(p.missingShards)))"
 }
 

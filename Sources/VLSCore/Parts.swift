@@ -148,7 +148,12 @@ public enum PartFile {
     }
 
     public static func write(_ part: Part, to path: String) throws {
-        try AtomicFile.write(try encode(part, name: path), to: path)
+        let data = try encode(part, name: path)
+        // a part too large to read back is refused now, not when the shards are merged
+        guard data.count <= maxBytes else {
+            throw CoreError("\(path): the part would take \(data.count) bytes, more than a part file may hold (\(maxBytes)); use fewer images per shard (more shards)")
+        }
+        try AtomicFile.write(data, to: path)
     }
 
     /// Decodes and validates a part; every refusal names `name` and the field.
