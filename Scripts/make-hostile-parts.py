@@ -64,7 +64,7 @@ variant("nan.json", lambda p: S(p)["sum_s_cls"]["floats"].__setitem__(0, float("
 variant("inf.json", lambda p: S(p)["sum_s_image"]["floats"].__setitem__(1, float("inf")), "field statistics.sum_s_image: value [1] is inf, not finite")
 f = write("huge-float.json", None, raw=json.dumps(p1, sort_keys=True).replace('"sum_s_cls": {"combine": "sum", "floats": [', '"sum_s_cls": {"combine": "sum", "floats": [1e999, '))
 case("huge-float.json", [f], "hostile/huge-float.json: not a valid vls part file")
-variant("max-float.json", lambda p: S(p)["sum_s_cls"]["floats"].__setitem__(0, 1.7e308), "statistics.sum_s_cls[0] overflows to inf",
+variant("max-float.json", lambda p: S(p)["sum_s_cls"]["floats"].__setitem__(0, 1.7e308), "statistics.sum_s_cls[0] overflows to inf when the parts are added (",
         merge_with="hostile/max-float-2.json")
 q = copy.deepcopy(p2); S(q)["sum_s_cls"]["floats"][0] = 1.7e308; write("max-float-2.json", q)
 # format

@@ -332,7 +332,7 @@ public enum PartMerge {
                         let v = p.statistics[key]!.ints!
                         for i in acc.indices {
                             let (r, o) = acc[i].addingReportingOverflow(v[i])
-                            if o { throw CoreError("\(name): statistics.\(key)[\(i)] overflows when added to the other parts") }
+                            if o { throw CoreError("\(name): statistics.\(key)[\(i)] overflows when added to the other parts (\(parts.map(\.name).joined(separator: ", ")))") }
                             acc[i] = r
                         }
                     }
@@ -344,7 +344,7 @@ public enum PartMerge {
                         for i in acc.indices { acc[i] += v[i] }
                     }
                     if f.finite ?? true, let i = acc.firstIndex(where: { !$0.isFinite }) {
-                        throw CoreError("statistics.\(key)[\(i)] overflows to \(acc[i]) when the parts are added")
+                        throw CoreError("statistics.\(key)[\(i)] overflows to \(acc[i]) when the parts are added (\(parts.map(\.name).joined(separator: ", ")))")
                     }
                     s.floats = acc
                 }
