@@ -12,6 +12,9 @@
 //   png, jpeg    Image(bytes:)
 //   idx          IDXFile(bytes:name:), then its first image or its labels
 //   npy          NPY.read(data:path:)
+//   part         up to three part files (split at NUL bytes) through PartFile.decode, then
+//                PartMerge.merge (partial), the core's readers of the merged statistics
+//                (IdentifiabilityMetrics, MemoryStats, RidgeStats, Part.ints/floats) and PartFile.encode
 //
 // A thrown error is the expected outcome for bad input; only a crash, a sanitizer report,
 // a hang or a runaway allocation is a finding.
@@ -39,13 +42,13 @@ let scratch: String = {
 }()
 
 enum Target: String {
-    case language, safetensors, config, png, jpeg, idx, npy
+    case language, safetensors, config, png, jpeg, idx, npy, part
 }
 
 let target: Target = {
     let name = ProcessInfo.processInfo.environment["VLS_FUZZ_TARGET"] ?? ""
     guard let t = Target(rawValue: name) else {
-        fputs("VLS_FUZZ_TARGET must be one of language, safetensors, config, png, jpeg, idx, npy (got '\(name)')\n", stderr)
+        fputs("VLS_FUZZ_TARGET must be one of language, safetensors, config, png, jpeg, idx, npy, part (got '\(name)')\n", stderr)
         exit(2)
     }
     return t
@@ -163,6 +166,30 @@ func fuzzNPY(_ data: Data) {
     _ = t.count > 0 ? t.scalars.reduce(0, +) : 0
 }
 
+func fuzzPart(_ data: Data) {
+    let pieces = data.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false).map { Data($0) }
+    var parts: [(name: String, part: Part)] = []
+    for (i, d) in pieces.enumerated() {
+        guard let p = try? PartFile.decode(d, name: "part\(i)") else { return }
+        parts.append(("part\(i)", p))
+    }
+    for (name, p) in parts {
+        _ = try? IdentifiabilityMetrics(part: p, name: name)
+        _ = try? MemoryStats(part: p, name: name, hasCls: true)
+        _ = try? RidgeStats.fromPart(p, name: name)
+    }
+    guard let merged = try? PartMerge.merge(parts, partial: true) else { return }
+    _ = try? IdentifiabilityMetrics(part: merged, name: "merged")
+    _ = try? MemoryStats(part: merged, name: "merged", hasCls: (merged.model.config["class_token"] ?? 0) != 0)
+    for (k, s) in merged.statistics.sorted(by: { $0.key < $1.key }) where s.shape.count >= 1 {
+        _ = try? merged.ints(k, shape: Array(s.shape.dropFirst()), rows: true, name: "merged")
+        _ = try? merged.floats(k, shape: s.shape, name: "merged")
+    }
+    // what was merged must encode (validated, never a raw encoding error) and read back
+    guard let out = try? PartFile.encode(merged, name: "merged") else { fatalError("a merged part failed its own validation") }
+    guard (try? PartFile.decode(out, name: "merged")) != nil else { fatalError("a merged part did not read back") }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let data = bytes.map { Data(bytes: $0, count: size) } ?? Data()
@@ -173,6 +200,7 @@ public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .png, .jpeg: fuzzImage(data)
     case .idx: fuzzIDX(data)
     case .npy: fuzzNPY(data)
+    case .part: fuzzPart(data)
     }
     return 0
 }

@@ -53,28 +53,38 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
             let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0)))
             let N = m.c.numPatches, L = m.c.depth, P = m.c.numPrefixTokens, C = Double(m.c.numClasses)
             var given: Tensor?
+            // masks of this shard's images, or of the whole selection (rows picked by shard position)
+            var maskRow: (Int) -> Int = { $0 }
             if let mv = try a.optionalTensor(nil, "masks") {
-                guard mv.count == data.indices.count * N else {
-                    throw RuntimeError("class_context: masks must be [\(data.indices.count), \(m.c.gridSize), \(m.c.gridSize)], got \(mv.shape)")
+                if let sh = data.shardSpec, sh.count > 1, mv.count == data.selected.count * N, data.selected.count != data.indices.count {
+                    given = try mv.reshaped([data.selected.count, N])
+                    maskRow = { sh.index - 1 + $0 * sh.count }
+                } else {
+                    guard mv.count == data.indices.count * N else {
+                        throw RuntimeError("class_context: masks must be [\(data.indices.count), \(m.c.gridSize), \(m.c.gridSize)], got \(mv.shape)")
+                    }
+                    given = try mv.reshaped([data.indices.count, N])
                 }
-                given = try mv.reshaped([data.indices.count, N])
             }
             let threshold = try a.double(nil, "threshold", default: 0.2)
             let map = try data.labelMap(for: m)
-            var sClass = [[Double]](repeating: [], count: L), sContext = sClass
-            var dClass = sClass, dContext = sClass
-            // removal: per-image % identifiable for [base CLS, base class, base context, -context CLS, -context class, -class context]
-            var removal = [[Double]](repeating: [], count: 6)
+            // per image (rows in dataset order): s of every block and patch, the logit change
+            // (blocks >= 1), the mask, and the six removal rates (nan when the image is skipped)
+            let total = data.indices.count
+            var sRows = [Double](repeating: 0, count: total * L * N), dRows = sRows
+            var maskRows = [Int](repeating: 0, count: total * N)
+            var removalRows = [Double](repeating: .nan, count: total * 6)
             let resid = (0..<L).map { HookPoint(.residPost, block: $0) }, attn = (0..<L).map { HookPoint(.attnOut, block: $0) }
             var start = 0
-            let bar = ProgressBar(total: data.indices.count, label: "class vs context", enabled: true)
-            while start < data.indices.count {
+            let bar = ProgressBar(total: total, label: "class vs context", enabled: true)
+            while start < total {
                 if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
-                let end = min(data.indices.count, start + batch)
+                let end = min(total, start + batch)
                 let (x, y) = try data.batch(start..<end, model: m, pipeline: nil, map: map)
                 let labels = y.scalars.map { Int($0) }
-                let masks: [[Bool]] = try given.map { g in (start..<end).map { i in (0..<N).map { g.item([i, $0]) > 0.5 } } }
+                let masks: [[Bool]] = try given.map { g in (start..<end).map { i in (0..<N).map { g.item([maskRow(i), $0]) > 0.5 } } }
                     ?? objectMasks(data, range: start..<end, grid: m.c.gridSize, threshold: threshold)
+                for (i, mk) in masks.enumerated() { for j in 0..<N { maskRows[(start + i) * N + j] = mk[j] ? 1 : 0 } }
                 let run = try bridged { try m.model.run(x, capture: resid + attn) }
                 var prevLogits: Tensor?
                 for b in 0..<L {
@@ -82,12 +92,11 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
                     let la = try bridged { try m.model.project(run.captured[attn[b]]!) }
                     let ranks = try bridged { try LensMath.ranks(lr, classes: Tensor(labels.map(Float.init), shape: [labels.count, 1])) }
                     for (i, c) in labels.enumerated() {
+                        let row = ((start + i) * L + b) * N
                         for j in 0..<N {
-                            let s = 1 - Double(ranks.item([i, P + j])) / C
-                            if masks[i][j] { sClass[b].append(s) } else { sContext[b].append(s) }
+                            sRows[row + j] = 1 - Double(ranks.item([i, P + j])) / C
                             if let prev = prevLogits {
-                                let d = Double(la.item([i, P + j, c]) - prev.item([i, P + j, c]))
-                                if masks[i][j] { dClass[b].append(d) } else { dContext[b].append(d) }
+                                dRows[row + j] = Double(la.item([i, P + j, c]) - prev.item([i, P + j, c]))
                             }
                         }
                     }
@@ -104,18 +113,19 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
                     let cls = (0..<N).filter { masks[i][$0] }, ctx = (0..<N).filter { !masks[i][$0] }
                     guard !cls.isEmpty, !ctx.isEmpty else { continue }
                     func pct(_ hits: [Bool]) -> Double { 100 * Double(hits.filter { $0 }.count) / Double(max(hits.count, 1)) }
-                    removal[0].append(top1(last, i, 0) ? 100 : 0)
-                    removal[1].append(pct(cls.map { top1(last, i, P + $0) }))
-                    removal[2].append(pct(ctx.map { top1(last, i, P + $0) }))
+                    let r0 = (start + i) * 6
+                    removalRows[r0] = top1(last, i, 0) ? 100 : 0
+                    removalRows[r0 + 1] = pct(cls.map { top1(last, i, P + $0) })
+                    removalRows[r0 + 2] = pct(ctx.map { top1(last, i, P + $0) })
                     let xi = try bridged { try x.narrowed(axis: 0, start: i, count: 1).contiguous() }
                     for (keep, slots) in [(cls, [3, 4]), (ctx, [5])] {
                         let r = try bridged { try m.model.run(xi, capture: [resid[L - 1]], edits: [DropTokens(keep: keep, prefixTokens: P)]) }
                         let l = try bridged { try m.model.project(r.captured[resid[L - 1]]!) }
                         if slots.count == 2 {
-                            removal[3].append(top1(l, 0, 0) ? 100 : 0)
-                            removal[4].append(pct((0..<keep.count).map { top1(l, 0, P + $0) }))
+                            removalRows[r0 + 3] = top1(l, 0, 0) ? 100 : 0
+                            removalRows[r0 + 4] = pct((0..<keep.count).map { top1(l, 0, P + $0) })
                         } else {
-                            removal[5].append(pct((0..<keep.count).map { top1(l, 0, P + $0) }))
+                            removalRows[r0 + 5] = pct((0..<keep.count).map { top1(l, 0, P + $0) })
                         }
                     }
                 }
@@ -123,27 +133,14 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
                 bar.update(end)
             }
             bar.finish()
-            func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
-            var idRows: [[Value]] = [], lcRows: [[Value]] = []
-            for b in 0..<L {
-                let t = try bridged { try Stats.permutationTest(sClass[b], sContext[b], shuffles: shuffles, seed: seed &+ UInt64(b)) }
-                idRows.append([.int(b + 1), .float(mean(sClass[b])), .float(mean(sContext[b])), .float(t.difference), .float(t.pValue)])
-                if b >= 1 {
-                    let u = try bridged { try Stats.permutationTest(dClass[b], dContext[b], shuffles: shuffles, seed: seed &+ UInt64(100 + b)) }
-                    lcRows.append([.int(b + 1), .float(mean(dClass[b])), .float(mean(dContext[b])), .float(u.difference), .float(u.pValue)])
-                }
-            }
-            let names = ["unperturbed: CLS", "unperturbed: class tokens", "unperturbed: context tokens",
-                         "context removed: CLS", "context removed: class tokens", "class removed: context tokens"]
-            let remRows: [[Value]] = (0..<6).map { [.string(names[$0]), .float(mean(removal[$0])), .int(removal[$0].count)] }
-            return .dict([
-                ("identifiability", .object(TableObject(columns: ["block", "s_class", "s_context", "difference", "p"], rows: idRows,
-                                                        title: "class vs context identifiability (s = 1 - rank/C), permutation test (\(shuffles) shuffles, one-sided)"))),
-                ("logit_change", .object(TableObject(columns: ["block", "class", "context", "difference", "p"], rows: lcRows,
-                                                     title: "true-class logit change p_c(attn_out[b]) - p_c(resid_post[b-1]), permutation test"))),
-                ("removal", .object(TableObject(columns: ["tokens", "identifiable_pct", "images"], rows: remRows,
-                                                title: "token removal at the last block (% with the true class top-1, mean over images)"))),
-            ])
+            var args = ["shuffles": "\(shuffles)", "seed": "\(seed)"]
+            args["masks"] = given == nil ? "object_masks(threshold: \(threshold))" : "given"
+            let part = makePart("class_context", args, model: m, data: data, session: session,
+                                statistics: ["s": .sums(sRows, shape: [total, L, N], rows: true),
+                                             "logit_change": .sums(dRows, shape: [total, L, N], rows: true),
+                                             "mask": .counts(maskRows, shape: [total, N], rows: true),
+                                             "removal": .sums(removalRows, shape: [total, 6], rows: true, finite: false)])
+            return try bridged { try PartResults.finish(part, name: "class_context") }
         },
     ]
 }

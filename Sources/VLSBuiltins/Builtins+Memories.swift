@@ -86,47 +86,11 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
             let collector = try bridged { try MemoryCollector(model: m.model, k: k, seed: seed, randomClasses: given, mode: mode) }
             try data.forEachBatch(batch, model: m, label: "memories") { x, labels in try collector.add(images: x, labels: labels) }
             let s = collector.stats
-            func rate(_ v: Double?) -> Value { v.map { .float($0) } ?? .nil }
-            var rows: [[Value]] = []
-            for b in 0..<s.depth {
-                var row: [Value] = [.int(b + 1)]
-                for (kd, kind) in MemoryKind.allCases.enumerated() {
-                    let classes = (0..<s.classes).filter { s.tokens[kd][b][$0] > 0 }
-                    func mean(_ v: [[[Int]]]) -> Double {
-                        classes.isEmpty ? .nan : 100 * classes.map { Double(v[kd][b][$0]) / Double(s.tokens[kd][b][$0]) }.reduce(0, +) / Double(classes.count)
-                    }
-                    row += [.float(mean(s.agree)), .float(mean(s.agreeRandom))]
-                    if m.c.classToken {
-                        let agree = s.clsAgree[kd][b].map(Double.init)
-                        let right = zip(agree, s.correct).filter { $0.1 == 1 }.map(\.0)
-                        let wrong = zip(agree, s.correct).filter { $0.1 == 0 }.map(\.0)
-                        if right.isEmpty || wrong.isEmpty {
-                            row += [.nil, .nil]
-                        } else {
-                            let t = try bridged { try Stats.permutationTest(right, wrong, shuffles: shuffles, seed: seed &+ UInt64(b)) }
-                            row += [.float(100 * t.difference), .float(t.pValue)]
-                        }
-                    } else {
-                        row += [.nil, .nil]
-                    }
-                    switch mode {
-                    case .correct:
-                        row += [rate(m.c.classToken ? s.compositionality(kind, block: b, groups: [.cls]) : nil),
-                                rate(s.compositionality(kind, block: b, groups: [.image]))]
-                    case .paper:
-                        row.append(rate(s.compositionality(kind, block: b)))
-                    }
-                }
-                rows.append(row)
-            }
-            var cols = ["block"]
-            for kd in ["mlp", "attn"] {
-                cols += ["\(kd)_agree", "\(kd)_agree_random", "\(kd)_cls_acc_effect", "\(kd)_acc_p"]
-                cols += mode == .correct ? ["\(kd)_composed_cls", "\(kd)_composed_image"] : ["\(kd)_composed"]
-            }
-            let drawn = given == nil ? "random classes seed \(seed)" : "random classes given"
-            return .object(TableObject(columns: cols, rows: rows,
-                                       title: "key-value memories, top-\(k), \(s.correct.count) images, mode \(mode.rawValue) (rates in %, \(drawn))"))
+            let part = makePart("memories", ["k": "\(k)", "seed": "\(seed)", "shuffles": "\(shuffles)", "mode": mode.rawValue,
+                                             "random_classes": s.randomClass.map(String.init).joined(separator: ","),
+                                             "random_classes_given": given == nil ? "false" : "true"],
+                                model: m, data: data, session: session, statistics: s.partStatistics)
+            return try bridged { try PartResults.finish(part, name: "memories") }
         },
     ]
 }

@@ -7,6 +7,8 @@ import VLSLanguage
 final class MetricsObject: DeclaredObject {
     var metrics: IdentifiabilityMetrics
     let label: String
+    /// The statistics as a part file (Parts+Builtins.swift): what `.save("x.json")` writes.
+    var part: Part?
 
     init(_ metrics: IdentifiabilityMetrics, label: String) { self.metrics = metrics; self.label = label }
 
@@ -27,9 +29,25 @@ final class MetricsObject: DeclaredObject {
         .property("mode", "\"correct\" or \"paper\".") { o, _ in .string(o.metrics.mode.rawValue) }
         .property("m1", "M1 at the last block (%).") { o, _ in .float(o.metrics.rows().rows.last?[1] ?? 0) }
         .property("m2", "M2 at the last block (%).") { o, _ in .float(o.metrics.rows().rows.last?[2] ?? 0) }
-        .method("metrics.merge(other: metrics)", "Adds another shard's counts (same model and mode) into this one.") { o, a in
+        .method("metrics.merge(other: metrics)", "Adds another shard's counts into this one (same model, data, selection and mode; a shard given twice is refused).") { o, a in
             let other = try a.object(0, "other", as: MetricsObject.self, expected: "metrics")
-            try o.metrics.merge(other.metrics)
+            guard let p = o.part, let q = other.part else { throw CoreError("metrics.merge: both metrics must come from identifiability_metrics") }
+            if p.dataset.selection == q.dataset.selection && p.dataset.selected == q.dataset.selected {
+                // shards of one selection: the same partition checks as vls merge (a shard given
+                // twice is refused); shards not yet merged stay recorded as missing
+                let merged = try PartMerge.merge([("these metrics", p), ("the other metrics", q)], partial: true)
+                o.metrics = try IdentifiabilityMetrics(part: merged, name: "the merged metrics")
+                o.part = merged
+            } else {
+                // different selections of one dataset (data.slice(0, 100) + data.slice(100, 400)):
+                // counts add; the sum is no longer one selection's part, so it saves only as .csv
+                guard p.model == q.model, p.analysis == q.analysis, p.arguments == q.arguments,
+                      p.dataset.name == q.dataset.name, p.dataset.size == q.dataset.size, p.dataset.digest == q.dataset.digest else {
+                    throw CoreError("metrics.merge: the metrics come from different models, datasets or modes")
+                }
+                try o.metrics.merge(other.metrics)
+                o.part = nil
+            }
             return .object(o)
         }
         .method("metrics.save(path: string)", "Writes the partial result (.json, mergeable by `vls merge`) or the table (.csv).") { o, a in
@@ -39,44 +57,8 @@ final class MetricsObject: DeclaredObject {
 
     func save(to path: String) throws {
         if path.hasSuffix(".csv") { try table.save(to: path); return }
-        let partial = Partial(kind: "identifiability", label: label, identifiability: metrics)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        try AtomicFile.write(try enc.encode(partial), to: path)
-    }
-}
-
-/// A mergeable partial result, as written by a sharded run.
-struct Partial: Codable {
-    var kind: String
-    var label: String
-    var identifiability: IdentifiabilityMetrics?
-}
-
-extension Builtins {
-    /// `vls merge PARTS... -o OUT`: combines partial results into what the unsharded run gives.
-    public static func mergePartials(_ parts: [String], output: String) throws {
-        guard !parts.isEmpty else { throw CoreError("vls merge: no partial results given") }
-        var merged: Partial?
-        for p in parts {
-            guard let data = FileManager.default.contents(atPath: p) else { throw CoreError("\(p): cannot read") }
-            let part: Partial
-            do { part = try JSONDecoder().decode(Partial.self, from: data) } catch {
-                throw CoreError("\(p): not a vls partial result (\(error.localizedDescription))")
-            }
-            if var m = merged {
-                guard m.kind == part.kind, var a = m.identifiability, let b = part.identifiability else {
-                    throw CoreError("\(p): holds a '\(part.kind)' result, the others '\(m.kind)'")
-                }
-                try a.merge(b)
-                m.identifiability = a
-                merged = m
-            } else {
-                merged = part
-            }
-        }
-        guard let result = merged, let metrics = result.identifiability else { throw CoreError("vls merge: nothing to merge") }
-        try MetricsObject(metrics, label: result.label).save(to: output)
+        guard let part else { throw CoreError("\(path): these metrics add up different selections, which no part describes; save them as .csv, or shard one selection (vls run --shard K/N) and merge its parts") }
+        try PartFile.write(part, to: path)
     }
 }
 
@@ -99,8 +81,11 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
                "M1-M6 of Vilas et al. per block, streamed over a dataset: M1 % of image tokens whose true class is top-1 through the lens, M2 % of images with at least one, the mean class identifiability s of CLS and image tokens (M3), M4 % of image tokens whose true-class logit rose from the previous block, M5 the same for the attention and MLP outputs against the block input (CLS and image tokens), M6 % of tokens whose residual top-1 equals that of attn_out / mlp_out / the previous residual / none. `mode: \"paper\"` reproduces the authors' token set (token 0 dropped for every model). Returns mergeable metrics (print them, .table, .save(path)).") { a in
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
-            let c = try collect(m, data, mode: try modeArg(a), batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
-            return .object(MetricsObject(c.metrics, label: m.c.architecture ?? "model"))
+            let mode = try modeArg(a)
+            let c = try collect(m, data, mode: mode, batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
+            let part = makePart("identifiability", ["mode": mode.rawValue, "label": m.c.architecture ?? "model"], model: m, data: data,
+                                session: session, statistics: c.metrics.partStatistics)
+            return try bridged { try PartResults.finish(part, name: "identifiability_metrics") }
         },
         native("compare_random", "compare_random(model: model, data: dataset, seed: int = nil, mode: string = \"correct\", batch: int = 32)", area: area,
                "Class identifiability per block of the model against the same architecture with timm's random init (seeded): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code.") { a in
@@ -112,41 +97,17 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
             let random = ModelObject(m.model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: session)
             let trained = try collect(m, data, mode: mode, batch: batch, keepRanks: true, label: "trained")
             let baseline = try collect(random, data, mode: mode, batch: batch, keepRanks: true, label: "random")
-            let C = Double(m.c.numClasses), T = m.c.numTokens
-            let first = mode == .paper ? 1 : m.c.numPrefixTokens
-            var rows: [[Value]] = []
-            for b in 0..<m.c.depth {
-                let r1 = trained.ranks[b], r2 = baseline.ranks[b]
-                func s(_ r: [UInt16], _ keep: (Int) -> Bool) -> [Double] {
-                    r.indices.filter { keep($0 % T) }.map { 1 - Double(r[$0]) / C }
-                }
-                func test(_ keep: @escaping (Int) -> Bool) throws -> (Double, Double, Double) {
-                    let x = s(r1, keep), y = s(r2, keep)
-                    guard !x.isEmpty else { return (.nan, .nan, .nan) }
-                    let w = try Stats.wilcoxon(x, y, alternative: "greater")
-                    return (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count), w.pValue)
-                }
-                func star(_ p: Double) -> Value {
-                    let q = mode == .paper ? (p * 1000).rounded() / 1000 : p
-                    return .string(q < 0.05 ? "*" : "")
-                }
-                if mode == .paper {
-                    let (st, sr, p) = try bridged { try test { _ in true } }
-                    rows.append([.int(b + 1), .float(st), .float(sr), .float(p), star(p)])
-                } else {
-                    let img = try bridged { try test { $0 >= first } }
-                    var row: [Value] = [.int(b + 1), .float(img.0), .float(img.1), .float(img.2), star(img.2)]
-                    if m.c.classToken {
-                        let cls = try bridged { try test { $0 == 0 } }
-                        row += [.float(cls.0), .float(cls.1), .float(cls.2), star(cls.2)]
-                    }
-                    rows.append(row)
-                }
+            // per image, [block][token] ranks of the true class, for both models (rows in dataset order)
+            let L = m.c.depth, T = m.c.numTokens, n = trained.metrics.images
+            func rows(_ c: MetricsCollector) -> [Int] {
+                var out = [Int](repeating: 0, count: n * L * T)
+                for b in 0..<L { for i in 0..<n { for t in 0..<T { out[(i * L + b) * T + t] = Int(c.ranks[b][i * T + t]) } } }
+                return out
             }
-            let cols = mode == .paper ? ["block", "s_trained", "s_random", "p", "sig"]
-                : ["block", "s_image", "s_image_random", "p_image", "sig"] + (m.c.classToken ? ["s_cls", "s_cls_random", "p_cls", "sig_cls"] : [])
-            return .object(TableObject(columns: cols, rows: rows,
-                                       title: "class identifiability vs random init (seed \(seed)), \(trained.metrics.images) images, Wilcoxon one-sided greater"))
+            let part = makePart("compare_random", ["seed": "\(seed)", "mode": mode.rawValue], model: m, data: data, session: session,
+                                statistics: ["ranks_trained": .counts(rows(trained), shape: [n, L, T], rows: true),
+                                             "ranks_random": .counts(rows(baseline), shape: [n, L, T], rows: true)])
+            return try bridged { try PartResults.finish(part, name: "compare_random") }
         },
         native("wilcoxon", "wilcoxon(a: tensorlike, b: tensorlike, alternative: string = \"greater\")", area: area,
                "Paired Wilcoxon signed-rank test of a - b (scipy.stats.wilcoxon with zero_method=\"wilcox\", correction=False, method=\"approx\"): a dict with statistic (sum of positive ranks), z, p and n (pairs after dropping zeros).") { a in

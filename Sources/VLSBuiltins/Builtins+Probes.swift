@@ -11,19 +11,29 @@ final class ProbesObject: DeclaredObject {
     /// [block][position]
     let probes: [[Probe]]
     let trainImages: Int
+    /// The sufficient statistics, when trained on a sharded set: what `.save(path)` writes.
+    var part: Part?
 
     init(model: ModelObject, kind: HookPoint.Kind, alpha: Double, solver: String, probes: [[Probe]], trainImages: Int) {
         self.model = model; self.kind = kind; self.alpha = alpha; self.solver = solver; self.probes = probes; self.trainImages = trainImages
     }
 
+    /// One shard's statistics are not probes: solve them after `vls merge` (load_part(path, model: m)).
+    func requireSolved() throws {
+        guard probes.isEmpty else { return }
+        throw RuntimeError("these probes hold one shard's sufficient statistics (trained on shard \(part.map { PartMerge.ranges($0.shards) } ?? "?") of \(part?.shardCount ?? 0)): save them with .save(path), merge the parts with vls merge, and solve with load_part(merged, model: m)")
+    }
+
     var typeName: String { "probes" }
     func describe() -> String {
-        "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha)\(solver == "cholesky" ? "" : " (\(solver))"), trained on \(trainImages) images"
+        if probes.isEmpty, let part { return "probes of \(kind.shortName): sufficient statistics of shard \(PartMerge.ranges(part.shards)) of \(part.shardCount), \(trainImages) images (merge, then load_part(path, model: m))" }
+        return "probes of \(kind.shortName): \(probes.count) blocks x \(probes.first?.count ?? 0) positions, ridge alpha \(alpha)\(solver == "cholesky" ? "" : " (\(solver))"), trained on \(trainImages) images"
     }
 
     /// Probe scores of activations [L, B, T, D] (every block and position, as run[layer]
     /// stacks them) -> [L, B, T, C]; or of one block's [B, T, D] with `block:`.
     func scores(_ acts: Tensor, block: Int?) throws -> Tensor {
+        try requireSolved()
         let L = probes.count, T = probes.first?.count ?? 0, D = model.c.width, C = model.c.numClasses
         let blocks: [Int]
         let x: Tensor
@@ -54,6 +64,7 @@ final class ProbesObject: DeclaredObject {
 
     /// Per block, per image, per position: does the probe predict the label? And the lens?
     func evaluate(_ data: DatasetObject, batch: Int) throws -> TableObject {
+        try requireSolved()
         let m = model
         let L = m.c.depth, T = m.c.numTokens, first = m.c.numPrefixTokens
         var probeRight = [[Int]](repeating: [Int](repeating: 0, count: T), count: L)
@@ -76,23 +87,32 @@ final class ProbesObject: DeclaredObject {
             }
             n += labels.count
         }
-        func stats(_ v: [Int]) -> (Double, Double) {
-            let acc = v[first...].map { 100 * Double($0) / Double(max(n, 1)) }
-            let mean = acc.reduce(0, +) / Double(acc.count)
-            let sd = (acc.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(acc.count - 1, 1))).squareRoot()
-            return (mean, 1.96 * sd / Double(acc.count).squareRoot())
+        let part = makePart("probe_evaluation", ["layer": kind.shortName, "probes": weightDigest], model: m, data: data, session: m.session,
+                            statistics: ["images": .counts([n], shape: []),
+                                         "probe_right": .counts(probeRight.flatMap { $0 }, shape: [L, T]),
+                                         "lens_right": .counts(lensRight.flatMap { $0 }, shape: [L, T])])
+        return try bridged { try PartResults.probeEvaluation(part, name: "probes.evaluate") }
+    }
+
+    /// SHA-256 of every probe's weight and intercept: the probes' identity in part files.
+    var weightDigest: String {
+        var h = SHA256()
+        for row in probes {
+            for p in row {
+                for t in [p.weight, p.bias] {
+                    let c = t.contiguous()
+                    h.update("\(t.shape);")
+                    h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(c.pointer), count: c.count * MemoryLayout<Float>.size))
+                }
+            }
         }
-        let rows: [[Value]] = (0..<L).map { b in
-            let p = stats(probeRight[b]), l = stats(lensRight[b])
-            return [.int(b + 1), .float(p.0), .float(p.1), .float(l.0), .float(l.1)]
-        }
-        return TableObject(columns: ["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"], rows: rows,
-                           title: "\(kind.shortName): probe vs lens accuracy (%), mean over image-token positions with 95% CI, \(n) images")
+        return h.hexDigest()
     }
 
     /// Probe-based token importance [B, N]: minus the sum over blocks of the true class's
     /// rank (C - 1 - position in the ascending argsort, i.e. 0 = top) in each position's probe.
     func importance(_ x: Tensor, labels: [Int]) throws -> Tensor {
+        try requireSolved()
         let m = model
         let L = m.c.depth, N = m.c.numPatches, first = m.c.numPrefixTokens, C = m.c.numClasses
         let points = (0..<L).map { HookPoint(kind, block: $0) }
@@ -123,11 +143,20 @@ final class ProbesObject: DeclaredObject {
             return .tensor(try o.scores(acts, block: block))
         }
         .method("probes.weights(block: int, position: int)", "The weight [D, C] and intercept [C] of one probe, as a list [W, b].") { o, a in
+            try o.requireSolved()
             let b = try a.int(0, "block"), t = try a.int(1, "position")
             guard b >= 0, b < o.probes.count, t >= 0, t < (o.probes.first?.count ?? 0) else {
                 throw RuntimeError("probes.weights: block \(b) / position \(t) out of range (\(o.probes.count) blocks x \(o.probes.first?.count ?? 0) positions)")
             }
             return .list([.tensor(o.probes[b][t].weight), .tensor(o.probes[b][t].bias)])
+        }
+        .method("probes.save(path: string)", "Writes the sufficient statistics (a part file, for vls merge and load_part(path, model: m)) of probes trained on a sharded set.") { o, a in
+            let path = try a.string(0, "path")
+            guard let part = o.part else {
+                throw RuntimeError("probes.save: only probes trained on a sharded set (dataset(..., sharded: true)) keep their sufficient statistics")
+            }
+            try PartFile.write(part, to: path)
+            return .nil
         }
         .method("probes.evaluate(data: dataset, batch: int = 32)",
                 "Probe accuracy against lens accuracy per block on a dataset: mean over image-token positions (CLS excluded) with 95% confidence intervals.") { o, a in
@@ -139,7 +168,7 @@ final class ProbesObject: DeclaredObject {
 func probeBuiltins(_ session: Session) -> [NativeFunction] {
     [
         native("probes", "probes(model: model, train: dataset, layer: string = \"resid_post\", alpha: number = 1.0, batch: int = 32, solver: string = \"cholesky\", tol: number = 0.0001)", area: "probes",
-               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. The training set is never sharded. Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
+               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. A training set marked `sharded: true` keeps the sufficient statistics: under `vls run --shard K/N` save them with .save(path), merge with vls merge and solve with load_part(merged, model: m). Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
             let m = try a.model(0)
             let train = try a.object(1, "train", as: DatasetObject.self, expected: "dataset")
             let layer = try a.string(nil, "layer", default: "resid_post")
@@ -168,8 +197,22 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }
                 }
             }
-            let probes = try (0..<L).map { b in try (0..<T).map { t in try bridged { try stats[b][t].solve(alpha: alpha, solver: solver) } } }
-            return .object(ProbesObject(model: m, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: train.indices.count))
+            // a sharded training set keeps its sufficient statistics as a part; one shard of several is not solved
+            var part: Part?
+            if train.sharded {
+                part = makePart("probes", ["layer": layer, "alpha": "\(alpha)", "solver": solverName, "tol": "\(tol)"], model: m, data: train,
+                                session: session, statistics: RidgeStats.partStatistics(stats))
+            }
+            let oneShard = (train.shardSpec?.count ?? 1) > 1
+            let probes = oneShard ? [] : try bridged { try solveProbes(stats, alpha: alpha, solver: solver) }
+            let o = ProbesObject(model: m, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: train.indices.count)
+            o.part = part
+            return .object(o)
         },
     ]
+}
+
+/// Ridge probes for every block and position from their sufficient statistics.
+func solveProbes(_ stats: [[RidgeStats]], alpha: Double, solver: RidgeSolver) throws -> [[Probe]] {
+    try stats.map { row in try row.map { try $0.solve(alpha: alpha, solver: solver) } }
 }

@@ -91,15 +91,14 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
                 }
                 curves.append(curve)
             }
-            let acc = (0..<(N - 1)).map { k in curves.map { $0.accuracy[k] }.reduce(0, +) / Double(curves.count) }
-            let maxAcc = acc.max() ?? 0
-            let auc = maxAcc > 0 ? acc.reduce(0, +) / (maxAcc * Double(N)) : 0
-            var trap = 0.0
-            for i in 1..<max(acc.count, 1) { trap += (acc[i] + acc[i - 1]) / 2 / Double(N) }
-            let rows: [[Value]] = acc.enumerated().map { [.int($0.offset + 1), .float($0.element)] }
-            let t = TableObject(columns: ["k", "accuracy"], rows: rows,
-                                title: "perturbation \(method) \(order.rawValue): AUC \(String(format: "%.4f", auc)) (paper), \(String(format: "%.4f", trap)) (trapezoid), \(total) images")
-            return .object(PerturbationObject(table: t, auc: auc, trapezoid: trap))
+            var args = ["method": method, "order": order.rawValue, "seeds": "\(seeds)"]
+            if method != "random" && method != "probe" { args["loss"] = try lossArg(a).rawValue }
+            if method == "probe", let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv { args["probes"] = p.describe() }
+            let part = makePart("perturbation", args, model: m, data: data, session: session,
+                                statistics: ["images": .counts([curves.first?.images ?? 0], shape: []),
+                                             "correct": .counts(curves.flatMap(\.correct), shape: [seeds, N - 1])])
+            _ = total
+            return .object(try bridged { try PartResults.perturbation(part, name: "perturbation_test") })
         },
     ]
 }
@@ -116,4 +115,8 @@ final class PerturbationObject: DeclaredObject {
         .property("table", "The curve: accuracy after keeping k tokens, k = 1..n-1.") { o, _ in .object(o.table) }
         .property("auc", "The area under the curve as the paper computes it.") { o, _ in .float(o.auc) }
         .property("trapezoid_auc", "The area under the curve by the trapezoid rule.") { o, _ in .float(o.trapezoid) }
+        .method("perturbation.save(path: string)", "Writes the part file (.json, for vls merge and load_part) or the curve (.csv).") { o, a in
+            try o.table.save(to: try a.string(0, "path"))
+            return .nil
+        }
 }

@@ -19,9 +19,50 @@ final class DatasetObject: DeclaredObject {
     let classNames: [String]
     /// True when `vls run --shard K/N` slices this dataset.
     let sharded: Bool
+    /// Select, then shard: on a sharded set, the source indices of the whole selection
+    /// (before sharding), the shard K/N this view holds of it, and the selection applied.
+    let selected: [Int]
+    let shardSpec: (index: Int, count: Int)?
+    let selection: [String]
 
     init(source: Source, name: String, indices: [Int], classNames: [String], sharded: Bool = false) {
         self.source = source; self.name = name; self.indices = indices; self.classNames = classNames; self.sharded = sharded
+        self.selected = indices; self.shardSpec = nil; self.selection = []
+    }
+
+    /// A view of `selected` (source indices), sharded K/N (1/1 without `--shard`) when `shard` is given.
+    init(source: Source, name: String, selected: [Int], classNames: [String], shard: (index: Int, count: Int)?, selection: [String]) {
+        self.source = source; self.name = name; self.classNames = classNames; self.sharded = shard != nil
+        self.selected = selected; self.shardSpec = shard; self.selection = selection
+        if let shard {
+            self.indices = Array(stride(from: shard.index - 1, to: selected.count, by: shard.count)).map { selected[$0] }
+        } else {
+            self.indices = selected
+        }
+    }
+
+    /// Positions `pos` of the whole selection (before sharding, when sharded), re-sharded.
+    func select(_ pos: [Int], _ what: String) -> DatasetObject {
+        DatasetObject(source: source, name: name, selected: pos.map { selected[$0] }, classNames: classNames,
+                      shard: shardSpec, selection: selection + [what])
+    }
+
+    /// The label of source index j.
+    func sourceLabel(_ j: Int) -> Int {
+        switch source {
+        case .idx(let d): return d.labels[j]
+        case .folder(let f): return f.entries[j].label
+        case .tensors(_, let labels): return labels[j]
+        }
+    }
+
+    /// Images in the source (before any selection).
+    var sourceSize: Int {
+        switch source {
+        case .idx(let d): return d.count
+        case .folder(let f): return f.count
+        case .tensors(_, let labels): return labels.count
+        }
     }
 
     var typeName: String { "dataset" }
@@ -49,9 +90,6 @@ final class DatasetObject: DeclaredObject {
         }
     }
 
-    func subset(_ idx: [Int], sharded: Bool? = nil) -> DatasetObject {
-        DatasetObject(source: source, name: name, indices: idx.map { indices[$0] }, classNames: classNames, sharded: sharded ?? self.sharded)
-    }
 
     /// Maps this set's labels to the model's class indices by name; errors on a mismatch.
     func labelMap(for m: ModelObject) throws -> [Int]? {
@@ -119,22 +157,24 @@ final class DatasetObject: DeclaredObject {
             let progress = try a.bool(3, "progress")
             return .object(BatchIterator(dataset: d, size: n, model: m, pipeline: pipeline, map: map, progress: progress))
         }
-        .method("data.take(n: int)", "The first n images.") { d, a in
-            .object(d.subset(Array(0..<min(max(0, try a.int(0, "n")), d.indices.count))))
+        .method("data.take(n: int)", "The first n images (of the whole set, before sharding).") { d, a in
+            let n = try a.int(0, "n")
+            return .object(d.select(Array(0..<min(max(0, n), d.selected.count)), "take(\(n))"))
         }
-        .method("data.slice(start: int, stop: int)", "Images start..<stop.") { d, a in
-            let s = max(0, try a.int(0, "start")), e = min(d.indices.count, try a.int(1, "stop"))
-            return .object(d.subset(s < e ? Array(s..<e) : []))
+        .method("data.slice(start: int, stop: int)", "Images start..<stop (of the whole set, before sharding).") { d, a in
+            let s0 = try a.int(0, "start"), e0 = try a.int(1, "stop")
+            let s = max(0, s0), e = min(d.selected.count, e0)
+            return .object(d.select(s < e ? Array(s..<e) : [], "slice(\(s0), \(e0))"))
         }
-        .method("data.per_class(n: int)", "The first n images of every class (directory order).") { d, a in
+        .method("data.per_class(n: int)", "The first n images of every class (directory order, of the whole set, before sharding).") { d, a in
             let n = try a.int(0, "n")
             var counts: [Int: Int] = [:]
             var keep: [Int] = []
-            for i in 0..<d.indices.count {
-                let l = d.label(i)
+            for i in 0..<d.selected.count {
+                let l = d.sourceLabel(d.selected[i])
                 if counts[l, default: 0] < n { keep.append(i); counts[l, default: 0] += 1 }
             }
-            return .object(d.subset(keep))
+            return .object(d.select(keep, "per_class(\(n))"))
         }
         .method("data.image(i: int)", "Image i (before preprocessing).") { d, a in
             let i = try a.int(0, "i")
@@ -248,11 +288,9 @@ func dataBuiltins(_ session: Session) -> [NativeFunction] {
                     d = DatasetObject(source: .folder(f), name: (name as NSString).lastPathComponent, indices: Array(0..<f.count), classNames: f.classes)
                 }
             }
-            if sharded, let (k, n) = session.options.shard {
-                let keep = Array(stride(from: k - 1, to: d.indices.count, by: n))
-                d = d.subset(keep, sharded: true)
-            } else if sharded {
-                d = d.subset(Array(0..<d.indices.count), sharded: true)
+            if sharded {   // select, then shard: take/slice/per_class select from the whole set
+                d = DatasetObject(source: d.source, name: d.name, selected: d.indices, classNames: d.classNames,
+                                  shard: session.options.shard ?? (1, 1), selection: [])
             }
             return .object(d)
         },

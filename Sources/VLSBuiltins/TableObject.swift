@@ -8,6 +8,8 @@ final class TableObject: DeclaredObject {
     let columns: [String]
     var rows: [[Value]]
     var title: String?
+    /// The statistics of a mergeable analysis (Parts+Builtins.swift): `.save("x.json")` writes them.
+    var part: Part?
 
     init(columns: [String], rows: [[Value]], title: String? = nil) {
         self.columns = columns
@@ -61,7 +63,7 @@ final class TableObject: DeclaredObject {
         .method("table.column(name: string)", "The values of one column, as a list.") { o, a in
             try o.column(try a.string(0, "name"))
         }
-        .method("table.save(path: string)", "Writes the table as CSV (.csv) or JSON (.json), atomically.") { o, a in
+        .method("table.save(path: string)", "Writes the table as CSV (.csv) or JSON (.json), atomically; the result of a mergeable analysis writes its part file as .json (for vls merge and load_part).") { o, a in
             try o.save(to: try a.string(0, "path"))
             return .nil
         }
@@ -121,7 +123,10 @@ final class TableObject: DeclaredObject {
 
     func save(to path: String) throws {
         let data: Data
-        if path.hasSuffix(".json") {
+        if path.hasSuffix(".json"), let part {
+            try PartFile.write(part, to: path)   // the mergeable part (vls merge, load_part)
+            return
+        } else if path.hasSuffix(".json") {
             data = try JSONSerialization.data(withJSONObject: jsonObject(), options: [.prettyPrinted, .sortedKeys])
         } else if path.hasSuffix(".csv") {
             data = Data(csv().utf8)

@@ -52,7 +52,7 @@ public enum Builtins {
         for table in [tensorBuiltins(session), modelBuiltins(session), lensBuiltins(session), editBuiltins(session),
                       dataBuiltins(session), figureBuiltins(session), metricBuiltins(session),
                       memoryBuiltins(session), saliencyBuiltins(session), probeBuiltins(session),
-                      contextBuiltins(session), tableBuiltins(session), systemBuiltins(session), outputBuiltins(session)] {
+                      contextBuiltins(session), partBuiltins(session), tableBuiltins(session), systemBuiltins(session), outputBuiltins(session)] {
             for fn in table { interpreter.define(fn) }
         }
         interpreter.setGlobal("args", .list(options.scriptArgs.map { .string($0) }))

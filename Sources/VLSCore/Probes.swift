@@ -23,7 +23,7 @@ public enum RidgeSolver: Sendable, Equatable {
 public struct RidgeStats: Sendable {
     public let width: Int
     public let classes: Int
-    public private(set) var n = 0
+    public internal(set) var n = 0
     var sumX: [Double]
     var sumY: [Double]
     var sumYY: [Double]

@@ -12,6 +12,9 @@ public final class ViT: @unchecked Sendable {
     /// Working memory reused across forward passes (not shared between threads).
     let workspace = Workspace()
     let lock = NSLock()
+    /// SHA-256 of the weight bytes (part files' model identity), computed once per load.
+    var weightDigestCache: String?
+    let weightDigestLock = NSLock()
 
     public init(config: ViTConfig, weights: ViTWeights, source: String) {
         self.config = config

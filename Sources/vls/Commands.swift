@@ -262,10 +262,13 @@ struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Combine the partial results of sharded runs (`--shard K/N`) into one.")
 
-    @Option(name: .shortAndLong, help: "The merged output file.")
+    @Option(name: .shortAndLong, help: "The merged output: a part file (.json, read back with load_part) or the finished table (.csv).")
     var output: String
 
-    @Argument(help: "Partial result files written by sharded runs.")
+    @Flag(help: "Merge the shards that are there and record the missing ones in the result (otherwise a missing shard is an error).")
+    var partial = false
+
+    @Argument(help: "Part files written by sharded runs (`.save(\"part.json\")` under `vls run --shard K/N`).")
     var parts: [String]
 
     func run() throws {
@@ -274,7 +277,8 @@ struct Merge: ParsableCommand {
             throw ExitCode(Exit.runtime)
         }
         do {
-            try merge(parts, output)
+            let summary = try merge(parts, output, partial)
+            writeStandardError("vls merge: \(summary)\n")
         } catch {
             writeStandardError("vls merge: error: \(error)\n")
             throw ExitCode(Exit.runtime)

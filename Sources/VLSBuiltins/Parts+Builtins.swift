@@ -1,0 +1,390 @@
+import Foundation
+import VLSCore
+import VLSLanguage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Mergeable analyses: each one accumulates its statistics into a Part (Sources/VLSCore/Parts.swift)
+// and builds its result from the part alone, so an unsharded run and `vls merge` of the
+// shards go through the same finishing code and give the same result.
+
+extension DatasetObject {
+    /// What a part records of the data: the set, the selection before sharding, its size.
+    func partIdentity() -> Part.DatasetIdentity {
+        var split: String?
+        if name.hasPrefix("fashion-mnist/") { split = String(name.dropFirst("fashion-mnist/".count)) }
+        var digest: String?
+        if case .tensors(let x, let labels) = source {
+            var h = SHA256()
+            h.update("\(x.shape);")
+            let c = x.contiguous()
+            h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(c.pointer), count: c.count * MemoryLayout<Float>.size))
+            h.update(labels.map(String.init).joined(separator: ","))
+            digest = h.hexDigest()
+        }
+        return Part.DatasetIdentity(name: name, split: split, size: sourceSize, selection: selection.joined(separator: "."),
+                                    selected: selected.count, digest: digest)
+    }
+}
+
+/// A part of `analysis` over `data` (its shard, 1/1 when not sharded) for model `m`.
+func makePart(_ analysis: String, _ arguments: [String: String], model m: ModelObject, data: DatasetObject,
+              session: Session, statistics: [String: PartStatistic]) -> Part {
+    let identity = Part.ModelIdentity(sha256: m.model.weightDigest, config: m.model.partConfig, summary: m.c.summary, seed: session.options.seed)
+    return Part(analysis: analysis, arguments: arguments, shard: data.shardSpec ?? (1, 1),
+                dataset: data.partIdentity(), model: identity, statistics: statistics)
+}
+
+/// A note for titles when a result covers only some shards.
+func coverage(_ p: Part) -> String {
+    if p.missingShards.isEmpty { return "" }
+    return ", shards \(PartMerge.ranges(p.shards)) of \(p.shardCount) (missing \(PartMerge.ranges(p.missingShards)))"
+}
+
+enum PartResults {
+    /// The result of an analysis from its statistics (the same code for a single run and a merge).
+    static func finish(_ p: Part, name: String, model: ModelObject? = nil) throws -> Value {
+        switch p.analysis {
+        case "probes": return try probes(p, name: name, model: model)
+        case "identifiability":
+            let m = try IdentifiabilityMetrics(part: p, name: name)
+            let o = MetricsObject(m, label: p.arguments["label"] ?? "model")
+            o.part = p
+            return .object(o)
+        case "compare_random": return .object(try compareRandom(p, name: name))
+        case "memories": return .object(try memories(p, name: name))
+        case "perturbation": return .object(try perturbation(p, name: name))
+        case "class_context": return try classContext(p, name: name)
+        case "probe_evaluation": return .object(try probeEvaluation(p, name: name))
+        default: throw CoreError("\(name): field analysis: unknown analysis '\(p.analysis.prefix(60))'")
+        }
+    }
+
+    /// Writes the result of a merge: the part (.json) or the finished table (.csv).
+    static func write(_ p: Part, to path: String) throws {
+        if path.hasSuffix(".csv") {
+            let v = try finish(p, name: "the merged result")
+            switch v {
+            case .object(let t as TableObject): try t.save(to: path)
+            case .object(let m as MetricsObject): try m.table.save(to: path)
+            case .object(let o as PerturbationObject): try o.table.save(to: path)
+            case .nil: throw CoreError("\(path): merged probe statistics are solved with the model: write the merged part (.json) and read it with load_part(path, model: m)")
+            default: throw CoreError("\(path): a \(p.analysis) result has several tables; write the merged part (.json) and read it with load_part")
+            }
+            return
+        }
+        try PartFile.write(p, to: path)
+    }
+
+    // MARK: compare_random
+
+    static func compareRandom(_ p: Part, name: String) throws -> TableObject {
+        let L = try p.config("depth", name: name), T = try p.config("tokens", name: name)
+        let C = Double(try p.config("classes", name: name)), P = try p.config("prefix_tokens", name: name)
+        let classToken = try p.config("class_token", name: name) != 0
+        guard let mode = MetricsMode(rawValue: try p.argument("mode", name: name)) else { throw CoreError("\(name): field arguments.mode must be correct or paper") }
+        let seed = try p.argument("seed", name: name)
+        let n = p.items.count
+        let rt = try p.ints("ranks_trained", shape: [L, T], rows: true, name: name)
+        let rr = try p.ints("ranks_random", shape: [L, T], rows: true, name: name)
+        if let i = (rt + rr).firstIndex(where: { Double($0) >= C }) { throw CoreError("\(name): field statistics.ranks: rank [\(i % max(rt.count, 1))] is not below the \(Int(C)) classes") }
+        let first = mode == .paper ? 1 : P
+        var rows: [[Value]] = []
+        for b in 0..<L {
+            func s(_ r: [Int], _ keep: (Int) -> Bool) -> [Double] {
+                var out: [Double] = []
+                for i in 0..<n { for t in 0..<T where keep(t) { out.append(1 - Double(r[(i * L + b) * T + t]) / C) } }
+                return out
+            }
+            func test(_ keep: @escaping (Int) -> Bool) throws -> (Double, Double, Double) {
+                let x = s(rt, keep), y = s(rr, keep)
+                guard !x.isEmpty else { return (.nan, .nan, .nan) }
+                let w = try Stats.wilcoxon(x, y, alternative: "greater")
+                return (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count), w.pValue)
+            }
+            func star(_ p: Double) -> Value {
+                let q = mode == .paper ? (p * 1000).rounded() / 1000 : p
+                return .string(q < 0.05 ? "*" : "")
+            }
+            if mode == .paper {
+                let (st, sr, pv) = try test { _ in true }
+                rows.append([.int(b + 1), .float(st), .float(sr), .float(pv), star(pv)])
+            } else {
+                let img = try test { $0 >= first }
+                var row: [Value] = [.int(b + 1), .float(img.0), .float(img.1), .float(img.2), star(img.2)]
+                if classToken {
+                    let cls = try test { $0 == 0 }
+                    row += [.float(cls.0), .float(cls.1), .float(cls.2), star(cls.2)]
+                }
+                rows.append(row)
+            }
+        }
+        let cols = mode == .paper ? ["block", "s_trained", "s_random", "p", "sig"]
+            : ["block", "s_image", "s_image_random", "p_image", "sig"] + (classToken ? ["s_cls", "s_cls_random", "p_cls", "sig_cls"] : [])
+        let t = TableObject(columns: cols, rows: rows,
+                            title: "class identifiability vs random init (seed \(seed)), \(n) images, Wilcoxon one-sided greater\(coverage(p))")
+        t.part = p
+        return t
+    }
+
+    // MARK: memories
+
+    static func memories(_ p: Part, name: String) throws -> TableObject {
+        let classToken = try p.config("class_token", name: name) != 0
+        let s = try MemoryStats(part: p, name: name, hasCls: classToken)
+        guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 0, shuffles <= 1 << 24 else {
+            throw CoreError("\(name): field arguments.shuffles must be an integer in 0...\(1 << 24)")
+        }
+        guard let seed = UInt64(try p.argument("seed", name: name)) else { throw CoreError("\(name): field arguments.seed must be an unsigned integer") }
+        let given = p.arguments["random_classes_given"] == "true"
+        func rate(_ v: Double?) -> Value { v.map { .float($0) } ?? .nil }
+        var rows: [[Value]] = []
+        for b in 0..<s.depth {
+            var row: [Value] = [.int(b + 1)]
+            for (kd, kind) in MemoryKind.allCases.enumerated() {
+                let classes = (0..<s.classes).filter { s.tokens[kd][b][$0] > 0 }
+                func mean(_ v: [[[Int]]]) -> Double {
+                    classes.isEmpty ? .nan : 100 * classes.map { Double(v[kd][b][$0]) / Double(s.tokens[kd][b][$0]) }.reduce(0, +) / Double(classes.count)
+                }
+                row += [.float(mean(s.agree)), .float(mean(s.agreeRandom))]
+                if classToken {
+                    let agree = s.clsAgree[kd][b].map(Double.init)
+                    let right = zip(agree, s.correct).filter { $0.1 == 1 }.map(\.0)
+                    let wrong = zip(agree, s.correct).filter { $0.1 == 0 }.map(\.0)
+                    if right.isEmpty || wrong.isEmpty {
+                        row += [.nil, .nil]
+                    } else {
+                        let t = try Stats.permutationTest(right, wrong, shuffles: shuffles, seed: seed &+ UInt64(b))
+                        row += [.float(100 * t.difference), .float(t.pValue)]
+                    }
+                } else {
+                    row += [.nil, .nil]
+                }
+                switch s.mode {
+                case .correct:
+                    row += [rate(classToken ? s.compositionality(kind, block: b, groups: [.cls]) : nil),
+                            rate(s.compositionality(kind, block: b, groups: [.image]))]
+                case .paper:
+                    row.append(rate(s.compositionality(kind, block: b)))
+                }
+            }
+            rows.append(row)
+        }
+        var cols = ["block"]
+        for kd in ["mlp", "attn"] {
+            cols += ["\(kd)_agree", "\(kd)_agree_random", "\(kd)_cls_acc_effect", "\(kd)_acc_p"]
+            cols += s.mode == .correct ? ["\(kd)_composed_cls", "\(kd)_composed_image"] : ["\(kd)_composed"]
+        }
+        let drawn = given ? "random classes given" : "random classes seed \(seed)"
+        let t = TableObject(columns: cols, rows: rows,
+                            title: "key-value memories, top-\(s.k), \(s.correct.count) images, mode \(s.mode.rawValue) (rates in %, \(drawn))\(coverage(p))")
+        t.part = p
+        return t
+    }
+
+    // MARK: perturbation
+
+    static func perturbation(_ p: Part, name: String) throws -> PerturbationObject {
+        let N = try p.config("patches", name: name)
+        guard N >= 2 else { throw CoreError("\(name): field model.config.patches must be at least 2") }
+        guard let seeds = Int(try p.argument("seeds", name: name)), seeds >= 1, seeds <= 1 << 16 else {
+            throw CoreError("\(name): field arguments.seeds must be an integer in 1...\(1 << 16)")
+        }
+        let method = try p.argument("method", name: name), order = try p.argument("order", name: name)
+        let images = try p.ints("images", shape: [], name: name)[0]
+        let correct = try p.ints("correct", shape: [seeds, N - 1], name: name)
+        if let i = correct.firstIndex(where: { $0 > images }) { throw CoreError("\(name): field statistics.correct[\(i)] exceeds statistics.images (\(images))") }
+        let acc = (0..<(N - 1)).map { k in (0..<seeds).map { Double(correct[$0 * (N - 1) + k]) / Double(max(images, 1)) }.reduce(0, +) / Double(seeds) }
+        let maxAcc = acc.max() ?? 0
+        let auc = maxAcc > 0 ? acc.reduce(0, +) / (maxAcc * Double(N)) : 0
+        var trap = 0.0
+        for i in 1..<max(acc.count, 1) { trap += (acc[i] + acc[i - 1]) / 2 / Double(N) }
+        let rows: [[Value]] = acc.enumerated().map { [.int($0.offset + 1), .float($0.element)] }
+        let t = TableObject(columns: ["k", "accuracy"], rows: rows,
+                            title: "perturbation \(method) \(order): AUC \(String(format: "%.4f", auc)) (paper), \(String(format: "%.4f", trap)) (trapezoid), \(images) images\(coverage(p))")
+        t.part = p
+        let o = PerturbationObject(table: t, auc: auc, trapezoid: trap)
+        return o
+    }
+
+    // MARK: probes (sufficient statistics)
+
+    static func probes(_ p: Part, name: String, model: ModelObject?) throws -> Value {
+        let kinds: [String: HookPoint.Kind] = ["resid_post": .residPost, "attn_out": .attnOut, "mlp_out": .mlpOut]
+        guard let kind = kinds[try p.argument("layer", name: name)] else { throw CoreError("\(name): field arguments.layer must be resid_post, attn_out or mlp_out") }
+        guard let alpha = Double(try p.argument("alpha", name: name)), alpha > 0, alpha.isFinite else { throw CoreError("\(name): field arguments.alpha must be a positive number") }
+        guard let tol = Double(try p.argument("tol", name: name)), tol.isFinite else { throw CoreError("\(name): field arguments.tol must be a number") }
+        let solverName = try p.argument("solver", name: name)
+        let solver: RidgeSolver
+        switch solverName {
+        case "cholesky": solver = .cholesky
+        case "lsqr":
+            guard tol > 0 else { throw CoreError("\(name): field arguments.tol must be positive for lsqr") }
+            solver = .lsqr(tol: tol)
+        default: throw CoreError("\(name): field arguments.solver must be cholesky or lsqr")
+        }
+        let stats = try RidgeStats.fromPart(p, name: name)
+        let L = stats.count, T = stats.first?.count ?? 0
+        let n = try p.ints("n", shape: [L, T], name: name)
+        if let i = n.firstIndex(where: { $0 != p.items.count }) {
+            throw CoreError("\(name): field statistics.n[\(i)] is \(n[i]), not the \(p.items.count) images the part covers")
+        }
+        guard let model else { return .nil }   // vls merge: checked, solved when loaded with the model
+        guard model.model.weightDigest == p.model.sha256 else {
+            throw CoreError("\(name): the probes were trained on another model (weights sha256 \(p.model.sha256.prefix(12)), this model \(model.model.weightDigest.prefix(12)))")
+        }
+        guard model.model.partConfig == p.model.config else {
+            throw CoreError("\(name): field model.config does not match the model's config (\(model.c.summary))")
+        }
+        let probes = try solveProbes(stats, alpha: alpha, solver: solver)
+        let o = ProbesObject(model: model, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: p.items.count)
+        o.part = p
+        return .object(o)
+    }
+
+    // MARK: probes.evaluate
+
+    static func probeEvaluation(_ p: Part, name: String) throws -> TableObject {
+        let L = try p.config("depth", name: name), T = try p.config("tokens", name: name), first = try p.config("prefix_tokens", name: name)
+        guard first < T else { throw CoreError("\(name): field model.config.prefix_tokens must be below tokens") }
+        let layer = try p.argument("layer", name: name)
+        let n = try p.ints("images", shape: [], name: name)[0]
+        let probeRight = try p.ints("probe_right", shape: [L, T], name: name), lensRight = try p.ints("lens_right", shape: [L, T], name: name)
+        if let i = (probeRight + lensRight).firstIndex(where: { $0 > n }) {
+            throw CoreError("\(name): field statistics.\(i < probeRight.count ? "probe_right" : "lens_right"): a count exceeds statistics.images (\(n))")
+        }
+        func stats(_ v: ArraySlice<Int>) -> (Double, Double) {
+            let acc = v.map { 100 * Double($0) / Double(max(n, 1)) }
+            let mean = acc.reduce(0, +) / Double(acc.count)
+            let sd = (acc.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(acc.count - 1, 1))).squareRoot()
+            return (mean, 1.96 * sd / Double(acc.count).squareRoot())
+        }
+        let rows: [[Value]] = (0..<L).map { b in
+            let pr = stats(probeRight[(b * T + first)..<((b + 1) * T)]), lr = stats(lensRight[(b * T + first)..<((b + 1) * T)])
+            return [.int(b + 1), .float(pr.0), .float(pr.1), .float(lr.0), .float(lr.1)]
+        }
+        let t = TableObject(columns: ["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"], rows: rows,
+                            title: "\(layer): probe vs lens accuracy (%), mean over image-token positions with 95% CI, \(n) images\(coverage(p))")
+        t.part = p
+        return t
+    }
+
+    // MARK: class_context
+
+    static func classContext(_ p: Part, name: String) throws -> Value {
+        let L = try p.config("depth", name: name), N = try p.config("patches", name: name)
+        guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 0, shuffles <= 1 << 24 else {
+            throw CoreError("\(name): field arguments.shuffles must be an integer in 0...\(1 << 24)")
+        }
+        guard let seed = UInt64(try p.argument("seed", name: name)) else { throw CoreError("\(name): field arguments.seed must be an unsigned integer") }
+        let n = p.items.count
+        let s = try p.floats("s", shape: [L, N], rows: true, name: name)
+        let d = try p.floats("logit_change", shape: [L, N], rows: true, name: name)
+        let mask = try p.ints("mask", shape: [N], rows: true, name: name)
+        guard mask.allSatisfy({ $0 <= 1 }) else { throw CoreError("\(name): field statistics.mask must hold 0 or 1") }
+        let removal = try p.floats("removal", shape: [6], rows: true, name: name)
+        if let i = removal.firstIndex(where: { $0.isInfinite || (!$0.isNaN && ($0 < 0 || $0 > 100)) }) {
+            throw CoreError("\(name): field statistics.removal[\(i)] must be a percentage (or nan for a skipped image), got \(removal[i])")
+        }
+        var sClass = [[Double]](repeating: [], count: L), sContext = sClass, dClass = sClass, dContext = sClass
+        var rem = [[Double]](repeating: [], count: 6)
+        for i in 0..<n {
+            for b in 0..<L {
+                for j in 0..<N {
+                    let isClass = mask[i * N + j] == 1
+                    let v = s[(i * L + b) * N + j]
+                    if isClass { sClass[b].append(v) } else { sContext[b].append(v) }
+                    if b >= 1 {
+                        let dv = d[(i * L + b) * N + j]
+                        if isClass { dClass[b].append(dv) } else { dContext[b].append(dv) }
+                    }
+                }
+            }
+            if !removal[i * 6].isNaN { for r in 0..<6 { rem[r].append(removal[i * 6 + r]) } }
+        }
+        func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+        var idRows: [[Value]] = [], lcRows: [[Value]] = []
+        for b in 0..<L {
+            let t = try Stats.permutationTest(sClass[b], sContext[b], shuffles: shuffles, seed: seed &+ UInt64(b))
+            idRows.append([.int(b + 1), .float(mean(sClass[b])), .float(mean(sContext[b])), .float(t.difference), .float(t.pValue)])
+            if b >= 1 {
+                let u = try Stats.permutationTest(dClass[b], dContext[b], shuffles: shuffles, seed: seed &+ UInt64(100 + b))
+                lcRows.append([.int(b + 1), .float(mean(dClass[b])), .float(mean(dContext[b])), .float(u.difference), .float(u.pValue)])
+            }
+        }
+        let names = ["unperturbed: CLS", "unperturbed: class tokens", "unperturbed: context tokens",
+                     "context removed: CLS", "context removed: class tokens", "class removed: context tokens"]
+        let remRows: [[Value]] = (0..<6).map { [.string(names[$0]), .float(mean(rem[$0])), .int(rem[$0].count)] }
+        let tables = [
+            TableObject(columns: ["block", "s_class", "s_context", "difference", "p"], rows: idRows,
+                        title: "class vs context identifiability (s = 1 - rank/C), permutation test (\(shuffles) shuffles, one-sided)\(coverage(p))"),
+            TableObject(columns: ["block", "class", "context", "difference", "p"], rows: lcRows,
+                        title: "true-class logit change p_c(attn_out[b]) - p_c(resid_post[b-1]), permutation test\(coverage(p))"),
+            TableObject(columns: ["tokens", "identifiable_pct", "images"], rows: remRows,
+                        title: "token removal at the last block (% with the true class top-1, mean over images)\(coverage(p))"),
+        ]
+        for t in tables { t.part = p }
+        return .dict([("identifiability", .object(tables[0])), ("logit_change", .object(tables[1])), ("removal", .object(tables[2]))])
+    }
+}
+
+// MARK: - vls merge
+
+extension Builtins {
+    /// `vls merge PARTS... -o OUT [--partial]`: checks that the parts partition one run,
+    /// merges them and writes the merged part (.json) or the finished table (.csv).
+    /// Returns a one-line summary.
+    @discardableResult
+    public static func mergeParts(_ paths: [String], output: String, partial: Bool = false) throws -> String {
+        guard !paths.isEmpty else { throw CoreError("no part files given") }
+        var seen: [String: String] = [:]   // "dev:ino" -> path
+        func key(_ path: String) -> String? {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            return "\(st.st_dev):\(st.st_ino)"
+        }
+        let outKey = key(output)
+        for p in paths {
+            guard let k = key(p) else { throw CoreError("\(p): cannot read (\(String(cString: strerror(errno))))") }
+            if k == outKey {
+                throw CoreError("the output \(output) is also among the inputs (as \(p)): it would count an earlier merged result as a part; leave it out of the inputs (e.g. out/part-*.json) or write elsewhere")
+            }
+            if let other = seen[k] { throw CoreError("\(p) and \(other) are the same file, given twice") }
+            seen[k] = p
+        }
+        let parts = try paths.map { (name: $0, part: try PartFile.read($0)) }
+        // one run's partition, then each part's statistics must make a result of its analysis (errors name the part)
+        let merged = try PartMerge.merge(parts, partial: partial)
+        for (name, p) in parts { _ = try PartResults.finish(p, name: name) }
+        _ = try PartResults.finish(merged, name: "the merged result")   // the result must build
+        try PartResults.write(merged, to: output)
+        let missing = merged.missingShards.isEmpty ? "" : "; missing shards \(PartMerge.ranges(merged.missingShards)) (recorded in the result)"
+        return "merged \(parts.count) part\(parts.count == 1 ? "" : "s") of \(merged.analysis): shards \(PartMerge.ranges(merged.shards)) of \(merged.shardCount), \(merged.items.count) of \(merged.dataset.selected) images\(missing) -> \(output)"
+    }
+
+    /// Kept for callers of the first version.
+    public static func mergePartials(_ parts: [String], output: String) throws {
+        try mergeParts(parts, output: output, partial: false)
+    }
+}
+
+/// `load_part(path)`: the result a part file (one shard or a merge) holds.
+func partBuiltins(_ session: Session) -> [NativeFunction] {
+    [
+        native("load_part", "load_part(path: string, model: model = nil)", area: "metrics",
+               "The result held by a part file written by `.save(path)` in a sharded run or by `vls merge` (metrics, a table, a perturbation curve, class_context's tables, or, with `model:`, probes solved from merged sufficient statistics), checked field by field.") { a in
+            let path = try a.string(0, "path")
+            var model: ModelObject?
+            if let mv = a.optional(nil, "model") {
+                guard case .object(let o as ModelObject) = mv else { throw a.badArgument(nil, "model", expected: "model", got: mv) }
+                model = o
+            }
+            let part = try bridged { try PartFile.read(path) }
+            if part.analysis == "probes" && model == nil {
+                throw RuntimeError("load_part: \(path) holds probe statistics; solve them with load_part(path, model: m)")
+            }
+            return try bridged { try PartResults.finish(part, name: path, model: model) }
+        },
+    ]
+}
