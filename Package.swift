@@ -34,7 +34,7 @@ let package = Package(
 
         // MARK: Core (no language code)
         .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib"], swiftSettings: optimize),
-        .target(name: "VLSCore", dependencies: ["CBLAS", "VLSImaging"], swiftSettings: optimize),
+        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSImaging"], swiftSettings: optimize),
 
         // MARK: Language (knows nothing of ViTs)
         .target(name: "VLSLanguage", swiftSettings: optimize),
