@@ -64,7 +64,8 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
             guard token >= 0, token < acts.shape[2] else { throw RuntimeError("lens_table: token \(token) out of range (0...\(acts.shape[2] - 1))") }
             let rows = try (0..<acts.shape[0]).map { b -> Tensor in acts.select(b).select(image).select(token) }
             let logits = try r.model.model.project(try Tensor.stack(rows))
-            let kk = min(max(1, k), r.model.c.numClasses)
+            guard k >= 1, k <= r.model.c.numClasses else { throw RuntimeError("lens_table: k must be in 1...\(r.model.c.numClasses), got \(k)") }
+            let kk = k
             let (idx, val) = try LensMath.topk(logits, k: kk)
             let probs = logits.softmax()
             var out: [[Value]] = []

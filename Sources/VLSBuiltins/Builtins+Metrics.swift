@@ -63,6 +63,13 @@ final class MetricsObject: DeclaredObject {
 }
 
 /// The paper's dataset-level metrics.
+/// A permutation count: 0...2^24 (16.7 million relabellings; more is a hang, not a better p).
+func shufflesArg(_ a: Arguments) throws -> Int {
+    let n = try a.int(nil, "shuffles", default: 300)
+    guard n >= 0, n <= 1 << 24 else { throw RuntimeError("\(a.functionName): shuffles must be in 0...\(1 << 24), got \(n)") }
+    return n
+}
+
 func metricBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "metrics"
     /// Streams a dataset through a collector.
@@ -127,7 +134,7 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
                 perms = (0..<p.shape[0]).map { s in (0..<n).map { Int(v[s * n + $0]) } }
             }
             let r = try Stats.permutationTest(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
-                                              shuffles: try a.int(nil, "shuffles", default: 300),
+                                              shuffles: try shufflesArg(a),
                                               seed: UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0))), permutations: perms)
             return .dict([("mean_a", .float(r.meanA)), ("mean_b", .float(r.meanB)), ("difference", .float(r.difference)),
                           ("p", .float(r.pValue)), ("shuffles", .int(r.shuffles))])

@@ -8,9 +8,12 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     /// has made integral floats ints and refused the rest.
     func shapeArgs(_ a: Arguments) throws -> [Int] {
         if a.count == 1, case .list = a.positional[0] { return try a.intList(0, "shape") ?? [] }
-        return try a.positional.map { v in
-            guard case .int(let i) = v else { throw RuntimeError("'\(a.functionName)': dimensions are ints or one list of ints, got \(v.typeName)") }
-            return i
+        return try a.positional.enumerated().map { k, v in
+            switch v {
+            case .int(let i): return i
+            case .float(let d) where d.isFinite && d == d.rounded() && abs(d) < 1e15: return Int(d)
+            default: throw RuntimeError("bad argument #\(k + 1) 'shape' to '\(a.functionName)' (dimensions are integers or one list of them, got \(ParamType.describe(v)))")
+            }
         }
     }
     /// The shape, after the memory cap (`Limits`) agreed to a tensor of it (natives are

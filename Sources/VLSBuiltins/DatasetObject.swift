@@ -159,15 +159,19 @@ final class DatasetObject: DeclaredObject {
         }
         .method("data.take(n: int)", "The first n images (of the whole set, before sharding).") { d, a in
             let n = try a.int(0, "n")
+            guard n >= 0 else { throw RuntimeError("data.take: n must be at least 0, got \(n)") }
             return .object(d.select(Array(0..<min(max(0, n), d.selected.count)), "take(\(n))"))
         }
-        .method("data.slice(start: int, stop: int)", "Images start..<stop (of the whole set, before sharding).") { d, a in
+        .method("data.slice(start: int, stop: int)", "Images start..<stop (of the whole set, before sharding); negative positions count from the end, as in Python's data[start:stop].") { d, a in
             let s0 = try a.int(0, "start"), e0 = try a.int(1, "stop")
-            let s = max(0, s0), e = min(d.selected.count, e0)
+            let n = d.selected.count
+            func clamp(_ i: Int) -> Int { i < 0 ? max(i + n, 0) : min(i, n) }
+            let s = clamp(s0), e = clamp(e0)
             return .object(d.select(s < e ? Array(s..<e) : [], "slice(\(s0), \(e0))"))
         }
         .method("data.per_class(n: int)", "The first n images of every class (directory order, of the whole set, before sharding).") { d, a in
             let n = try a.int(0, "n")
+            guard n >= 0 else { throw RuntimeError("data.per_class: n must be at least 0, got \(n)") }
             var counts: [Int: Int] = [:]
             var keep: [Int] = []
             for i in 0..<d.selected.count {

@@ -115,6 +115,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             else if s.rank == 1, let g = Int(exactly: Double(s.count).squareRoot().rounded()), g * g == s.count { grid = try s.reshaped([g, g]) }
             else { throw RuntimeError("heatmap: saliency must be a [rows, cols] grid (or a square number of values), got \(s.shape)") }
             let scale = try a.int(nil, "scale", default: max(1, 224 / max(img.width, 1)))
+            guard scale >= 1 else { throw RuntimeError("heatmap: scale must be at least 1, got \(scale)") }
             if scale > 1 { img = try img.resized(width: img.width * scale, height: img.height * scale, filter: .nearest) }
             let cmapName = try a.string(nil, "cmap", default: "jet")
             guard let cmap = Colormap(name: cmapName) else { throw RuntimeError("heatmap: unknown cmap '\(cmapName)' (jet or viridis)") }
@@ -147,11 +148,15 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
                                                upper: i < hi.count ? try column(try t.column(hi[i])) : nil))
                 }
             } else {
+                // x:, lower: and upper: name columns of a table; with data they would be ignored.
+                for k in ["x", "lower", "upper"] where a.optional(nil, k) != nil {
+                    throw RuntimeError("plot: \(k): names a table column; it applies to plot(table, ...), not to plot(xs, ys)")
+                }
                 xs = try series(first, "x")
                 guard let yv = a.keyword("y") ?? a.optional(1, "y") else { throw RuntimeError("plot: give y: values") }
                 if case .dict(let d) = yv {
                     for (k, v) in zip(d.keys, d.values) {
-                        guard case .string(let name) = k else { continue }
+                        guard case .string(let name) = k else { throw RuntimeError("plot: the names of y: series must be strings, got \(k.typeName)") }
                         out.append(LinePlot.Series(name: name, y: try series(v, "y")))
                     }
                 } else {

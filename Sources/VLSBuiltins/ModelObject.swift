@@ -98,7 +98,8 @@ final class ModelObject: DeclaredObject {
             let k = try a.int(1, "k")
             let x = try m.preprocessBatch([img.image], pipeline: try a.optional(2, "pipeline").map { _ in try a.string(2, "pipeline") })
             let probs = try m.model.forward(x).softmax()
-            let (idx, val) = try LensMath.topk(probs, k: min(max(k, 1), m.c.numClasses))
+            guard k >= 1, k <= m.c.numClasses else { throw RuntimeError("model.predict: k must be in 1...\(m.c.numClasses), got \(k)") }
+            let (idx, val) = try LensMath.topk(probs, k: k)
             let rows: [[Value]] = (0..<idx.shape[1]).map { j in
                 let ci = Int(idx.item([0, j]))
                 return [.int(j + 1), .int(ci), .string(m.label(ci)), .float(Double(val.item([0, j])))]

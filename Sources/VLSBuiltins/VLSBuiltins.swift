@@ -152,6 +152,7 @@ extension Arguments {
         case .range(let r): return (0..<r.count).map { r[$0] }
         case .list(let l):
             return try l.items.map {
+                if case .float(let d) = $0, d.isFinite, d == d.rounded(), abs(d) < 1e15 { return Int(d) }
                 guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of ints", got: $0) }
                 return i
             }

@@ -72,8 +72,12 @@ enum CoreBuiltins {
             if a.given("base") {
                 guard case .string(let s) = v else { throw RuntimeError("int() can't convert non-string with explicit base") }
                 guard base >= 2 && base <= 36 else { throw RuntimeError("int() base must be >= 2 and <= 36") }
-                let t = s.trimmingWhitespace().filter { $0 != "_" }
-                guard let i = Int(t, radix: base) else { throw RuntimeError("invalid literal for int() with base \(base): \(Format.quote(s))") }
+                var t = s.trimmingWhitespace().filter { $0 != "_" }.lowercased()
+                var sign = ""
+                if t.hasPrefix("-") || t.hasPrefix("+") { sign = String(t.removeFirst()) }
+                // Python accepts the base's own prefix: int("0x1f", 16), int("0b101", 2).
+                for (b, p) in [(16, "0x"), (8, "0o"), (2, "0b")] where base == b && t.hasPrefix(p) { t.removeFirst(2) }
+                guard !t.isEmpty, let i = Int(sign + t, radix: base) else { throw RuntimeError("invalid literal for int() with base \(base): \(Format.quote(s))") }
                 return .int(i)
             }
             switch v {
@@ -228,7 +232,7 @@ enum CoreBuiltins {
             let n = seqs.map(\.count).min() ?? 0
             return .list(ListRef((0..<n).map { i in .list(ListRef(seqs.map { $0[i] })) }))
         },
-        fn("map", "map(f: function, xs: iterable, *more: iterable)", "A list of f(x) for each item x (f(x, y, ...) over several iterables in step, as long as the shortest).", area: "sequences") { a in
+        fn("map", "map(f: function, xs: iterable, /, *more: iterable)", "A list of f(x) for each item x (f(x, y, ...) over several iterables in step, as long as the shortest).", area: "sequences") { a in
             let f = try a.value(0, "f")
             let seqs = try a.positional.dropFirst().map { try Ops.toArray($0, a.interpreter) }
             let n = seqs.map(\.count).min() ?? 0

@@ -597,6 +597,9 @@ final class Compiler {
                         } else {
                             out += interp.str(v)
                         }
+                        if out.utf8.count > Interrupt.maxCollectionBytes {
+                            throw Diagnostic(message: "string interpolation too large (over \(Interrupt.maxCollectionBytes) bytes)", file: file, location: loc)
+                        }
                     }
                 }
                 return .string(out)

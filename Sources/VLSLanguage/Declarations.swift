@@ -67,7 +67,7 @@ public struct ParamType {
     }
 
     /// "float 11.5", "int 3", or the type name.
-    static func describe(_ v: Value) -> String {
+    public static func describe(_ v: Value) -> String {
         switch v {
         case .float(let d): return "float \(Format.float(d))"
         case .int(let i): return "int \(i)"

@@ -473,14 +473,21 @@ final class BuiltinLookup {
 final class ModuleObject: VLSObject {
     let name: String
     let scope: ModuleScope
-    init(name: String, scope: ModuleScope, interpreter: Interpreter) { self.name = name; self.scope = scope }
+    unowned let interpreter: Interpreter
+    init(name: String, scope: ModuleScope, interpreter: Interpreter) { self.name = name; self.scope = scope; self.interpreter = interpreter }
     var typeName: String { "module" }
     func describe() -> String { "<module \(name)>" }
+    /// A builtin the module's code used is not a member of the module.
+    private func isOwn(_ c: GlobalCell) -> Bool {
+        guard c.defined else { return false }
+        if case .native(let f) = c.value, interpreter.builtins[c.name] === f { return false }
+        return true
+    }
     func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
-        guard let c = scope.lookup(name), c.defined else { return nil }
+        guard let c = scope.lookup(name), isOwn(c) else { return nil }
         return c.value
     }
-    var memberNames: [String] { scope.cells.values.filter(\.defined).map(\.name).sorted() }
+    var memberNames: [String] { scope.cells.values.filter(isOwn).map(\.name).sorted() }
 }
 
 func readTextFile(_ path: String) -> String? {

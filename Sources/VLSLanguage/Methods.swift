@@ -160,10 +160,17 @@ enum Methods {
             for (i, k) in d.keys.enumerated() { c[k] = d.values[i] }
             return .dict(c)
         }
-        .method("d.update(other: dict = nil, /, **entries)", "Copies every entry of another dict (and the keyword entries) into this one.") { d, a in
+        .method("d.update(other: dict|iterable = nil, /, **entries)", "Copies every entry of another dict, or of a list of [key, value] pairs (and the keyword entries), into this one.") { d, a in
             if case .dict(let other)? = a.optional(0, "other") {
                 let (ks, vs) = (other.keys, other.values)
                 for (i, k) in ks.enumerated() { d[k] = vs[i] }
+            } else if let other = a.optional(0, "other") {
+                for (n, p) in try Ops.toArray(other, a.interpreter).enumerated() {
+                    let kv = try Ops.toArray(p, a.interpreter)
+                    guard kv.count == 2 else { throw RuntimeError("dictionary update sequence element #\(n) has length \(kv.count); 2 is required") }
+                    try Ops.checkHashable(kv[0])
+                    d[kv[0]] = kv[1]
+                }
             }
             for (k, v) in a.keywords { d[.string(k)] = v }
             return .nil
@@ -189,7 +196,7 @@ enum Methods {
             var parts: [Value] = []
             var rest = Substring(s).drop(while: { $0.isWhitespace })
             while !rest.isEmpty {
-                if maxsplit >= 0 && parts.count == maxsplit { parts.append(.string(String(rest.rstripped()))); break }
+                if maxsplit >= 0 && parts.count == maxsplit { parts.append(.string(String(rest))); break }
                 let word = rest.prefix(while: { !$0.isWhitespace })
                 parts.append(.string(String(word)))
                 rest = rest[word.endIndex...].drop(while: { $0.isWhitespace })
@@ -419,10 +426,3 @@ enum Methods {
         .property("step", "The difference between values.") { r, _ in .int(r.step) }
 }
 
-private extension Substring {
-    func rstripped() -> Substring {
-        var t = self
-        while let l = t.last, l.isWhitespace { t.removeLast() }
-        return t
-    }
-}

@@ -198,6 +198,7 @@ enum Ops {
         case (.negate, .float(let d)): return .float(-d)
         case (.negate, .bool(let b)): return .int(b ? -1 : 0)
         case (.plus, .int), (.plus, .float): return v
+        case (.plus, .bool(let b)): return .int(b ? 1 : 0)
         case (.not, _): return .bool(!(try v.isTruthy))
         default: throw RuntimeError("bad operand type for unary \(op.rawValue): \(v.typeName)")
         }

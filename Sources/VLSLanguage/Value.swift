@@ -213,8 +213,14 @@ public final class UserFunction {
         self.decl = decl; self.code = code; self.captured = captured; self.defaults = defaults
     }
     /// `name(a, k = 1)`
+    /// `name(a, k = 1)`, with the default values the function was made with.
     public var signature: String {
-        "\(decl.name)(" + decl.params.map { $0.defaultValue == nil ? $0.name : "\($0.name) = ..." }.joined(separator: ", ") + ")"
+        var d = 0
+        return "\(decl.name)(" + decl.params.map { p -> String in
+            guard p.defaultValue != nil else { return p.name }
+            defer { d += 1 }
+            return d < defaults.count ? "\(p.name) = \(Format.repr(defaults[d]))" : "\(p.name) = ..."
+        }.joined(separator: ", ") + ")"
     }
 }
 
