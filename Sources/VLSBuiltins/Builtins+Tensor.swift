@@ -53,6 +53,23 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             }
             return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(session.rng.normal()) }, shape: s))
         },
+        native("print_options", "print_options(*, threshold: int = nil, edgeitems: int = nil, precision: int = nil, linewidth: int = nil)", area: area,
+               "Sets how tensors print (numpy's `np.set_printoptions`): past `threshold` elements (default 1000) only `edgeitems` (3) rows and columns at each end are shown; `precision` (4) fractional digits at most; lines wrap at `linewidth` (75) characters. Returns the settings now in force as a dict.") { a in
+            var o = TensorFormat.options
+            func setting(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+                guard a.keyword(name) != nil else { return nil }
+                let v = try a.int(nil, name)
+                guard range.contains(v) else { throw RuntimeError("print_options: \(name) must be in \(range.lowerBound)...\(range.upperBound), got \(v)") }
+                return v
+            }
+            if let v = try setting("threshold", 0...Int.max) { o.threshold = v }
+            if let v = try setting("edgeitems", 1...1_000_000) { o.edgeitems = v }
+            if let v = try setting("precision", 0...16) { o.precision = v }
+            if let v = try setting("linewidth", 1...1_000_000) { o.linewidth = v }
+            TensorFormat.options = o
+            return .dict([("threshold", .int(o.threshold)), ("edgeitems", .int(o.edgeitems)),
+                          ("precision", .int(o.precision)), ("linewidth", .int(o.linewidth))])
+        },
         native("read_npy", "read_npy(path: string)", area: area,
                "Reads a numpy `.npy` file (float16/32/64, int8-64, uint8, bool; C or Fortran order) as a float32 tensor.") { a in
             .tensor(try NPY.read(try a.string(0, "path")))

@@ -309,39 +309,3 @@ enum TensorIndexing {
         }
     }
 }
-
-/// numpy-style printing: shape and a summarised grid (first and last rows/columns past a size).
-enum TensorFormat {
-    static let edge = 3, threshold = 8
-
-    static func describe(_ t: Tensor) -> String {
-        if t.rank == 0 { return "tensor(\(number(t.scalars[0])), shape [])" }
-        let values = t.contiguous()
-        let allInts = t.count <= 100_000 && values.scalars.allSatisfy { $0 == $0.rounded() && abs($0) < 1e7 }
-        let body = grid(values, dim: 0, offset: 0, indent: 7, ints: allInts)
-        return "tensor(\(body), shape \(t.shape))"
-    }
-
-    static func number(_ v: Float, ints: Bool = false) -> String {
-        if v.isNaN { return "nan" }
-        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-        if ints { return String(Int(v)) }
-        let a = abs(v)
-        if a != 0 && (a < 1e-4 || a >= 1e6) { return String(format: "%.4e", v) }
-        return String(format: "%.4f", v)
-    }
-
-    static func grid(_ t: Tensor, dim: Int, offset: Int, indent: Int, ints: Bool) -> String {
-        let n = t.shape[dim]
-        let stride = t.strides[dim]
-        let shown: [Int?] = n > threshold ? Array(0..<edge).map { $0 } + [nil] + Array((n - edge)..<n).map { $0 } : Array(0..<n).map { $0 }
-        if dim == t.rank - 1 {
-            let cells = shown.map { i in i.map { number(t.pointer[offset + $0 * stride], ints: ints) } ?? "..." }
-            let width = cells.map(\.count).max() ?? 0
-            return "[" + cells.map { String(repeating: " ", count: width - $0.count) + $0 }.joined(separator: ", ") + "]"
-        }
-        let sep = ",\n" + String(repeating: "\n", count: max(0, t.rank - dim - 2)) + String(repeating: " ", count: indent + 1)
-        let rows = shown.map { i in i.map { grid(t, dim: dim + 1, offset: offset + $0 * stride, indent: indent + 1, ints: ints) } ?? "..." }
-        return "[" + rows.joined(separator: sep) + "]"
-    }
-}
