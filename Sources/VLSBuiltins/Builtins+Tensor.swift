@@ -70,6 +70,43 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             return .dict([("threshold", .int(o.threshold)), ("edgeitems", .int(o.edgeitems)),
                           ("precision", .int(o.precision)), ("linewidth", .int(o.linewidth))])
         },
+        native("where", "where(condition: tensorlike, x: tensorlike, y: tensorlike)", area: area,
+               "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together.") { a in
+            .tensor(try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y")))
+        },
+        native("linspace", "linspace(start: number, stop: number, num: int = 50, *, endpoint: bool = true)", area: area,
+               "`num` evenly spaced values from start to stop (stop included unless `endpoint: false`), as numpy's linspace.") { a in
+            let start = try a.double(0, "start"), stop = try a.double(1, "stop")
+            let n = try a.int(2, "num", default: 50)
+            guard n >= 0 else { throw RuntimeError("linspace: num must be >= 0, got \(n)") }
+            _ = try checked([n], "linspace")
+            let endpoint = try a.bool(nil, "endpoint", default: true)
+            let div = Double(endpoint ? n - 1 : n)
+            let step = div > 0 ? (stop - start) / div : 0
+            var v = (0..<n).map { Float(start + Double($0) * step) }
+            if endpoint && n > 1 { v[n - 1] = Float(stop) }
+            return .tensor(Tensor(v, shape: [n]))
+        },
+        native("eye", "eye(n: int, m: int = nil)", area: area, "An n x m (default n x n) tensor with ones on the diagonal.") { a in
+            let n = try a.int(0, "n")
+            let m = a.optional(1, "m") == nil ? n : try a.int(1, "m")
+            let t = try Tensor(zeros: try checked([n, m], "eye"), for: "eye")
+            for i in 0..<min(n, m) { t.mutablePointer[i * m + i] = 1 }
+            return .tensor(t)
+        },
+        native("full", "full(shape: int|list[int], value: number)", area: area, "A tensor of the given shape filled with `value`.") { a in
+            let s = try checked(a.optional(0, "shape").flatMap { if case .int(let i) = $0 { return [i] } else { return nil } } ?? (try a.intList(0, "shape") ?? []), "full")
+            return .tensor(Tensor([Float](repeating: Float(try a.double(1, "value")), count: s.reduce(1, *)), shape: s))
+        },
+        native("rand", "rand(*shape: int|list[int], seed: int = nil)", area: area,
+               "Uniform draws in [0, 1) of the given shape, from the session's generator (set by `vls run --seed N`) or from `seed`.") { a in
+            let s = try checked(try shapeArgs(a), "rand")
+            if a.keyword("seed") != nil {
+                var g = SeededGenerator(seed: UInt64(bitPattern: Int64(try a.int(nil, "seed"))))
+                return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(g.next() >> 40) * 0x1p-24 }, shape: s))
+            }
+            return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(session.rng.next() >> 40) * 0x1p-24 }, shape: s))
+        },
         native("read_npy", "read_npy(path: string)", area: area,
                "Reads a numpy `.npy` file (float16/32/64, int8-64, uint8, bool; C or Fortran order) as a float32 tensor.") { a in
             .tensor(try NPY.read(try a.string(0, "path")))

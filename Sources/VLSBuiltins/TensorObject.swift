@@ -53,13 +53,6 @@ final class TensorObject: DeclaredObject {
         return try t.permuted(order).contiguous().softmax().permuted(order).contiguous()
     }
 
-    static func reduction(_ m: Members<TensorObject>, _ r: Tensor.Reduction, _ doc: String) -> Members<TensorObject> {
-        m.method("t.\(r.rawValue)(axis: int = nil, keepdims: bool = false)", doc) { o, a in
-            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
-            return reduced(r, try o.tensor.reduce(r, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
-        }
-    }
-
     static func elementwise(_ m: Members<TensorObject>, _ name: String, _ doc: String, _ f: @escaping (Float) -> Float) -> Members<TensorObject> {
         m.method("t.\(name)()", doc) { o, _ in .tensor(o.tensor.map(f)) }
     }
@@ -76,29 +69,7 @@ final class TensorObject: DeclaredObject {
                 guard t.rank >= 2 else { return .tensor(t) }
                 return .tensor(t.transposed(t.rank - 2, t.rank - 1))
             }
-        let over = "over `axis` (negative counts from the end), or over all elements when no axis is given; a 0-d result is a number"
-        _ = reduction(m, .sum, "The sum \(over).")
-        _ = reduction(m, .mean, "The mean \(over).")
-        _ = reduction(m, .max, "The largest value \(over).")
-        _ = reduction(m, .min, "The smallest value \(over).")
-        _ = reduction(m, .argmax, "The index of the largest value \(over) (into the flattened tensor without an axis).")
-        _ = reduction(m, .argmin, "The index of the smallest value \(over) (into the flattened tensor without an axis).")
-        _ = reduction(m, .std, "The standard deviation \(over), dividing by n (numpy's default, ddof 0).")
-        _ = reduction(m, .variance, "The variance \(over), dividing by n (numpy's default, ddof 0).")
-        m.method("t.any(axis: int = nil, keepdims: bool = false)", "Whether any element is non-zero \(over) (a bool without an axis).") { o, a in
-            let nz = o.tensor.map { $0 != 0 ? 1 : 0 }   // NaN is non-zero, as in numpy
-            let keep = try a.bool(1, "keepdims", default: false)
-            if a.optional(0, "axis") == nil && !keep { return .bool(nz.scalars.contains(1)) }
-            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
-            return .tensor(try nz.reduce(.max, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
-        }
-        m.method("t.all(axis: int = nil, keepdims: bool = false)", "Whether every element is non-zero \(over) (a bool without an axis).") { o, a in
-            let nz = o.tensor.map { $0 != 0 ? 1 : 0 }
-            let keep = try a.bool(1, "keepdims", default: false)
-            if a.optional(0, "axis") == nil && !keep { return .bool(!nz.scalars.contains(0)) }
-            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
-            return .tensor(try nz.reduce(.min, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
-        }
+        numpyMembers(m)
         _ = elementwise(m, "exp", "Elementwise e^x.", expf)
         _ = elementwise(m, "log", "Elementwise natural logarithm.", logf)
         _ = elementwise(m, "sqrt", "Elementwise square root.", sqrtf)
@@ -154,17 +125,6 @@ final class TensorObject: DeclaredObject {
         m.method("t.copy()", "A copy with its own memory.") { o, _ in .tensor(o.tensor.copy()) }
         m.method("t.topk(k: int)", "Indices of the k largest values along the last axis (largest first), as a tensor [..., k].") { o, a in
             .tensor(try LensMath.topk(o.tensor, k: try a.int(0, "k")).0)
-        }
-        m.method("t.argsort(*, descending: bool = false)", "Indices that sort the last axis (a stable sort: equal values keep their order, lower index first), as a tensor of the same shape.") { o, a in
-            .tensor(try o.tensor.argsort(descending: try a.bool(nil, "descending", default: false)))
-        }
-        m.method("t.sort(*, descending: bool = false)", "The values sorted along the last axis (NaN last), as a new tensor.") { o, a in
-            let t = o.tensor
-            let order = try t.argsort(descending: try a.bool(nil, "descending", default: false))
-            let src = t.contiguous(), out = Tensor(uninitialized: t.shape)
-            let n = t.shape.last ?? 1
-            for i in 0..<(n == 0 ? 0 : t.count) { out.mutablePointer[i] = src.pointer[(i / n) * n + Int(order.pointer[i])] }
-            return .tensor(out)
         }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
             let t = o.tensor
