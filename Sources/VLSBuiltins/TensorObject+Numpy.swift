@@ -53,7 +53,7 @@ extension TensorObject {
         for r in [Tensor.NumpyReduction.std, .var] {
             let what = r == .std ? "standard deviation" : "variance"
             m.method("t.\(r.rawValue)(axis: int|list[int] = nil, keepdims: bool = false, ddof: int = 0)",
-                     "The \(what) \(over). It divides by n - ddof: ddof 0 (numpy's default) is the population \(what), ddof 1 the sample one (PyTorch's default); NaN when n - ddof <= 0.") { o, a in
+                     "The \(what) \(over). It divides by n - ddof: ddof 0 (numpy's default) is the population \(what), ddof 1 the sample one (PyTorch's default); an error when n - ddof <= 0 (numpy warns and gives NaN).") { o, a in
                 value(r, try o.tensor.reduce(r, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false),
                                              ddof: try a.int(2, "ddof", default: 0)))
             }

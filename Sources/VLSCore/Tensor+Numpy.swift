@@ -30,6 +30,9 @@ extension Tensor {
         }
         let kept = (0..<rank).filter { !ax.contains($0) }
         let n = ax.reduce(1) { $0 * shape[$1] }
+        if (r == .std || r == .var) && n - ddof <= 0 {
+            throw CoreError("\(r.rawValue) with ddof \(ddof) of \(n) element\(n == 1 ? "" : "s") per result: n - ddof must be positive (numpy warns and gives NaN)")
+        }
         if n == 0 && ![.sum, .prod, .any, .all].contains(r) {
             throw CoreError("\(r.rawValue) of an empty selection (shape \(shape), axes \(ax))")
         }
@@ -71,7 +74,7 @@ extension Tensor {
                 var v = 0.0
                 for i in 0..<n { let d = Double(p[i]) - mean; v += d * d }
                 let dof = n - ddof
-                v = dof <= 0 ? .nan : v / Double(dof)
+                v /= Double(dof)
                 result = Float(r == .std ? v.squareRoot() : v)
             case .any:
                 result = (0..<n).contains { p[$0] != 0 } ? 1 : 0
