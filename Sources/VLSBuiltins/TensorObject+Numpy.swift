@@ -85,8 +85,25 @@ extension TensorObject {
         m.method("t.clamp(min: number = nil, max: number = nil)", "The same as clip (PyTorch's name).") { o, a in
             try clip(o.tensor, a)
         }
+        m.method("t.topk(k: int, axis: int = -1)",
+                 "The k largest values along `axis` (default the last), largest first, and their indices: [values, indices], each [..., k, ...] (PyTorch's topk; ties give the lower index first).") { o, a in
+            try topk(o.tensor, k: try a.int(0, "k"), axis: try a.int(1, "axis", default: -1))
+        }
         m.method("t.isnan()", "1 where the value is NaN, else 0.") { o, _ in .tensor(o.tensor.map { $0.isNaN ? 1 : 0 }) }
         m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0.") { o, _ in .tensor(o.tensor.map { $0.isFinite ? 1 : 0 }) }
+    }
+
+    /// [values, indices] of the k largest along `axis`.
+    static func topk(_ t: Tensor, k: Int, axis: Int) throws -> Value {
+        let ax = try t.normalizedAxis(axis)
+        if t.rank <= 1 || ax == t.rank - 1 {
+            let (idx, val) = try LensMath.topk(t, k: k)
+            return .list([.tensor(val), .tensor(idx)])
+        }
+        var order = Array(0..<t.rank)
+        order.swapAt(ax, t.rank - 1)
+        let (idx, val) = try LensMath.topk(try t.permuted(order).contiguous(), k: k)
+        return .list([.tensor(try val.permuted(order).contiguous()), .tensor(try idx.permuted(order).contiguous())])
     }
 
     static func clip(_ t: Tensor, _ a: Arguments) throws -> Value {

@@ -123,9 +123,6 @@ final class TensorObject: DeclaredObject {
         }
         m.method("t.tolist()", "Nested lists of numbers.") { o, _ in nestedList(o.tensor) }
         m.method("t.copy()", "A copy with its own memory.") { o, _ in .tensor(o.tensor.copy()) }
-        m.method("t.topk(k: int)", "Indices of the k largest values along the last axis (largest first), as a tensor [..., k].") { o, a in
-            .tensor(try LensMath.topk(o.tensor, k: try a.int(0, "k")).0)
-        }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
             let t = o.tensor
             guard a.optional(0, "axis") != nil else { return .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }
