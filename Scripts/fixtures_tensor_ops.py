@@ -198,6 +198,32 @@ for _ in range(30):
         continue
     add(prog, {"a": a}, x, "exact")
 
+# einsum: the usual 1-3 operand contractions
+specs = [("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]), ("i,i->", [(6,), (6,)]),
+         ("ij->j", [(3, 5)]), ("ii->i", [(4, 4)]), ("ii->", [(3, 3)]), ("ij,ij->i", [(3, 4), (3, 4)]),
+         ("bhqd,bhkd->bhqk", [(1, 2, 3, 4), (1, 2, 5, 4)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+         ("ij,jk", [(2, 3), (3, 2)]), ("i,j->ij", [(3,), (4,)]), ("ij,j->i", [(0, 3), (3,)]), ("ij,j->i", [(2, 0), (0,)])]
+for spec, shapes in specs * 2:
+    ops = [rand_values(s_, nan=False, ties=False) for s_ in shapes]
+    o64 = [x.astype(np.float64) for x in ops]
+    exp = np.einsum(spec, *o64)
+    absum = np.einsum(spec, *[np.abs(x) for x in o64])
+    sizes = {}
+    for sub, x in zip(spec.split("->")[0].split(","), ops):
+        for c, d in zip(sub, x.shape): sizes[c] = d
+    outl = spec.split("->")[1] if "->" in spec else "".join(sorted(c for c in sizes if spec.count(c) == 1))
+    nsum = int(np.prod([sizes[c] for c in sizes if c not in outl])) * len(ops)
+    names = "abc"[:len(ops)]
+    add(f"r = einsum(\"{spec}\", {', '.join(names)})", dict(zip(names, ops)), exp, "tol",
+        np.maximum(4 * max(nsum, 1) * EPS * absum, 2 * EPS * np.abs(exp)))
+
+# unique with counts (NaN collapsed, last)
+for _ in range(10):
+    a = rand_values(rand_shape(), nan=True, ties=True)
+    v, c = np.unique(a, return_counts=True)
+    add("r = a.unique()", {"a": a}, v, "exact")
+    add("v, n = a.unique(counts: true)\nr = n", {"a": a}, c, "exact")
+
 # linspace
 for n in (0, 1, 2, 5, 50):
     exp = np.linspace(-1.5, 2.0, n).astype(np.float32)

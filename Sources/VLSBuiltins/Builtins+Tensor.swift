@@ -74,6 +74,11 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
                "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together.") { a in
             .tensor(try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y")))
         },
+        native("einsum", "einsum(subscripts: string, *operands: tensorlike)", area: area,
+               "numpy's einsum without ellipses: `einsum(\"ij,jk->ik\", a, b)`, `einsum(\"bhqd,bhkd->bhqk\", q, k)`, traces and diagonals (\"ii->\", \"ii->i\"); without `->` the output is the letters used once, alphabetically. Sums accumulate in double.") { a in
+            let r = try Tensor.einsum(try a.string(0, "subscripts"), try a.positional.dropFirst().map(tensorValue))
+            return r.rank == 0 ? .float(Double(r.scalars[0])) : .tensor(r)
+        },
         native("linspace", "linspace(start: number, stop: number, num: int = 50, *, endpoint: bool = true)", area: area,
                "`num` evenly spaced values from start to stop (stop included unless `endpoint: false`), as numpy's linspace.") { a in
             let start = try a.double(0, "start"), stop = try a.double(1, "stop")

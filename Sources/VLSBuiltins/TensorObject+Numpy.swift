@@ -89,6 +89,11 @@ extension TensorObject {
                  "The k largest values along `axis` (default the last), largest first, and their indices: [values, indices], each [..., k, ...] (PyTorch's topk; ties give the lower index first).") { o, a in
             try topk(o.tensor, k: try a.int(0, "k"), axis: try a.int(1, "axis", default: -1))
         }
+        m.method("t.unique(*, counts: bool = false)",
+                 "The sorted distinct values of the flattened tensor (NaNs collapsed into one, last, as numpy); with `counts: true`, [values, counts].") { o, a in
+            let (v, c) = o.tensor.unique()
+            return try a.bool(nil, "counts", default: false) ? .list([.tensor(v), .tensor(c)]) : .tensor(v)
+        }
         m.method("t.isnan()", "1 where the value is NaN, else 0.") { o, _ in .tensor(o.tensor.map { $0.isNaN ? 1 : 0 }) }
         m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0.") { o, _ in .tensor(o.tensor.map { $0.isFinite ? 1 : 0 }) }
     }

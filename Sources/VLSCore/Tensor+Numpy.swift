@@ -182,3 +182,111 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// numpy's einsum without ellipses: "ij,jk->ik", "bij,bjk->bik", "i,i->", "ii->i", and the
+    /// implicit form ("ij,jk": the letters used once, in alphabetical order). Products are
+    /// accumulated in double.
+    public static func einsum(_ spec: String, _ operands: [Tensor]) throws -> Tensor {
+        let clean = spec.filter { $0 != " " }
+        let parts = clean.components(separatedBy: "->")
+        guard parts.count <= 2 else { throw CoreError("einsum: more than one '->' in \"\(spec)\"") }
+        let inputs = parts[0].split(separator: ",", omittingEmptySubsequences: false).map { Array($0) }
+        guard inputs.count == operands.count else {
+            throw CoreError("einsum: \"\(spec)\" names \(inputs.count) operand\(inputs.count == 1 ? "" : "s"), \(operands.count) given")
+        }
+        var size: [Character: Int] = [:]
+        var seen: [Character: Int] = [:]
+        var letters: [Character] = []
+        for (sub, t) in zip(inputs, operands) {
+            guard sub.count == t.rank else { throw CoreError("einsum: \"\(String(sub))\" has \(sub.count) letters for an operand of shape \(t.shape)") }
+            for (c, d) in zip(sub, t.shape) {
+                guard c.isLetter, c.isASCII else { throw CoreError("einsum: '\(c)' is not a subscript letter (ellipses are not supported)") }
+                if let s = size[c], s != d {
+                    guard s == 1 || d == 1 else { throw CoreError("einsum: '\(c)' has sizes \(s) and \(d)") }
+                    size[c] = Swift.max(s, d)
+                } else if size[c] == nil { size[c] = d; letters.append(c) }
+                seen[c, default: 0] += 1
+            }
+        }
+        let output: [Character]
+        if parts.count == 2 {
+            output = Array(parts[1])
+            for c in output {
+                guard size[c] != nil else { throw CoreError("einsum: output letter '\(c)' is not in the inputs") }
+            }
+            guard Set(output).count == output.count else { throw CoreError("einsum: output letters repeat in \"\(spec)\"") }
+        } else {
+            output = letters.filter { seen[$0] == 1 }.sorted()
+        }
+        let summed = letters.filter { !output.contains($0) }
+        let outShape = output.map { size[$0]! }
+        let sumShape = summed.map { size[$0]! }
+        let outCount = try Limits.checkTensor(outShape, for: "einsum")
+        let sumCount = sumShape.reduce(1, *)
+        let (work, overflow) = outCount.multipliedReportingOverflow(by: Swift.max(sumCount, 1) * Swift.max(operands.count, 1))
+        guard !overflow, work <= 2_000_000_000 else { throw CoreError("einsum \"\(spec)\": \(outCount) x \(sumCount) products are too many for this loop; use @ for large contractions") }
+        // Per operand, the stride of each output and summed letter (0 when absent or broadcast).
+        func strides(_ order: [Character]) -> [[Int]] {
+            zip(inputs, operands).map { sub, t in
+                order.map { c in
+                    var s = 0
+                    for (i, d) in sub.enumerated() where d == c && t.shape[i] != 1 { s += t.strides[i] }
+                    return s
+                }
+            }
+        }
+        let outStrides = strides(output), sumStrides = strides(summed)
+        let out = Tensor(uninitialized: outShape)
+        let dst = out.mutablePointer
+        let k = operands.count
+        var oIdx = [Int](repeating: 0, count: output.count)
+        var base = operands.map(\.offset)
+        for o in 0..<outCount {
+            var acc = 0.0
+            if sumCount > 0 {
+                var sIdx = [Int](repeating: 0, count: summed.count)
+                var off = base
+                for _ in 0..<sumCount {
+                    var p = 1.0
+                    for j in 0..<k { p *= Double(operands[j].storage.base[off[j]]) }
+                    acc += p
+                    var d = summed.count - 1
+                    while d >= 0 {
+                        sIdx[d] += 1
+                        for j in 0..<k { off[j] += sumStrides[j][d] }
+                        if sIdx[d] < sumShape[d] { break }
+                        for j in 0..<k { off[j] -= sumStrides[j][d] * sumShape[d] }
+                        sIdx[d] = 0
+                        d -= 1
+                    }
+                }
+            }
+            dst[o] = Float(acc)
+            var d = output.count - 1
+            while d >= 0 {
+                oIdx[d] += 1
+                for j in 0..<k { base[j] += outStrides[j][d] }
+                if oIdx[d] < outShape[d] { break }
+                for j in 0..<k { base[j] -= outStrides[j][d] * outShape[d] }
+                oIdx[d] = 0
+                d -= 1
+            }
+        }
+        return out
+    }
+
+    /// The sorted distinct values of the flattened tensor (NaNs collapsed into one, last, as
+    /// numpy's unique) and how often each occurs.
+    public func unique() -> (Tensor, Tensor) {
+        let v = scalars
+        let finite = v.filter { !$0.isNaN }.sorted()
+        var values = [Float](), counts = [Float]()
+        for x in finite {
+            if let last = values.last, last == x { counts[counts.count - 1] += 1 } else { values.append(x); counts.append(1) }
+        }
+        let nans = v.count - finite.count
+        if nans > 0 { values.append(.nan); counts.append(Float(nans)) }
+        return (Tensor(values, shape: [values.count]), Tensor(counts, shape: [counts.count]))
+    }
+}
