@@ -22,8 +22,11 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "tensor"
     return [
         native("tensor", "tensor(data: tensorlike, /)", area: area,
-               "A float32 tensor from a number or a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`.") { a in
-            .tensor(try tensorValue(try a.value(0, "data")))
+               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied).") { a in
+            // A copy of a tensor argument, as numpy's array(t): assigning into it leaves t alone.
+            let v = try a.value(0, "data")
+            if case .object(let o as TensorObject) = v { return .tensor(o.tensor.copy()) }
+            return .tensor(try tensorValue(v))
         },
         native("zeros", "zeros(*shape: int|list[int])", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
             .tensor(try Tensor(zeros: try shapeArgs(a), for: "zeros"))

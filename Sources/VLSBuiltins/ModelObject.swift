@@ -48,7 +48,7 @@ final class ModelObject: DeclaredObject {
             ("classes", .int(c.numClasses)), ("class_token", .bool(c.classToken)), ("reg_tokens", .int(c.regTokens)),
             ("distilled", .bool(c.distilled)), ("pool", .string(c.pooling.rawValue)), ("fc_norm", .bool(c.fcNorm)),
             ("pre_norm", .bool(c.preNorm)), ("post_norm_blocks", .bool(c.postNorm)), ("layer_scale", .bool(c.layerScale)),
-            ("qkv_bias", .bool(c.qkvBias)), ("no_embed_class", .bool(c.noEmbedClass)), ("eps", .float(Double(c.eps))),
+            ("qkv_bias", .bool(c.qkvBias)), ("no_embed_class", .bool(c.noEmbedClass)), ("eps", .float(Double("\(c.eps)") ?? Double(c.eps))),  // eps: the float32 value as its shortest form (1e-06)
             ("activation", .string(c.activation.rawValue)), ("tokens", .int(c.numTokens)), ("prefix_tokens", .int(c.numPrefixTokens)),
         ]
         pairs.append(("preprocessing", .string((try? preprocessing(nil).description) ?? "-")))

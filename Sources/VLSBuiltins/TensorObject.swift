@@ -100,7 +100,7 @@ final class TensorObject: DeclaredObject {
             }
             return .tensor(try o.tensor.reshaped(dims))
         }
-        m.method("t.flatten()", "A 1-d copy of all elements.") { o, _ in .tensor(try o.tensor.reshaped([o.tensor.count])) }
+        m.method("t.flatten()", "A 1-d copy of all elements (its own memory, as numpy's flatten).") { o, _ in .tensor(try o.tensor.copy().reshaped([o.tensor.count])) }
         m.method("t.transpose(a: int = -2, b: int = -1)", "Swaps axes a and b (default the last two).") { o, a in
             let t = o.tensor
             guard t.rank >= 2 else { return .tensor(t) }
@@ -170,7 +170,7 @@ final class TensorObject: DeclaredObject {
     func unary(_ op: UnaryOperator) throws -> Value? {
         switch op {
         case .negate: return .tensor(tensor.map { -$0 })
-        case .plus: return .tensor(tensor)
+        case .plus: return .tensor(tensor.copy())   // a new tensor, as numpy's +t (assignment must not alias it)
         case .not: return nil
         }
     }
