@@ -148,9 +148,9 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             let t = try a.tensor(0, "t")
             return .tensor(try TensorObject.softmax(t, axis: try TensorObject.axis(a, "axis", rank: t.rank)))
         },
-        native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices.") { a in
+        native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices; the first NaN wins and ties give the first index (numpy).") { a in
             let t = try a.tensor(0, "t")
-            let r = try t.reduce(.argmax, axis: try a.int(1, "axis"))
+            let r = try t.reduce(.argmax, axes: [try a.int(1, "axis")])   // the first NaN wins, as numpy
             return r.rank == 0 ? .int(Int(r.scalars[0])) : .tensor(r)
         },
     ]
