@@ -43,14 +43,9 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
             return .tensor(try LensMath.identifiability(logits, classes: try aligned(try classesTensor(a, 1), logits)))
         },
         native("topk", "topk(logits: tensorlike, k: int = 5, axis: int = -1)", area: area,
-               "Indices of the k largest logits along `axis` (default the last), largest first: [..., k, ...].") { a in
+               "The k largest logits along `axis` (default the last), largest first, and their indices: [values, indices], each [..., k, ...] (as t.topk and PyTorch's topk).") { a in
             let t = try a.tensor(0, "logits")
-            let ax = try TensorObject.axis(a, "axis", rank: t.rank)
-            if t.rank <= 1 || ax == t.rank - 1 { return .tensor(try LensMath.topk(t, k: try a.int(1, "k")).0) }
-            var order = Array(0..<t.rank)
-            order.swapAt(ax, t.rank - 1)
-            let idx = try LensMath.topk(try t.permuted(order).contiguous(), k: try a.int(1, "k")).0
-            return .tensor(try idx.permuted(order).contiguous())
+            return try TensorObject.topk(t, k: try a.int(1, "k"), axis: try a.int(2, "axis", default: -1))
         },
         native("lens_table", "lens_table(run: run, token: int = 0, image: int = 0, k: int = 5, layer: string = \"resid_post\")", area: area,
                "A per-block table of the top-k classes (with names) of one token of one image through the lens. The run must have captured the layer (\"resid_post\", \"attn_out\" or \"mlp_out\").") { a in

@@ -25,8 +25,11 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "tensor"
     return [
         native("tensor", "tensor(data: tensorlike, /)", area: area,
-               "A float32 tensor from a number or a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`.") { a in
-            .tensor(try tensorValue(try a.value(0, "data")))
+               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied).") { a in
+            // A copy of a tensor argument, as numpy's array(t): assigning into it leaves t alone.
+            let v = try a.value(0, "data")
+            if case .object(let o as TensorObject) = v { return .tensor(o.tensor.copy()) }
+            return .tensor(try tensorValue(v))
         },
         native("zeros", "zeros(*shape: int|list[int])", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
             .tensor(try Tensor(zeros: try shapeArgs(a), for: "zeros"))
@@ -55,6 +58,65 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
                 return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(g.normal()) }, shape: s))
             }
             return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(session.rng.normal()) }, shape: s))
+        },
+        native("print_options", "print_options(*, threshold: int = nil, edgeitems: int = nil, precision: int = nil, linewidth: int = nil)", area: area,
+               "Sets how tensors print (numpy's `np.set_printoptions`): past `threshold` elements (default 1000) only `edgeitems` (3) rows and columns at each end are shown; `precision` (4) fractional digits at most; lines wrap at `linewidth` (75) characters. Returns the settings now in force as a dict.") { a in
+            var o = TensorFormat.options
+            func setting(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+                guard a.keyword(name) != nil else { return nil }
+                let v = try a.int(nil, name)
+                guard range.contains(v) else { throw RuntimeError("print_options: \(name) must be in \(range.lowerBound)...\(range.upperBound), got \(v)") }
+                return v
+            }
+            if let v = try setting("threshold", 0...Int.max) { o.threshold = v }
+            if let v = try setting("edgeitems", 1...1_000_000) { o.edgeitems = v }
+            if let v = try setting("precision", 0...16) { o.precision = v }
+            if let v = try setting("linewidth", 1...1_000_000) { o.linewidth = v }
+            TensorFormat.options = o
+            return .dict([("threshold", .int(o.threshold)), ("edgeitems", .int(o.edgeitems)),
+                          ("precision", .int(o.precision)), ("linewidth", .int(o.linewidth))])
+        },
+        native("where", "where(condition: tensorlike, x: tensorlike, y: tensorlike)", area: area,
+               "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together.") { a in
+            .tensor(try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y")))
+        },
+        native("einsum", "einsum(subscripts: string, *operands: tensorlike)", area: area,
+               "numpy's einsum without ellipses: `einsum(\"ij,jk->ik\", a, b)`, `einsum(\"bhqd,bhkd->bhqk\", q, k)`, traces and diagonals (\"ii->\", \"ii->i\"); without `->` the output is the letters used once, alphabetically. Sums accumulate in double.") { a in
+            let r = try Tensor.einsum(try a.string(0, "subscripts"), try a.positional.dropFirst().map(tensorValue))
+            return r.rank == 0 ? .float(Double(r.scalars[0])) : .tensor(r)
+        },
+        native("linspace", "linspace(start: number, stop: number, num: int = 50, *, endpoint: bool = true)", area: area,
+               "`num` evenly spaced values from start to stop (stop included unless `endpoint: false`), as numpy's linspace.") { a in
+            let start = try a.double(0, "start"), stop = try a.double(1, "stop")
+            let n = try a.int(2, "num", default: 50)
+            guard n >= 0 else { throw RuntimeError("linspace: num must be >= 0, got \(n)") }
+            _ = try checked([n], "linspace")
+            let endpoint = try a.bool(nil, "endpoint", default: true)
+            let div = Double(endpoint ? n - 1 : n)
+            let step = div > 0 ? (stop - start) / div : 0
+            var v = (0..<n).map { Float(start + Double($0) * step) }
+            if endpoint && n > 1 { v[n - 1] = Float(stop) }
+            return .tensor(Tensor(v, shape: [n]))
+        },
+        native("eye", "eye(n: int, m: int = nil)", area: area, "An n x m (default n x n) tensor with ones on the diagonal.") { a in
+            let n = try a.int(0, "n")
+            let m = a.optional(1, "m") == nil ? n : try a.int(1, "m")
+            let t = try Tensor(zeros: try checked([n, m], "eye"), for: "eye")
+            for i in 0..<min(n, m) { t.mutablePointer[i * m + i] = 1 }
+            return .tensor(t)
+        },
+        native("full", "full(shape: int|list[int], value: number)", area: area, "A tensor of the given shape filled with `value`.") { a in
+            let s = try checked(a.optional(0, "shape").flatMap { if case .int(let i) = $0 { return [i] } else { return nil } } ?? (try a.intList(0, "shape") ?? []), "full")
+            return .tensor(Tensor([Float](repeating: Float(try a.double(1, "value")), count: s.reduce(1, *)), shape: s))
+        },
+        native("rand", "rand(*shape: int|list[int], seed: int = nil)", area: area,
+               "Uniform draws in [0, 1) of the given shape, from the session's generator (set by `vls run --seed N`) or from `seed`.") { a in
+            let s = try checked(try shapeArgs(a), "rand")
+            if a.keyword("seed") != nil {
+                var g = SeededGenerator(seed: UInt64(bitPattern: Int64(try a.int(nil, "seed"))))
+                return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(g.next() >> 40) * 0x1p-24 }, shape: s))
+            }
+            return .tensor(Tensor((0..<s.reduce(1, *)).map { _ in Float(session.rng.next() >> 40) * 0x1p-24 }, shape: s))
         },
         native("read_npy", "read_npy(path: string)", area: area,
                "Reads a numpy `.npy` file (float16/32/64, int8-64, uint8, bool; C or Fortran order) as a float32 tensor.") { a in
@@ -89,9 +151,9 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             let t = try a.tensor(0, "t")
             return .tensor(try TensorObject.softmax(t, axis: try TensorObject.axis(a, "axis", rank: t.rank)))
         },
-        native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices.") { a in
+        native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices; the first NaN wins and ties give the first index (numpy).") { a in
             let t = try a.tensor(0, "t")
-            let r = try t.reduce(.argmax, axis: try a.int(1, "axis"))
+            let r = try t.reduce(.argmax, axes: [try a.int(1, "axis")])   // the first NaN wins, as numpy
             return r.rank == 0 ? .int(Int(r.scalars[0])) : .tensor(r)
         },
     ]

@@ -157,6 +157,22 @@ final class DatasetObject: DeclaredObject {
             let progress = try a.bool(3, "progress")
             return .object(BatchIterator(dataset: d, size: n, model: m, pipeline: pipeline, map: map, progress: progress))
         }
+        .method("data.batch(indices: ints, model: model = nil, pipeline: string = nil)",
+                "One batch [images, labels] of the given image numbers (negative count from the end), preprocessed for the model and labels mapped to its classes, as a batch of `batches` is.") { d, a in
+            let idx = try a.intList(0, "indices") ?? []
+            let n = d.indices.count
+            let rows = try idx.map { i0 -> Int in
+                let i = i0 < 0 ? i0 + n : i0
+                guard i >= 0, i < n else { throw RuntimeError("batch: image \(i0) out of range (dataset has \(n))") }
+                return i
+            }
+            let m = try a.optional(1, "model").map { _ in try a.object(1, "model", as: ModelObject.self, expected: "model") }
+            let pipeline = try a.optional(2, "pipeline").map { _ in try a.string(2, "pipeline") }
+            let map = try m.flatMap { try d.labelMap(for: $0) }
+            guard !rows.isEmpty else { throw RuntimeError("batch: give at least one image number") }
+            let parts = try rows.map { try d.batch($0..<($0 + 1), model: m, pipeline: pipeline, map: map) }
+            return .list([.tensor(try Tensor.concatenate(parts.map(\.0), axis: 0)), .tensor(try Tensor.concatenate(parts.map(\.1), axis: 0))])
+        }
         .method("data.take(n: int)", "The first n images (of the whole set, before sharding).") { d, a in
             let n = try a.int(0, "n")
             guard n >= 0 else { throw RuntimeError("data.take: n must be at least 0, got \(n)") }
@@ -215,6 +231,30 @@ final class BatchIterator: VLSObject {
     var typeName: String { "batches" }
     func describe() -> String { "batches of \(size) over \(dataset.describe())" }
     func length() throws -> Int? { (dataset.indices.count + size - 1) / size }
+
+    /// Batch k as [images, labels] (`batches[0]`), or a list of them for a slice (`batches[:3]`).
+    func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
+        let count = (dataset.indices.count + size - 1) / size
+        func one(_ k: Int) throws -> Value {
+            let start = k * size, end = min(dataset.indices.count, start + size)
+            let (x, y) = try dataset.batch(start..<end, model: model, pipeline: pipeline, map: map)
+            return .list([.tensor(x), .tensor(y)])
+        }
+        guard items.count == 1 else { throw RuntimeError("batches take one index or slice") }
+        switch items[0] {
+        case .value(.int(let k0)):
+            let k = k0 < 0 ? k0 + count : k0
+            guard k >= 0, k < count else { throw RuntimeError("batch \(k0) out of range (\(count) batches of \(size))") }
+            return try one(k)
+        case .slice(let start, let stop, let step):
+            let st = step ?? 1
+            guard st != 0 else { throw RuntimeError("slice step cannot be zero") }
+            let (lo, n) = TensorIndexing.sliceBounds(n: count, start: start, stop: stop, step: st)
+            return .list(try (0..<n).map { try one(lo + $0 * st) })
+        case .value(let v):
+            throw RuntimeError("batches are indexed by an int or a slice, got \(v.typeName)")
+        }
+    }
 
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? {
         var start = 0

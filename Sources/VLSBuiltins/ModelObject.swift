@@ -48,7 +48,7 @@ final class ModelObject: DeclaredObject {
             ("classes", .int(c.numClasses)), ("class_token", .bool(c.classToken)), ("reg_tokens", .int(c.regTokens)),
             ("distilled", .bool(c.distilled)), ("pool", .string(c.pooling.rawValue)), ("fc_norm", .bool(c.fcNorm)),
             ("pre_norm", .bool(c.preNorm)), ("post_norm_blocks", .bool(c.postNorm)), ("layer_scale", .bool(c.layerScale)),
-            ("qkv_bias", .bool(c.qkvBias)), ("no_embed_class", .bool(c.noEmbedClass)), ("eps", .float(Double(c.eps))),
+            ("qkv_bias", .bool(c.qkvBias)), ("no_embed_class", .bool(c.noEmbedClass)), ("eps", .float(Double("\(c.eps)") ?? Double(c.eps))),  // eps: the float32 value as its shortest form (1e-06)
             ("activation", .string(c.activation.rawValue)), ("tokens", .int(c.numTokens)), ("prefix_tokens", .int(c.numPrefixTokens)),
         ]
         pairs.append(("preprocessing", .string((try? preprocessing(nil).description) ?? "-")))
@@ -106,12 +106,14 @@ final class ModelObject: DeclaredObject {
             }
             return .object(TableObject(columns: ["rank", "class", "label", "prob"], rows: rows))
         }
-        .method("model.preprocess(image: image|list[image], pipeline: string = nil)",
+        .method("model.preprocess(image: image|list[image]|dataset, pipeline: string = nil)",
                 "An image (or list of images) as a [B, 3, H, W] tensor, with the checkpoint's own transform by default (\"timm\" or \"squash\" to choose).") { m, a in
             let v = try a.value(0, "image")
             let images: [Image]
             switch v {
             case .object(let o as ImageObject): images = [o.image]
+            case .object(let d as DatasetObject):
+                throw RuntimeError("preprocess takes images; for dataset \(d.name) hold a batch with data.batches(n, model: m)[0] (or [:k]) or data.batch(indices, model: m)")
             case .list(let l): images = l.items.compactMap { if case .object(let o as ImageObject) = $0 { return o.image }; return nil }
             default: throw a.badArgument(0, "image", expected: "image or list of images", got: v)
             }

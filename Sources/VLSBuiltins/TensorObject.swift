@@ -53,13 +53,6 @@ final class TensorObject: DeclaredObject {
         return try t.permuted(order).contiguous().softmax().permuted(order).contiguous()
     }
 
-    static func reduction(_ m: Members<TensorObject>, _ r: Tensor.Reduction, _ doc: String) -> Members<TensorObject> {
-        m.method("t.\(r.rawValue)(axis: int = nil, keepdims: bool = false)", doc) { o, a in
-            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
-            return reduced(r, try o.tensor.reduce(r, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
-        }
-    }
-
     static func elementwise(_ m: Members<TensorObject>, _ name: String, _ doc: String, _ f: @escaping (Float) -> Float) -> Members<TensorObject> {
         m.method("t.\(name)()", doc) { o, _ in .tensor(o.tensor.map(f)) }
     }
@@ -76,29 +69,7 @@ final class TensorObject: DeclaredObject {
                 guard t.rank >= 2 else { return .tensor(t) }
                 return .tensor(t.transposed(t.rank - 2, t.rank - 1))
             }
-        let over = "over `axis` (negative counts from the end), or over all elements when no axis is given; a 0-d result is a number"
-        _ = reduction(m, .sum, "The sum \(over).")
-        _ = reduction(m, .mean, "The mean \(over).")
-        _ = reduction(m, .max, "The largest value \(over).")
-        _ = reduction(m, .min, "The smallest value \(over).")
-        _ = reduction(m, .argmax, "The index of the largest value \(over) (into the flattened tensor without an axis).")
-        _ = reduction(m, .argmin, "The index of the smallest value \(over) (into the flattened tensor without an axis).")
-        _ = reduction(m, .std, "The standard deviation \(over), dividing by n (numpy's default, ddof 0).")
-        _ = reduction(m, .variance, "The variance \(over), dividing by n (numpy's default, ddof 0).")
-        m.method("t.any(axis: int = nil, keepdims: bool = false)", "Whether any element is non-zero \(over) (a bool without an axis).") { o, a in
-            let nz = o.tensor.map { $0 != 0 ? 1 : 0 }   // NaN is non-zero, as in numpy
-            let keep = try a.bool(1, "keepdims", default: false)
-            if a.optional(0, "axis") == nil && !keep { return .bool(nz.scalars.contains(1)) }
-            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
-            return .tensor(try nz.reduce(.max, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
-        }
-        m.method("t.all(axis: int = nil, keepdims: bool = false)", "Whether every element is non-zero \(over) (a bool without an axis).") { o, a in
-            let nz = o.tensor.map { $0 != 0 ? 1 : 0 }
-            let keep = try a.bool(1, "keepdims", default: false)
-            if a.optional(0, "axis") == nil && !keep { return .bool(!nz.scalars.contains(0)) }
-            let axis = try a.optional(0, "axis").map { _ in try a.int(0, "axis") }
-            return .tensor(try nz.reduce(.min, axis: axis, keepDims: try a.bool(1, "keepdims", default: false)))
-        }
+        numpyMembers(m)
         _ = elementwise(m, "exp", "Elementwise e^x.", expf)
         _ = elementwise(m, "log", "Elementwise natural logarithm.", logf)
         _ = elementwise(m, "sqrt", "Elementwise square root.", sqrtf)
@@ -129,7 +100,7 @@ final class TensorObject: DeclaredObject {
             }
             return .tensor(try o.tensor.reshaped(dims))
         }
-        m.method("t.flatten()", "A 1-d copy of all elements.") { o, _ in .tensor(try o.tensor.reshaped([o.tensor.count])) }
+        m.method("t.flatten()", "A 1-d copy of all elements (its own memory, as numpy's flatten).") { o, _ in .tensor(try o.tensor.copy().reshaped([o.tensor.count])) }
         m.method("t.transpose(a: int = -2, b: int = -1)", "Swaps axes a and b (default the last two).") { o, a in
             let t = o.tensor
             guard t.rank >= 2 else { return .tensor(t) }
@@ -152,20 +123,6 @@ final class TensorObject: DeclaredObject {
         }
         m.method("t.tolist()", "Nested lists of numbers.") { o, _ in nestedList(o.tensor) }
         m.method("t.copy()", "A copy with its own memory.") { o, _ in .tensor(o.tensor.copy()) }
-        m.method("t.topk(k: int)", "Indices of the k largest values along the last axis (largest first), as a tensor [..., k].") { o, a in
-            .tensor(try LensMath.topk(o.tensor, k: try a.int(0, "k")).0)
-        }
-        m.method("t.argsort(*, descending: bool = false)", "Indices that sort the last axis (a stable sort: equal values keep their order, lower index first), as a tensor of the same shape.") { o, a in
-            .tensor(try o.tensor.argsort(descending: try a.bool(nil, "descending", default: false)))
-        }
-        m.method("t.sort(*, descending: bool = false)", "The values sorted along the last axis (NaN last), as a new tensor.") { o, a in
-            let t = o.tensor
-            let order = try t.argsort(descending: try a.bool(nil, "descending", default: false))
-            let src = t.contiguous(), out = Tensor(uninitialized: t.shape)
-            let n = t.shape.last ?? 1
-            for i in 0..<(n == 0 ? 0 : t.count) { out.mutablePointer[i] = src.pointer[(i / n) * n + Int(order.pointer[i])] }
-            return .tensor(out)
-        }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
             let t = o.tensor
             guard a.optional(0, "axis") != nil else { return .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }
@@ -213,7 +170,7 @@ final class TensorObject: DeclaredObject {
     func unary(_ op: UnaryOperator) throws -> Value? {
         switch op {
         case .negate: return .tensor(tensor.map { -$0 })
-        case .plus: return .tensor(tensor)
+        case .plus: return .tensor(tensor.copy())   // a new tensor, as numpy's +t (assignment must not alias it)
         case .not: return nil
         }
     }
@@ -307,41 +264,5 @@ enum TensorIndexing {
             let e = stop.map { $0 < 0 ? clamp($0 + n, -1, n - 1) : clamp($0, -1, n - 1) } ?? -1
             return (s, s > e ? (s - e - step - 1) / (-step) : 0)
         }
-    }
-}
-
-/// numpy-style printing: shape and a summarised grid (first and last rows/columns past a size).
-enum TensorFormat {
-    static let edge = 3, threshold = 8
-
-    static func describe(_ t: Tensor) -> String {
-        if t.rank == 0 { return "tensor(\(number(t.scalars[0])), shape [])" }
-        let values = t.contiguous()
-        let allInts = t.count <= 100_000 && values.scalars.allSatisfy { $0 == $0.rounded() && abs($0) < 1e7 }
-        let body = grid(values, dim: 0, offset: 0, indent: 7, ints: allInts)
-        return "tensor(\(body), shape \(t.shape))"
-    }
-
-    static func number(_ v: Float, ints: Bool = false) -> String {
-        if v.isNaN { return "nan" }
-        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-        if ints { return String(Int(v)) }
-        let a = abs(v)
-        if a != 0 && (a < 1e-4 || a >= 1e6) { return String(format: "%.4e", v) }
-        return String(format: "%.4f", v)
-    }
-
-    static func grid(_ t: Tensor, dim: Int, offset: Int, indent: Int, ints: Bool) -> String {
-        let n = t.shape[dim]
-        let stride = t.strides[dim]
-        let shown: [Int?] = n > threshold ? Array(0..<edge).map { $0 } + [nil] + Array((n - edge)..<n).map { $0 } : Array(0..<n).map { $0 }
-        if dim == t.rank - 1 {
-            let cells = shown.map { i in i.map { number(t.pointer[offset + $0 * stride], ints: ints) } ?? "..." }
-            let width = cells.map(\.count).max() ?? 0
-            return "[" + cells.map { String(repeating: " ", count: width - $0.count) + $0 }.joined(separator: ", ") + "]"
-        }
-        let sep = ",\n" + String(repeating: "\n", count: max(0, t.rank - dim - 2)) + String(repeating: " ", count: indent + 1)
-        let rows = shown.map { i in i.map { grid(t, dim: dim + 1, offset: offset + $0 * stride, indent: indent + 1, ints: ints) } ?? "..." }
-        return "[" + rows.joined(separator: sep) + "]"
     }
 }

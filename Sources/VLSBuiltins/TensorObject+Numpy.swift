@@ -1,0 +1,211 @@
+import Foundation
+import VLSCore
+import VLSLanguage
+
+/// The numpy operations of tensors: reductions over axes, cumulative sums, sorting along
+/// an axis, elementwise tests, and assignment into a tensor (`t[i, j] = v`, `t[mask] = 0`).
+extension TensorObject {
+    /// `axis:` of a reduction: nil (all), an int or a list of ints.
+    static func axes(_ a: Arguments, _ index: Int) throws -> [Int]? {
+        switch a.optional(index, "axis") {
+        case nil: return nil
+        case .int(let i)?: return [i]
+        case .list?: return try a.intList(index, "axis")
+        case let v?: throw a.badArgument(index, "axis", expected: "int or list of ints", got: v)
+        }
+    }
+
+    /// A reduction's result: a number (an int for arg-reductions, a bool for any/all) when 0-d.
+    static func value(_ r: Tensor.NumpyReduction, _ out: Tensor) -> Value {
+        guard out.rank == 0 else { return .tensor(out) }
+        let x = out.scalars[0]
+        switch r {
+        case .argmax, .argmin: return .int(Int(x))
+        case .any, .all: return .bool(x != 0)
+        default: return .float(Double(x))
+        }
+    }
+
+    static func numpyMembers(_ m: Members<TensorObject>) {
+        let over = "over `axis` (an int, negative counting from the end, or a list of ints), or over all elements when no axis is given; `keepdims: true` keeps the reduced axes with length 1; a 0-d result is a number"
+        let docs: [(Tensor.NumpyReduction, String)] = [
+            (.sum, "The sum \(over) (accumulated in double)."),
+            (.mean, "The mean \(over)."),
+            (.max, "The largest value \(over); NaN if any value is NaN (numpy)."),
+            (.min, "The smallest value \(over); NaN if any value is NaN (numpy)."),
+            (.prod, "The product \(over)."),
+            (.any, "Whether any element is non-zero (NaN counts) \(over); a bool without an axis."),
+            (.all, "Whether every element is non-zero (NaN counts) \(over); a bool without an axis."),
+        ]
+        for (r, doc) in docs {
+            m.method("t.\(r.rawValue)(axis: int|list[int] = nil, keepdims: bool = false)", doc) { o, a in
+                value(r, try o.tensor.reduce(r, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false)))
+            }
+        }
+        for r in [Tensor.NumpyReduction.argmax, .argmin] {
+            let what = r == .argmax ? "largest" : "smallest"
+            m.method("t.\(r.rawValue)(axis: int = nil, keepdims: bool = false)",
+                     "The index of the \(what) value along `axis`, or into the flattened tensor without one; the first NaN wins (numpy); ties give the first index.") { o, a in
+                let ax = try a.optional(0, "axis").map { _ in [try a.int(0, "axis")] }
+                return value(r, try o.tensor.reduce(r, axes: ax, keepDims: try a.bool(1, "keepdims", default: false)))
+            }
+        }
+        for r in [Tensor.NumpyReduction.std, .var] {
+            let what = r == .std ? "standard deviation" : "variance"
+            m.method("t.\(r.rawValue)(axis: int|list[int] = nil, keepdims: bool = false, ddof: int = 0)",
+                     "The \(what) \(over). It divides by n - ddof: ddof 0 (numpy's default) is the population \(what), ddof 1 the sample one (PyTorch's default); an error when n - ddof <= 0 (numpy warns and gives NaN).") { o, a in
+                value(r, try o.tensor.reduce(r, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false),
+                                             ddof: try a.int(2, "ddof", default: 0)))
+            }
+        }
+        m.method("t.norm(axis: int|list[int] = nil, keepdims: bool = false)",
+                 "The Euclidean (Frobenius) norm sqrt(sum(x^2)) \(over).") { o, a in
+            let sq = o.tensor.map { $0 * $0 }
+            let s = try sq.reduce(.sum, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false))
+            return value(.sum, s.map { $0.squareRoot() })
+        }
+        m.method("t.cumsum(axis: int = nil)", "Running sums along `axis`, or along the flattened tensor without one.") { o, a in
+            .tensor(try o.tensor.cumulative(product: false, axis: try a.optional(0, "axis").map { _ in try a.int(0, "axis") }))
+        }
+        m.method("t.cumprod(axis: int = nil)", "Running products along `axis`, or along the flattened tensor without one.") { o, a in
+            .tensor(try o.tensor.cumulative(product: true, axis: try a.optional(0, "axis").map { _ in try a.int(0, "axis") }))
+        }
+        m.method("t.argsort(axis: int = -1, *, descending: bool = false)",
+                 "Indices that sort along `axis` (default the last): a stable sort, equal values keep their order and NaN goes last (numpy's order); `descending: true` puts the largest first (NaN still last).") { o, a in
+            .tensor(try o.tensor.argsort(axis: try a.int(0, "axis", default: -1), descending: try a.bool(nil, "descending", default: false)))
+        }
+        m.method("t.sort(axis: int = -1, *, descending: bool = false)",
+                 "The values sorted along `axis` (default the last), NaN last, as a new tensor (numpy's np.sort).") { o, a in
+            .tensor(try o.tensor.sorted(axis: try a.int(0, "axis", default: -1), descending: try a.bool(nil, "descending", default: false)))
+        }
+        m.method("t.clip(min: number = nil, max: number = nil)",
+                 "Each value limited to [min, max] (either may be nil); NaN stays NaN (numpy's clip).") { o, a in
+            try clip(o.tensor, a)
+        }
+        m.method("t.clamp(min: number = nil, max: number = nil)", "The same as clip (PyTorch's name).") { o, a in
+            try clip(o.tensor, a)
+        }
+        m.method("t.topk(k: int, axis: int = -1)",
+                 "The k largest values along `axis` (default the last), largest first, and their indices: [values, indices], each [..., k, ...] (PyTorch's topk; ties give the lower index first).") { o, a in
+            try topk(o.tensor, k: try a.int(0, "k"), axis: try a.int(1, "axis", default: -1))
+        }
+        m.method("t.unique(*, counts: bool = false)",
+                 "The sorted distinct values of the flattened tensor (NaNs collapsed into one, last, as numpy); with `counts: true`, [values, counts].") { o, a in
+            let (v, c) = o.tensor.unique()
+            return try a.bool(nil, "counts", default: false) ? .list([.tensor(v), .tensor(c)]) : .tensor(v)
+        }
+        m.method("t.isnan()", "1 where the value is NaN, else 0.") { o, _ in .tensor(o.tensor.map { $0.isNaN ? 1 : 0 }) }
+        m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0.") { o, _ in .tensor(o.tensor.map { $0.isFinite ? 1 : 0 }) }
+    }
+
+    /// [values, indices] of the k largest along `axis`.
+    static func topk(_ t: Tensor, k: Int, axis: Int) throws -> Value {
+        let ax = try t.normalizedAxis(axis)
+        if t.rank <= 1 || ax == t.rank - 1 {
+            let (idx, val) = try LensMath.topk(t, k: k)
+            return .list([.tensor(val), .tensor(idx)])
+        }
+        var order = Array(0..<t.rank)
+        order.swapAt(ax, t.rank - 1)
+        let (idx, val) = try LensMath.topk(try t.permuted(order).contiguous(), k: k)
+        return .list([.tensor(try val.permuted(order).contiguous()), .tensor(try idx.permuted(order).contiguous())])
+    }
+
+    static func clip(_ t: Tensor, _ a: Arguments) throws -> Value {
+        let lo = try a.optional(0, "min").map { _ in Float(try a.double(0, "min")) }
+        let hi = try a.optional(1, "max").map { _ in Float(try a.double(1, "max")) }
+        guard lo != nil || hi != nil else { throw RuntimeError("\(a.functionName): give min:, max: or both") }
+        return .tensor(t.map { x in
+            if x.isNaN { return x }
+            var y = x
+            if let lo, y < lo { y = lo }
+            if let hi, y > hi { y = hi }
+            return y
+        })
+    }
+
+    // MARK: - Assignment
+
+    /// `t[items] = value` as numpy: the selected elements (a view of ints and slices, lists
+    /// of indices, or a mask) take the value broadcast to their shape. The write goes into
+    /// the tensor's memory, so every name and view sharing it sees it (numpy's aliasing).
+    func subscriptSet(_ items: [IndexItem], _ value: Value, interpreter: Interpreter) throws -> Bool {
+        let src: Tensor
+        switch value {
+        case .int, .float, .bool, .list, .range, .object(is TensorObject): src = try tensorValue(value)
+        default: throw RuntimeError("a tensor's items take numbers or tensors, got \(value.typeName)")
+        }
+        let (shape, offsets) = try TensorIndexing.targets(tensor, items)
+        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: src) }
+        return true
+    }
+}
+
+extension TensorIndexing {
+    /// The storage offsets and shape of the elements `t[items]` selects, with the getter's
+    /// semantics (ints drop an axis, slices and index lists keep one, a mask of t's leading
+    /// shape selects rows).
+    static func targets(_ t: Tensor, _ items: [IndexItem]) throws -> ([Int], [Int]) {
+        if items.count == 1, case .value(.object(let o as TensorObject)) = items[0] {
+            let mask = o.tensor
+            guard mask.rank >= 1, mask.rank <= t.rank, Array(t.shape.prefix(mask.rank)) == mask.shape else {
+                throw RuntimeError("a tensor index is a mask of the indexed tensor's (leading) shape \(t.shape), got \(mask.shape)")
+            }
+            let m = mask.scalars
+            let restShape = Array(t.shape.dropFirst(mask.rank))
+            var offsets = [Int]()
+            var rows = 0
+            let leadStrides = Array(t.strides.prefix(mask.rank))
+            let leadShape = mask.shape
+            let rest = Tensor(storage: t.storage, shape: restShape, strides: Array(t.strides.dropFirst(mask.rank)), offset: 0).elementOffsets
+            for (flat, x) in m.enumerated() where x != 0 {
+                var rem = flat, off = t.offset
+                for d in stride(from: leadShape.count - 1, through: 0, by: -1) {
+                    off += (rem % leadShape[d]) * leadStrides[d]
+                    rem /= leadShape[d]
+                }
+                offsets.append(contentsOf: rest.map { $0 + off })
+                rows += 1
+            }
+            return ([rows] + restShape, offsets)
+        }
+        guard items.count <= t.rank else {
+            throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")
+        }
+        var offsets = [t.offset]
+        var shape = [Int]()
+        func expand(_ idx: [Int], _ stride: Int) {
+            var next = [Int]()
+            next.reserveCapacity(offsets.count * idx.count)
+            for o in offsets { for i in idx { next.append(o + i * stride) } }
+            offsets = next
+            shape.append(idx.count)
+        }
+        for (axis, item) in items.enumerated() {
+            let n = t.shape[axis], st = t.strides[axis]
+            switch item {
+            case .value(.int(let i0)):
+                let i = i0 < 0 ? i0 + n : i0
+                guard i >= 0, i < n else { throw RuntimeError("index \(i0) out of range for axis \(axis) of size \(n)") }
+                offsets = offsets.map { $0 + i * st }
+            case .slice(let start, let stop, let step):
+                let sp = step ?? 1
+                guard sp != 0 else { throw RuntimeError("slice step cannot be zero") }
+                let (lo, count) = sliceBounds(n: n, start: start, stop: stop, step: sp)
+                expand((0..<count).map { lo + $0 * sp }, st)
+            case .value(.list(let l)):
+                let idx = try l.items.map { v -> Int in
+                    guard case .int(let i) = v else { throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)") }
+                    let j = i < 0 ? i + n : i
+                    guard j >= 0, j < n else { throw RuntimeError("index \(i) out of range for axis \(axis) of size \(n)") }
+                    return j
+                }
+                expand(idx, st)
+            case .value(let v):
+                throw RuntimeError("tensor indices must be ints, slices, lists of ints or a mask, got \(v.typeName)")
+            }
+        }
+        for axis in items.count..<t.rank { expand(Array(0..<t.shape[axis]), t.strides[axis]) }
+        return (shape, offsets)
+    }
+}
