@@ -85,21 +85,21 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
         rank = ranks(resid, per_image)[:, :, P:]                # [L, B, N]
         change = true_logits(project(model, r["attn_out"]), y)[1:] - true_logits(resid, y)[:-1]
         for b in range(L):
-            r_class[b].append(-rank[b][mask])
+            r_class[b].append(-rank[b][mask == 1])
             r_context[b].append(-rank[b][mask == 0])
             if b >= 1:
-                d_class[b].append(change[b - 1, :, P:][mask])
+                d_class[b].append(change[b - 1, :, P:][mask == 1])
                 d_context[b].append(change[b - 1, :, P:][mask == 0])
         # token removal: one image at a time, each keeps its own patches
         top1 = ranks(resid[-1], per_image) == 0                # [B, T]
         for i in range(len(y)):
             is_class = mask[i]
-            class_patches = arange(N)[is_class]
+            class_patches = arange(N)[is_class == 1]
             context_patches = arange(N)[is_class == 0]
             if len(class_patches) == 0 or len(context_patches) == 0:
                 continue
             removal[0].append(100 * top1[i, 0])
-            removal[1].append(_pct(top1[i, P:][is_class]))
+            removal[1].append(_pct(top1[i, P:][is_class == 1]))
             removal[2].append(_pct(top1[i, P:][is_class == 0]))
             xi, yi = x[i:i + 1], per_image[i:i + 1]
             kept = model.run(xi, capture: [last], edits: [drop_tokens(keep: class_patches)])

@@ -94,8 +94,8 @@ extension TensorObject {
             let (v, c) = o.tensor.unique()
             return try a.bool(nil, "counts", default: false) ? .list([.tensor(v), .tensor(c)]) : .tensor(v)
         }
-        m.method("t.isnan()", "1 where the value is NaN, else 0.") { o, _ in .tensor(o.tensor.map { $0.isNaN ? 1 : 0 }) }
-        m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0.") { o, _ in .tensor(o.tensor.map { $0.isFinite ? 1 : 0 }) }
+        m.method("t.isnan()", "1 where the value is NaN, else 0 (a mask: t[t.isnan()] selects them).") { o, _ in .mask(o.tensor.map { $0.isNaN ? 1 : 0 }) }
+        m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0 (a mask).") { o, _ in .mask(o.tensor.map { $0.isFinite ? 1 : 0 }) }
     }
 
     /// [values, indices] of the k largest along `axis`.
@@ -145,9 +145,9 @@ extension TensorIndexing {
     /// The storage offsets and shape of the elements `t[items]` selects, with the getter's
     /// semantics (ints drop an axis, slices and index lists keep one, a mask of t's leading
     /// shape selects rows).
-    static func targets(_ t: Tensor, _ items: [IndexItem]) throws -> ([Int], [Int]) {
-        if items.count == 1, case .value(.object(let o as TensorObject)) = items[0] {
-            let mask = o.tensor
+    static func targets(_ t: Tensor, _ rawItems: [IndexItem]) throws -> ([Int], [Int]) {
+        let (maskTensor, items) = try resolve(rawItems)
+        if let mask = maskTensor {
             guard mask.rank >= 1, mask.rank <= t.rank, Array(t.shape.prefix(mask.rank)) == mask.shape else {
                 throw RuntimeError("a tensor index is a mask of the indexed tensor's (leading) shape \(t.shape), got \(mask.shape)")
             }

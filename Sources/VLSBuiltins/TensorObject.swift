@@ -5,7 +5,10 @@ import VLSLanguage
 /// A tensor as a language value: prints like numpy, broadcasts, indexes and slices.
 final class TensorObject: DeclaredObject {
     let tensor: Tensor
-    init(_ t: Tensor) { tensor = t }
+    /// A 0/1 tensor made by a comparison or a test (`t > 0`, `isnan`): numpy's bool dtype for
+    /// indexing. `t[mask]` selects where it is 1; any other tensor index holds positions.
+    let isMask: Bool
+    init(_ t: Tensor, isMask: Bool = false) { tensor = t; self.isMask = isMask }
 
     var typeName: String { "tensor" }
 
@@ -157,13 +160,15 @@ final class TensorObject: DeclaredObject {
             }
             return nil
         }
+        let comparison: Set<Tensor.BinaryOp> = [.lt, .le, .gt, .ge, .eq, .ne]
+        let wrap: (Tensor) -> Value = { comparison.contains(top) ? .mask($0) : .tensor($0) }
         switch other {
-        case .int(let i): return .tensor(tensor.binary(top, scalar: Float(i), reversed: reversed))
-        case .float(let d): return .tensor(tensor.binary(top, scalar: Float(d), reversed: reversed))
-        case .bool(let b): return .tensor(tensor.binary(top, scalar: b ? 1 : 0, reversed: reversed))
+        case .int(let i): return wrap(tensor.binary(top, scalar: Float(i), reversed: reversed))
+        case .float(let d): return wrap(tensor.binary(top, scalar: Float(d), reversed: reversed))
+        case .bool(let b): return wrap(tensor.binary(top, scalar: b ? 1 : 0, reversed: reversed))
         default:
             guard let o = try? tensorValue(other) else { return nil }
-            return .tensor(try bridged { reversed ? try o.binary(top, tensor) : try tensor.binary(top, o) })
+            return wrap(try bridged { reversed ? try o.binary(top, tensor) : try tensor.binary(top, o) })
         }
     }
 
@@ -197,8 +202,34 @@ final class TensorObject: DeclaredObject {
 
 /// Index and slice semantics of numpy for ints, slices and lists of ints.
 enum TensorIndexing {
-    static func index(_ t: Tensor, _ items: [IndexItem]) throws -> Tensor {
-        if items.count == 1, case .value(.object(let o as TensorObject)) = items[0] { return try masked(t, o.tensor) }
+    /// Tensor items resolved: a mask (alone) selects where it is 1; any other tensor holds
+    /// positions (integral, as numpy's integer arrays): one element is an int, a 1-d tensor a
+    /// list of ints. A float tensor of 0s and 1s is positions, never silently a mask.
+    static func resolve(_ items: [IndexItem]) throws -> (mask: Tensor?, items: [IndexItem]) {
+        if items.count == 1, case .value(.object(let o as TensorObject)) = items[0], o.isMask { return (o.tensor, []) }
+        let out = try items.map { item -> IndexItem in
+            guard case .value(.object(let o as TensorObject)) = item else { return item }
+            if o.isMask {
+                throw RuntimeError("a mask (a comparison such as t > 0) indexes alone: t[mask]; combine it with other indices by indexing twice")
+            }
+            let x = o.tensor
+            guard x.rank <= 1 else {
+                throw RuntimeError("a tensor of positions must be 1-d (got shape \(x.shape)); to select by a condition, index with a comparison (t[t > 0])")
+            }
+            let positions = try x.scalars.enumerated().map { k, v -> Value in
+                guard v.isFinite, v == v.rounded(), abs(v) < 1e15 else {
+                    throw RuntimeError("tensor index element \(k) is \(v), not an integer position; to select by a condition, index with a comparison (t[t > 0])")
+                }
+                return .int(Int(v))
+            }
+            return x.rank == 0 ? .value(positions[0]) : .value(.list(ListRef(positions)))
+        }
+        return (nil, out)
+    }
+
+    static func index(_ t: Tensor, _ rawItems: [IndexItem]) throws -> Tensor {
+        let (mask, items) = try resolve(rawItems)
+        if let mask { return try masked(t, mask) }
         guard items.count <= t.rank else {
             throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")
         }

@@ -123,6 +123,8 @@ func bridged<T>(_ body: () throws -> T) throws -> T {
 
 extension Value {
     static func tensor(_ t: Tensor) -> Value { .object(TensorObject(t)) }
+    /// A 0/1 tensor that indexes as a mask (what comparisons make).
+    static func mask(_ t: Tensor) -> Value { .object(TensorObject(t, isMask: true)) }
     static func strings(_ s: [String]) -> Value { .list(s.map { .string($0) }) }
     static func ints(_ s: [Int]) -> Value { .list(s.map { .int($0) }) }
     static func dict(_ pairs: [(String, Value)]) -> Value { .dict(DictRef(pairs)) }

@@ -27,7 +27,7 @@ final class DeclarationTests: XCTestCase {
         XCTAssertTrue(h.hasPrefix("model.run(x: tensorlike, capture: list[string] = [], edits: list[edit] = [], grad: bool = false)"), h)
         XCTAssertTrue((interp.helpText(for: "m.config") ?? "").contains("The architecture"))
         XCTAssertTrue((interp.helpText(for: "xs.append") ?? "").hasPrefix("xs.append(item)"))
-        XCTAssertTrue((interp.helpText(for: "context.patch_masks") ?? "").hasPrefix("patch_masks(model, data, masks = ..., threshold = ...)"),
+        XCTAssertTrue((interp.helpText(for: "context.patch_masks") ?? "").hasPrefix("patch_masks(model, data, masks = nil, threshold = 0.2)"),
                       interp.helpText(for: "context.patch_masks") ?? "nil")
         XCTAssertTrue((interp.helpText(for: "d.per_class") ?? "").hasPrefix("data.per_class(n: int)"))
         XCTAssertNil(interp.helpText(for: "d.shard"))
