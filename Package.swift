@@ -4,7 +4,7 @@
 //   C libraries -> Core / Imaging -> Language -> Builtins -> Tool.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+let optimize: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
     name: "vls",
@@ -27,12 +27,15 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
         ),
 
+        // MARK: Files (the one atomic writer every layer uses)
+        .target(name: "VLSFiles", swiftSettings: optimize),
+
         // MARK: Core (no language code)
-        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib"], swiftSettings: optimize),
-        .target(name: "VLSCore", dependencies: ["CBLAS", "VLSImaging"], swiftSettings: optimize),
+        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib", "VLSFiles"], swiftSettings: optimize),
+        .target(name: "VLSCore", dependencies: ["CBLAS", "VLSImaging", "VLSFiles"], swiftSettings: optimize),
 
         // MARK: Language (knows nothing of ViTs)
-        .target(name: "VLSLanguage", swiftSettings: optimize),
+        .target(name: "VLSLanguage", dependencies: ["VLSFiles"], swiftSettings: optimize),
 
         // MARK: Builtins (binds the core into the language)
         .target(
@@ -45,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "vls",
             dependencies: [
-                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline",
+                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "VLSFiles", "CReadline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -57,7 +60,7 @@ let package = Package(
         .testTarget(name: "VLSCoreTests", dependencies: ["VLSCore"]),
         .testTarget(name: "VLSImagingTests", dependencies: ["VLSImaging"]),
         .testTarget(name: "VLSLanguageTests", dependencies: ["VLSLanguage"], exclude: ["Cases"]),
-        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore"], exclude: ["Cases", "Parity"]),
+        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore", "VLSFiles"], exclude: ["Cases", "Parity"]),
     ],
     // Swift 5 mode: the numerical core shares raw buffers across worker threads by design.
     swiftLanguageModes: [.v5]

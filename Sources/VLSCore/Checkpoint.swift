@@ -111,7 +111,7 @@ struct TensorReader {
             throw CoreError("\(file.path): tensor '\(key)' has shape \(entry.shape), expected \(shape)")
         }
         used.insert(key)
-        return file.tensor(entry)
+        return try file.tensor(entry)
     }
 
     mutating func takeOptional(_ key: String, _ shape: [Int]) throws -> Tensor? {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VLSBuiltins
 import VLSLanguage
+import VLSFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -212,12 +213,19 @@ struct Notebook: ParsableCommand {
 
     func run() throws {
         guard let output else { throw ValidationError("missing '-o OUT.html'") }
+        if Files.sameFile(output, file) {   // checked before the script runs, and again at the write
+            writeStandardError("vls: \(output): refusing to overwrite the input '\(file)' with its own output (choose another output file)\n")
+            throw ExitCode(Exit.io)
+        }
         let source = try readScript(file)
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
-        if let problem = writeAtomically(html, to: output) {   // a kill mid-write keeps the old page
-            writeStandardError("vls: \(problem)\n")
+        // A kill mid-write keeps the old page; `-o` naming the script itself is refused.
+        do {
+            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file])
+        } catch {
+            writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
         }
         if failed { throw ExitCode(Exit.runtime) }
