@@ -86,14 +86,19 @@ extension Checkpoint {
         var blocks: [BlockWeights] = []
         for i in 0..<c.depth {
             let b = "vit.encoder.layer.\(i)"
-            // Fuse query, key, value into timm's qkv layout (rows q|k|v).
-            let qkvW = Tensor(zeros: [3 * d, d])
-            let qkvB: Tensor? = c.qkvBias ? Tensor(zeros: [3 * d]) : nil
-            for (j, part) in ["query", "key", "value"].enumerated() {
-                let w = try r.take("\(b).attention.attention.\(part).weight", [d, d])
+            // Fuse query, key, value into timm's qkv layout (rows q|k|v). The parts are read
+            // (and their shapes checked against the file) first: a config's width alone
+            // never sizes an allocation (hidden_size 200000 with a 100-byte file asked for 480 GB).
+            let parts = ["query", "key", "value"]
+            let ws = try parts.map { try r.take("\(b).attention.attention.\($0).weight", [d, d]) }
+            let bs = c.qkvBias ? try parts.map { try r.take("\(b).attention.attention.\($0).bias", [d]) } : []
+            let qkvW = try Tensor(uninitialized: [3 * d, d], for: "\(r.describe): fused qkv of block \(i)")
+            let qkvB: Tensor? = c.qkvBias ? try Tensor(uninitialized: [3 * d], for: "\(r.describe): fused qkv bias of block \(i)") : nil
+            for (j, w) in ws.enumerated() {
+                let w = w.contiguous()
                 (qkvW.mutablePointer + j * d * d).update(from: w.pointer, count: d * d)
                 if let qkvB {
-                    let bias = try r.take("\(b).attention.attention.\(part).bias", [d])
+                    let bias = bs[j].contiguous()
                     (qkvB.mutablePointer + j * d).update(from: bias.pointer, count: d)
                 }
             }

@@ -54,6 +54,23 @@ public enum Limits {
         return Int(bytes)
     }
 
+    /// Most classes a label may name (a label sizes the class list: 3e8 asked for gigabytes).
+    public static let maxClasses = 1 << 20
+
+    /// Class labels given as numbers: each must be a whole number in 0..<`maxClasses`
+    /// (NaN, infinities, negatives and fractions are refused, naming the first and its index).
+    public static func classLabels(_ values: [Float], for operation: String) throws -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(values.count)
+        for (i, v) in values.enumerated() {
+            guard v.isFinite, v >= 0, v < Float(maxClasses), v == v.rounded() else {
+                throw CoreError("\(operation): label \(i) is \(v); labels must be whole numbers in 0..<\(maxClasses)")
+            }
+            out.append(Int(v))
+        }
+        return out
+    }
+
     /// The number of elements of `shape`; nil when a dimension is negative or the product
     /// of the non-zero dimensions overflows (so strides can be computed even for an empty
     /// tensor like [0, 2^40, 2^40]).

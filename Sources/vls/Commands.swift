@@ -2,6 +2,7 @@ import ArgumentParser
 import VLSBuiltins
 import VLSLanguage
 import VLSFiles
+import VLSCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,7 @@ struct SessionFlags: ParsableArguments {
     var maxSteps: Int?
 
     func validate() throws {
+        if let problem = Limits.environmentProblem() { throw ValidationError(problem) }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
         _ = try parsedShard()
@@ -58,12 +60,22 @@ struct SessionFlags: ParsableArguments {
         return (k, n)
     }
 
+    /// `--threads`, else `VLS_THREADS`, within 1...the CPU count (more workers than CPUs
+    /// only contend; a huge count overflowed buffer sizes).
     func resolvedThreads() throws -> Int? {
-        if let threads { return threads }
+        if let threads {
+            guard threads <= Threads.maximum else {
+                throw ValidationError("--threads \(threads) is more than this machine's CPU count (\(Threads.maximum))")
+            }
+            return threads
+        }
         guard let env = getenv("VLS_THREADS") else { return nil }
         let s = String(cString: env)
         if s.isEmpty { return nil }
         guard let n = Int(s), n >= 1 else { throw ValidationError("VLS_THREADS must be a positive integer, got '\(s)'") }
+        guard n <= Threads.maximum else {
+            throw ValidationError("VLS_THREADS=\(n) is more than this machine's CPU count (\(Threads.maximum))")
+        }
         return n
     }
 
