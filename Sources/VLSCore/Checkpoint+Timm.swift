@@ -1,4 +1,5 @@
 import Foundation
+import VLSImaging
 
 extension Checkpoint {
     /// Architecture of a timm-layout checkpoint: name table, then `model_args`, then shapes.
@@ -119,7 +120,13 @@ extension Checkpoint {
     }
 
     /// Label names from a timm config (`label_names`) or an `id2label` map.
+    /// Label names of a config (`label_names` or `id2label`), control characters escaped
+    /// (an ESC in a name would otherwise reach the terminal in every table that shows it).
     static func labelNames(_ json: [String: Any]) -> [String]? {
+        rawLabelNames(json)?.map(escapingControlCharacters)
+    }
+
+    static func rawLabelNames(_ json: [String: Any]) -> [String]? {
         if let names = json["label_names"] as? [String] { return names }
         if let map = json["id2label"] as? [String: Any] {
             var out = [String](repeating: "", count: map.count)
