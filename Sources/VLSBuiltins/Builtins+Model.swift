@@ -27,7 +27,7 @@ final class ImageObject: VLSObject {
         case "tensor":
             return .native(NativeFunction(name: "image.tensor", signature: "image.tensor()", doc: "Pixels as a [3, H, W] tensor in [0, 1].", area: "image") { _ in
                 let w = self.image.width, h = self.image.height
-                let t = Tensor(uninitialized: [3, h, w])
+                let t = try bridged { try Tensor(uninitialized: [3, h, w], for: "image.tensor()") }   // through the cap
                 let p = t.mutablePointer
                 for y in 0..<h { for x in 0..<w { for c in 0..<3 {
                     p[(c * h + y) * w + x] = Float(self.image.pixels[(y * w + x) * 3 + c]) / 255

@@ -62,11 +62,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         let headerLength = Int(n)
         dataStart = 8 + headerLength
         var parser = SafetensorsHeaderParser(file.bytes(8..<dataStart), fail: fail)
-        let (rawEntries, metadata) = try parser.parse()
         let dataSize = size - dataStart
         var entries: [String: Entry] = [:]
-        entries.reserveCapacity(rawEntries.count)
-        for (key, info) in rawEntries {
+        let metadata = try parser.parse { key, info in
+            guard entries[key] == nil else { throw fail("the header names '\(key)' twice") }
             guard let dtypeName = info.dtype else { throw fail("tensor '\(key)' has no dtype") }
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw fail("tensor '\(key)' has unknown dtype '\(dtypeName)' (known: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")

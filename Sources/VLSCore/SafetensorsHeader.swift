@@ -23,11 +23,11 @@ struct SafetensorsHeaderParser {
         self.fail = fail
     }
 
-    /// Entries in file order of appearance, and the `__metadata__` map.
-    mutating func parse() throws -> (entries: [(String, RawEntry)], metadata: [String: String]) {
-        var entries: [(String, RawEntry)] = []
-        var metadata: [String: String] = [:]
-        var seen = Set<String>()
+    /// Hands each entry to `entry` in order of appearance (no list of them is built: a
+    /// 95 MB header holds over a million); returns the `__metadata__` map. `entry` refuses
+    /// a name it has seen (the caller's table is the only set of names).
+    mutating func parse(_ each: (String, RawEntry) throws -> Void) throws -> [String: String] {
+        var metadata: [String: String]?
         skipSpace()
         guard next() == UInt8(ascii: "{") else { throw syntax("the header is not a JSON object") }
         skipSpace()
@@ -37,12 +37,12 @@ struct SafetensorsHeaderParser {
             while true {
                 skipSpace()
                 let key = try string()
-                guard seen.insert(key).inserted else { throw fail("the header names '\(key)' twice") }
                 try colon()
                 if key == "__metadata__" {
+                    guard metadata == nil else { throw fail("the header names '\(key)' twice") }
                     metadata = try stringMap(key)
                 } else {
-                    entries.append((key, try entry(key)))
+                    try each(key, try entry(key))
                 }
                 skipSpace()
                 let c = next()
@@ -53,7 +53,7 @@ struct SafetensorsHeaderParser {
         }
         skipSpace()
         guard i == bytes.count else { throw syntax("unexpected text after the header object") }
-        return (entries, metadata)
+        return metadata ?? [:]
     }
 
     // MARK: - The format's values
