@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "VLSCoreTests", dependencies: ["VLSCore"]),
         .testTarget(name: "VLSImagingTests", dependencies: ["VLSImaging"]),
         .testTarget(name: "VLSLanguageTests", dependencies: ["VLSLanguage"], exclude: ["Cases"]),
-        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore", "VLSFiles"], exclude: ["Cases", "Parity"]),
+        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore", "VLSFiles", "VLSImaging"], exclude: ["Cases", "Parity"]),
     ],
     // Swift 5 mode: the numerical core shares raw buffers across worker threads by design.
     swiftLanguageModes: [.v5]

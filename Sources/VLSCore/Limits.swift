@@ -46,6 +46,7 @@ public enum Limits {
             scale = pow(2, s)
             t.removeLast()
         }
+        t = t.trimmingCharacters(in: .whitespaces)   // "64 KiB"
         guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "E" || $0 == "+" || $0 == "-") }) else { return nil }
         if scale == 1, let n = Int(t) { return n >= 0 ? n : nil }
         guard let v = Double(t), v.isFinite, v >= 0 else { return nil }

@@ -26,7 +26,7 @@ final class HostileCorpusTests: XCTestCase {
     static let corpus = fixtures + "/hostile"
 
     /// The built `vls` binary (beside the test bundle, else .build/release, else .build/debug).
-    func binary() throws -> String {
+    static func binary() throws -> String {
         var candidates = [Bundle.main.bundleURL.appendingPathComponent("vls").path]
         for b in Bundle.allBundles { candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent("vls").path) }
         candidates.append(BuiltinCaseTests.root + "/.build/debug/vls")
@@ -61,7 +61,7 @@ final class HostileCorpusTests: XCTestCase {
     }
 
     func testCorpus() throws {
-        let vls = try binary()
+        let vls = try Self.binary()
         let cases = try FileManager.default.contentsOfDirectory(atPath: Self.corpus).filter {
             var isDir: ObjCBool = false
             return FileManager.default.fileExists(atPath: Self.corpus + "/" + $0, isDirectory: &isDir) && isDir.boolValue
@@ -118,11 +118,12 @@ final class HostileCorpusTests: XCTestCase {
         p.standardError = errPipe
         try p.run()
         // Read stderr while it runs (a full pipe must not stall it), with a deadline for hangs.
-        var stderrData = Data()
+        final class Box: @unchecked Sendable { var data = Data() }   // written before `done` is signalled
+        let box = Box()
         let reader = DispatchQueue(label: "stderr")
         let done = DispatchSemaphore(value: 0)
         reader.async {
-            stderrData = errPipe.fileHandleForReading.readDataToEndOfFile()
+            box.data = errPipe.fileHandleForReading.readDataToEndOfFile()
             done.signal()
         }
         let deadline = Date().addingTimeInterval(60)
@@ -131,11 +132,11 @@ final class HostileCorpusTests: XCTestCase {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             done.wait()
-            return XCTFail("\(name): still running after 60 s (a hang); stderr: \(String(decoding: stderrData, as: UTF8.self).prefix(300))")
+            return XCTFail("\(name): still running after 60 s (a hang); stderr: \(String(decoding: box.data, as: UTF8.self).prefix(300))")
         }
         p.waitUntilExit()
         done.wait()
-        let stderr = String(decoding: stderrData, as: UTF8.self)
+        let stderr = String(decoding: box.data, as: UTF8.self)
         let first = stderr.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
         XCTAssertEqual(p.terminationReason, .exit, "\(name): ended by a signal; stderr: \(stderr.prefix(500))")
         XCTAssertTrue((1..<128).contains(p.terminationStatus), "\(name): exit status \(p.terminationStatus); stderr: \(stderr.prefix(500))")

@@ -131,7 +131,8 @@ x = zeros(1, 3, 32, 32)
 def h(a):
     m.forward(x)
     return a
-m.run(x, edits: [hook("blocks.0.hook_resid_post", h)])""", setup=[f"symlink {STANDARD} model.safetensors"])
+m.run(x, edits: [hook("blocks.0.hook_resid_post", h)])""",
+         setup=[f"symlink {STANDARD} model.safetensors", "symlink {fixtures}/models/standard/config.json config.json"])
 
 
 if __name__ == "__main__":
