@@ -45,6 +45,7 @@ public enum Checkpoint {
             }
         }
         var tensors: [String: (SafetensorsFile, SafetensorsFile.Entry)] = [:]
+        tensors.reserveCapacity(files.reduce(0) { $0 + $1.entries.count })   // no doubling peak for huge headers
         for f in files {
             for (name, e) in f.entries {
                 if tensors[name] != nil { throw CoreError("\(f.path): tensor '\(name)' appears in two shards") }
