@@ -113,7 +113,10 @@ def main():
     case("npy-huge-shape", {"x.npy": npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }", b"\0" * 16)},
          'read_npy("x.npy")')
 
+    case("npy-fifo", {}, 'read_npy("x.npy")', setup=["fifo x.npy"])
+
     # MARK: images
+    case("png-fifo", {}, 'image("x.png")', setup=["fifo x.png"])
     png = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
     case("png-truncated", {"x.png": png + png_chunk(b"IDAT", zlib.compress(b"\0" * 13 * 4))[:20]}, 'image("x.png")')
 
