@@ -4,7 +4,13 @@
 //   C libraries -> Core / Imaging -> Language -> Builtins -> Tool.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// Release keeps Swift's bounds and overflow checks (-O, never -Ounchecked: a missed
+// validation must trap, not read past a buffer). The fuzz build (Scripts/fuzz) uses these flags.
+let optimize: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo"], .when(configuration: .release))]
+// The interpreter alone also drops the run-time exclusivity checks (not the bounds or overflow
+// checks): its frames and closures are classes read on every step, and swift_beginAccess was a
+// third of a loop's time (perf, loop-1e6: 17 ms -Ounchecked, 35 ms -O, see the harden report).
+let interpreterOptimize: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "vls",
@@ -32,12 +38,15 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
         ),
 
+        // MARK: Files (the one atomic writer every layer uses)
+        .target(name: "VLSFiles", swiftSettings: optimize),
+
         // MARK: Core (no language code)
-        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib"], swiftSettings: optimize),
-        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSImaging"], swiftSettings: optimize),
+        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib", "VLSFiles"], swiftSettings: optimize),
+        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSImaging", "VLSFiles"], swiftSettings: optimize),
 
         // MARK: Language (knows nothing of ViTs)
-        .target(name: "VLSLanguage", swiftSettings: optimize),
+        .target(name: "VLSLanguage", dependencies: ["VLSFiles"], swiftSettings: interpreterOptimize),
 
         // MARK: Builtins (binds the core into the language)
         .target(
@@ -50,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "vls",
             dependencies: [
-                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "CReadline", "CZMQ", "CLibCrypto",
+                "VLSBuiltins", "VLSLanguage", "VLSCore", "VLSImaging", "VLSFiles", "CReadline", "CZMQ", "CLibCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -62,7 +71,7 @@ let package = Package(
         .testTarget(name: "VLSCoreTests", dependencies: ["VLSCore"]),
         .testTarget(name: "VLSImagingTests", dependencies: ["VLSImaging"]),
         .testTarget(name: "VLSLanguageTests", dependencies: ["VLSLanguage"], exclude: ["Cases"]),
-        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore"], exclude: ["Cases", "Parity"]),
+        .testTarget(name: "VLSToolTests", dependencies: ["VLSBuiltins", "VLSLanguage", "VLSCore", "VLSFiles", "VLSImaging"], exclude: ["Cases", "Parity"]),
     ],
     // Swift 5 mode: the numerical core shares raw buffers across worker threads by design.
     swiftLanguageModes: [.v5]

@@ -38,7 +38,10 @@ func modelBuiltins(_ session: Session) -> [NativeFunction] {
         native("load", "load(path: string)", area: area,
                "A model from a `.safetensors` file or a checkpoint folder (config.json + model.safetensors, timm or Hugging Face layout; sharded HF checkpoints too). Pickle files (.pth/.bin) are refused: convert them with Scripts/convert-checkpoint.py. The architecture is read from config.json and the tensor shapes; `model.notes` says what was inferred.") { a in
             let path = try a.string(0, "path")
-            return .object(ModelObject(try ViT(path: path), session: session))
+            let model = try ViT(path: path)
+            // What was guessed (no config.json, heads from the width, ...) is said on stderr.
+            for note in model.config.notes { writeStandardError("note: \(escapingControlCharacters(path)): \(note)\n") }
+            return .object(ModelObject(model, session: session))
         },
         native("image", "image(path: string)", area: area,
                "Reads a PNG or JPEG image (gray and RGBA become RGB).") { a in

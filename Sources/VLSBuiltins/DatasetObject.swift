@@ -317,7 +317,7 @@ func dataBuiltins(_ session: Session) -> [NativeFunction] {
                 guard imgs.rank == 4, lt.rank == 1, lt.shape[0] == imgs.shape[0] else {
                     throw RuntimeError("dataset(images:, labels:): images must be [N, 3, H, W] and labels [N], got \(imgs.shape) and \(lt.shape)")
                 }
-                let labels = lt.scalars.map { Int($0) }
+                let labels = try bridged { try Limits.classLabels(lt.scalars, for: "dataset(images:, labels:)") }
                 let classes = (0...(labels.max() ?? 0)).map { "class \($0)" }
                 d = DatasetObject(source: .tensors(imgs.contiguous(), labels), name: "tensors", indices: Array(0..<labels.count), classNames: classes)
             } else {

@@ -33,8 +33,17 @@ def _test_rows(values_class, values_context, shuffles, seed, permutations, first
     "Per block: the permutation test of class vs context values, means mapped by shift + scale * mean."
     rows = []
     for b in range(first_block, len(values_class)):
-        t = permutation_test(concat(values_class[b]), concat(values_context[b]), shuffles: shuffles,
-                             seed: seed + b, permutations: permutations)
+        a = concat(values_class[b])
+        c = concat(values_context[b])
+        if len(a) == 0 or len(c) == 0:
+            # One group is empty (no context tokens, or no class tokens): no test to run, so
+            # no p-value (permutation_test refuses an empty sample rather than say p = 0).
+            nan = float("nan")
+            ma = shift + scale * a.mean() if len(a) > 0 else nan
+            mc = shift + scale * c.mean() if len(c) > 0 else nan
+            rows.append([b + 1, ma, mc, nan, nan])
+            continue
+        t = permutation_test(a, c, shuffles: shuffles, seed: seed + b, permutations: permutations)
         rows.append([b + 1, shift + scale * t["mean_a"], shift + scale * t["mean_b"], scale * t["difference"], t["p"]])
     return rows
 

@@ -9,14 +9,14 @@ extension Checkpoint {
         c.preprocessing.interpolation = "bilinear"
         c.preprocessing.cropPct = 1
         if let json {
-            func int(_ k: String) -> Int? { ViTConfig.jsonInt(json[k]) }
-            if let v = int("hidden_size") { c.width = v }
-            if let v = int("num_hidden_layers") { c.depth = v }
-            if let v = int("num_attention_heads") { c.heads = v }
-            if let v = int("intermediate_size") { c.mlpHidden = v }
-            if let v = int("image_size") { c.imageSize = v }
-            if let v = int("patch_size") { c.patchSize = v }
-            if let v = int("num_channels") { c.inChannels = v }
+            func int(_ k: String) throws -> Int? { try ViTConfig.jsonInt(json[k], key: k) }
+            if let v = try int("hidden_size") { c.width = v }
+            if let v = try int("num_hidden_layers") { c.depth = v }
+            if let v = try int("num_attention_heads") { c.heads = v }
+            if let v = try int("intermediate_size") { c.mlpHidden = v }
+            if let v = try int("image_size") { c.imageSize = v }
+            if let v = try int("patch_size") { c.patchSize = v }
+            if let v = try int("num_channels") { c.inChannels = v }
             if let v = (json["layer_norm_eps"] as? NSNumber)?.floatValue { c.eps = v }
             if let v = json["qkv_bias"] as? Bool { c.qkvBias = v }
             if let act = json["hidden_act"] as? String {
@@ -58,9 +58,9 @@ extension Checkpoint {
         if let p = preprocessor {
             if let m = p["image_mean"] as? [NSNumber], m.count == 3 { c.preprocessing.mean = m.map(\.doubleValue) }
             if let s = p["image_std"] as? [NSNumber], s.count == 3 { c.preprocessing.std = s.map(\.doubleValue) }
-            if let size = p["size"] as? [String: Any], let h = ViTConfig.jsonInt(size["height"]) { c.preprocessing.size = h }
-            else if let size = ViTConfig.jsonInt(p["size"]) { c.preprocessing.size = size }
-            if let r = ViTConfig.jsonInt(p["resample"]) {
+            if let size = p["size"] as? [String: Any], let h = try ViTConfig.jsonInt(size["height"], key: "size.height", file: "preprocessor_config.json") { c.preprocessing.size = h }
+            else if let size = try ViTConfig.jsonInt(p["size"] is [String: Any] ? nil : p["size"], key: "size", file: "preprocessor_config.json") { c.preprocessing.size = size }
+            if let r = try ViTConfig.jsonInt(p["resample"], key: "resample", file: "preprocessor_config.json") {
                 c.preprocessing.interpolation = [0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"][r] ?? "bilinear"
             }
         } else {
@@ -86,14 +86,19 @@ extension Checkpoint {
         var blocks: [BlockWeights] = []
         for i in 0..<c.depth {
             let b = "vit.encoder.layer.\(i)"
-            // Fuse query, key, value into timm's qkv layout (rows q|k|v).
-            let qkvW = Tensor(zeros: [3 * d, d])
-            let qkvB: Tensor? = c.qkvBias ? Tensor(zeros: [3 * d]) : nil
-            for (j, part) in ["query", "key", "value"].enumerated() {
-                let w = try r.take("\(b).attention.attention.\(part).weight", [d, d])
+            // Fuse query, key, value into timm's qkv layout (rows q|k|v). The parts are read
+            // (and their shapes checked against the file) first: a config's width alone
+            // never sizes an allocation (hidden_size 200000 with a 100-byte file asked for 480 GB).
+            let parts = ["query", "key", "value"]
+            let ws = try parts.map { try r.take("\(b).attention.attention.\($0).weight", [d, d]) }
+            let bs = c.qkvBias ? try parts.map { try r.take("\(b).attention.attention.\($0).bias", [d]) } : []
+            let qkvW = try Tensor(uninitialized: [3 * d, d], for: "\(r.describe): fused qkv of block \(i)")
+            let qkvB: Tensor? = c.qkvBias ? try Tensor(uninitialized: [3 * d], for: "\(r.describe): fused qkv bias of block \(i)") : nil
+            for (j, w) in ws.enumerated() {
+                let w = w.contiguous()
                 (qkvW.mutablePointer + j * d * d).update(from: w.pointer, count: d * d)
                 if let qkvB {
-                    let bias = try r.take("\(b).attention.attention.\(part).bias", [d])
+                    let bias = bs[j].contiguous()
                     (qkvB.mutablePointer + j * d).update(from: bias.pointer, count: d)
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import VLSImaging
 
 extension Checkpoint {
     /// Architecture of a timm-layout checkpoint: name table, then `model_args`, then shapes.
@@ -23,15 +24,22 @@ extension Checkpoint {
             if let pool = json["global_pool"] as? String, (json["model_args"] as? [String: Any])?["global_pool"] == nil {
                 try c.apply(timmArgs: ["global_pool": pool])
             }
-            if let n = ViTConfig.jsonInt(json["num_classes"]) { c.numClasses = n }
+            if let n = try ViTConfig.jsonInt(json["num_classes"], key: "num_classes") { c.numClasses = n }
             if let cfg = json["pretrained_cfg"] as? [String: Any] {
-                if let size = cfg["input_size"] as? [NSNumber], size.count == 3, let s = ViTConfig.jsonInt(size[2]) {
+                if let size = cfg["input_size"] as? [Any], size.count == 3, let s = try ViTConfig.jsonInt(size[2], key: "pretrained_cfg.input_size[2]") {
                     if !fromConfig.contains("image") { c.imageSize = s }
                     fromConfig.insert("image")
                     c.preprocessing.size = s
                 }
                 if let v = cfg["interpolation"] as? String { c.preprocessing.interpolation = v }
-                if let v = (cfg["crop_pct"] as? NSNumber)?.doubleValue { c.preprocessing.cropPct = v }
+                if let v = cfg["crop_pct"], !(v is NSNull) {
+                    // timm's crop fractions lie in (0, 1]; a tiny one made a resize to an
+                    // astronomically large size that failed later, on printing.
+                    guard let n = v as? NSNumber, !ViTConfig.isJSONBool(n), n.doubleValue >= 0.01, n.doubleValue <= 1 else {
+                        throw CoreError("config.json: 'pretrained_cfg.crop_pct' must be a number in 0.01...1, got \(v)")
+                    }
+                    c.preprocessing.cropPct = n.doubleValue
+                }
                 if let v = cfg["mean"] as? [NSNumber], v.count == 3 { c.preprocessing.mean = v.map(\.doubleValue) }
                 if let v = cfg["std"] as? [NSNumber], v.count == 3 { c.preprocessing.std = v.map(\.doubleValue) }
             } else {
@@ -112,7 +120,13 @@ extension Checkpoint {
     }
 
     /// Label names from a timm config (`label_names`) or an `id2label` map.
+    /// Label names of a config (`label_names` or `id2label`), control characters escaped
+    /// (an ESC in a name would otherwise reach the terminal in every table that shows it).
     static func labelNames(_ json: [String: Any]) -> [String]? {
+        rawLabelNames(json)?.map(escapingControlCharacters)
+    }
+
+    static func rawLabelNames(_ json: [String: Any]) -> [String]? {
         if let names = json["label_names"] as? [String] { return names }
         if let map = json["id2label"] as? [String: Any] {
             var out = [String](repeating: "", count: map.count)

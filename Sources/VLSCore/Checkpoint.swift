@@ -5,13 +5,16 @@ import Foundation
 /// Face key layout. Loading is strict: a missing, unused or mis-shaped tensor is an error
 /// that names the file and key.
 public enum Checkpoint {
-    /// Loads weights and architecture. Nothing is printed; `config.notes` says what was inferred.
+    /// Loads weights and architecture. Nothing is printed here; `config.notes` says what
+    /// was inferred (the `load` builtin prints them). Every path is examined with
+    /// `FileKind` first: a dangling or looping symlink is an error, never "absent".
     public static func load(_ path: String) throws -> (ViTConfig, ViTWeights) {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+        let kind = try FileKind.of(path)
+        guard kind != .missing else {
             throw CoreError("\(path): no such file or folder")
         }
+        let isDir = ObjCBool(kind == .directory)
+        func exists(_ p: String) throws -> Bool { try FileKind.of(p) != .missing }
         var files: [SafetensorsFile] = []
         var configJSON: [String: Any]?
         var preprocessorJSON: [String: Any]?
@@ -19,13 +22,13 @@ public enum Checkpoint {
         if isDir.boolValue {
             let single = (path as NSString).appendingPathComponent("model.safetensors")
             let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
-            if fm.fileExists(atPath: single) {
+            if try exists(single) {
                 files = [try SafetensorsFile(path: single)]
-            } else if fm.fileExists(atPath: index) {
+            } else if try exists(index) {
                 files = try shards(index: index, folder: path)
             } else {
                 let pickles = ["pytorch_model.bin", "model.pth", "pytorch_model.pth", "model.bin"].filter {
-                    fm.fileExists(atPath: (path as NSString).appendingPathComponent($0))
+                    (try? FileKind.of((path as NSString).appendingPathComponent($0))) != .missing
                 }
                 if let p = pickles.first {
                     throw CoreError("\(path): holds only the pickle checkpoint '\(p)', which is never loaded (it can run code); convert it with Scripts/convert-checkpoint.py")
@@ -42,6 +45,7 @@ public enum Checkpoint {
             }
         }
         var tensors: [String: (SafetensorsFile, SafetensorsFile.Entry)] = [:]
+        tensors.reserveCapacity(files.reduce(0) { $0 + $1.entries.count })   // no doubling peak for huge headers
         for f in files {
             for (name, e) in f.entries {
                 if tensors[name] != nil { throw CoreError("\(f.path): tensor '\(name)' appears in two shards") }
@@ -51,9 +55,13 @@ public enum Checkpoint {
         let scheme: ViTConfig.KeyScheme = tensors.keys.contains { $0.hasPrefix("vit.") || $0.hasPrefix("encoder.layer.") } ? .huggingFace : .timm
         var reader = TensorReader(tensors: tensors, describe: files.count == 1 ? files[0].path : folder)
         var config: ViTConfig
-        switch scheme {
-        case .timm: config = try timmConfig(configJSON, reader: reader, path: path)
-        case .huggingFace: config = try hfConfig(configJSON, preprocessor: preprocessorJSON, reader: reader, path: path)
+        do {
+            switch scheme {
+            case .timm: config = try timmConfig(configJSON, reader: reader, path: path)
+            case .huggingFace: config = try hfConfig(configJSON, preprocessor: preprocessorJSON, reader: reader, path: path)
+            }
+        } catch let e as CoreError where e.message.hasPrefix("config.json: ") || e.message.hasPrefix("preprocessor_config.json: ") {
+            throw CoreError(folder.isEmpty ? e.message : (folder.hasSuffix("/") ? folder : folder + "/") + e.message)   // names the file in its folder
         }
         config.keyScheme = scheme
         let weights = scheme == .timm ? try timmWeights(&reader, config: config) : try hfWeights(&reader, config: config)
@@ -62,10 +70,11 @@ public enum Checkpoint {
     }
 
     static func readJSON(_ path: String, required: Bool) throws -> [String: Any]? {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard try FileKind.of(path) != .missing else {
             if required { throw CoreError("\(path): missing") }
             return nil
         }
+        try FileKind.requireRegular(path)
         guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
         guard let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
             throw CoreError("\(path): not a valid JSON object")
@@ -111,7 +120,7 @@ struct TensorReader {
             throw CoreError("\(file.path): tensor '\(key)' has shape \(entry.shape), expected \(shape)")
         }
         used.insert(key)
-        return file.tensor(entry)
+        return try file.tensor(entry)
     }
 
     mutating func takeOptional(_ key: String, _ shape: [Int]) throws -> Tensor? {

@@ -144,7 +144,12 @@ public enum Kernels {
         // adds that vectorise on baseline x86-64, where `rounded()` is a call to roundf
         // per element (2.4% of a ViT-B/16 forward, profiled).
         let magic: Float = 12582912
-        let n = (x * 1.44269504088896341 + magic) - magic
+        let t = x * 1.44269504088896341 + magic
+        let n = t - magic
+        // n as an integer from t's low mantissa bits (exact for |n| < 2^22), not Int32(n):
+        // with checks on, Int32(NaN) traps, and a NaN activation must give NaN, not a crash
+        // (the clamp above lets NaN through; p(r) below is then NaN).
+        let ni = Int32(bitPattern: t.bitPattern &- magic.bitPattern)
         let r = x - n * 0.693359375 + n * 2.12194440e-4
         var p: Float = 1.9875691500E-4
         p = p * r + 1.3981999507E-3
@@ -153,7 +158,7 @@ public enum Kernels {
         p = p * r + 1.6666665459E-1
         p = p * r + 5.0000001201E-1
         let e = p * r * r + r + 1
-        return e * Float(bitPattern: UInt32(bitPattern: (Int32(n) + 127) << 23))
+        return e * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) << 23))
     }
 
     /// Reference softmax in double precision.

@@ -112,7 +112,9 @@ extension ViT {
                     throw CoreError("lens: '\(kind.shortName)' has shape \(t.shape) at block \(l), not one [B, T, \(D)] for every block (tokens dropped mid-run? project each block with project(m, h))")
                 }
                 lead = Array(t.shape.prefix(2))
-                ts.append(t.contiguous())
+                let c = t.contiguous()
+                NaNWatch.check(c, block: l, analysis: "lens")
+                ts.append(c)
             }
             acts[kind] = ts
         }
@@ -259,13 +261,36 @@ public enum LensMath {
     }
 
     /// r(h, c) of one row of `count` logits: how many are strictly larger than `row[c]`.
+    /// NaN never wins: a NaN logit of `c` ranks last (count - 1), and another class's NaN
+    /// is never larger than a number (one NaN weight used to make every rank 0).
     @inline(__always)
     public static func rank(_ row: UnsafePointer<Float>, count: Int, of c: Int) -> Int {
         let v = row[c]
+        if v.isNaN { return count - 1 }
         var n = 0
         for j in 0..<count { n &+= row[j] > v ? 1 : 0 }
         return n
     }
+
+    /// The index of the largest of `count` logits, the lowest index on ties; a NaN is
+    /// never the largest (an all-NaN row gives 0).
+    @inline(__always)
+    public static func top1(_ row: UnsafePointer<Float>, count: Int) -> Int {
+        var best = 0
+        for j in 1..<max(count, 1) where row[j] > row[best] || (row[best].isNaN && !row[j].isNaN) { best = j }
+        return best
+    }
+
+    /// `top1` of every row of `logits` [..., C].
+    public static func predictions(_ logits: Tensor) -> [Int] {
+        guard let C = logits.shape.last, C > 0 else { return [] }
+        let x = logits.contiguous()
+        return (0..<(x.count / C)).map { top1(x.pointer + $0 * C, count: C) }
+    }
+
+    /// True when "a" should come before "b" in a descending order where NaN is lowest.
+    @inline(__always)
+    static func above(_ a: Float, _ b: Float) -> Bool { a > b || (b.isNaN && !a.isNaN) }
 
     /// s = 1 - r / C (1 = top-1, chance about 0.5).
     public static func identifiability(_ logits: Tensor, classes: Tensor) throws -> Tensor {
@@ -293,16 +318,17 @@ public enum LensMath {
                     var n = 0
                     for j in 0..<C {
                         let v = row[j]
-                        if n == k && !(v > row[order[k - 1]]) { continue }
-                        // Insert after every kept entry that is >= v (earlier index wins ties).
+                        if n == k && !above(v, row[order[k - 1]]) { continue }
+                        // Insert after every kept entry that is >= v (earlier index wins ties;
+                        // NaN below every number).
                         var p = n == k ? k - 1 : n
-                        while p > 0 && row[order[p - 1]] < v { order[p] = order[p - 1]; p -= 1 }
+                        while p > 0 && above(v, row[order[p - 1]]) { order[p] = order[p - 1]; p -= 1 }
                         order[p] = j
                         if n < k { n += 1 }
                     }
                 } else {
                     for j in 0..<C { order[j] = j }
-                    order.sort { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+                    order.sort { above(row[$0], row[$1]) || (!above(row[$1], row[$0]) && $0 < $1) }
                 }
                 for j in 0..<k { ip[r * k + j] = Float(order[j]); vp[r * k + j] = row[order[j]] }
             }

@@ -6,8 +6,8 @@ import Foundation
 /// error naming the operation and the shape, so a typo like `zeros(100000, 100000)` is a
 /// message rather than the machine swapping or the process being killed.
 public enum Limits {
-    /// Environment variable overriding the tensor cap: bytes, or with a K/M/G/T suffix
-    /// (powers of 1024), e.g. `VLS_MAX_TENSOR_BYTES=8G`.
+    /// Environment variable overriding the tensor cap: bytes, a decimal or exponent form
+    /// (`1e9`), with a K/M/G/T suffix (powers of 1024, `KiB`/`GiB` spelled out too, `1.5G`).
     public static let tensorBytesVariable = "VLS_MAX_TENSOR_BYTES"
 
     nonisolated(unsafe) private static var tensorCap: Int = defaultMaxTensorBytes()
@@ -19,24 +19,57 @@ public enum Limits {
         set { tensorCap = max(0, newValue) }
     }
 
-    /// The cap from the environment, else half the physical memory.
+    /// The cap from the environment, else half the physical memory. An unparsable value
+    /// also gives the default here; `environmentProblem` says so, and the tool refuses to
+    /// start on it (never a silent fallback).
     public static func defaultMaxTensorBytes(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
         if let text = environment[tensorBytesVariable], let bytes = parseBytes(text) { return bytes }
         let physical = ProcessInfo.processInfo.physicalMemory
         return physical > 0 ? Int(clamping: physical / 2) : 8 << 30
     }
 
-    /// Parses `123`, `64K`, `512M`, `8G`, `1T` (case-insensitive, optional trailing `B`).
+    /// Why `VLS_MAX_TENSOR_BYTES` cannot be used, or nil when it is unset or valid.
+    public static func environmentProblem(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard let text = environment[tensorBytesVariable], parseBytes(text) == nil else { return nil }
+        return "\(tensorBytesVariable)='\(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined())' is not a size (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)"
+    }
+
+    /// Parses `123`, `1e9`, `64K`, `512M`, `1.5G`, `8GB`, `1GiB`, `1T` (case-insensitive;
+    /// K/M/G/T are powers of 1024; rounded to a whole byte); nil for anything else, a
+    /// negative size, or more than `Int.max`.
     public static func parseBytes(_ text: String) -> Int? {
         var t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        if t.hasSuffix("B") { t.removeLast() }
-        var shift = 0
-        if let last = t.last, let s = ["K": 10, "M": 20, "G": 30, "T": 40][String(last)] {
-            shift = s
+        if t.hasSuffix("IB") { t.removeLast(2); guard let l = t.last, "KMGT".contains(l) else { return nil } }
+        else if t.hasSuffix("B") { t.removeLast() }
+        var scale = 1.0
+        if let last = t.last, let s = ["K": 10.0, "M": 20.0, "G": 30.0, "T": 40.0][String(last)] {
+            scale = pow(2, s)
             t.removeLast()
         }
-        guard let n = Int(t), n >= 0, n <= Int.max >> shift else { return nil }
-        return n << shift
+        t = t.trimmingCharacters(in: .whitespaces)   // "64 KiB"
+        guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "E" || $0 == "+" || $0 == "-") }) else { return nil }
+        if scale == 1, let n = Int(t) { return n >= 0 ? n : nil }
+        guard let v = Double(t), v.isFinite, v >= 0 else { return nil }
+        let bytes = (v * scale).rounded()
+        guard bytes < 9.2e18 else { return nil }
+        return Int(bytes)
+    }
+
+    /// Most classes a label may name (a label sizes the class list: 3e8 asked for gigabytes).
+    public static let maxClasses = 1 << 20
+
+    /// Class labels given as numbers: each must be a whole number in 0..<`maxClasses`
+    /// (NaN, infinities, negatives and fractions are refused, naming the first and its index).
+    public static func classLabels(_ values: [Float], for operation: String) throws -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(values.count)
+        for (i, v) in values.enumerated() {
+            guard v.isFinite, v >= 0, v < Float(maxClasses), v == v.rounded() else {
+                throw CoreError("\(operation): label \(i) is \(v); labels must be whole numbers in 0..<\(maxClasses)")
+            }
+            out.append(Int(v))
+        }
+        return out
     }
 
     /// The number of elements of `shape`; nil when a dimension is negative or the product

@@ -217,8 +217,8 @@ public final class MemoryCollector: HookHandler {
         for l in labels where l < 0 || l >= model.config.numClasses { throw CoreError("label \(l) is not a class of the model") }
         self.labels = labels
         let logits = try model.forward(images, hooks: self)
-        let pred = try logits.reduce(.argmax, axis: -1).scalars
-        stats.correct += zip(pred, labels).map { Int($0) == $1 ? 1 : 0 }
+        let pred = LensMath.predictions(logits)   // a NaN logit is never the prediction
+        stats.correct += zip(pred, labels).map { $0 == $1 ? 1 : 0 }
     }
 
     public func wants(_ p: HookPoint) -> Bool {
@@ -267,7 +267,7 @@ public final class MemoryCollector: HookHandler {
         guard let tops = keyTop[kind] else { return }
         let kd = kind == .mlp ? 0 : 1
         let T = output.shape[1]
-        let top1 = try model.project(output, head: model.memoryHeadChoice(mode)).reduce(.argmax, axis: -1).scalars   // [B, T]
+        let top1 = LensMath.predictions(try model.project(output, head: model.memoryHeadChoice(mode)))   // [B, T], NaN never top-1
         for (i, cls) in top1.enumerated() {
             let g = group(token: i % T).rawValue
             if tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b][g] += 1 }

@@ -111,9 +111,9 @@ public final class MetricsCollector: HookHandler {
         self.labels = labels
         prevLogits = nil
         let logits = try model.forward(images, hooks: self)
-        let pred = try logits.reduce(.argmax, axis: -1).scalars
+        let pred = LensMath.predictions(logits)
         metrics.images += labels.count
-        metrics.correct += zip(pred, labels).filter { Int($0) == $1 }.count
+        metrics.correct += zip(pred, labels).filter { $0 == $1 }.count
     }
 
     public func wants(_ p: HookPoint) -> Bool {
@@ -122,6 +122,7 @@ public final class MetricsCollector: HookHandler {
 
     public func visit(_ p: HookPoint, _ value: inout Tensor) throws {
         guard let b = p.block else { return }
+        if p.kind == .residPost { NaNWatch.check(value, block: b, analysis: "metrics") }
         let logits = try model.project(value)   // [B, T, C]
         switch p.kind {
         case .attnOut: attnLogits = logits
@@ -140,19 +141,14 @@ public final class MetricsCollector: HookHandler {
         let first = m.firstImageToken
         let r = resid.pointer
         let a = attnLogits?.pointer, mp = mlpLogits?.pointer, pv = prevLogits?.pointer
-        func top1(_ p: UnsafePointer<Float>) -> Int {
-            var best = 0
-            for j in 1..<C where p[j] > p[best] { best = j }
-            return best
-        }
+        func top1(_ p: UnsafePointer<Float>) -> Int { LensMath.top1(p, count: C) }
         for i in 0..<B {
             let c = labels[i]
             var anyIdentifiable = false
             for t in 0..<T {
                 let row = r + (i * T + t) * C
                 let v = row[c]
-                var rank = 0
-                for j in 0..<C where row[j] > v { rank += 1 }
+                let rank = LensMath.rank(row, count: C, of: c)   // NaN never ranks first
                 if keepRanks { ranks[b].append(UInt16(clamping: rank)) }
                 let s = 1 - Double(rank) / Double(C)
                 let bin = min(IdentifiabilityMetrics.bins - 1, Int(s * Double(IdentifiabilityMetrics.bins)))

@@ -4,6 +4,7 @@ import Foundation
 /// Fortran order) as Float32 tensors; write float32.
 public enum NPY {
     public static func read(_ path: String) throws -> Tensor {
+        try FileKind.requireRegular(path)   // a FIFO would block the read forever
         guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
         return try read(data: data, path: path)
     }

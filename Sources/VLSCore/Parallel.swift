@@ -8,14 +8,20 @@ public enum Threads {
     /// Number of workers used by elementwise kernels and OpenBLAS.
     public static var count: Int { workers }
 
-    /// Sets both OpenBLAS's thread count and the kernel workers (call before heavy work).
+    /// The most workers `set` gives: the CPU count. (`--threads` above it is refused by the
+    /// tool; here, for embedders, it is clamped: Int.max overflowed `64 * workers`, and 48
+    /// workers on a small machine spun in OpenBLAS's allocator.)
+    public static var maximum: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Sets both OpenBLAS's thread count and the kernel workers (call before heavy work),
+    /// within 1...`maximum`.
     public static func set(_ n: Int) {
-        workers = max(1, n)
+        workers = min(max(1, n), maximum)
         openblas_set_num_threads(Int32(workers))
     }
 
-    /// Sets OpenBLAS's thread count alone (the kernel workers stay).
-    public static func setBLAS(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// Sets OpenBLAS's thread count alone (the kernel workers stay), within 1...`maximum`.
+    public static func setBLAS(_ n: Int) { openblas_set_num_threads(Int32(min(max(1, n), maximum))) }
 
     /// Runs `body(worker)` for workers 0..<n at once, each with single-threaded OpenBLAS:
     /// OpenBLAS's own threads would spin between calls and fight the workers for the cores.

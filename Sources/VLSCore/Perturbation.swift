@@ -65,8 +65,8 @@ extension ViT {
             try CoreInterrupt.check()
             let keep = orders.map { Array($0.prefix(k)).sorted() }
             let logits = try run(images, capture: [], edits: [DropTokens(keepPerImage: keep, prefixTokens: config.numPrefixTokens)]).logits
-            let pred = try logits.reduce(.argmax, axis: -1).scalars
-            curve.correct[k - 1] += zip(pred, labels).filter { Int($0) == $1 }.count
+            let pred = LensMath.predictions(logits)   // a NaN logit is never the prediction
+            curve.correct[k - 1] += zip(pred, labels).filter { $0 == $1 }.count
         }
         curve.images += B
     }

@@ -61,46 +61,20 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard Int(n) + 8 <= size else { throw fail("header length \(n) runs past the end of the file (\(size) bytes)") }
         let headerLength = Int(n)
         dataStart = 8 + headerLength
-        let headerData = Data(file.bytes(8..<dataStart))
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: headerData, options: [])
-        } catch {
-            throw fail("the header is not valid JSON")
-        }
-        guard let object = json as? [String: Any] else { throw fail("the header is not a JSON object") }
+        var parser = SafetensorsHeaderParser(file.bytes(8..<dataStart), fail: fail)
         let dataSize = size - dataStart
         var entries: [String: Entry] = [:]
-        var metadata: [String: String] = [:]
-        for (key, value) in object {
-            if key == "__metadata__" {
-                guard let meta = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
-                for (mk, mv) in meta {
-                    guard let s = mv as? String else { throw fail("__metadata__ value '\(mk)' is not a string") }
-                    metadata[mk] = s
-                }
-                continue
-            }
-            guard let info = value as? [String: Any] else { throw fail("entry '\(key)' is not an object") }
-            guard let dtypeName = info["dtype"] as? String else { throw fail("tensor '\(key)' has no dtype") }
+        let metadata = try parser.parse { key, info in
+            guard entries[key] == nil else { throw fail("the header names '\(key)' twice") }
+            guard let dtypeName = info.dtype else { throw fail("tensor '\(key)' has no dtype") }
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw fail("tensor '\(key)' has unknown dtype '\(dtypeName)' (known: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            guard let shapeAny = info["shape"] as? [Any] else { throw fail("tensor '\(key)' has no shape list") }
-            var shape: [Int] = []
-            for d in shapeAny {
-                guard let num = d as? NSNumber, let dim = Int(exactly: num.doubleValue), dim >= 0 else {
-                    throw fail("tensor '\(key)' has an invalid shape \(shapeAny)")
-                }
-                shape.append(dim)
-            }
+            guard let shape = info.shape else { throw fail("tensor '\(key)' has no shape list") }
             // Also refuses empty shapes whose other dimensions overflow (strides must be countable).
             guard let elements = Limits.elementCount(shape) else { throw fail("tensor '\(key)' shape \(shape) overflows") }
-            guard let offs = info["data_offsets"] as? [Any], offs.count == 2,
-                  let b0 = offs[0] as? NSNumber, let b1 = offs[1] as? NSNumber,
-                  let begin = Int(exactly: b0.doubleValue), let end = Int(exactly: b1.doubleValue) else {
-                throw fail("tensor '\(key)' has invalid data_offsets")
-            }
+            guard let offs = info.offsets else { throw fail("tensor '\(key)' has invalid data_offsets") }
+            let begin = offs[0], end = offs[1]
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw fail("tensor '\(key)' data_offsets [\(begin), \(end)] lie outside the data section (\(dataSize) bytes)")
             }
@@ -126,18 +100,18 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The tensor `name` as Float32: a zero-copy view for aligned F32, else converted.
     public func tensor(_ name: String) throws -> Tensor {
         guard let e = entries[name] else { throw CoreError("\(path): no tensor named '\(name)'") }
-        return tensor(e)
+        return try tensor(e)
     }
 
-    /// The tensor of a validated entry as Float32.
-    public func tensor(_ e: Entry) -> Tensor {
+    /// The tensor of a validated entry as Float32 (a converted copy goes through the tensor cap).
+    public func tensor(_ e: Entry) throws -> Tensor {
         let count = e.shape.reduce(1, *)
         let raw = file.bytes((dataStart + e.range.lowerBound)..<(dataStart + e.range.upperBound))
         if e.dtype == .f32, let base = raw.baseAddress, Int(bitPattern: base) % 4 == 0, count > 0 {
             let p = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Float.self))
             return Tensor(storage: TensorStorage(borrowing: p, count: count, owner: file), shape: e.shape)
         }
-        let out = Tensor(zeros: e.shape)
+        let out = try Tensor(uninitialized: e.shape, for: "\(path): tensor '\(e.name)' (\(e.dtype.rawValue) to F32)")
         let dst = out.mutablePointer
         for i in 0..<count {
             dst[i] = SafetensorsFile.decode(raw, index: i, dtype: e.dtype)

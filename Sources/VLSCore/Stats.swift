@@ -75,6 +75,14 @@ public enum Stats {
     /// seeded draws.
     public static func permutationTest(_ a: [Double], _ b: [Double], shuffles: Int = 300, seed: UInt64,
                                        permutations: [[Int]]? = nil) throws -> PermutationResult {
+        // An empty sample has no mean: the difference would be NaN, no draw would count as
+        // at least it, and p came out 0, the strongest possible evidence, from no data.
+        guard !a.isEmpty, !b.isEmpty else {
+            throw CoreError("permutation_test: both samples need at least one value (got \(a.count) and \(b.count))")
+        }
+        if let bad = (a + b).first(where: { !$0.isFinite }) {
+            throw CoreError("permutation_test: the samples hold \(bad); every value must be a finite number")
+        }
         func mean(_ v: ArraySlice<Double>) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
         let all = a + b
         let observed = mean(a[...]) - mean(b[...])

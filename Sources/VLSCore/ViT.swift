@@ -15,6 +15,10 @@ public final class ViT: @unchecked Sendable {
     /// SHA-256 of the weight bytes (part files' model identity), computed once per load.
     var weightDigestCache: String?
     let weightDigestLock = NSLock()
+    /// The thread inside `forward` (guarded by `ownerLock`): a hook that calls the model it
+    /// is hooked into would wait on `lock` forever; it is refused instead.
+    private var owner: pthread_t?
+    private let ownerLock = NSLock()
 
     public init(config: ViTConfig, weights: ViTWeights, source: String) {
         self.config = config
@@ -33,8 +37,8 @@ public final class ViT: @unchecked Sendable {
 
     /// Logits [B, C] for preprocessed images [B, C_in, H, W].
     public func forward(_ images: Tensor, hooks: HookHandler? = nil) throws -> Tensor {
-        lock.lock()
-        defer { lock.unlock() }
+        try enter()
+        defer { leave() }
         var pass = try ForwardPass(model: self, images: images, hooks: hooks)
         try pass.embed()
         for b in 0..<config.depth {
@@ -42,6 +46,28 @@ public final class ViT: @unchecked Sendable {
             try pass.block(b)
         }
         return try pass.head()
+    }
+
+    /// Takes the model's lock, refusing a re-entrant call from the thread that holds it.
+    func enter() throws {
+        let me = pthread_self()
+        ownerLock.lock()
+        let reentrant = owner.map { pthread_equal($0, me) != 0 } ?? false
+        ownerLock.unlock()
+        if reentrant {
+            throw CoreError("re-entrant model call: a hook or edit function called the model it is running in (call it before or after, not from inside the pass)")
+        }
+        lock.lock()
+        ownerLock.lock()
+        owner = me
+        ownerLock.unlock()
+    }
+
+    func leave() {
+        ownerLock.lock()
+        owner = nil
+        ownerLock.unlock()
+        lock.unlock()
     }
 
     /// Checks an input batch against the architecture; returns B.

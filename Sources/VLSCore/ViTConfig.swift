@@ -140,27 +140,33 @@ extension ViTConfig {
 
     /// Applies timm `model_args` (the kwargs of `VisionTransformer`) over the name's defaults.
     mutating func apply(timmArgs a: [String: Any]) throws {
-        func int(_ k: String) -> Int? { ViTConfig.jsonInt(a[k]) }
+        func int(_ k: String) throws -> Int? { try ViTConfig.jsonInt(a[k], key: "model_args.\(k)") }
         func bool(_ k: String) -> Bool? { a[k] as? Bool }
         if let v = a["img_size"] {
-            if let n = ViTConfig.jsonInt(v) { imageSize = n }
-            else if let l = v as? [NSNumber], let f = l.first, let n = ViTConfig.jsonInt(f) {
-                guard l.allSatisfy({ $0 == f }) else { throw CoreError("non-square img_size \(l) is not supported") }
+            if let l = v as? [Any] {
+                guard let f = l.first, let n = try ViTConfig.jsonInt(f, key: "model_args.img_size[0]") else {
+                    throw CoreError("config.json: 'model_args.img_size' is an empty list")
+                }
+                guard try l.allSatisfy({ try ViTConfig.jsonInt($0, key: "model_args.img_size") == n }) else {
+                    throw CoreError("config.json: non-square 'model_args.img_size' \(l) is not supported")
+                }
+                imageSize = n
+            } else if let n = try ViTConfig.jsonInt(v, key: "model_args.img_size") {
                 imageSize = n
             }
         }
-        if let v = int("patch_size") { patchSize = v }
-        if let v = int("in_chans") { inChannels = v }
-        if let v = int("embed_dim") { width = v; mlpHidden = 4 * v }
-        if let v = int("depth") { depth = v }
-        if let v = int("num_heads") { heads = v }
+        if let v = try int("patch_size") { patchSize = v }
+        if let v = try int("in_chans") { inChannels = v }
+        if let v = try int("embed_dim") { width = v; mlpHidden = 4 * v }
+        if let v = try int("depth") { depth = v }
+        if let v = try int("num_heads") { heads = v }
         if let r = (a["mlp_ratio"] as? NSNumber)?.doubleValue {
             guard r > 0, r <= 64 else { throw CoreError("mlp_ratio \(r) is out of range (0, 64]") }
             mlpHidden = Int((Double(width) * r).rounded(.down))
         }
         if let v = bool("qkv_bias") { qkvBias = v }
         if let v = bool("class_token") { classToken = v }
-        if let v = int("reg_tokens") { regTokens = v }
+        if let v = try int("reg_tokens") { regTokens = v }
         if let v = bool("no_embed_class") { noEmbedClass = v }
         if let v = bool("pre_norm") { preNorm = v; if v { patchBias = false } }
         if let v = bool("final_norm") { finalNorm = v }
@@ -180,7 +186,7 @@ extension ViTConfig {
         }
         if let v = a["block_fn"] as? String { postNorm = v.contains("ResPostBlock") }
         if let v = (a["norm_eps"] as? NSNumber)?.floatValue { eps = v }
-        if let v = int("num_classes") { numClasses = v }
+        if let v = try int("num_classes") { numClasses = v }
     }
 }
 
@@ -190,11 +196,27 @@ extension ViTConfig {
     /// Largest integer a config field may hold: keeps every size product far from overflow.
     static let maxConfigInt = 1 << 24
 
-    /// An integer from a JSON value: integral and within ±`maxConfigInt`, else nil (ignored).
-    static func jsonInt(_ value: Any?) -> Int? {
-        guard let n = value as? NSNumber else { return nil }
+    /// True for JSON `true`/`false` (which JSONSerialization also hands out as NSNumber).
+    static func isJSONBool(_ n: NSNumber) -> Bool {
+        type(of: n) == type(of: NSNumber(value: true)) || String(cString: n.objCType) == "c"
+    }
+
+    /// An integer from a JSON value: nil when absent (or null); an integral number within
+    /// 0...`maxConfigInt` otherwise, else an error naming the file and key (a value that
+    /// is there but unusable, like `1e9`, `"28"`, `28.5` or `true`, is never dropped).
+    static func jsonInt(_ value: Any?, key: String, file: String = "config.json") throws -> Int? {
+        guard let value, !(value is NSNull) else { return nil }
+        func fail() -> CoreError {
+            let shown: String
+            if let s = value as? String { shown = "the string \"\(s.prefix(40))\"" }
+            else if let n = value as? NSNumber, ViTConfig.isJSONBool(n) { shown = n.boolValue ? "true" : "false" }
+            else if let n = value as? NSNumber { shown = "\(n)" }
+            else { shown = "a \(value is [Any] ? "list" : value is [String: Any] ? "object" : "value of another type")" }
+            return CoreError("\(file): '\(key)' must be an integer in 0...\(maxConfigInt), got \(shown)")
+        }
+        guard let n = value as? NSNumber, !ViTConfig.isJSONBool(n) else { throw fail() }
         let d = n.doubleValue
-        guard d.isFinite, abs(d) <= Double(maxConfigInt), let i = Int(exactly: d) else { return nil }
+        guard d.isFinite, d >= 0, d <= Double(maxConfigInt), let i = Int(exactly: d) else { throw fail() }
         return i
     }
 

@@ -84,6 +84,11 @@ func readFileBytes(_ path: String, what: String) throws(ImagingError) -> [UInt8]
     if isDirectory.boolValue {
         throw ImagingError.file(path, "is a directory", what: what)
     }
+    // A FIFO or device would block the read (or never end): refused before opening.
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+        throw ImagingError.file(path, "not a regular file", what: what)
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ImagingError.file(path, "cannot open file for reading", what: what)
     }

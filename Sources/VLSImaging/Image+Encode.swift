@@ -1,5 +1,6 @@
 import CImageShim
 import Foundation
+import VLSFiles
 
 // MARK: - PNG encoding
 
@@ -42,8 +43,10 @@ public func encodePNG(pixels: [UInt8], width: Int, height: Int, channels: Int) t
 /// `ImagingError` naming it on failure.
 func writeFileBytes(_ bytes: [UInt8], to path: String, what: String) throws(ImagingError) {
     do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path), options: [.atomic])
+        try bytes.withUnsafeBytes { try Files.writeAtomically($0, to: path) }
+    } catch let e as FileError {
+        throw ImagingError(e.message)
     } catch {
-        throw ImagingError.file(path, error.localizedDescription, what: what)
+        throw ImagingError.file(path, "\(error)", what: what)
     }
 }

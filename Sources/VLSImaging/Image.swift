@@ -11,8 +11,9 @@ public struct Image: Equatable, Sendable {
     /// RGB8 pixels, `width * height * 3` bytes, pixel (x, y) at `(y * width + x) * 3`.
     public internal(set) var pixels: [UInt8]
 
-    /// Largest accepted side, as in the C shim.
-    public static let maxSide = 32768
+    /// Largest accepted side, as in the C shim: the pixel count is the bound (Pillow has no
+    /// limit per side; a 65535x1 PNG it opens must open here).
+    public static let maxSide = maxPixels
     /// Largest accepted pixel count, as in the C shim: Pillow's decompression-bomb limit
     /// (2 * `Image.MAX_IMAGE_PIXELS` = 178,956,970).
     public static let maxPixels = 178_956_970

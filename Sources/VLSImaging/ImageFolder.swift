@@ -36,11 +36,13 @@ public struct ImageFolder: Sendable {
         }
         self.root = root
         let csv = root + "/labels.csv"
+        let names: [String]
         if FileManager.default.fileExists(atPath: csv) {
-            (classes, entries) = try ImageFolder.listCSV(csv, root: root)
+            (names, entries) = try ImageFolder.listCSV(csv, root: root)
         } else {
-            (classes, entries) = try ImageFolder.listSubfolders(root)
+            (names, entries) = try ImageFolder.listSubfolders(root)
         }
+        classes = names.map(escapingControlCharacters)   // names reach the terminal
         if entries.isEmpty {
             throw ImagingError.file(root, "holds no .png or .jpg images", what: "cannot read image folder")
         }

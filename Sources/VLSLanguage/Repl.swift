@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VLSFiles
 
 /// What a line reader returns.
 public enum LineInput: Equatable {
@@ -142,10 +143,10 @@ public final class ReplSession {
         case "save":
             if arg.isEmpty { errorOutput("error: usage: :save FILE\n"); return true }
             let text = acceptedInputs.joined(separator: "\n") + (acceptedInputs.isEmpty ? "" : "\n")
-            if writeTextFile(arg, text) {
-                interpreter.output("saved \(acceptedInputs.count) input\(acceptedInputs.count == 1 ? "" : "s") to \(arg)\n")
+            if let problem = writeTextFile(arg, text) {
+                errorOutput("error: \(problem)\n")
             } else {
-                errorOutput("error: cannot write '\(arg)'\n")
+                interpreter.output("saved \(acceptedInputs.count) input\(acceptedInputs.count == 1 ? "" : "s") to \(arg)\n")
             }
         default:
             errorOutput("error: unknown command ':\(name)' (try :help)\n")
@@ -250,14 +251,15 @@ func monotonicSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-/// Writes through a temporary file beside `path` and a rename: a kill mid-write keeps the old file.
-func writeTextFile(_ path: String, _ text: String) -> Bool {
-    let tmp = path + ".tmp-\(getpid())"
-    guard let fp = fopen(tmp, "wb") else { return false }
-    let bytes = Array(text.utf8)
-    let n = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, fp) }
-    guard fclose(fp) == 0, n == bytes.count, rename(tmp, path) == 0 else { unlink(tmp); return false }
-    return true
+/// Writes through `Files.writeAtomically` (a temporary file beside `path` and a rename: a
+/// kill mid-write keeps the old file); nil on success, else the reason.
+func writeTextFile(_ path: String, _ text: String) -> String? {
+    do {
+        try Files.writeAtomically(Array(text.utf8), to: path)
+        return nil
+    } catch {
+        return "\(error)"
+    }
 }
 
 /// Writes to file descriptor 2 (unbuffered).

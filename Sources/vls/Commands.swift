@@ -1,6 +1,8 @@
 import ArgumentParser
 import VLSBuiltins
 import VLSLanguage
+import VLSFiles
+import VLSCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,6 +47,7 @@ struct SessionFlags: ParsableArguments {
     var noFastPaths = false
 
     func validate() throws {
+        if let problem = Limits.environmentProblem() { throw ValidationError(problem) }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1") }
         _ = try parsedShard()
@@ -60,12 +63,22 @@ struct SessionFlags: ParsableArguments {
         return (k, n)
     }
 
+    /// `--threads`, else `VLS_THREADS`, within 1...the CPU count (more workers than CPUs
+    /// only contend; a huge count overflowed buffer sizes).
     func resolvedThreads() throws -> Int? {
-        if let threads { return threads }
+        if let threads {
+            guard threads <= Threads.maximum else {
+                throw ValidationError("--threads \(threads) is more than this machine's CPU count (\(Threads.maximum))")
+            }
+            return threads
+        }
         guard let env = getenv("VLS_THREADS") else { return nil }
         let s = String(cString: env)
         if s.isEmpty { return nil }
         guard let n = Int(s), n >= 1 else { throw ValidationError("VLS_THREADS must be a positive integer, got '\(s)'") }
+        guard n <= Threads.maximum else {
+            throw ValidationError("VLS_THREADS=\(n) is more than this machine's CPU count (\(Threads.maximum))")
+        }
         return n
     }
 
@@ -227,13 +240,20 @@ struct Notebook: ParsableCommand {
 
     func run() throws {
         guard let output else { throw ValidationError("missing '-o OUT.html'") }
+        if Files.sameFile(output, file) {   // checked before the script runs, and again at the write
+            writeStandardError("vls: \(output): refusing to overwrite the input '\(file)' with its own output (choose another output file)\n")
+            throw ExitCode(Exit.io)
+        }
         let source = try readScript(file)
         if ipynb { return try writeNotebook(source, to: output) }
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
-        if let problem = writeAtomically(html, to: output) {   // a kill mid-write keeps the old page
-            writeStandardError("vls: \(problem)\n")
+        // A kill mid-write keeps the old page; `-o` naming the script itself is refused.
+        do {
+            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file])
+        } catch {
+            writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
         }
         if failed { throw ExitCode(Exit.runtime) }
@@ -247,8 +267,10 @@ struct Notebook: ParsableCommand {
         }
         let (nb, failed) = IpynbWriter(path: file, runner: runner).notebook(source)
         guard let text = IpynbWriter.serialize(nb) else { throw ExitCode(Exit.runtime) }
-        if let problem = writeAtomically(text, to: output) {
-            writeStandardError("vls: \(problem)\n")
+        do {
+            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file])
+        } catch {
+            writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
         }
         if failed {

@@ -1,5 +1,6 @@
 import CReadline
 import VLSLanguage
+import VLSFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,7 +111,7 @@ final class ReadlineReader: LineReader {
 
     /// Records an entry and appends it to the history file at once (as the file is now:
     /// another REPL may have written since), capped, under a file lock and written
-    /// atomically (AtomicWrites.swift), so a REPL that is killed, or whose terminal closes,
+    /// atomically (`appendHistory`), so a REPL that is killed, or whose terminal closes,
     /// loses no line it accepted. I/O errors are ignored (history is a convenience).
     func addHistory(_ entry: String) {
         if entries.last == entry { return }
@@ -161,5 +162,20 @@ final class ReadlineReader: LineReader {
 extension String {
     func replacingOccurrences(of a: String, with b: String) -> String {
         replacing(a, with: b)
+    }
+}
+
+/// Appends `added` to the history file at `path`, keeping the last `limit` entries.
+///
+/// The file is re-read under an exclusive lock on `PATH.lock` (opened with O_NOFOLLOW) and
+/// replaced atomically with mode 0600 (the history may hold secrets typed at the prompt),
+/// so two REPLs sharing one history lose neither's lines and a kill mid-write leaves the
+/// old file whole. I/O errors are ignored (history is a convenience).
+func appendHistory(_ added: [String], to path: String, limit: Int) {
+    try? Files.update(path, permissions: .privateFile) { _ in
+        let kept = (ReadlineReader.loadHistory(path) + added).suffix(limit)
+        var text = "#vls-history v1\n"
+        for e in kept { text += ReadlineReader.encode(e) + "\n" }
+        return Array(text.utf8)
     }
 }

@@ -75,7 +75,7 @@ final class FuzzRegressionTests: XCTestCase {
             ("hf", #"{"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4, "patch_size": 0}"#, nil,
              "invalid architecture: patch size 0 is out of range"),
             ("hf", #"{"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": -3}"#, nil,
-             "invalid architecture: depth -3 is out of range"),
+             "config.json: 'num_hidden_layers' must be an integer in 0...16777216, got -3"),
             ("hf", #"{"model_type": "vit", "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 128, "image_size": 32, "patch_size": 8}"#,
              #"{"image_mean": [0.5, 0.5, 0.5], "image_std": [0, 0.5, 0.5]}"#, "std non-zero"),
         ]
@@ -83,7 +83,9 @@ final class FuzzRegressionTests: XCTestCase {
             let message = load(model, config, preprocessor: preprocessor)
             XCTAssertTrue(message.contains(expected), "\(config): \(message)")
         }
-        // Out-of-range integers are ignored like other unreadable fields; the tensors decide.
-        XCTAssertEqual(load("standard", #"{"model_args": {"embed_dim": 4611686018427387904, "num_heads": 4}}"#), "loaded")
+        // An integer field that is there but unusable is an error naming it (it was ignored,
+        // and img_size 1e9 / "28" / 28.5 silently fell back to the name's default).
+        XCTAssertTrue(load("standard", #"{"model_args": {"embed_dim": 4611686018427387904, "num_heads": 4}}"#)
+            .hasSuffix("config.json: 'model_args.embed_dim' must be an integer in 0...16777216, got 4611686018427387904"))
     }
 }

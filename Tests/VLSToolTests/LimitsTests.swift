@@ -81,6 +81,24 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(Limits.defaultMaxTensorBytes(environment: ["VLS_MAX_TENSOR_BYTES": "junk"]), half)
     }
 
+    /// `VLS_MAX_TENSOR_BYTES=1GiB` (or `1.5G`, `1e9`) used to fall back to the default
+    /// silently; now they parse, and what does not parse is reported (the tool refuses to start).
+    func testTensorCapVariableSpellings() {
+        XCTAssertEqual(Limits.parseBytes("1GiB"), 1 << 30)
+        XCTAssertEqual(Limits.parseBytes("1.5G"), 3 << 29)
+        XCTAssertEqual(Limits.parseBytes("1e9"), 1_000_000_000)
+        XCTAssertEqual(Limits.parseBytes("2.5e3K"), 2_560_000)
+        XCTAssertEqual(Limits.parseBytes(" 64 kib "), 64 << 10)
+        for bad in ["abc", "-1", "-1G", "1.5X", "GiB", "1iB", "nan", "inf", "1e30", ""] {
+            XCTAssertNil(Limits.parseBytes(bad), bad)
+        }
+        XCTAssertEqual(Limits.defaultMaxTensorBytes(environment: ["VLS_MAX_TENSOR_BYTES": "1GiB"]), 1 << 30)
+        XCTAssertNil(Limits.environmentProblem([:]))
+        XCTAssertNil(Limits.environmentProblem(["VLS_MAX_TENSOR_BYTES": "1e9"]))
+        XCTAssertEqual(Limits.environmentProblem(["VLS_MAX_TENSOR_BYTES": "abc"]),
+                       "VLS_MAX_TENSOR_BYTES='abc' is not a size (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
+    }
+
     func testModelInputIsCheckedBeforeTheForwardPass() throws {
         let path = BuiltinCaseTests.root + "/Tests/Fixtures/models/standard"
         let model = try ViT(path: path)

@@ -9,11 +9,13 @@
 
 #define VLS_OK 0
 #define VLS_ERROR 1
-/* Largest accepted side and pixel count, checked before any pixel buffer exists. The
- * pixel cap is Pillow's decompression-bomb limit (2 * Image.MAX_IMAGE_PIXELS), so a file
- * Pillow opens opens here, and a 128-byte header cannot ask for gigabytes. */
-#define VLS_MAX_SIDE 32768
+/* Largest accepted pixel count, checked before any pixel buffer exists: Pillow's
+ * decompression-bomb limit (2 * Image.MAX_IMAGE_PIXELS), so a file Pillow opens opens here
+ * (a 65535x1 PNG too: Pillow has no limit per side, and a side limit of 32768 refused it
+ * as "Invalid IHDR data"), and a 128-byte header cannot ask for gigabytes. A side is
+ * bounded only by the pixel count. */
 #define VLS_MAX_PIXELS 178956970L
+#define VLS_MAX_SIDE VLS_MAX_PIXELS
 
 /* Shim version (bumped when the interface changes). */
 int vls_image_shim_version(void);

@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// No Foundation here: the language layer (which has none) writes through this too.
+
+/// An error about one file, with a complete message naming it.
+public struct FileError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The one implementation of writing a file (every layer's writers call it): atomic
+/// replacement, permissions, parent folders, and refusing to overwrite an input.
+///
+/// A write goes to a temporary file created by mkstemp(3) beside the target (O_EXCL, so a
+/// symlink planted at the temporary name is refused, never followed), is flushed to disk,
+/// given the replaced file's mode (or 0666 & ~umask for a new file, 0600 for a private
+/// one), and renamed over the target. A kill, a crash or a full disk mid-write leaves the
+/// old file whole (or no file), never a torn one.
+public enum Files {
+    /// Permissions of the written file.
+    public enum Permissions: Sendable {
+        /// The replaced file's mode; a new file gets 0666 & ~umask, as open(2) would give it.
+        case standard
+        /// Always 0600 (the REPL history).
+        case privateFile
+    }
+
+    static func reason(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+    /// Writes `data` to `path` atomically. `inputs` are files the data was made from:
+    /// when `path` names one of them (same device and inode), the write is refused so an
+    /// input is never replaced by its own output.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, permissions: Permissions = .standard,
+                                       inputs: [String] = []) throws {
+        try bytes.withUnsafeBytes { try writeAtomically($0, to: path, permissions: permissions, inputs: inputs) }
+    }
+
+    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String,
+                                       permissions: Permissions = .standard, inputs: [String] = []) throws {
+        func fail(_ what: String, _ code: Int32 = errno) -> FileError {
+            FileError("\(path): cannot write (\(what): \(reason(code)))")
+        }
+        guard !path.isEmpty else { throw FileError("cannot write to an empty file name") }
+        for input in inputs where sameFile(path, input) {
+            throw FileError("\(path): refusing to overwrite the input '\(input)' with its own output (choose another output file)")
+        }
+        try createParentFolders(of: path)
+        var old = stat()
+        var mode: mode_t
+        if lstat(path, &old) == 0 {
+            switch old.st_mode & S_IFMT {
+            case S_IFREG: mode = old.st_mode & 0o7777
+            case S_IFLNK: mode = 0o666 & ~currentUmask()   // the link itself is replaced
+            case S_IFDIR: throw FileError("\(path): cannot write (it is a folder)")
+            default: throw FileError("\(path): cannot write (not a regular file)")
+            }
+        } else {
+            mode = 0o666 & ~currentUmask()
+        }
+        if permissions == .privateFile { mode = 0o600 }
+        let (dir, name) = split(path)
+        var template = Array(((dir.isEmpty ? "" : dir + "/") + "." + name + ".tmp-XXXXXX").utf8CString)
+        // mkstemp(3) opens with O_CREAT | O_EXCL (mode 0600): a name that exists, a planted
+        // symlink included, is never opened. (mkostemp is not exported to Swift by Glibc.)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw fail("cannot create a temporary file beside it") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var ok = false
+        defer { if !ok { unlink(tmp) } }
+        do {
+            defer { close(fd) }
+            var offset = 0
+            while offset < bytes.count {
+                let n = systemWrite(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw fail("write")
+                }
+                offset += n
+            }
+            guard fchmod(fd, mode) == 0 else { throw fail("fchmod") }
+            guard fsync(fd) == 0 else { throw fail("fsync") }
+        }
+        guard rename(tmp, path) == 0 else { throw fail("rename") }
+        ok = true
+        // The rename itself reaches the disk with the folder.
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// Read-modify-write under an exclusive `flock` on `PATH.lock` (opened with O_NOFOLLOW,
+    /// so a symlink planted there is refused): `transform` gets the current contents (nil
+    /// when the file does not exist) and returns the new contents, written atomically.
+    /// Processes updating one file this way (two REPLs appending to one history) never
+    /// lose each other's changes.
+    public static func update(_ path: String, permissions: Permissions = .standard,
+                              _ transform: ([UInt8]?) throws -> [UInt8]) throws {
+        let lockPath = path + ".lock"
+        try createParentFolders(of: path)
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw FileError("\(lockPath): cannot open lock file (\(reason()))")
+        }
+        defer { close(fd) }   // closing releases the lock
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw FileError("\(lockPath): cannot lock (\(reason()))")
+            }
+        }
+        let old = try readFile(path)
+        try writeAtomically(try transform(old), to: path, permissions: permissions)
+    }
+
+    /// True when both paths exist and name one file (same device and inode, after symlinks).
+    public static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
+    /// Creates the missing folders above `path` (figures into out/, ...), reporting the
+    /// real reason of a failure (EACCES as "Permission denied"). A path that goes back up
+    /// with `..` through a folder that does not exist is refused instead of creating
+    /// folders that the file will not be in (`a/../b/../x.npy`).
+    public static func createParentFolders(of path: String) throws {
+        let parent = split(path).folder
+        if parent.isEmpty || isDirectory(parent) { return }
+        let absolute = parent.hasPrefix("/")
+        let parts = parent.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        var prefix = absolute ? "" : "."
+        var created: [String] = []
+        func shown(_ p: String) -> String { p.hasPrefix("./") ? String(p.dropFirst(2)) : p }
+        for (i, part) in parts.enumerated() {
+            prefix += "/" + part
+            if isDirectory(prefix) { continue }
+            if parts[(i + 1)...].contains("..") || part == ".." {
+                for c in created.reversed() { rmdir(c) }
+                throw FileError("\(path): cannot write (folder '\(shown(prefix))' does not exist, and the path leaves it again with '..')")
+            }
+            var st = stat()
+            if lstat(prefix, &st) == 0 {
+                for c in created.reversed() { rmdir(c) }
+                throw FileError("\(path): cannot write ('\(shown(prefix))' exists and is not a folder)")
+            }
+            if mkdir(prefix, 0o777) != 0 && errno != EEXIST {
+                let code = errno
+                for c in created.reversed() { rmdir(c) }
+                throw FileError("\(path): cannot create folder '\(shown(prefix))' (\(reason(code)))")
+            }
+            created.append(prefix)
+        }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The process's umask, read without changing it where /proc allows (umask(2) can
+    /// only be read by setting it, which would race with other threads creating files).
+    static func currentUmask() -> mode_t {
+        if let bytes = try? readFile("/proc/self/status") {
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Umask:") {
+                if let m = mode_t(line.dropFirst(6).filter { $0 != " " && $0 != "\t" }, radix: 8) { return m }
+            }
+        }
+        let m = umask(0o022)
+        umask(m)
+        return m
+    }
+
+    /// The folder part ("" for a bare name; "/" kept for the root) and the last component.
+    public static func split(_ path: String) -> (folder: String, name: String) {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return ("", String(p)) }
+        let folder = p[..<slash]
+        return (folder.isEmpty ? "/" : String(folder), String(p[p.index(after: slash)...]))
+    }
+
+    /// The whole file, or nil when it does not exist.
+    public static func readFile(_ path: String) throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw FileError("\(path): cannot read (\(reason()))")
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError("\(path): cannot read (\(reason()))")
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+}
+
+@inline(__always)
+private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+    write(fd, p, n)
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Writes the hostile-input corpus (one folder per case; see
+Tests/VLSToolTests/HostileCorpusTests.swift for the layout). Each `expected` line is the
+error a reviewer checked by hand: regenerate the inputs with this script, never the
+expectations. Standard library only; every file is small.
+
+    python3 Tests/Fixtures/hostile/make.py
+"""
+import json
+import os
+import shutil
+import struct
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def case(name, files, script=None, setup=None, command=None, env=None):
+    d = os.path.join(HERE, name)
+    expected = None
+    if os.path.exists(os.path.join(d, "expected")):
+        expected = open(os.path.join(d, "expected")).read()
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for path, data in files.items():
+        full = os.path.join(d, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+    if script is not None:
+        open(os.path.join(d, "run.vls"), "w").write(script + "\n")
+    if setup:
+        open(os.path.join(d, "setup"), "w").write("\n".join(setup) + "\n")
+    if command:
+        open(os.path.join(d, "command"), "w").write("\n".join(command) + "\n")
+    if env:
+        open(os.path.join(d, "env"), "w").write("\n".join(f"{k}={v}" for k, v in env.items()) + "\n")
+    if expected is not None:
+        open(os.path.join(d, "expected"), "w").write(expected)
+
+
+def safetensors(header, data=b""):
+    h = header if isinstance(header, str) else json.dumps(header)
+    hb = h.encode()
+    return struct.pack("<Q", len(hb)) + hb + data
+
+
+def npy(header, data=b""):
+    h = header
+    pad = (64 - (10 + len(h) + 1) % 64) % 64
+    h = h + " " * pad + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+STANDARD = "{fixtures}/models/standard/model.safetensors"
+STANDARD_CONFIG = json.load(open(os.path.join(HERE, "..", "models", "standard", "config.json")))
+
+
+def timm_config(**changes):
+    c = json.loads(json.dumps(STANDARD_CONFIG))
+    for path, value in changes.items():
+        node = c
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return json.dumps(c)
+
+
+def main():
+    # MARK: safetensors
+    case("st-duplicate-key", {"x.safetensors": safetensors(
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', b"\0" * 4)},
+        'read_safetensors("x.safetensors")')
+    case("st-bool-shape", {"x.safetensors": safetensors(
+        '{"a":{"dtype":"F32","shape":[true],"data_offsets":[0,4]}}', b"\0" * 4)},
+        'read_safetensors("x.safetensors")')
+    case("st-deep-unclosed", {"x.safetensors": safetensors(
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":' + "[" * 10000 + "}}", b"\0" * 4)},
+        'read_safetensors("x.safetensors")')
+    case("st-fifo", {}, 'read_safetensors("x.safetensors")', setup=["fifo x.safetensors"])
+    case("st-fifo-in-folder", {}, 'load("m")', setup=["mkdir m", "fifo m/model.safetensors"])
+    case("st-u8-over-cap", {"x.safetensors": safetensors(
+        '{"a":{"dtype":"U8","shape":[64,64],"data_offsets":[0,4096]}}', b"\1" * 4096)},
+        'read_safetensors("x.safetensors")', env={"VLS_MAX_TENSOR_BYTES": "4K"})
+
+    # MARK: checkpoint folders and configs
+    case("config-dangling-symlink", {}, 'load("m")',
+         setup=["mkdir m", f"symlink {STANDARD} m/model.safetensors", "symlink missing.json m/config.json"])
+    case("config-symlink-loop", {}, 'load("m")',
+         setup=["mkdir m", f"symlink {STANDARD} m/model.safetensors", "symlink config.json m/config.json"])
+    case("weights-dangling-symlink", {"m/config.json": json.dumps(STANDARD_CONFIG)}, 'load("m")',
+         setup=["symlink gone.safetensors m/model.safetensors"])
+    case("config-crop-pct-tiny", {"m/config.json": timm_config(pretrained_cfg__crop_pct=1e-300)}, 'load("m")',
+         setup=[f"symlink {STANDARD} m/model.safetensors"])
+    case("config-img-size-huge", {"m/config.json": timm_config(model_args__img_size=1e9)}, 'load("m")',
+         setup=[f"symlink {STANDARD} m/model.safetensors"])
+    case("config-img-size-string", {"m/config.json": timm_config(model_args__img_size="28")}, 'load("m")',
+         setup=[f"symlink {STANDARD} m/model.safetensors"])
+    case("config-img-size-fraction", {"m/config.json": timm_config(model_args__img_size=28.5)}, 'load("m")',
+         setup=[f"symlink {STANDARD} m/model.safetensors"])
+    hf = {"model_type": "vit", "hidden_size": 200000, "num_hidden_layers": 1, "num_attention_heads": 1,
+          "intermediate_size": 4, "image_size": 32, "patch_size": 8, "num_channels": 3}
+    case("hf-hidden-size-huge", {"m/config.json": json.dumps(hf), "m/model.safetensors": safetensors(
+        '{"vit.embeddings.cls_token":{"dtype":"F32","shape":[1,1,1],"data_offsets":[0,4]}}', b"\0" * 4)},
+        'load("m")')
+
+    # MARK: npy
+    case("npy-huge-shape", {"x.npy": npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }", b"\0" * 16)},
+         'read_npy("x.npy")')
+
+    case("npy-fifo", {}, 'read_npy("x.npy")', setup=["fifo x.npy"])
+
+    # MARK: images
+    case("png-fifo", {}, 'image("x.png")', setup=["fifo x.png"])
+    png = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+    case("png-truncated", {"x.png": png + png_chunk(b"IDAT", zlib.compress(b"\0" * 13 * 4))[:20]}, 'image("x.png")')
+
+    # MARK: datasets
+    for name, value in [("negative", "-5.0"), ("nan", 'float("nan")'), ("inf", 'float("inf")'), ("huge", "3e8")]:
+        case(f"dataset-label-{name}", {}, "dataset(images: zeros(1, 3, 8, 8), labels: tensor([" + value + "]))")
+
+    # MARK: tool level
+    case("notebook-onto-itself", {"nb.vls": "print(1)\n"}, None, command=["notebook", "nb.vls", "-o", "nb.vls"])
+    case("write-through-missing-dotdot", {}, 'write_npy("a/../b/../x.npy", tensor([1.0]))')
+    case("tensor-cap-unparsable", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "lots"})
+    case("threads-over-cpu-count", {}, "print(1)", command=["run", "--threads", "100000", "run.vls"])
+    case("hook-calls-model", {}, """m = load("model.safetensors")
+x = zeros(1, 3, 32, 32)
+def h(a):
+    m.forward(x)
+    return a
+m.run(x, edits: [hook("blocks.0.hook_resid_post", h)])""",
+         setup=[f"symlink {STANDARD} model.safetensors", "symlink {fixtures}/models/standard/config.json config.json"])
+
+
+if __name__ == "__main__":
+    main()
