@@ -169,7 +169,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let p = LinePlot(x: xs, series: out, title: title, xLabel: xl, yLabel: yl)
             return .object(FigureObject(.vector(try p.svg()), caption: title.isEmpty ? "plot" : title))
         },
-        native("matrix_plot", "matrix_plot(t: tensorlike, rows: list = nil, cols: list = nil, title: string = \"\", cmap: string = \"viridis\", annotate: bool = false)", area: area,
+        native("matrix_plot", "matrix_plot(t: tensorlike, rows: list|range = nil, cols: list|range = nil, title: string = \"\", cmap: string = \"viridis\", annotate: bool = false)", area: area,
                "A matrix as a coloured grid (SVG) with optional row and column labels: rank matrices (e.g. ranks of the top classes per block), attention patterns (run[\"pattern 5\"][0, head]), probe accuracies per block and position.") { a in
             let t = try a.tensor(0, "t")
             guard t.rank == 2 else { throw RuntimeError("matrix_plot: a 2-d tensor expected, got shape \(t.shape)") }

@@ -194,13 +194,7 @@ extension TensorIndexing {
                 let (lo, count) = sliceBounds(n: n, start: start, stop: stop, step: sp)
                 expand((0..<count).map { lo + $0 * sp }, st)
             case .value(.list(let l)):
-                let idx = try l.items.map { v -> Int in
-                    guard case .int(let i) = v else { throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)") }
-                    let j = i < 0 ? i + n : i
-                    guard j >= 0, j < n else { throw RuntimeError("index \(i) out of range for axis \(axis) of size \(n)") }
-                    return j
-                }
-                expand(idx, st)
+                expand(try positions(l, n: n, axis: axis), st)
             case .value(let v):
                 throw RuntimeError("tensor indices must be ints, slices, lists of ints or a mask, got \(v.typeName)")
             }

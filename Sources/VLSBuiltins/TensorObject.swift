@@ -250,12 +250,7 @@ enum TensorIndexing {
                 view = view.narrowed(axis: axis, start: lo, count: count, step: st)
                 axis += 1
             case .value(.list(let l)):
-                let idx = try l.items.map { v -> Int in
-                    guard case .int(let i) = v else { throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)") }
-                    let j = i < 0 ? i + n : i
-                    guard j >= 0, j < n else { throw RuntimeError("index \(i) out of range for axis \(axis) of size \(n)") }
-                    return j
-                }
+                let idx = try positions(l, n: n, axis: axis)
                 view = try Tensor.concatenate(idx.map { view.narrowed(axis: axis, start: $0, count: 1) }, axis: axis)
                 axis += 1
             case .value(let v):
@@ -279,6 +274,16 @@ enum TensorIndexing {
         out.reserveCapacity(rows.count * width)
         for r in rows { out.append(contentsOf: UnsafeBufferPointer(start: src.pointer + r * width, count: width)) }
         return Tensor(out, shape: [rows.count] + rest)
+    }
+
+    /// The positions a list index holds along an axis of length n (negative from the end).
+    static func positions(_ l: ListRef, n: Int, axis: Int) throws -> [Int] {
+        try l.items.map { v -> Int in
+            guard case .int(let i) = v else { throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)") }
+            let j = i < 0 ? i + n : i
+            guard j >= 0, j < n else { throw RuntimeError("index \(i) out of range for axis \(axis) of size \(n)") }
+            return j
+        }
     }
 
     static func dropped(_ a: [Int], _ i: Int) -> [Int] { var b = a; b.remove(at: i); return b }

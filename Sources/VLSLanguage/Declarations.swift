@@ -143,6 +143,7 @@ public struct ParamType {
             return .success(out.map { .list(ListRef($0)) } ?? v)
         case .named(let name):
             if let check = Declarations.customTypes[name] { return check.1(v).map { .success($0) } ?? .failure(wrong) }
+            if case .range = v, name == "range" { return .success(v) }
             if case .object(let o) = v, o.typeName == name { return .success(v) }
             return .failure(wrong)
         }

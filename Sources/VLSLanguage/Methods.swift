@@ -272,18 +272,10 @@ enum Methods {
             return .string(out)
         }
         .method("s.startswith(prefix: string|list[string], start: int = nil, end: int = nil)", "Whether s[start:end] begins with prefix (or with any of a list of prefixes).") { s, a in
-            let chars = Array(s)
-            let (lo, hi) = try window(a, chars.count)
-            let part = lo <= hi ? String(chars[lo..<hi]) : ""
-            if lo > chars.count { return .bool(false) }
-            return .bool(try affixes(a, "prefix").contains { part.hasPrefix($0) })
+            .bool(try affixMatch(s, a, "prefix") { $0.hasPrefix($1) })
         }
         .method("s.endswith(suffix: string|list[string], start: int = nil, end: int = nil)", "Whether s[start:end] ends with suffix (or with any of a list of suffixes).") { s, a in
-            let chars = Array(s)
-            let (lo, hi) = try window(a, chars.count)
-            let part = lo <= hi ? String(chars[lo..<hi]) : ""
-            if lo > chars.count { return .bool(false) }
-            return .bool(try affixes(a, "suffix").contains { part.hasSuffix($0) })
+            .bool(try affixMatch(s, a, "suffix") { $0.hasSuffix($1) })
         }
         .method("s.find(sub: string, start: int = nil, end: int = nil)", "The index of the first occurrence of sub in s[start:end], or -1.") { s, a in
             .int(try search(s, a, last: false) ?? -1)
@@ -359,12 +351,19 @@ enum Methods {
         return nil
     }
 
-    static func affixes(_ a: Arguments, _ name: String) throws -> [String] {
+    /// startswith / endswith: whether s[start:end] matches any of the affixes.
+    static func affixMatch(_ s: String, _ a: Arguments, _ name: String, _ matches: (String, String) -> Bool) throws -> Bool {
+        let chars = Array(s)
+        let (lo, hi) = try window(a, chars.count)
+        if lo > chars.count { return false }
+        let part = lo <= hi ? String(chars[lo..<hi]) : ""
+        let affixes: [String]
         switch try a.value(0, name) {
-        case .string(let x): return [x]
-        case .list(let l): return l.items.compactMap { if case .string(let x) = $0 { return x }; return nil }
-        default: return []
+        case .string(let x): affixes = [x]
+        case .list(let l): affixes = l.items.compactMap { if case .string(let x) = $0 { return x }; return nil }
+        default: affixes = []
         }
+        return affixes.contains { matches(part, $0) }
     }
 
     static func padding(_ s: String, _ a: Arguments) throws -> String {

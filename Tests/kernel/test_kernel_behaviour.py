@@ -172,7 +172,7 @@ class ExecutionTests(KernelCase):
         self.kc.inspect("zeros(2, 3)", 7)
         c = self.kc.get_shell_msg(timeout=10)["content"]
         self.assertTrue(c["found"])
-        self.assertIn("zeros(dims...)", c["data"]["text/plain"])
+        self.assertIn("zeros(*shape: int|list[int])", c["data"]["text/plain"])
         self.kc.inspect("no_such_name_here", 3)
         self.assertFalse(self.kc.get_shell_msg(timeout=10)["content"]["found"])
         self.kc.is_complete("for i in range(3):")
