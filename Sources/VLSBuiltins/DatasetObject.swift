@@ -135,7 +135,7 @@ final class DatasetObject: DeclaredObject {
         var start = 0
         while start < total {
             if Interrupt.isRequested { Interrupt.clear(); throw RuntimeError.interrupted }
-            let end = min(total, start + size)
+            let end = start + min(size, total - start)
             let (x, y) = try batch(start..<end, model: m, pipeline: nil, map: map)
             try bridged { try body(x, y.scalars.map { Int($0) }) }
             start = end
@@ -230,13 +230,16 @@ final class BatchIterator: VLSObject {
 
     var typeName: String { "batches" }
     func describe() -> String { "batches of \(size) over \(dataset.describe())" }
-    func length() throws -> Int? { (dataset.indices.count + size - 1) / size }
+    /// Batches in the set, without overflow for any size.
+    var batchCount: Int { dataset.indices.count / size + (dataset.indices.count % size == 0 ? 0 : 1) }
+    func length() throws -> Int? { batchCount }
 
     /// Batch k as [images, labels] (`batches[0]`), or a list of them for a slice (`batches[:3]`).
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
-        let count = (dataset.indices.count + size - 1) / size
+        let count = batchCount
         func one(_ k: Int) throws -> Value {
-            let start = k * size, end = min(dataset.indices.count, start + size)
+            let start = k * size   // k < count, so k * size < indices.count + size: no overflow
+            let end = start + min(size, dataset.indices.count - start)
             let (x, y) = try dataset.batch(start..<end, model: model, pipeline: pipeline, map: map)
             return .list([.tensor(x), .tensor(y)])
         }
@@ -263,7 +266,7 @@ final class BatchIterator: VLSObject {
         return { [self] in
             guard start < total else { bar.finish(); return nil }
             if Interrupt.isRequested { bar.finish(); Interrupt.clear(); throw RuntimeError.interrupted }
-            let end = min(total, start + size)
+            let end = start + min(size, total - start)
             let (x, y) = try dataset.batch(start..<end, model: model, pipeline: pipeline, map: map)
             start = end
             bar.update(end)

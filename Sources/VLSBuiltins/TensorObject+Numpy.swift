@@ -146,6 +146,7 @@ extension TensorIndexing {
     /// semantics (ints drop an axis, slices and index lists keep one, a mask of t's leading
     /// shape selects rows).
     static func targets(_ t: Tensor, _ rawItems: [IndexItem]) throws -> ([Int], [Int]) {
+        try checkAmbiguous(t, rawItems)
         let (maskTensor, items) = try resolve(rawItems)
         if let mask = maskTensor {
             guard mask.rank >= 1, mask.rank <= t.rank, Array(t.shape.prefix(mask.rank)) == mask.shape else {

@@ -10,6 +10,10 @@ final class TensorObject: DeclaredObject {
     let isMask: Bool
     init(_ t: Tensor, isMask: Bool = false) { tensor = t; self.isMask = isMask }
 
+    /// A view, copy or reshape of this tensor: a mask stays a mask (numpy's bool dtype
+    /// survives copy, slicing, reshape and transposes).
+    func like(_ t: Tensor) -> Value { .object(TensorObject(t, isMask: isMask)) }
+
     var typeName: String { "tensor" }
 
     func describe() -> String { TensorFormat.describe(tensor) }
@@ -69,8 +73,8 @@ final class TensorObject: DeclaredObject {
             .property("dtype", "The element type: \"float32\".") { _, _ in .string("float32") }
             .property("T", "The last two axes swapped (a 1-d tensor as it is).") { o, _ in
                 let t = o.tensor
-                guard t.rank >= 2 else { return .tensor(t) }
-                return .tensor(t.transposed(t.rank - 2, t.rank - 1))
+                guard t.rank >= 2 else { return o.like(t) }
+                return o.like(t.transposed(t.rank - 2, t.rank - 1))
             }
         numpyMembers(m)
         _ = elementwise(m, "exp", "Elementwise e^x.", expf)
@@ -101,20 +105,20 @@ final class TensorObject: DeclaredObject {
                     return i
                 }
             }
-            return .tensor(try o.tensor.reshaped(dims))
+            return o.like(try o.tensor.reshaped(dims))
         }
-        m.method("t.flatten()", "A 1-d copy of all elements (its own memory, as numpy's flatten).") { o, _ in .tensor(try o.tensor.copy().reshaped([o.tensor.count])) }
+        m.method("t.flatten()", "A 1-d copy of all elements (its own memory, as numpy's flatten).") { o, _ in o.like(try o.tensor.copy().reshaped([o.tensor.count])) }
         m.method("t.transpose(a: int = -2, b: int = -1)", "Swaps axes a and b (default the last two).") { o, a in
             let t = o.tensor
-            guard t.rank >= 2 else { return .tensor(t) }
+            guard t.rank >= 2 else { return o.like(t) }
             let x = try a.int(0, "a"), y = try a.int(1, "b")
             let n = t.rank
             let (i, j) = (x < 0 ? x + n : x, y < 0 ? y + n : y)
             guard (0..<n).contains(i), (0..<n).contains(j) else { throw RuntimeError("transpose: axes (\(x), \(y)) out of range for shape \(t.shape)") }
-            return .tensor(t.transposed(i, j))
+            return o.like(t.transposed(i, j))
         }
         m.method("t.permute(*axes: int)", "Reorders the axes.") { o, a in
-            .tensor(try o.tensor.permuted(try a.positional.map { v in guard case .int(let i) = v else { return 0 }; return i }))
+            o.like(try o.tensor.permuted(try a.positional.map { v in guard case .int(let i) = v else { return 0 }; return i }))
         }
         m.method("t.softmax(axis: int = -1)", "Softmax along `axis` (default the last).") { o, a in
             .tensor(try softmax(o.tensor, axis: try axis(a, "axis", rank: o.tensor.rank)))
@@ -125,20 +129,20 @@ final class TensorObject: DeclaredObject {
             return .float(Double(t.scalars[0]))
         }
         m.method("t.tolist()", "Nested lists of numbers.") { o, _ in nestedList(o.tensor) }
-        m.method("t.copy()", "A copy with its own memory.") { o, _ in .tensor(o.tensor.copy()) }
+        m.method("t.copy()", "A copy with its own memory.") { o, _ in o.like(o.tensor.copy()) }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
             let t = o.tensor
-            guard a.optional(0, "axis") != nil else { return .tensor(try t.reshaped(t.shape.filter { $0 != 1 })) }
+            guard a.optional(0, "axis") != nil else { return o.like(try t.reshaped(t.shape.filter { $0 != 1 })) }
             let i = try axis(a, "axis", rank: t.rank)
             guard t.shape[i] == 1 else { throw RuntimeError("squeeze: axis \(i) has length \(t.shape[i]), not 1") }
             var s = t.shape
             s.remove(at: i)
-            return .tensor(try t.reshaped(s))
+            return o.like(try t.reshaped(s))
         }
         m.method("t.unsqueeze(axis: int)", "Inserts an axis of length 1.") { o, a in
             var s = o.tensor.shape
             s.insert(1, at: try axis(a, "axis", rank: s.count, insert: true))
-            return .tensor(try o.tensor.reshaped(s))
+            return o.like(try o.tensor.reshaped(s))
         }
         return m
     }()
@@ -172,6 +176,19 @@ final class TensorObject: DeclaredObject {
         }
     }
 
+    /// numpy's `t += x` (and -=, *=, /=, **=, %=): the result is written into t's memory, so
+    /// aliases and views see it; it must keep t's shape.
+    func inPlace(_ op: BinaryOperator, _ other: Value) throws -> Value? {
+        guard [.add, .subtract, .multiply, .divide, .power, .modulo].contains(op) else { return nil }
+        guard case .object(let r as TensorObject)? = try binary(op, other, reversed: false) else { return nil }
+        guard r.tensor.shape == tensor.shape else {
+            throw RuntimeError("in-place \(op.rawValue)=: the result's shape \(r.tensor.shape) differs from the tensor's \(tensor.shape) (write t = t \(op.rawValue) x for a new tensor)")
+        }
+        let (shape, offsets) = try TensorIndexing.targets(tensor, [])
+        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: r.tensor) }
+        return .object(self)
+    }
+
     func unary(_ op: UnaryOperator) throws -> Value? {
         switch op {
         case .negate: return .tensor(tensor.map { -$0 })
@@ -184,7 +201,7 @@ final class TensorObject: DeclaredObject {
 
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
         let out = try TensorIndexing.index(tensor, items)
-        return out.rank == 0 ? .float(Double(out.scalars[0])) : .tensor(out)
+        return out.rank == 0 ? .float(Double(out.scalars[0])) : like(out)
     }
 
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? {
@@ -224,10 +241,27 @@ enum TensorIndexing {
             }
             return x.rank == 0 ? .value(positions[0]) : .value(.list(ListRef(positions)))
         }
+        // numpy pairs several index lists element by element; vls would take the block of
+        // every combination: refuse rather than answer differently.
+        let lists = out.filter { if case .value(.list) = $0 { return true }; return false }.count
+        if lists > 1 {
+            throw RuntimeError("one index list (or tensor of positions) per subscript: numpy pairs several lists element by element, vls does not; index twice (t[rows][:, cols]) or build the pairs")
+        }
         return (nil, out)
     }
 
+    /// A 0/1 tensor of the indexed tensor's leading shape that is not a comparison's result
+    /// could mean a mask or positions: say which instead of guessing.
+    static func checkAmbiguous(_ t: Tensor, _ items: [IndexItem]) throws {
+        guard items.count == 1, case .value(.object(let o as TensorObject)) = items[0], !o.isMask else { return }
+        let x = o.tensor
+        guard x.rank >= 1, x.rank <= t.rank, Array(t.shape.prefix(x.rank)) == x.shape, x.count > 0,
+              x.scalars.allSatisfy({ $0 == 0 || $0 == 1 }) else { return }
+        throw RuntimeError("a tensor of 0s and 1s shaped like the indexed tensor: as a mask write t[m == 1]; as positions write t[m.tolist()]")
+    }
+
     static func index(_ t: Tensor, _ rawItems: [IndexItem]) throws -> Tensor {
+        try checkAmbiguous(t, rawItems)
         let (mask, items) = try resolve(rawItems)
         if let mask { return try masked(t, mask) }
         guard items.count <= t.rank else {

@@ -158,6 +158,8 @@ extension Arguments {
                 guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of ints", got: $0) }
                 return i
             }
+        case .object(let o as TensorObject) where o.isMask:
+            throw RuntimeError("bad argument '\(name)' to '\(functionName)' (positions expected, got a mask from a comparison; its positions are arange(n)[mask])")
         case .object(let o as TensorObject):
             guard o.tensor.rank <= 1 else { throw RuntimeError("bad argument '\(name)' to '\(functionName)' (a 1-d tensor of indices expected, got shape \(o.tensor.shape))") }
             // Tensor elements are floats: only integral, finite values are indices

@@ -153,8 +153,10 @@ extension Tensor {
     /// numpy's `where(cond, a, b)` with broadcasting (cond non-zero, NaN included, picks a).
     public static func select(_ cond: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor {
         let shape = try broadcastShape(broadcastShape(cond.shape, a.shape), b.shape)
-        let c = try cond.broadcast(to: shape).scalars, x = try a.broadcast(to: shape).scalars, y = try b.broadcast(to: shape).scalars
+        // The result (and the three broadcast copies) are checked before any is made.
+        _ = try Limits.checkTensor(shape + [4], for: "where")
         let out = try Tensor(uninitialized: shape, for: "where")
+        let c = try cond.broadcast(to: shape).scalars, x = try a.broadcast(to: shape).scalars, y = try b.broadcast(to: shape).scalars
         for i in 0..<out.count { out.mutablePointer[i] = c[i] != 0 ? x[i] : y[i] }
         return out
     }

@@ -143,6 +143,8 @@ public protocol VLSObject: AnyObject {
     func numberValue() throws -> Value?
     /// The help of one member ("signature\n    doc"), from its declaration; nil: none.
     func memberHelp(_ name: String) -> String?
+    /// `x op= other` updating the object itself (returned); nil: `x = x op other`.
+    func inPlace(_ op: BinaryOperator, _ other: Value) throws -> Value?
     /// The truth value in `if`, `while`, `and`, `or`, `not`, `bool()` (default true);
     /// throw when it is ambiguous (a tensor of several elements).
     func truthValue() throws -> Bool
@@ -163,6 +165,7 @@ extension VLSObject {
     public func length() throws -> Int? { nil }
     public func numberValue() throws -> Value? { nil }
     public func memberHelp(_ name: String) -> String? { nil }
+    public func inPlace(_ op: BinaryOperator, _ other: Value) throws -> Value? { nil }
     public func truthValue() throws -> Bool { true }
 }
 

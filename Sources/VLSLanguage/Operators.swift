@@ -61,6 +61,8 @@ enum Ops {
     /// repeated (`*=`) in place, so every alias of it sees the change; any other value
     /// gets `x op y`, a new value.
     static func augmented(_ op: BinaryOperator, _ l: Value, _ r: Value, _ interp: Interpreter) throws -> Value {
+        // An object that updates itself (a tensor: numpy's `t += x` writes into t's memory).
+        if case .object(let o) = l, let v = try o.inPlace(op, r) { return v }
         if case .list(let xs) = l {
             if op == .add {
                 let more: [Value]
