@@ -210,7 +210,8 @@ extension Part {
             guard k >= 1, k <= shardCount else { throw fail("shards[\(i)]", "shard \(k) is not in 1...\(shardCount)") }
             if i > 0 && shards[i - 1] >= k { throw fail("shards", "must be strictly increasing (shard \(k) repeated or out of order)") }
         }
-        let expectedMissing = shards.count == shardCount ? [] : (1...shardCount).filter { !Set(shards).contains($0) }
+        let given = Set(shards)   // once, not per shard number (a million shards was quadratic)
+        let expectedMissing = shards.count == shardCount ? [] : (1...shardCount).filter { !given.contains($0) }
         guard missingShards == expectedMissing else { throw fail("missing_shards", "does not match shards \(shards) of \(shardCount)") }
         let d = dataset
         guard d.size >= 0, d.size <= Self.maxItems else { throw fail("dataset.size", "must be in 0...\(Self.maxItems), got \(d.size)") }

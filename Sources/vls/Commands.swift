@@ -60,6 +60,10 @@ struct SessionFlags: ParsableArguments {
         guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 1, k <= n else {
             throw ValidationError("--shard expects K/N with 1 <= K <= N, got '\(shard)'")
         }
+        // The part format's limit, checked before any work (a huge N used to run, or allocate, first).
+        guard n <= Part.maxShards else {
+            throw ValidationError("--shard: N must be at most \(Part.maxShards), got \(n)")
+        }
         return (k, n)
     }
 
