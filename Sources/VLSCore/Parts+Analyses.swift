@@ -50,6 +50,38 @@ extension IdentifiabilityMetrics {
         // rates are percentages of these totals: images * tokens must not overflow
         let (_, o) = images.multipliedReportingOverflow(by: tokens)
         if o { throw CoreError("\(name): field statistics.images (\(images)) is too large for \(tokens) tokens per image") }
+        try checkInvariants(items: p.items.count, name: name)
+    }
+
+    /// Every count within what the images allow (a part that contradicts itself is refused,
+    /// not turned into rates above 100% or means above 1).
+    func checkInvariants(items: Int, name: String) throws {
+        func fail(_ field: String, _ why: String) -> CoreError { CoreError("\(name): field statistics.\(field): \(why)") }
+        guard images == items else { throw fail("images", "is \(images), but the part covers \(items) images (items)") }
+        let cls = hasClassToken ? images : 0, img = images * imageTokensPerImage
+        for b in 0..<depth {
+            func atMost(_ field: String, _ v: Int, _ limit: Int, _ what: String) throws {
+                guard v <= limit else { throw fail("\(field)[\(b)]", "is \(v), more than the \(limit) \(what)") }
+            }
+            let hc = histCls[b].reduce(0, +), hi = histImage[b].reduce(0, +)
+            guard hc == cls else { throw fail("hist_cls[\(b)]", "counts \(hc) CLS tokens, the \(images) images have \(cls)") }
+            guard hi == img else { throw fail("hist_image[\(b)]", "counts \(hi) image tokens, the \(images) images have \(img)") }
+            try atMost("cls_identifiable", clsIdentifiable[b], cls, "CLS tokens")
+            try atMost("identifiable_tokens", identifiableTokens[b], img, "image tokens")
+            try atMost("images_with_identifiable", imagesWithIdentifiable[b], images, "images")
+            try atMost("block_increase", blockIncrease[b], img, "image tokens")
+            try atMost("attn_increase_cls", attnIncreaseCls[b], cls, "CLS tokens")
+            try atMost("attn_increase_image", attnIncreaseImage[b], img, "image tokens")
+            try atMost("mlp_increase_cls", mlpIncreaseCls[b], cls, "CLS tokens")
+            try atMost("mlp_increase_image", mlpIncreaseImage[b], img, "image tokens")
+            for (field, v) in [("m6_attn", m6Attn), ("m6_mlp", m6Mlp), ("m6_prev", m6Prev), ("m6_none", m6None)] {
+                guard v[b][0] <= cls, v[b][1] <= img else { throw fail("\(field)[\(b)]", "counts \(v[b]), more than the \(cls) CLS and \(img) image tokens") }
+            }
+            // s = 1 - rank/C lies in (0, 1]: a sum of s is at most the number of tokens
+            let slack = 1e-9 * Double(max(img, 1))
+            guard sumSCls[b] >= 0, sumSCls[b] <= Double(cls) + slack else { throw fail("sum_s_cls[\(b)]", "is \(sumSCls[b]), not in 0...\(cls) (one s in 0...1 per CLS token)") }
+            guard sumSImage[b] >= 0, sumSImage[b] <= Double(img) + slack else { throw fail("sum_s_image[\(b)]", "is \(sumSImage[b]), not in 0...\(img) (one s in 0...1 per image token)") }
+        }
     }
 }
 
@@ -93,6 +125,9 @@ extension MemoryStats {
         for kd in 0..<2 { for b in 0..<d { for j in 0..<c where agree[kd][b][j] > tokens[kd][b][j] || agreeRandom[kd][b][j] > tokens[kd][b][j] {
             throw CoreError("\(name): field statistics.agree exceeds statistics.tokens at [\(kd), \(b), \(j)]")
         } } }
+        for kd in 0..<2 { for b in 0..<d { for j in 0..<g where composed[kd][b][j] > composedTotal[kd][b][j] {
+            throw CoreError("\(name): field statistics.composed[\(kd), \(b), \(j)] is \(composed[kd][b][j]), more than statistics.composed_total (\(composedTotal[kd][b][j]))")
+        } } }
         let n = p.items.count
         let corr = try p.ints("correct", shape: [1], rows: true, name: name)
         guard corr.allSatisfy({ $0 <= 1 }) else { throw CoreError("\(name): field statistics.correct must hold 0 or 1 per image") }
@@ -127,6 +162,25 @@ extension RidgeStats {
         let sx = try p.floats("sum_x", shape: [L, T, D], name: name), sy = try p.floats("sum_y", shape: [L, T, C], name: name)
         let syy = try p.floats("sum_yy", shape: [L, T, C], name: name)
         let xtx = try p.floats("xtx", shape: [L, T, D, D], name: name), xty = try p.floats("xty", shape: [L, T, D, C], name: name)
+        // targets are +1 for the true class and -1 for the others: per probe, sum_y[c] =
+        // 2 n_c - n with the class counts n_c adding to n, and sum_yy[c] = n
+        guard C >= 1 else { throw CoreError("\(name): field model.config.classes must be at least 1") }
+        for i in 0..<(L * T) {
+            let nn = Double(n[i])
+            var classCount = 0.0
+            for c in 0..<C {
+                let y = sy[i * C + c], yy = syy[i * C + c]
+                let nc = (y + nn) / 2
+                guard nc >= 0, nc <= nn, nc == nc.rounded() else {
+                    throw CoreError("\(name): field statistics.sum_y[\(i / T), \(i % T), \(c)] is \(y): with n = \(n[i]) images and targets ±1 it must be 2·(images of the class) - n")
+                }
+                guard yy == nn else { throw CoreError("\(name): field statistics.sum_yy[\(i / T), \(i % T), \(c)] is \(yy), not n = \(n[i]) (targets are ±1)") }
+                classCount += nc
+            }
+            guard classCount == nn else {
+                throw CoreError("\(name): field statistics.sum_y[\(i / T), \(i % T)]: the class counts it implies add to \(classCount), not n = \(n[i])")
+            }
+        }
         return (0..<L).map { b in (0..<T).map { t in
             let i = b * T + t
             var s = RidgeStats(width: D, classes: C)

@@ -2,28 +2,37 @@ import Foundation
 
 // MARK: - The part format
 
-/// One mergeable partial result of a sharded run (`vls run --shard K/N`), version 1:
+/// One mergeable partial result of a sharded run (`vls run --shard K/N`), version 2:
 ///
 ///     { "format": "vls-part", "version": 1,
 ///       "analysis": "identifiability", "arguments": {"mode": "correct", ...},
 ///       "shard_count": N, "shards": [K], "missing_shards": [],
 ///       "dataset": {"name": ..., "split": ..., "size": ..., "selection": "take(10)", "selected": 10, "digest": ...},
+///       (digest: SHA-256 of the data's identity: tensors' bytes and labels, a folder's file
+///       list with sizes and labels, Fashion-MNIST's labels; equal digests = the same images)
 ///       "model": {"sha256": ..., "config": {...}, "summary": ..., "seed": 0},
 ///       "items": [positions in the selection this part covers],
 ///       "statistics": {"name": {"combine": "sum"|"rows", "type": "int"|"float", "shape": [...],
-///                               "finite": true, "ints": [...] | "floats": [...]}} }
+///                               "ints": [...] | "floats": [...]}} }
 ///
 /// Image i of the selection belongs to shard (i mod N) + 1, so `items` is fixed by
 /// `shards`; a merged file lists every shard it holds (all N unless `--partial`).
 /// "sum" statistics add elementwise (integer counts exactly, with overflow checks);
 /// "rows" statistics hold one row per item (axis 0) and are put back in dataset order.
+/// Version 2 (this one): read by a strict reader (unknown fields, duplicate keys and
+/// out-of-range numbers refused), no per-statistic "finite" flag (which statistics may hold
+/// NaN is fixed by the analysis, `PartSchema`), a content digest for every dataset.
 public struct Part: Codable, Equatable {
     public static let formatName = "vls-part"
-    public static let currentVersion = 1
-    /// Largest statistic (elements) and selection a part may declare.
-    public static let maxElements = 1 << 28
+    public static let currentVersion = 2
+    /// Most elements all statistics of a part may hold together (8 bytes each once read),
+    /// and the largest selection a part may declare.
+    public static let maxElements = 1 << 26
     public static let maxItems = 1 << 31
     public static let maxShards = 1 << 20
+    /// Most shuffles of a permutation test a part may ask for (merge runs them: a part must
+    /// not make it run for hours); the analyses refuse more at run time too.
+    public static let maxShuffles = 100_000
 
     public struct DatasetIdentity: Codable, Equatable {
         public var name: String
@@ -34,7 +43,7 @@ public struct Part: Codable, Equatable {
         public var selection: String
         /// Images after the selection (the set the shards partition).
         public var selected: Int
-        /// SHA-256 of in-memory data (dataset(images:, labels:)); nil for files.
+        /// SHA-256 of the data's identity (see above).
         public var digest: String?
         public init(name: String, split: String?, size: Int, selection: String, selected: Int, digest: String?) {
             self.name = name; self.split = split; self.size = size; self.selection = selection; self.selected = selected; self.digest = digest
@@ -82,6 +91,14 @@ public struct Part: Codable, Equatable {
         self.statistics = statistics
     }
 
+    /// Every field as read (PartReader); `validate` checks them.
+    init(analysis: String, arguments: [String: String], shardCount: Int, shards: [Int], missingShards: [Int],
+         dataset: DatasetIdentity, model: ModelIdentity, items: [Int], statistics: [String: PartStatistic]) {
+        format = Self.formatName; version = Self.currentVersion
+        self.analysis = analysis; self.arguments = arguments; self.shardCount = shardCount; self.shards = shards
+        self.missingShards = missingShards; self.dataset = dataset; self.model = model; self.items = items; self.statistics = statistics
+    }
+
     /// Positions of the selection that the given shards (1-based, of `n`) hold.
     public static func positions(selected: Int, shards: [Int], of n: Int) -> [Int] {
         if n == 1 { return shards.contains(1) ? Array(0..<selected) : [] }
@@ -105,16 +122,14 @@ public struct PartStatistic: Codable, Equatable {
     public var combine: Combine
     public var type: Scalar
     public var shape: [Int]
-    /// Floats must be finite (default); false where NaN/inf are meaningful values.
-    public var finite: Bool?
     public var ints: [Int]?
     public var floats: [Double]?
 
     public static func counts(_ v: [Int], shape: [Int], rows: Bool = false) -> PartStatistic {
-        PartStatistic(combine: rows ? .rows : .sum, type: .int, shape: shape, finite: nil, ints: v, floats: nil)
+        PartStatistic(combine: rows ? .rows : .sum, type: .int, shape: shape, ints: v, floats: nil)
     }
-    public static func sums(_ v: [Double], shape: [Int], rows: Bool = false, finite: Bool = true) -> PartStatistic {
-        PartStatistic(combine: rows ? .rows : .sum, type: .float, shape: shape, finite: finite ? nil : false, ints: nil, floats: v)
+    public static func sums(_ v: [Double], shape: [Int], rows: Bool = false) -> PartStatistic {
+        PartStatistic(combine: rows ? .rows : .sum, type: .float, shape: shape, ints: nil, floats: v)
     }
 
     var elementCount: Int { type == .int ? (ints?.count ?? 0) : (floats?.count ?? 0) }
@@ -131,12 +146,6 @@ public enum PartFile {
         e.outputFormatting = [.sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return e
-    }
-
-    static func decoder() -> JSONDecoder {
-        let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return d
     }
 
     /// The JSON of a part, after checking it (never a raw encoding error).
@@ -156,11 +165,13 @@ public enum PartFile {
         try AtomicFile.write(data, to: path)
     }
 
-    /// Decodes and validates a part; every refusal names `name` and the field.
+    /// Decodes and validates a part; every refusal names `name` and the field. Arrays are
+    /// decoded only after their lengths are checked against what the part declares, so a
+    /// part's memory is its bytes plus 8 bytes per declared element (at most `Part.maxElements`).
     public static func decode(_ data: Data, name: String) throws -> Part {
         let part: Part
-        do { part = try decoder().decode(Part.self, from: data) } catch {
-            throw CoreError("\(name): not a valid vls part file: \(describe(error))")
+        do { part = try PartReader(data: data, name: name).part() } catch let e as PartJSON.SyntaxError {
+            throw CoreError("\(name): not a valid vls part file: \(e.message)")
         }
         try part.validate(name)
         return part
@@ -171,7 +182,8 @@ public enum PartFile {
         guard stat(path, &st) == 0 else { throw CoreError("\(path): cannot read (\(String(cString: strerror(errno))))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CoreError("\(path): not a regular file") }
         guard Int(st.st_size) <= maxBytes else { throw CoreError("\(path): \(st.st_size) bytes, more than a part file may hold (\(maxBytes))") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
+        // mapped, not copied: the reader keeps no copy of the text
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw CoreError("\(path): cannot read") }
         return try decode(data, name: path)
     }
 
@@ -232,8 +244,28 @@ extension Part {
             if i > 0 && items[i - 1] >= p { throw fail("items", "must be strictly increasing (position \(p) repeated or out of order)") }
             guard shardSet.contains(p % shardCount + 1) else { throw fail("items[\(i)]", "position \(p) belongs to shard \(p % shardCount + 1), not to shards \(shards)") }
         }
-        for key in statistics.keys.sorted() {
-            try statistics[key]!.validate(name, field: "statistics.\(key)", rows: items.count)
+        // what the analysis holds is fixed by the analysis, not by the part: its arguments,
+        // its statistics (kind and whether NaN is a value), then its counts' invariants
+        guard let schema = PartSchema.analyses[analysis] else {
+            throw fail("analysis", "unknown analysis '\(analysis.prefix(60))' (vls writes \(PartSchema.analyses.keys.sorted().joined(separator: ", ")))")
+        }
+        for k in schema.arguments where arguments[k] == nil { throw fail("arguments.\(k)", "is missing (\(analysis) parts hold it)") }
+        let unknownArguments = arguments.keys.filter { !schema.arguments.contains($0) && !schema.optionalArguments.contains($0) }.sorted()
+        if !unknownArguments.isEmpty { throw fail("arguments", "unknown argument\(unknownArguments.count == 1 ? "" : "s") \(unknownArguments.prefix(5).map { "'\($0.prefix(40))'" }.joined(separator: ", ")) for \(analysis)") }
+        let unknownStatistics = statistics.keys.filter { schema.statistics[$0] == nil }.sorted()
+        if !unknownStatistics.isEmpty { throw fail("statistics", "unknown statistic\(unknownStatistics.count == 1 ? "" : "s") \(unknownStatistics.prefix(5).map { "'\($0.prefix(40))'" }.joined(separator: ", ")) for \(analysis)") }
+        for key in schema.statistics.keys.sorted() {
+            let want = schema.statistics[key]!
+            guard let s = statistics[key] else { throw fail("statistics.\(key)", "is missing (\(analysis) parts hold it)") }
+            guard s.type == want.type, (s.combine == .rows) == want.rows else {
+                throw fail("statistics.\(key)", "must be \(want.rows ? "rows" : "sum") of \(want.type.rawValue), got \(s.combine.rawValue) of \(s.type.rawValue)")
+            }
+            try s.validate(name, field: "statistics.\(key)", rows: items.count, nan: want.nan)
+        }
+        if let shuffles = arguments["shuffles"] {
+            guard let v = Int(shuffles), v >= 1, v <= Self.maxShuffles else {
+                throw fail("arguments.shuffles", "must be an integer in 1...\(Self.maxShuffles), got '\(shuffles.prefix(40))'")
+            }
         }
     }
 
@@ -241,7 +273,8 @@ extension Part {
 }
 
 extension PartStatistic {
-    func validate(_ name: String, field: String, rows: Int) throws {
+    /// `nan`: the analysis stores NaN as a value here (e.g. a skipped image); otherwise every float must be finite.
+    func validate(_ name: String, field: String, rows: Int, nan: Bool) throws {
         func fail(_ why: String) -> CoreError { CoreError("\(name): field \(field): \(why)") }
         guard shape.count <= 8 else { throw fail("rank \(shape.count) is more than 8") }
         var n = 1
@@ -266,9 +299,42 @@ extension PartStatistic {
             guard ints == nil else { throw fail("a float statistic holds ints") }
             guard let v = floats else { throw fail("floats are missing") }
             guard v.count == n else { throw fail("holds \(v.count) values, shape \(shape) declares \(n)") }
-            if finite ?? true, let i = v.firstIndex(where: { !$0.isFinite }) { throw fail("value [\(i)] is \(v[i]), not finite") }
+            if let i = v.firstIndex(where: { nan ? $0.isInfinite : !$0.isFinite }) { throw fail("value [\(i)] is \(v[i]), not finite") }
         }
     }
+}
+
+// MARK: - What each analysis holds
+
+/// The arguments and statistics of each mergeable analysis, and which statistics may hold
+/// NaN: decided here, by the analysis, never by the part.
+public enum PartSchema {
+    public struct Statistic { public let type: PartStatistic.Scalar; public let rows: Bool; public let nan: Bool }
+    public struct Analysis { public let arguments: [String]; public let optionalArguments: [String]; public let statistics: [String: Statistic] }
+
+    static func ints(_ keys: [String], rows: Bool = false) -> [String: Statistic] {
+        Dictionary(uniqueKeysWithValues: keys.map { ($0, Statistic(type: .int, rows: rows, nan: false)) })
+    }
+    static func floats(_ keys: [String], rows: Bool = false, nan: Bool = false) -> [String: Statistic] {
+        Dictionary(uniqueKeysWithValues: keys.map { ($0, Statistic(type: .float, rows: rows, nan: nan)) })
+    }
+
+    public static let analyses: [String: Analysis] = [
+        "identifiability": Analysis(arguments: ["mode", "label"], optionalArguments: [], statistics:
+            ints(["images", "correct", "identifiable_tokens", "images_with_identifiable", "cls_identifiable", "hist_cls", "hist_image",
+                  "block_increase", "attn_increase_cls", "attn_increase_image", "mlp_increase_cls", "mlp_increase_image",
+                  "m6_attn", "m6_mlp", "m6_prev", "m6_none"]).merging(floats(["sum_s_cls", "sum_s_image"])) { a, _ in a }),
+        "compare_random": Analysis(arguments: ["seed", "mode"], optionalArguments: [], statistics: ints(["ranks_trained", "ranks_random"], rows: true)),
+        "memories": Analysis(arguments: ["k", "seed", "shuffles", "mode", "random_classes", "random_classes_given"], optionalArguments: [], statistics:
+            ints(["agree", "agree_random", "tokens", "composed", "composed_total"]).merging(ints(["correct", "cls_agree"], rows: true)) { a, _ in a }),
+        "perturbation": Analysis(arguments: ["method", "order", "seeds"], optionalArguments: ["loss", "probes"], statistics: ints(["images", "correct"])),
+        "class_context": Analysis(arguments: ["shuffles", "seed", "masks"], optionalArguments: [], statistics:
+            floats(["s", "logit_change"], rows: true).merging(ints(["mask"], rows: true)) { a, _ in a }
+                .merging(floats(["removal"], rows: true, nan: true)) { a, _ in a }),   // nan: an image without class or context patches
+        "probes": Analysis(arguments: ["layer", "alpha", "solver", "tol"], optionalArguments: [], statistics:
+            ints(["n"]).merging(floats(["sum_x", "sum_y", "sum_yy", "xtx", "xty"])) { a, _ in a }),
+        "probe_evaluation": Analysis(arguments: ["layer", "probes"], optionalArguments: [], statistics: ints(["images", "probe_right", "lens_right"])),
+    ]
 }
 
 // MARK: - Merging
@@ -307,7 +373,7 @@ public enum PartMerge {
             }
             for (key, s) in p.statistics {
                 let f = first.statistics[key]!
-                let same = s.combine == f.combine && s.type == f.type && s.finite == f.finite
+                let same = s.combine == f.combine && s.type == f.type
                     && (s.combine == .sum ? s.shape == f.shape : Array(s.shape.dropFirst()) == Array(f.shape.dropFirst()))
                 if !same { throw CoreError("\(name) and \(firstName): statistics.\(key) differ in kind or shape (\(s.shape) vs \(f.shape))") }
             }
@@ -344,7 +410,7 @@ public enum PartMerge {
                         let v = p.statistics[key]!.floats!
                         for i in acc.indices { acc[i] += v[i] }
                     }
-                    if f.finite ?? true, let i = acc.firstIndex(where: { !$0.isFinite }) {
+                    if let i = acc.firstIndex(where: { !$0.isFinite }) {
                         throw CoreError("statistics.\(key)[\(i)] overflows to \(acc[i]) when the parts are added (\(parts.map(\.name).joined(separator: ", ")))")
                     }
                     s.floats = acc
@@ -417,7 +483,7 @@ extension Part {
         guard s.type == type, s.combine == (rows ? .rows : .sum), s.shape == full else {
             throw CoreError("\(name): field statistics.\(key): expected \(rows ? "rows" : "sum") of \(type.rawValue) with shape \(full), got \(s.combine.rawValue) of \(s.type.rawValue) with shape \(s.shape)")
         }
-        try s.validate(name, field: "statistics.\(key)", rows: items.count)
+        try s.validate(name, field: "statistics.\(key)", rows: items.count, nan: PartSchema.analyses[analysis]?.statistics[key]?.nan ?? false)
         return s
     }
 
