@@ -50,13 +50,25 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
             guard m.c.classToken else { throw RuntimeError("class_context compares against CLS: this model has no CLS token") }
             let batch = try a.int(nil, "batch", default: 32)
             let shuffles = try a.int(nil, "shuffles", default: 300)
+            guard shuffles >= 1, shuffles <= Part.maxShuffles else { throw RuntimeError("class_context: shuffles must be in 1...\(Part.maxShuffles), got \(shuffles)") }
+            try requireSharded(data, session: session, "class_context")
             let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0)))
             let N = m.c.numPatches, L = m.c.depth, P = m.c.numPrefixTokens, C = Double(m.c.numClasses)
             var given: Tensor?
-            // masks of this shard's images, or of the whole selection (rows picked by shard position)
+            var givenDigest = ""
+            // masks of the whole selection (rows picked by shard position), or, unsharded, of the images
             var maskRow: (Int) -> Int = { $0 }
             if let mv = try a.optionalTensor(nil, "masks") {
-                if let sh = data.shardSpec, sh.count > 1, mv.count == data.selected.count * N, data.selected.count != data.indices.count {
+                // the part records the masks' digest: shards that used other masks are not merged
+                var h = SHA256()
+                h.update("\(mv.shape);")
+                let c = mv.contiguous()
+                h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(c.pointer), count: c.count * MemoryLayout<Float>.size))
+                givenDigest = h.hexDigest()
+                if let sh = data.shardSpec, sh.count > 1 {
+                    guard mv.count == data.selected.count * N else {
+                        throw RuntimeError("class_context: in a sharded run (--shard \(sh.index)/\(sh.count)) masks must cover the whole selection, [\(data.selected.count), \(m.c.gridSize), \(m.c.gridSize)] (each shard takes its rows, and the parts check they used the same masks), got \(mv.shape)")
+                    }
                     given = try mv.reshaped([data.selected.count, N])
                     maskRow = { sh.index - 1 + $0 * sh.count }
                 } else {
@@ -134,12 +146,12 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
             }
             bar.finish()
             var args = ["shuffles": "\(shuffles)", "seed": "\(seed)"]
-            args["masks"] = given == nil ? "object_masks(threshold: \(threshold))" : "given"
-            let part = makePart("class_context", args, model: m, data: data, session: session,
+            args["masks"] = given == nil ? "object_masks(threshold: \(threshold))" : "given, sha256 \(givenDigest)"
+            let part = try makePart("class_context", args, model: m, data: data, session: session,
                                 statistics: ["s": .sums(sRows, shape: [total, L, N], rows: true),
                                              "logit_change": .sums(dRows, shape: [total, L, N], rows: true),
                                              "mask": .counts(maskRows, shape: [total, N], rows: true),
-                                             "removal": .sums(removalRows, shape: [total, 6], rows: true, finite: false)])
+                                             "removal": .sums(removalRows, shape: [total, 6], rows: true)])
             return try bridged { try PartResults.finish(part, name: "class_context") }
         },
     ]

@@ -81,12 +81,14 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
             let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: Int(truncatingIfNeeded: session.options.seed))))
             let batch = try a.int(nil, "batch", default: 32)
             let shuffles = try a.int(nil, "shuffles", default: 300)
+            guard shuffles >= 1, shuffles <= Part.maxShuffles else { throw RuntimeError("memories: shuffles must be in 1...\(Part.maxShuffles), got \(shuffles)") }
+            try requireSharded(data, session: session, "memories")
             let mode = try modeArg(a)
             let given = try randomClassesArg(a, classes: m.c.numClasses)
             let collector = try bridged { try MemoryCollector(model: m.model, k: k, seed: seed, randomClasses: given, mode: mode) }
             try data.forEachBatch(batch, model: m, label: "memories") { x, labels in try collector.add(images: x, labels: labels) }
             let s = collector.stats
-            let part = makePart("memories", ["k": "\(k)", "seed": "\(seed)", "shuffles": "\(shuffles)", "mode": mode.rawValue,
+            let part = try makePart("memories", ["k": "\(k)", "seed": "\(seed)", "shuffles": "\(shuffles)", "mode": mode.rawValue,
                                              "random_classes": s.randomClass.map(String.init).joined(separator: ","),
                                              "random_classes_given": given == nil ? "false" : "true"],
                                 model: m, data: data, session: session, statistics: s.partStatistics)

@@ -17,7 +17,7 @@ final class MetricsObject: DeclaredObject {
     var table: TableObject {
         let (cols, rows) = metrics.rows()
         return TableObject(columns: cols, rows: rows.map { r in r.enumerated().map { i, v in i == 0 ? .int(Int(v ?? 0)) : (v.map { .float($0) } ?? .nil) } },
-                           title: "\(label): \(metrics.images) images, top-1 \(String(format: "%.2f", metrics.accuracy))%, mode \(metrics.mode.rawValue) (rates in %, s = 1 - rank/C)")
+                           title: "\(label): \(metrics.images) images, top-1 \(String(format: "%.2f", metrics.accuracy))%, mode \(metrics.mode.rawValue) (rates in %, s = 1 - rank/C)\(part.map(coverage) ?? "")")
     }
 
     func describe() -> String { table.describe() }
@@ -88,9 +88,10 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
                "M1-M6 of Vilas et al. per block, streamed over a dataset: M1 % of image tokens whose true class is top-1 through the lens, M2 % of images with at least one, the mean class identifiability s of CLS and image tokens (M3), M4 % of image tokens whose true-class logit rose from the previous block, M5 the same for the attention and MLP outputs against the block input (CLS and image tokens), M6 % of tokens whose residual top-1 equals that of attn_out / mlp_out / the previous residual / none. `mode: \"paper\"` reproduces the authors' token set (token 0 dropped for every model). Returns mergeable metrics (print them, .table, .save(path)).") { a in
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            try requireSharded(data, session: session, "identifiability_metrics")
             let mode = try modeArg(a)
             let c = try collect(m, data, mode: mode, batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
-            let part = makePart("identifiability", ["mode": mode.rawValue, "label": m.c.architecture ?? "model"], model: m, data: data,
+            let part = try makePart("identifiability", ["mode": mode.rawValue, "label": m.c.architecture ?? "model"], model: m, data: data,
                                 session: session, statistics: c.metrics.partStatistics)
             return try bridged { try PartResults.finish(part, name: "identifiability_metrics") }
         },
@@ -98,6 +99,7 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
                "Class identifiability per block of the model against the same architecture with timm's random init (seeded): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code.") { a in
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            try requireSharded(data, session: session, "compare_random")
             let mode = try modeArg(a)
             let batch = try a.int(nil, "batch", default: 32)
             let seed = try a.int(nil, "seed", default: Int(truncatingIfNeeded: session.options.seed))
@@ -111,7 +113,7 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
                 for b in 0..<L { for i in 0..<n { for t in 0..<T { out[(i * L + b) * T + t] = Int(c.ranks[b][i * T + t]) } } }
                 return out
             }
-            let part = makePart("compare_random", ["seed": "\(seed)", "mode": mode.rawValue], model: m, data: data, session: session,
+            let part = try makePart("compare_random", ["seed": "\(seed)", "mode": mode.rawValue], model: m, data: data, session: session,
                                 statistics: ["ranks_trained": .counts(rows(trained), shape: [n, L, T], rows: true),
                                              "ranks_random": .counts(rows(baseline), shape: [n, L, T], rows: true)])
             return try bridged { try PartResults.finish(part, name: "compare_random") }

@@ -65,6 +65,7 @@ final class ProbesObject: DeclaredObject {
     /// Per block, per image, per position: does the probe predict the label? And the lens?
     func evaluate(_ data: DatasetObject, batch: Int) throws -> TableObject {
         try requireSolved()
+        try requireSharded(data, session: model.session, "probes.evaluate")
         let m = model
         let L = m.c.depth, T = m.c.numTokens, first = m.c.numPrefixTokens
         var probeRight = [[Int]](repeating: [Int](repeating: 0, count: T), count: L)
@@ -87,7 +88,7 @@ final class ProbesObject: DeclaredObject {
             }
             n += labels.count
         }
-        let part = makePart("probe_evaluation", ["layer": kind.shortName, "probes": weightDigest], model: m, data: data, session: m.session,
+        let part = try makePart("probe_evaluation", ["layer": kind.shortName, "probes": weightDigest], model: m, data: data, session: m.session,
                             statistics: ["images": .counts([n], shape: []),
                                          "probe_right": .counts(probeRight.flatMap { $0 }, shape: [L, T]),
                                          "lens_right": .counts(lensRight.flatMap { $0 }, shape: [L, T])])
@@ -200,7 +201,7 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
             // a sharded training set keeps its sufficient statistics as a part; one shard of several is not solved
             var part: Part?
             if train.sharded {
-                part = makePart("probes", ["layer": layer, "alpha": "\(alpha)", "solver": solverName, "tol": "\(tol)"], model: m, data: train,
+                part = try makePart("probes", ["layer": layer, "alpha": "\(alpha)", "solver": solverName, "tol": "\(tol)"], model: m, data: train,
                                 session: session, statistics: RidgeStats.partStatistics(stats))
             }
             let oneShard = (train.shardSpec?.count ?? 1) > 1

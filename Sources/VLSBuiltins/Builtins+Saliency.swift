@@ -56,6 +56,7 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
                "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or \"probe\" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
             let m = try a.model(0)
             let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
+            try requireSharded(data, session: session, "perturbation_test")
             let method = try a.string(nil, "method", default: "lens")
             let orderName = try a.string(nil, "order", default: "negative")
             guard let order = PerturbationCurve.Order(rawValue: orderName) else { throw RuntimeError("order must be \"negative\" or \"positive\"") }
@@ -93,8 +94,9 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             }
             var args = ["method": method, "order": order.rawValue, "seeds": "\(seeds)"]
             if method != "random" && method != "probe" { args["loss"] = try lossArg(a).rawValue }
-            if method == "probe", let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv { args["probes"] = p.describe() }
-            let part = makePart("perturbation", args, model: m, data: data, session: session,
+            // the probes by their weights' digest (a description does not tell two probe sets apart)
+            if method == "probe", let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv { args["probes"] = "\(p.describe()), sha256 \(p.weightDigest)" }
+            let part = try makePart("perturbation", args, model: m, data: data, session: session,
                                 statistics: ["images": .counts([curves.first?.images ?? 0], shape: []),
                                              "correct": .counts(curves.flatMap(\.correct), shape: [seeds, N - 1])])
             _ = total

@@ -14,15 +14,33 @@ extension DatasetObject {
     func partIdentity() -> Part.DatasetIdentity {
         var split: String?
         if name.hasPrefix("fashion-mnist/") { split = String(name.dropFirst("fashion-mnist/".count)) }
-        var digest: String?
-        if case .tensors(let x, let labels) = source {
-            var h = SHA256()
+        // the data's identity, so that parts of different data with the same name and size
+        // are refused: the bytes of in-memory sets, the file list of a folder
+        var h = SHA256()
+        switch source {
+        case .tensors(let x, let labels):
             h.update("\(x.shape);")
             let c = x.contiguous()
             h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(c.pointer), count: c.count * MemoryLayout<Float>.size))
             h.update(labels.map(String.init).joined(separator: ","))
-            digest = h.hexDigest()
+        case .idx(let d):
+            // the pixels are in memory already: their bytes, shape and the labels
+            h.update("idx \(d.images.shape);")
+            d.images.data.withUnsafeBytes { h.update($0) }
+            h.update(d.labels.map(String.init).joined(separator: ","))
+        case .folder(let f):
+            // every file (root-relative path, byte size, label) and the class names: reading
+            // every image's bytes in every shard would cost more than the analysis
+            h.update("folder classes \(f.classes.joined(separator: "\u{0}"));")
+            let root = f.root.hasSuffix("/") ? f.root : f.root + "/"
+            for e in f.entries {
+                let rel = e.path.hasPrefix(root) ? String(e.path.dropFirst(root.count)) : e.path
+                var st = stat()
+                let size = stat(e.path, &st) == 0 ? Int(st.st_size) : -1
+                h.update("\(rel)\u{0}\(size)\u{0}\(e.label)\n")
+            }
         }
+        let digest: String? = h.hexDigest()
         return Part.DatasetIdentity(name: name, split: split, size: sourceSize, selection: selection.joined(separator: "."),
                                     selected: selected.count, digest: digest)
     }
@@ -30,16 +48,25 @@ extension DatasetObject {
 
 /// A part of `analysis` over `data` (its shard, 1/1 when not sharded) for model `m`.
 func makePart(_ analysis: String, _ arguments: [String: String], model m: ModelObject, data: DatasetObject,
-              session: Session, statistics: [String: PartStatistic]) -> Part {
+              session: Session, statistics: [String: PartStatistic]) throws -> Part {
+    try requireSharded(data, session: session, analysis)
     let identity = Part.ModelIdentity(sha256: m.model.weightDigest, config: m.model.partConfig, summary: m.c.summary, seed: session.options.seed)
     return Part(analysis: analysis, arguments: arguments, shard: data.shardSpec ?? (1, 1),
                 dataset: data.partIdentity(), model: identity, statistics: statistics)
 }
 
+/// Under `vls run --shard K/N` (N > 1) an analysis over a dataset not marked `sharded: true`
+/// would do all the work in every shard and write N copies of one result: an error, before
+/// the work (each analysis calls this first) and again before a part is made.
+func requireSharded(_ data: DatasetObject, session: Session, _ analysis: String) throws {
+    guard let sh = session.options.shard, sh.count > 1, data.shardSpec == nil else { return }
+    throw RuntimeError("\(analysis): vls run --shard \(sh.index)/\(sh.count) is given, but this dataset (\(data.name), \(data.indices.count) images) is not sharded: every shard would repeat all of it. Mark the analysis set dataset(..., sharded: true) (README: Scaling out), or run without --shard")
+}
+
 /// A note for titles when a result covers only some shards.
 func coverage(_ p: Part) -> String {
     if p.missingShards.isEmpty { return "" }
-    return ", shards \(PartMerge.ranges(p.shards)) of \(p.shardCount) (missing \(PartMerge.ranges(p.missingShards)))"
+    return ", PARTIAL: shards \(PartMerge.ranges(p.shards)) of \(p.shardCount) (missing \(PartMerge.ranges(p.missingShards)))"
 }
 
 enum PartResults {
@@ -65,10 +92,17 @@ enum PartResults {
     static func write(_ p: Part, to path: String) throws {
         if path.hasSuffix(".csv") {
             let v = try finish(p, name: "the merged result")
+            // a partial merge says so in every row: columns shards and missing_shards
+            func marked(_ t: TableObject) -> TableObject {
+                guard !p.missingShards.isEmpty else { return t }
+                let given = "\(PartMerge.ranges(p.shards)) of \(p.shardCount)", missing = PartMerge.ranges(p.missingShards)
+                return TableObject(columns: t.columns + ["partial_shards", "missing_shards"],
+                                   rows: t.rows.map { $0 + [.string(given), .string(missing)] }, title: t.title)
+            }
             switch v {
-            case .object(let t as TableObject): try t.save(to: path)
-            case .object(let m as MetricsObject): try m.table.save(to: path)
-            case .object(let o as PerturbationObject): try o.table.save(to: path)
+            case .object(let t as TableObject): try marked(t).save(to: path)
+            case .object(let m as MetricsObject): try marked(m.table).save(to: path)
+            case .object(let o as PerturbationObject): try marked(o.table).save(to: path)
             case .nil: throw CoreError("\(path): merged probe statistics are solved with the model: write the merged part (.json) and read it with load_part(path, model: m)")
             default: throw CoreError("\(path): a \(p.analysis) result has several tables; write the merged part (.json) and read it with load_part")
             }
@@ -133,8 +167,8 @@ enum PartResults {
     static func memories(_ p: Part, name: String) throws -> TableObject {
         let classToken = try p.config("class_token", name: name) != 0
         let s = try MemoryStats(part: p, name: name, hasCls: classToken)
-        guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 0, shuffles <= 1 << 24 else {
-            throw CoreError("\(name): field arguments.shuffles must be an integer in 0...\(1 << 24)")
+        guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 1, shuffles <= Part.maxShuffles else {
+            throw CoreError("\(name): field arguments.shuffles must be an integer in 1...\(Part.maxShuffles)")
         }
         guard let seed = UInt64(try p.argument("seed", name: name)) else { throw CoreError("\(name): field arguments.seed must be an unsigned integer") }
         let given = p.arguments["random_classes_given"] == "true"
@@ -193,6 +227,7 @@ enum PartResults {
         }
         let method = try p.argument("method", name: name), order = try p.argument("order", name: name)
         let images = try p.ints("images", shape: [], name: name)[0]
+        guard images == p.items.count else { throw CoreError("\(name): field statistics.images is \(images), but the part covers \(p.items.count) images (items)") }
         let correct = try p.ints("correct", shape: [seeds, N - 1], name: name)
         if let i = correct.firstIndex(where: { $0 > images }) { throw CoreError("\(name): field statistics.correct[\(i)] exceeds statistics.images (\(images))") }
         let acc = (0..<(N - 1)).map { k in (0..<seeds).map { Double(correct[$0 * (N - 1) + k]) / Double(max(images, 1)) }.reduce(0, +) / Double(seeds) }
@@ -231,6 +266,11 @@ enum PartResults {
             throw CoreError("\(name): field statistics.n[\(i)] is \(n[i]), not the \(p.items.count) images the part covers")
         }
         guard let model else { return .nil }   // vls merge: checked, solved when loaded with the model
+        // probes from some of the shards are other probes (fit to part of the data), not an
+        // approximation of the run's: refused, as the probes of one shard are in the run itself
+        guard p.missingShards.isEmpty else {
+            throw CoreError("\(name): holds the probe statistics of shards \(PartMerge.ranges(p.shards)) of \(p.shardCount) only (missing \(PartMerge.ranges(p.missingShards))): probes are solved from the statistics of every shard; merge all \(p.shardCount) parts with vls merge and load the merged file")
+        }
         guard model.model.weightDigest == p.model.sha256 else {
             throw CoreError("\(name): the probes were trained on another model (weights sha256 \(p.model.sha256.prefix(12)), this model \(model.model.weightDigest.prefix(12)))")
         }
@@ -250,6 +290,7 @@ enum PartResults {
         guard first < T else { throw CoreError("\(name): field model.config.prefix_tokens must be below tokens") }
         let layer = try p.argument("layer", name: name)
         let n = try p.ints("images", shape: [], name: name)[0]
+        guard n == p.items.count else { throw CoreError("\(name): field statistics.images is \(n), but the part covers \(p.items.count) images (items)") }
         let probeRight = try p.ints("probe_right", shape: [L, T], name: name), lensRight = try p.ints("lens_right", shape: [L, T], name: name)
         if let i = (probeRight + lensRight).firstIndex(where: { $0 > n }) {
             throw CoreError("\(name): field statistics.\(i < probeRight.count ? "probe_right" : "lens_right"): a count exceeds statistics.images (\(n))")
@@ -274,12 +315,15 @@ enum PartResults {
 
     static func classContext(_ p: Part, name: String) throws -> Value {
         let L = try p.config("depth", name: name), N = try p.config("patches", name: name)
-        guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 0, shuffles <= 1 << 24 else {
-            throw CoreError("\(name): field arguments.shuffles must be an integer in 0...\(1 << 24)")
+        guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 1, shuffles <= Part.maxShuffles else {
+            throw CoreError("\(name): field arguments.shuffles must be an integer in 1...\(Part.maxShuffles)")
         }
         guard let seed = UInt64(try p.argument("seed", name: name)) else { throw CoreError("\(name): field arguments.seed must be an unsigned integer") }
         let n = p.items.count
         let s = try p.floats("s", shape: [L, N], rows: true, name: name)
+        if let i = s.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+            throw CoreError("\(name): field statistics.s[\(i / (L * N)), \((i / N) % L), \(i % N)] is \(s[i]), not in 0...1 (s = 1 - rank/classes)")
+        }
         let d = try p.floats("logit_change", shape: [L, N], rows: true, name: name)
         let mask = try p.ints("mask", shape: [N], rows: true, name: name)
         guard mask.allSatisfy({ $0 <= 1 }) else { throw CoreError("\(name): field statistics.mask must hold 0 or 1") }
@@ -305,12 +349,16 @@ enum PartResults {
         }
         func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
         var idRows: [[Value]] = [], lcRows: [[Value]] = []
+        // no class or no context tokens (an empty shard, or masks of one kind): no test, nil
+        func test(_ a: [Double], _ b: [Double], seed: UInt64) throws -> [Value] {
+            guard !a.isEmpty, !b.isEmpty else { return [.nil, .nil] }
+            let t = try Stats.permutationTest(a, b, shuffles: shuffles, seed: seed)
+            return [.float(t.difference), .float(t.pValue)]
+        }
         for b in 0..<L {
-            let t = try Stats.permutationTest(sClass[b], sContext[b], shuffles: shuffles, seed: seed &+ UInt64(b))
-            idRows.append([.int(b + 1), .float(mean(sClass[b])), .float(mean(sContext[b])), .float(t.difference), .float(t.pValue)])
+            idRows.append([.int(b + 1), .float(mean(sClass[b])), .float(mean(sContext[b]))] + (try test(sClass[b], sContext[b], seed: seed &+ UInt64(b))))
             if b >= 1 {
-                let u = try Stats.permutationTest(dClass[b], dContext[b], shuffles: shuffles, seed: seed &+ UInt64(100 + b))
-                lcRows.append([.int(b + 1), .float(mean(dClass[b])), .float(mean(dContext[b])), .float(u.difference), .float(u.pValue)])
+                lcRows.append([.int(b + 1), .float(mean(dClass[b])), .float(mean(dContext[b]))] + (try test(dClass[b], dContext[b], seed: seed &+ UInt64(100 + b))))
             }
         }
         let names = ["unperturbed: CLS", "unperturbed: class tokens", "unperturbed: context tokens",
@@ -338,6 +386,12 @@ extension Builtins {
     @discardableResult
     public static func mergeParts(_ paths: [String], output: String, partial: Bool = false) throws -> String {
         guard !paths.isEmpty else { throw CoreError("no part files given") }
+        // as cp and mv: the output's folder must exist (a typo is not a new folder)
+        let folder = (output as NSString).deletingLastPathComponent
+        var isDir: ObjCBool = false
+        if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) && isDir.boolValue) {
+            throw CoreError("-o \(output): the folder \(folder) does not exist (vls merge creates no folders; mkdir -p \(folder) first)")
+        }
         var seen: [String: String] = [:]   // "dev:ino" -> path
         func key(_ path: String) -> String? {
             var st = stat()
