@@ -457,6 +457,37 @@ final class ShardMergeTests: XCTestCase {
         XCTAssertEqual(try PartFile.read(dir + "/all.json").items, [0, 1, 2, 3, 4])
     }
 
+    /// Probe sufficient statistics: merged = unsharded to 1e-9 relative (each element) with
+    /// batch: 1; with batches, within float32 rounding of the activations (README: the
+    /// forward pass's sgemm rounds by batch size; the sums themselves are double).
+    func testProbeStatisticsMergePrecision() throws {
+        func src(_ out: String, _ batch: Int) -> String {
+            """
+            m = load("Tests/Fixtures/models/standard")
+            data = dataset(images: randn(9, 3, 32, 32, seed: 5), labels: tensor([0, 1, 2, 3, 4, 5, 6, 7, 8]), sharded: true).take(8)
+            probes(m, data, alpha: 0.5, batch: \(batch)).save("\(out)")
+            """
+        }
+        for batch in [1, 3] {
+            try runScript(src(dir + "/full.json", batch), shard: nil)
+            for k in 1...3 { try runScript(src(dir + "/p\(k).json", batch), shard: (k, 3)) }
+            try Builtins.mergeParts((1...3).map { dir + "/p\($0).json" }, output: dir + "/m.json")
+            let full = try PartFile.read(dir + "/full.json"), merged = try PartFile.read(dir + "/m.json")
+            XCTAssertEqual(merged.statistics["n"]?.ints, full.statistics["n"]?.ints)
+            for key in ["sum_x", "sum_y", "sum_yy", "xtx", "xty"] {
+                let a = try XCTUnwrap(merged.statistics[key]?.floats), b = try XCTUnwrap(full.statistics[key]?.floats)
+                let scale = b.map(abs).max() ?? 1
+                for (x, y) in zip(a, b) {
+                    if batch == 1 {
+                        XCTAssertEqual(x, y, accuracy: 1e-9 * abs(y), "\(key), batch 1")
+                    } else {
+                        XCTAssertEqual(x, y, accuracy: 1e-5 * scale, "\(key), batch 3")   // measured 6e-7
+                    }
+                }
+            }
+        }
+    }
+
     /// SHA-256 against known vectors and the system's sha256sum.
     func testSHA256() throws {
         XCTAssertEqual(SHA256.hex(Array("".utf8)), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
