@@ -86,6 +86,9 @@ variant("perturbation-images.json", lambda p: S(p)["images"].update(ints=[1]), "
 def finite_false(p):
     S(p)["sum_s_cls"]["floats"][0] = float("nan"); S(p)["sum_s_cls"]["finite"] = False
 variant("finite-false.json", finite_false, "hostile/finite-false.json: field statistics.sum_s_cls: unknown field 'finite'")
+variant("context-removal-nan.json", lambda p: S(p)["removal"]["floats"].__setitem__(0, float("nan")), "field statistics.removal[0]: holds NaN beside rates", base=ctx)
+f = write("escaped-nan.json", None, raw=json.dumps(p1, sort_keys=True).replace('"sum_s_cls": {"combine": "sum", "floats": [', '"sum_s_cls": {"combine": "sum", "floats": ["\\u006ean", ', 1))
+case("escaped-nan.json", [f], "field statistics.sum_s_cls.floats[0]: expected a number, got the string \"nan\"")
 variant("context-s-nan.json", lambda p: S(p)["s"]["floats"].__setitem__(0, float("nan")), "field statistics.s: value [0] is nan, not finite", base=ctx)
 # merge runs the permutation tests: a part cannot ask for hours of them
 variant("shuffles-huge.json", lambda p: p["arguments"].update(shuffles="16777216"), "hostile/shuffles-huge.json: field arguments.shuffles: must be an integer in 1...100000", base=mem)

@@ -331,6 +331,18 @@ enum PartResults {
         if let i = removal.firstIndex(where: { $0.isInfinite || (!$0.isNaN && ($0 < 0 || $0 > 100)) }) {
             throw CoreError("\(name): field statistics.removal[\(i)] must be a percentage (or nan for a skipped image), got \(removal[i])")
         }
+        // an image has removal rates exactly when it has class and context patches
+        for i in 0..<n {
+            let kinds = Set(mask[(i * N)..<((i + 1) * N)])
+            let row = removal[(i * 6)..<((i + 1) * 6)]
+            let skipped = row.allSatisfy(\.isNaN)
+            guard skipped || !row.contains(where: \.isNaN) else {
+                throw CoreError("\(name): field statistics.removal[\(i)]: holds NaN beside rates (an image is either measured or skipped)")
+            }
+            guard skipped == (kinds.count < 2) else {
+                throw CoreError("\(name): field statistics.removal[\(i)]: \(skipped ? "NaN (skipped)" : "rates") for an image whose mask has \(kinds.count < 2 ? "no class or no context patches" : "both class and context patches")")
+            }
+        }
         var sClass = [[Double]](repeating: [], count: L), sContext = sClass, dClass = sClass, dContext = sClass
         var rem = [[Double]](repeating: [], count: 6)
         for i in 0..<n {

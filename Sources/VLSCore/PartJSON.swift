@@ -139,8 +139,10 @@ public enum PartJSON {
                 skipSpace()
                 guard let c = peek else { throw error("unexpected end of the file in an array") }
                 if c == UInt8(ascii: "\"") {
+                    let at = pos
                     let s = try string()
-                    guard s == "nan" || s == "inf" || s == "-inf" else {
+                    // exactly these bytes, no escapes (the number reader looks at the raw text)
+                    guard (s == "nan" || s == "inf" || s == "-inf"), pos - at == s.utf8.count + 2 else {
                         throw SyntaxError(message: "field \(path)[\(count)]: expected a number, got the string \"\(s.prefix(40))\"")
                     }
                 } else if c == UInt8(ascii: "-") || (c >= 48 && c <= 57) {
