@@ -419,14 +419,42 @@ extension Builtins {
             if let other = seen[k] { throw CoreError("\(p) and \(other) are the same file, given twice") }
             seen[k] = p
         }
-        let parts = try paths.map { (name: $0, part: try PartFile.read($0)) }
-        // one run's partition, then each part's statistics must make a result of its analysis (errors name the part)
-        let merged = try PartMerge.merge(parts, partial: partial)
-        for (name, p) in parts { _ = try PartResults.finish(p, name: name) }
+        // One part at a time: each is read, checked against the parts before it (one run's
+        // partition; errors name both parts), its statistics must make a result of its
+        // analysis, and, when all its statistics are sums, it is added to the running total
+        // and dropped, so N parts of sums take the memory of two, not N. Per-image rows
+        // are kept until the end (all of them together are at most one part's cap).
+        var total: (name: String, part: Part)?
+        var held: [(name: String, part: Part)] = []
+        var owner: [Int: String] = [:]
+        for path in paths {
+            let p = try PartFile.read(path)
+            if let (firstName, first) = total ?? held.first {
+                try PartMerge.checkSameRun((firstName, first), (path, p))
+                for k in p.shards { if let other = owner[k] { throw CoreError("shard \(k)/\(p.shardCount) is given twice: in \(other) and in \(path)") } }
+                if !held.isEmpty {
+                    held.append((path, p))
+                } else {
+                    total = (firstName, try PartMerge.merge([(firstName, first), (path, p)], partial: true))
+                }
+            } else if p.statistics.values.contains(where: { $0.combine == .rows }) {
+                held.append((path, p))
+            } else {
+                total = (path, p)
+            }
+            for k in p.shards { owner[k] = path }
+            _ = try PartResults.finish(p, name: path)
+        }
+        let merged: Part
+        if let total {
+            merged = try PartMerge.merge([total], partial: partial)   // the missing-shard check
+        } else {
+            merged = try PartMerge.merge(held, partial: partial)
+        }
         _ = try PartResults.finish(merged, name: "the merged result")   // the result must build
         try PartResults.write(merged, to: output)
         let missing = merged.missingShards.isEmpty ? "" : "; missing shards \(PartMerge.ranges(merged.missingShards)) (recorded in the result)"
-        return "merged \(parts.count) part\(parts.count == 1 ? "" : "s") of \(merged.analysis): shards \(PartMerge.ranges(merged.shards)) of \(merged.shardCount), \(merged.items.count) of \(merged.dataset.selected) images\(missing) -> \(output)"
+        return "merged \(paths.count) part\(paths.count == 1 ? "" : "s") of \(merged.analysis): shards \(PartMerge.ranges(merged.shards)) of \(merged.shardCount), \(merged.items.count) of \(merged.dataset.selected) images\(missing) -> \(output)"
     }
 
     /// Kept for callers of the first version.

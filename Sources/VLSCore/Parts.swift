@@ -348,34 +348,10 @@ public enum PartMerge {
         var owner: [Int: String] = [:]
         for k in first.shards { owner[k] = firstName }
         for (name, p) in parts.dropFirst() {
-            func differ(_ what: String, _ a: String, _ b: String) -> CoreError {
-                CoreError("\(name) and \(firstName) are parts of different runs: \(what) \(b) vs \(a)")
-            }
-            if p.analysis != first.analysis { throw differ("analysis", first.analysis, p.analysis) }
-            if p.arguments != first.arguments { throw differ("arguments", describe(first.arguments), describe(p.arguments)) }
-            if p.model.sha256 != first.model.sha256 { throw differ("model (weights sha256)", String(first.model.sha256.prefix(12)), String(p.model.sha256.prefix(12))) }
-            if p.model.config != first.model.config || p.model.summary != first.model.summary { throw differ("model config", first.model.summary, p.model.summary) }
-            if p.model.seed != first.model.seed { throw differ("seed", "\(first.model.seed)", "\(p.model.seed)") }
-            if p.dataset.name != first.dataset.name || p.dataset.split != first.dataset.split || p.dataset.size != first.dataset.size
-                || p.dataset.digest != first.dataset.digest {
-                throw differ("dataset", "\(first.dataset.name) (\(first.dataset.size) images)", "\(p.dataset.name) (\(p.dataset.size) images)")
-            }
-            if p.dataset.selection != first.dataset.selection || p.dataset.selected != first.dataset.selected {
-                throw differ("selection", "'\(first.dataset.selection)' (\(first.dataset.selected) images)", "'\(p.dataset.selection)' (\(p.dataset.selected) images)")
-            }
-            if p.shardCount != first.shardCount { throw differ("shard count", "\(first.shardCount)", "\(p.shardCount)") }
+            try checkSameRun((firstName, first), (name, p))
             for k in p.shards {
                 if let other = owner[k] { throw CoreError("shard \(k)/\(p.shardCount) is given twice: in \(other) and in \(name)") }
                 owner[k] = name
-            }
-            if Set(p.statistics.keys) != Set(first.statistics.keys) {
-                throw CoreError("\(name) and \(firstName) hold different statistics (\(p.statistics.keys.sorted()) vs \(first.statistics.keys.sorted()))")
-            }
-            for (key, s) in p.statistics {
-                let f = first.statistics[key]!
-                let same = s.combine == f.combine && s.type == f.type
-                    && (s.combine == .sum ? s.shape == f.shape : Array(s.shape.dropFirst()) == Array(f.shape.dropFirst()))
-                if !same { throw CoreError("\(name) and \(firstName): statistics.\(key) differ in kind or shape (\(s.shape) vs \(f.shape))") }
             }
         }
         let n = first.shardCount
@@ -443,6 +419,37 @@ public enum PartMerge {
         }
         try out.validate("the merged result")
         return out
+    }
+
+    /// Refuses two parts of different runs (analysis, arguments, model, seed, dataset,
+    /// selection, shard count, statistics' kinds and shapes), naming both.
+    public static func checkSameRun(_ a: (name: String, part: Part), _ b: (name: String, part: Part)) throws {
+        let (firstName, first) = a, (name, p) = b
+        func differ(_ what: String, _ a: String, _ b: String) -> CoreError {
+            CoreError("\(name) and \(firstName) are parts of different runs: \(what) \(b) vs \(a)")
+        }
+        if p.analysis != first.analysis { throw differ("analysis", first.analysis, p.analysis) }
+        if p.arguments != first.arguments { throw differ("arguments", describe(first.arguments), describe(p.arguments)) }
+        if p.model.sha256 != first.model.sha256 { throw differ("model (weights sha256)", String(first.model.sha256.prefix(12)), String(p.model.sha256.prefix(12))) }
+        if p.model.config != first.model.config || p.model.summary != first.model.summary { throw differ("model config", first.model.summary, p.model.summary) }
+        if p.model.seed != first.model.seed { throw differ("seed", "\(first.model.seed)", "\(p.model.seed)") }
+        if p.dataset.name != first.dataset.name || p.dataset.split != first.dataset.split || p.dataset.size != first.dataset.size
+            || p.dataset.digest != first.dataset.digest {
+            throw differ("dataset", "\(first.dataset.name) (\(first.dataset.size) images)", "\(p.dataset.name) (\(p.dataset.size) images)")
+        }
+        if p.dataset.selection != first.dataset.selection || p.dataset.selected != first.dataset.selected {
+            throw differ("selection", "'\(first.dataset.selection)' (\(first.dataset.selected) images)", "'\(p.dataset.selection)' (\(p.dataset.selected) images)")
+        }
+        if p.shardCount != first.shardCount { throw differ("shard count", "\(first.shardCount)", "\(p.shardCount)") }
+        if Set(p.statistics.keys) != Set(first.statistics.keys) {
+            throw CoreError("\(name) and \(firstName) hold different statistics (\(p.statistics.keys.sorted()) vs \(first.statistics.keys.sorted()))")
+        }
+        for (key, s) in p.statistics {
+            let f = first.statistics[key]!
+            let same = s.combine == f.combine && s.type == f.type
+                && (s.combine == .sum ? s.shape == f.shape : Array(s.shape.dropFirst()) == Array(f.shape.dropFirst()))
+            if !same { throw CoreError("\(name) and \(firstName): statistics.\(key) differ in kind or shape (\(s.shape) vs \(f.shape))") }
+        }
     }
 
     static func describe(_ a: [String: String]) -> String {
