@@ -13,6 +13,11 @@ import Foundation
 public enum PartJSON {
     /// Deepest nesting a part needs is 4; anything deeper is refused (no stack overflow).
     static let maxDepth = 16
+    /// Most fields of one object (a part's largest has about 20): the tree's nodes are
+    /// bounded, so a file of millions of tiny fields cannot take many times its size.
+    static let maxFields = 1000
+    /// Most fields of all objects together (a part has a few hundred).
+    static let maxTotalFields = 10_000
 
     public indirect enum Node {
         case object(Object)
@@ -66,6 +71,7 @@ public enum PartJSON {
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var pos: Int
+        var fields = 0
 
         func error(_ what: String) -> SyntaxError {
             // line and column for a person to find it
@@ -113,6 +119,13 @@ public enum PartJSON {
                 guard peek == UInt8(ascii: "\"") else { throw error("expected a field name in quotes") }
                 let key = try string()
                 let field = path.isEmpty ? key : path + "." + key
+                guard members.count < PartJSON.maxFields else {
+                    throw SyntaxError(message: "field \(path.isEmpty ? "the top level" : String(path.prefix(200))) has more than \(PartJSON.maxFields) fields")
+                }
+                fields += 1
+                guard fields <= PartJSON.maxTotalFields else {
+                    throw SyntaxError(message: "more than \(PartJSON.maxTotalFields) fields in all (a part has a few hundred)")
+                }
                 guard seen.insert(key).inserted else {
                     throw SyntaxError(message: "field \(field.prefix(200)) is given twice (duplicate key)")
                 }
