@@ -134,9 +134,9 @@ struct ForwardPass {
 
     // MARK: - Blocks
 
+    /// Block `i` on the residual stream: pre-norm (timm's `Block`) or post-norm
+    /// (`ResPostBlock`).
     mutating func block(_ i: Int) throws {
-        let bw = w.blocks[i]
-        let rows = B * T
         let btd = [B, T, D]
         try visit(.residPre, block: i, x, shape: btd)
         if let record {
@@ -144,41 +144,57 @@ struct ForwardPass {
             record.blocks.append(BlockTape(x: input, q: input, k: input, v: input, softmax: input, pattern: input,
                                            proj: nil, mid: input, mlpPre: input, fc2: nil))
         }
+        if c.postNorm { try postNormBlock(i) } else { try preNormBlock(i) }
+    }
+
+    /// x = x + ls1(attn(norm1(x))); x = x + ls2(mlp(norm2(x))).
+    func preNormBlock(_ i: Int) throws {
+        let bw = w.blocks[i]
+        let rows = B * T, btd = [B, T, D]
         let h = buf("h", rows * D)
         let attnOut = buf("attn_out", rows * D)
-        if c.postNorm {
-            try attention(i, input: x, out: attnOut)
-            if let record { record.blocks[i].proj = snapshot(attnOut, btd) }
-            let tmp = buf("h", rows * D)
-            Kernels.layerNorm(attnOut, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: tmp)
-            attnOut.update(from: tmp, count: rows * D)
-        } else {
-            Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: h)
-            try visit(.ln1, block: i, h, shape: btd)
-            try attention(i, input: h, out: attnOut)
-            if let ls = bw.ls1 { scaleColumns(attnOut, rows: rows, gamma: ls.pointer) }
-        }
-        try visit(.attnOut, block: i, attnOut, shape: btd)
-        add(into: x, attnOut, rows * D)
-        try visit(.residMid, block: i, x, shape: btd)
-        if let record { record.blocks[i].mid = snapshot(x, btd) }
+        Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: h)
+        try visit(.ln1, block: i, h, shape: btd)
+        try attention(i, input: h, out: attnOut)
+        if let ls = bw.ls1 { scaleColumns(attnOut, rows: rows, gamma: ls.pointer) }
+        try residualAdd(attnOut, out: .attnOut, then: .residMid, block: i)
 
         let mlpOut = buf("mlp_out", rows * D)
-        if c.postNorm {
-            try mlp(i, input: x, out: mlpOut)
-            if let record { record.blocks[i].fc2 = snapshot(mlpOut, btd) }
-            let tmp = buf("h", rows * D)
-            Kernels.layerNorm(mlpOut, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: tmp)
-            mlpOut.update(from: tmp, count: rows * D)
-        } else {
-            Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: h)
-            try visit(.ln2, block: i, h, shape: btd)
-            try mlp(i, input: h, out: mlpOut)
-            if let ls = bw.ls2 { scaleColumns(mlpOut, rows: rows, gamma: ls.pointer) }
-        }
-        try visit(.mlpOut, block: i, mlpOut, shape: btd)
-        add(into: x, mlpOut, rows * D)
-        try visit(.residPost, block: i, x, shape: btd)
+        Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: h)
+        try visit(.ln2, block: i, h, shape: btd)
+        try mlp(i, input: h, out: mlpOut)
+        if let ls = bw.ls2 { scaleColumns(mlpOut, rows: rows, gamma: ls.pointer) }
+        try residualAdd(mlpOut, out: .mlpOut, then: .residPost, block: i)
+    }
+
+    /// x = x + norm1(attn(x)); x = x + norm2(mlp(x)).
+    func postNormBlock(_ i: Int) throws {
+        let bw = w.blocks[i]
+        let rows = B * T, btd = [B, T, D]
+        let h = buf("h", rows * D)
+        let attnOut = buf("attn_out", rows * D)
+        try attention(i, input: x, out: attnOut)
+        if let record { record.blocks[i].proj = snapshot(attnOut, btd) }
+        Kernels.layerNorm(attnOut, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: h)
+        attnOut.update(from: h, count: rows * D)
+        try residualAdd(attnOut, out: .attnOut, then: .residMid, block: i)
+
+        let mlpOut = buf("mlp_out", rows * D)
+        try mlp(i, input: x, out: mlpOut)
+        if let record { record.blocks[i].fc2 = snapshot(mlpOut, btd) }
+        Kernels.layerNorm(mlpOut, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: h)
+        mlpOut.update(from: h, count: rows * D)
+        try residualAdd(mlpOut, out: .mlpOut, then: .residPost, block: i)
+    }
+
+    /// Visits a branch output at `out`, adds it to the residual stream and visits the
+    /// stream at `then` (resid_mid is recorded for the backward).
+    func residualAdd(_ branch: UnsafeMutablePointer<Float>, out: HookPoint.Kind, then: HookPoint.Kind, block i: Int) throws {
+        let btd = [B, T, D]
+        try visit(out, block: i, branch, shape: btd)
+        add(into: x, branch, B * T * D)
+        try visit(then, block: i, x, shape: btd)
+        if then == .residMid, let record { record.blocks[i].mid = snapshot(x, btd) }
     }
 
     /// Multi-head self-attention of `input` [B, T, D] into `out` [B, T, D] (after proj).
