@@ -1,7 +1,7 @@
 import Foundation
 
 /// The class-embedding lens: any residual-space vector through the model's final norm and
-/// classifier head, token by token (Vilas et al. 2023, method.md section 1).
+/// classifier head, token by token (Vilas et al. 2023, Docs/method.md#the-class-embedding-lens).
 extension ViT {
     /// Which classifier a distilled model projects through.
     public enum HeadChoice: String, Sendable { case mean, cls, dist }
@@ -222,7 +222,7 @@ extension ViT {
     }
 
     /// Raw value projection W_h · W (no norm, no bias) for value vectors as columns of
-    /// `values` [D, n]: [C, n] (method.md section 3).
+    /// `values` [D, n]: [C, n] (Docs/method.md#key-value-memories).
     public func projectValues(_ values: Tensor) throws -> Tensor {
         guard values.rank == 2, values.shape[0] == config.width else {
             throw CoreError("projectValues: expected [\(config.width), n], got \(values.shape)")
@@ -235,7 +235,7 @@ extension ViT {
     }
 }
 
-/// Ranks and identifiability of classes in lens logits (method.md section 2).
+/// Ranks and identifiability of classes in lens logits (Docs/method.md#ranks-and-identifiability).
 public enum LensMath {
     /// r(h, c): the number of classes with a strictly larger logit than class c (0 = top-1).
     /// `logits` [..., C]; `classes` broadcast against the leading shape (one class per row,

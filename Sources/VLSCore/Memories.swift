@@ -1,6 +1,6 @@
 import Foundation
 
-/// Key-value memories of the MLP and attention sublayers (method.md section 3).
+/// Key-value memories of the MLP and attention sublayers (Docs/method.md#key-value-memories).
 ///
 /// MLP: keys are fc1's outputs before the activation (one coefficient per hidden unit),
 /// value j is column j of fc2.weight. Attention: keys are the concatenated per-head
