@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VLSFiles
 
 /// Runs vls programs. One interpreter is one session: globals persist between `run` calls
 /// (the REPL), natives are installed with `define`, output goes through `output`.
@@ -427,7 +428,11 @@ public final class Interpreter {
         if let m = modules[path] { return m }
         if loading.contains(path) { throw Diagnostic(message: "circular import of '\(name)'", file: file, location: loc) }
         if source == nil {
-            guard let text = readTextFile(path) else {
+            let text: String?
+            do { text = try readTextFile(path) } catch let e as FileError {
+                throw Diagnostic(message: "cannot import '\(name)': \(e.message)", file: file, location: loc)
+            }
+            guard let text else {
                 throw Diagnostic(message: "cannot import '\(name)': no stdlib module of that name and no file '\(path)'", file: file, location: loc)
             }
             source = text
@@ -490,18 +495,10 @@ final class ModuleObject: VLSObject {
     var memberNames: [String] { scope.cells.values.filter(isOwn).map(\.name).sorted() }
 }
 
-func readTextFile(_ path: String) -> String? {
-    guard let fp = fopen(path, "rb") else { return nil }
-    defer { fclose(fp) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, fp)
-        if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
-        if n < buf.count { break }
-    }
-    if ferror(fp) != 0 { return nil }
-    return String(decoding: bytes, as: UTF8.self)
+/// A source file's text, or nil when it does not exist (`Files.readFile`: unreadable
+/// files, folders and FIFOs throw a `FileError` naming the file).
+func readTextFile(_ path: String) throws -> String? {
+    try Files.readFile(path).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// Runs `work` on a thread with a 512 MB stack, so deep recursion in scripts ends in a

@@ -135,8 +135,13 @@ public final class ReplSession {
             interpreter.output("time: \(Format.fixed(dt * 1000, 3)) ms\n")
         case "load":
             if arg.isEmpty { errorOutput("error: usage: :load FILE\n"); return true }
-            guard let text = readTextFile(arg) else {
-                errorOutput("error: cannot read '\(arg)'\n")
+            let text: String?
+            do { text = try readTextFile(arg) } catch {
+                errorOutput("error: \(error)\n")
+                return true
+            }
+            guard let text else {
+                errorOutput("error: cannot read '\(arg)': no such file\n")
                 return true
             }
             evaluate(text, path: arg)
