@@ -23,7 +23,9 @@ extension ViT {
         }
         let out = Tensor(uninitialized: Array(h.shape.dropLast()) + [C])
         func apply(_ l: Linear, into y: UnsafeMutablePointer<Float>) {
-            BLAS.linear(x: normed.pointer, rows: rows, inFeatures: D, weight: l.weight.pointer, bias: l.bias?.pointer, outFeatures: C, y: y)
+            // One image's tokens per product: its scores do not depend on its batch-mates.
+            BLAS.linear(x: normed.pointer, rows: rows, inFeatures: D, weight: l.weight.pointer, bias: l.bias?.pointer, outFeatures: C, y: y,
+                        rowBlock: h.rank >= 2 ? max(1, h.shape[h.rank - 2]) : rows)
         }
         if let hd = weights.headDist, head != .cls {
             if head == .dist {
@@ -129,7 +131,7 @@ extension ViT {
                           buffer: (HookPoint.Kind, Int) -> UnsafeMutablePointer<Float>,
                           row: ((HookPoint.Kind, Int, Int, UnsafePointer<Float>) -> Void)?) throws {
         let D = config.width, C = config.numClasses, L = config.depth
-        let rows = lead[0] * lead[1]
+        let rows = lead[0] * lead[1], tokensPerImage = max(1, lead[1])
         // The effective head: W' = W diag(γ), s = W' 1, c = W β + b (double sums).
         var heads: [Linear] = [weights.head]
         if let hd = weights.headDist, head != .cls { heads = head == .dist ? [hd] : [weights.head, hd] }
@@ -168,7 +170,7 @@ extension ViT {
                                          attn: acts[.attnOut]![l], mlp: acts[.mlpOut]![l])
             for kind in kinds where !(derive && kind == .residPost) {
                 BLAS.linear(x: acts[kind]![l].pointer, rows: rows, inFeatures: D, weight: wEff.pointer, bias: nil,
-                            outFeatures: C, y: buffer(kind, l))
+                            outFeatures: C, y: buffer(kind, l), rowBlock: tokensPerImage)
             }
             let targets = kinds.map { (buffer($0, l), acts[$0]![l].pointer, $0) }
             let pa = derivable ? UnsafePointer(buffer(.attnOut, l)) : nil, pm = derivable ? UnsafePointer(buffer(.mlpOut, l)) : nil

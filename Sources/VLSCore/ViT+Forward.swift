@@ -105,7 +105,7 @@ struct ForwardPass {
         model.im2col(images.pointer, batch: B, into: cols)
         let patches = buf("patches", B * N * D)
         BLAS.linear(x: cols, rows: B * N, inFeatures: k, weight: w.patchEmbed.weight.pointer,
-                    bias: w.patchEmbed.bias?.pointer, outFeatures: D, y: patches)
+                    bias: w.patchEmbed.bias?.pointer, outFeatures: D, y: patches, rowBlock: N)
         try visit(.embed, patches, shape: [B, N, D])
 
         // Prefix tokens (cls, dist, registers) then patches; positions as timm's _pos_embed.
@@ -203,7 +203,7 @@ struct ForwardPass {
         let rows = B * T
         let qkv = buf("qkv", rows * 3 * D)
         BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.qkv.weight.pointer, bias: bw.qkv.bias?.pointer,
-                    outFeatures: 3 * D, y: qkv)
+                    outFeatures: 3 * D, y: qkv, rowBlock: T)
         let headView = [T * 3 * D, 3 * D, dh, 1]
         try visit(.q, block: i, qkv, shape: [B, T, H, dh], strides: headView)
         try visit(.k, block: i, qkv + D, shape: [B, T, H, dh], strides: headView)
@@ -264,7 +264,7 @@ struct ForwardPass {
         }
         try visit(.z, block: i, z, shape: [B, T, H, dh])
         BLAS.linear(x: z, rows: rows, inFeatures: D, weight: bw.proj.weight.pointer, bias: bw.proj.bias?.pointer,
-                    outFeatures: D, y: out)
+                    outFeatures: D, y: out, rowBlock: T)
     }
 
     /// fc1 -> activation -> fc2 of `input` [B, T, D] into `out` [B, T, D].
@@ -275,7 +275,7 @@ struct ForwardPass {
         let activation = c.activation
         if record != nil || wanted.contains(HookPoint(.mlpPre, block: i)) {
             BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
-                        outFeatures: F, y: hidden)
+                        outFeatures: F, y: hidden, rowBlock: T)
             try visit(.mlpPre, block: i, hidden, shape: [B, T, F])
             if let record { record.blocks[i].mlpPre = snapshot(hidden, [B, T, F]) }
             switch activation {
@@ -285,7 +285,7 @@ struct ForwardPass {
         } else {
             // The activation runs on each worker's slice of fc1 while it is in cache.
             BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
-                        outFeatures: F, y: hidden) { p, ld, r, n in
+                        outFeatures: F, y: hidden, rowBlock: T) { p, ld, r, n in
                 for row in 0..<r {
                     switch activation {
                     case .gelu: Kernels.geluSerial(p + row * ld, count: n)
@@ -296,7 +296,7 @@ struct ForwardPass {
         }
         try visit(.mlpPost, block: i, hidden, shape: [B, T, F])
         BLAS.linear(x: hidden, rows: rows, inFeatures: F, weight: bw.fc2.weight.pointer, bias: bw.fc2.bias?.pointer,
-                    outFeatures: D, y: out)
+                    outFeatures: D, y: out, rowBlock: T)
     }
 
     // MARK: - Head
@@ -327,8 +327,8 @@ struct ForwardPass {
             }
             let l2 = buf("logits_dist", B * Cn)
             guard let hd = w.headDist else { throw CoreError("distilled model without head_dist") }
-            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer)
-            BLAS.linear(x: dist, rows: B, inFeatures: D, weight: hd.weight.pointer, bias: hd.bias?.pointer, outFeatures: Cn, y: l2)
+            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer, rowBlock: 1)
+            BLAS.linear(x: dist, rows: B, inFeatures: D, weight: hd.weight.pointer, bias: hd.bias?.pointer, outFeatures: Cn, y: l2, rowBlock: 1)
             let lp = logits.mutablePointer
             for i in 0..<(B * Cn) { lp[i] = (lp[i] + l2[i]) / 2 }
         } else {
@@ -356,7 +356,7 @@ struct ForwardPass {
                 pooled.update(from: tmp, count: B * D)
                 try visit(.lnFinal, pooled, shape: [B, D])
             }
-            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer)
+            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer, rowBlock: 1)
         }
         try visit(.logits, logits.mutablePointer, shape: [B, Cn])
         return logits

@@ -149,6 +149,39 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// An image's logits, captured activations and lens scores are the same bits whatever
+    /// batch it is in (sharded analyses merge to the unsharded numbers only so).
+    func testResultsDoNotDependOnTheBatch() throws {
+        for name in ["standard", "rpn", "distilled", "gap_norm"] {
+            let m = try ViT(path: Fixtures.model(name))
+            let c = m.config
+            let per = c.inChannels * c.imageSize * c.imageSize
+            var rng = SystemRandomNumberGenerator()
+            let B = 7
+            let batch = Tensor((0..<(B * per)).map { _ in Float.random(in: -1...1, using: &rng) },
+                               shape: [B, c.inChannels, c.imageSize, c.imageSize])
+            let points = [HookPoint(.residPost, block: c.depth - 1), HookPoint(.attnOut, block: 0)]
+            let whole = try m.run(batch, capture: points)
+            let wholeLens = try m.project(whole.captured[points[0]]!)
+            for (start, count) in [(0, 1), (3, 1), (2, 3), (4, 3), (0, 5)] {
+                let part = Tensor(Array(batch.scalars[(start * per)..<((start + count) * per)]),
+                                  shape: [count, c.inChannels, c.imageSize, c.imageSize])
+                let r = try m.run(part, capture: points)
+                let C = c.numClasses
+                XCTAssertEqual(r.logits.scalars, Array(whole.logits.scalars[(start * C)..<((start + count) * C)]),
+                               "\(name): logits of images \(start)..<\(start + count) depend on the batch")
+                for p in points {
+                    let a = r.captured[p]!, b = whole.captured[p]!
+                    let n = a.count / count
+                    XCTAssertEqual(a.scalars, Array(b.scalars[(start * n)..<((start + count) * n)]), "\(name) \(p.name)")
+                }
+                let lens = try m.project(r.captured[points[0]]!)
+                let n = lens.count / count
+                XCTAssertEqual(lens.scalars, Array(wholeLens.scalars[(start * n)..<((start + count) * n)]), "\(name) lens")
+            }
+        }
+    }
+
     /// A distilled head reads two tokens: removing all but one is an error on both paths,
     /// never a read past the batch.
     func testDistilledHeadNeedsTwoTokens() throws {
