@@ -43,7 +43,7 @@ let package = Package(
 
         // MARK: Core (no language code)
         .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib", "VLSFiles"], swiftSettings: optimize),
-        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSImaging", "VLSFiles"], swiftSettings: optimize),
+        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSFiles"], swiftSettings: optimize),
 
         // MARK: Language (knows nothing of ViTs)
         .target(name: "VLSLanguage", dependencies: ["VLSFiles"], swiftSettings: interpreterOptimize),
@@ -51,7 +51,7 @@ let package = Package(
         // MARK: Builtins (binds the core into the language)
         .target(
             name: "VLSBuiltins",
-            dependencies: ["VLSCore", "VLSImaging", "VLSLanguage"],
+            dependencies: ["VLSCore", "VLSImaging", "VLSLanguage", "VLSFiles"],
             swiftSettings: optimize
         ),
 

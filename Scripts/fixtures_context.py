@@ -1,4 +1,4 @@
-"""Class vs context references (method.md section 4) computed with timm + PyTorch + numpy,
+"""Class vs context references (Docs/method.md#attention-and-context-interventions) computed with timm + PyTorch + numpy,
 for Scripts/make_fixtures.py: on the standard fixture model, the metrics images
 (metrics_input.safetensors) and a fixed per-patch mask (1 = class patch; the last image is
 all context, so the token-removal experiment skips it),

@@ -1,5 +1,5 @@
 """Reference outputs of the lens issue (edits, lens, metrics M1-M6, Wilcoxon), computed with
-timm + PyTorch + scipy, for Scripts/make_fixtures.py. Definitions: ../shared/docs/method.md."""
+timm + PyTorch + scipy, for Scripts/make_fixtures.py. Definitions: Docs/method.md#ranks-and-identifiability."""
 import json
 import os
 
@@ -89,7 +89,7 @@ def edit_fixtures(model, x, x2, prefix):
 
 
 def metrics_numpy(model, x, labels, mode, prefix, has_cls):
-    """M1-M6 per block as method.md defines them (rates in %)."""
+    """M1-M6 per block as Docs/method.md#ranks-and-identifiability defines them (rates in %)."""
     caps, hooks = {}, []
     for i, blk in enumerate(model.blocks):
         hooks.append((blk, (lambda i: lambda m, inp, o: caps.__setitem__(("resid", i), o.detach().clone()))(i)))

@@ -1,4 +1,4 @@
-"""Key-value memory statistics (method.md section 3) computed with timm + PyTorch, for
+"""Key-value memory statistics (Docs/method.md#key-value-memories) computed with timm + PyTorch, for
 Scripts/make_fixtures.py, in both definitions vls offers (`memories(..., mode:)`):
 
 - "correct": memories as they act on the residual stream. Values are gamma * column on

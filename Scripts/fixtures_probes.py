@@ -1,4 +1,4 @@
-"""scikit-learn Ridge references for the linear probes (method.md section 6): the closed
+"""scikit-learn Ridge references for the linear probes (Docs/method.md#linear-probes): the closed
 form (solver="cholesky", vls's default) and the paper's solver="lsqr" (scipy's LSQR with
 damp = sqrt(alpha), tol 1e-4, which stops before the exact solution), with its iteration
 counts. Two problems: a well-conditioned one (40 x 24, 5 classes) and an ill-conditioned

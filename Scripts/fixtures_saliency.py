@@ -1,5 +1,5 @@
 """Reference outputs of the saliency issue computed with timm + PyTorch autograd, for
-Scripts/make_fixtures.py: lens saliency (method.md section 5, all three losses), attention
+Scripts/make_fixtures.py: lens saliency (Docs/method.md#saliency-and-the-perturbation-test, all three losses), attention
 rollout, last-block attention, and the token-removal perturbation curves and AUCs."""
 import os
 

@@ -3,7 +3,7 @@ import VLSCore
 import VLSImaging
 import VLSLanguage
 
-/// Class vs context tokens (method.md section 4).
+/// Class vs context tokens (Docs/method.md#attention-and-context-interventions).
 func contextBuiltins(_ session: Session) -> [NativeFunction] {
     /// Per-patch masks (1 = class, 0 = context) of dataset images for a model's grid.
     func objectMasks(_ data: DatasetObject, range: Range<Int>, grid: Int, threshold: Double) throws -> [[Bool]] {

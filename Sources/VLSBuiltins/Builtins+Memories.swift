@@ -2,7 +2,7 @@ import Foundation
 import VLSCore
 import VLSLanguage
 
-/// Key-value memory analyses (method.md section 3).
+/// Key-value memory analyses (Docs/method.md#key-value-memories).
 func memoryBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "memories"
     func kindArg(_ a: Arguments) throws -> MemoryKind {
@@ -61,7 +61,7 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
         },
         native("memories", "memories(model: model, data: dataset, k: int = 5, seed: int = nil, batch: int = 32, shuffles: int = 300, mode: string = \"correct\", random_classes: ints = nil)", area: area,
                """
-               Key-value memories over a dataset, per block for MLP and attention memories (method.md section 3). \
+               Key-value memories over a dataset, per block for MLP and attention memories (Docs/method.md#key-value-memories). \
                Agreement: % of tokens whose top-k keys (largest signed coefficients) meet the top-k values of the true class (by raw projection), averaged over classes, \
                with the random-class baseline: one random class per class, shared by its images, possibly the class itself, drawn from `seed` \
                (vls's generator) or given as `random_classes:` (C class indices, e.g. numpy's draws, to reproduce another implementation). \

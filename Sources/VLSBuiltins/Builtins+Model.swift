@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 import VLSCore
 import VLSImaging
 import VLSLanguage

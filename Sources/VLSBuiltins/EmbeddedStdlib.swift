@@ -4,7 +4,8 @@
 enum EmbeddedStdlib {
     static let modules: [String: String] = [
         "context": #"""
-# context.vls: class vs context tokens (Vilas et al. 2023, method.md section 4), written
+# context.vls: class vs context tokens (Vilas et al. 2023,
+# Docs/method.md#attention-and-context-interventions), written
 # with vls's primitives: runs, the lens (project, ranks, identifiability), masks indexing
 # tensors (t[mask]), drop_tokens and permutation_test. `import context`, then
 #     r = context.class_context(m, data, masks: masks)
@@ -180,8 +181,8 @@ def aucs(model, data, methods = ["lens", "chefer", "rollout", "attention"], batc
     return out
 """#,
         "perturbation": #"""
-# perturbation.vls: the token-removal (perturbation) test of Vilas et al. 2023 (method.md
-# section 5) and the comparison of explainers, written with vls's primitives: saliency(),
+# perturbation.vls: the token-removal (perturbation) test of Vilas et al. 2023
+# (Docs/method.md#saliency-and-the-perturbation-test) and the comparison of explainers, written with vls's primitives: saliency(),
 # t.argsort, drop_tokens with one keep list per image, and a run per kept-token count.
 # `import perturbation`, then
 #     print(perturbation.compare(m, data))            # AUC table of every explainer
@@ -281,8 +282,8 @@ def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "g
                  title: "perturbation test, {len(data)} images (AUC = sum(acc) / (max(acc) n); trapezoid over k/n)")
 """#,
         "probing": #"""
-# probing.vls: linear probes against the class-embedding lens (Vilas et al. 2023, method.md
-# section 6), written with vls's primitives. Training stays native (ridge regression on
+# probing.vls: linear probes against the class-embedding lens (Vilas et al. 2023,
+# Docs/method.md#linear-probes), written with vls's primitives. Training stays native (ridge regression on
 # streamed sufficient statistics: probes(model, train, solver: "cholesky" or the paper's
 # "lsqr")); reading them out is here. `import probing`, then
 #     p = probes(m, train_data.per_class(10), layer: "resid_post")

@@ -114,7 +114,7 @@ func bridged<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let e as CoreError {
-        if e.message == "interrupted" { Interrupt.clear(); throw RuntimeError.interrupted }
+        if e.isInterrupt { Interrupt.clear(); throw RuntimeError.interrupted }
         throw RuntimeError(e.message)
     } catch let e as ImagingError {
         throw RuntimeError(e.message)

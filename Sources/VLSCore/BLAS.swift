@@ -50,14 +50,29 @@ public enum BLAS {
     /// would otherwise spin between calls and fight the workers for the cores (profiled at
     /// ViT-B/16 batch 1: ~10% of the time in sched_yield), and the small-M products of a
     /// batch-1 forward split better by columns than OpenBLAS splits them.
+    ///
+    /// `rowBlock` (the rows of one image, e.g. its T tokens) makes the result of each block
+    /// independent of the others: every block is its own product, and the choice of path
+    /// depends on one block's size only. An image's logits and activations are then the
+    /// same bits whatever batch it is in (sgemm rounds a row differently with the row count
+    /// and the row's position in it), so sharded analyses merge to the unsharded numbers.
     public static func linear(x: UnsafePointer<Float>, rows: Int, inFeatures: Int,
                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-                              y: UnsafeMutablePointer<Float>, epilogue: Epilogue? = nil) {
+                              y: UnsafeMutablePointer<Float>, rowBlock: Int? = nil, epilogue: Epilogue? = nil) {
+        let block = max(1, min(rowBlock ?? rows, rows))
         let workers = Threads.count
-        let flops = rows * outFeatures * inFeatures
+        let flops = block * outFeatures * inFeatures
+        func run(_ columns: Range<Int>) {
+            var start = 0
+            while start < rows {
+                let n = min(block, rows - start)
+                linearSlice(x: x + start * inFeatures, rows: n, inFeatures: inFeatures, weight: weight, bias: bias,
+                            outFeatures: outFeatures, columns: columns, y: y + start * outFeatures, epilogue: epilogue)
+                start += n
+            }
+        }
         if workers == 1 || flops < 4_000_000 || outFeatures < 64 * workers {
-            linearSlice(x: x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias,
-                        outFeatures: outFeatures, columns: 0..<outFeatures, y: y, epilogue: epilogue)
+            run(0..<outFeatures)
             return
         }
         // Slices of whole 16-column panels, as even as the panels allow.
@@ -65,10 +80,7 @@ public enum BLAS {
         Threads.onWorkers(workers) { wk in
             let j0 = min(outFeatures, panels * wk / workers * 16)
             let j1 = min(outFeatures, panels * (wk + 1) / workers * 16)
-            if j0 < j1 {
-                linearSlice(x: x, rows: rows, inFeatures: inFeatures, weight: weight, bias: bias,
-                            outFeatures: outFeatures, columns: j0..<j1, y: y, epilogue: epilogue)
-            }
+            if j0 < j1 { run(j0..<j1) }
         }
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import VLSImaging
+import VLSFiles
 
 extension Checkpoint {
     /// Architecture of a timm-layout checkpoint: name table, then `model_args`, then shapes.

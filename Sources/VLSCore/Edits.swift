@@ -130,7 +130,7 @@ public final class Patch: Edit {
     }
 }
 
-/// Edits of the post-softmax attention pattern (method.md section 4).
+/// Edits of the post-softmax attention pattern (Docs/method.md#attention-and-context-interventions).
 public final class AttentionEdit: Edit {
     public enum Kind: Sendable {
         /// Every image-token query row attends only to itself; prefix rows unchanged.

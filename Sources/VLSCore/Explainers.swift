@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reference saliency methods on the backward pass (method.md section 5). Each returns a
+/// Reference saliency methods on the backward pass (Docs/method.md#saliency-and-the-perturbation-test). Each returns a
 /// saliency tensor [B, n_patches], patches in row-major order of the patch grid, larger =
 /// more important for the target.
 extension ViT {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The class-embedding lens: any residual-space vector through the model's final norm and
-/// classifier head, token by token (Vilas et al. 2023, method.md section 1).
+/// classifier head, token by token (Vilas et al. 2023, Docs/method.md#the-class-embedding-lens).
 extension ViT {
     /// Which classifier a distilled model projects through.
     public enum HeadChoice: String, Sendable { case mean, cls, dist }
@@ -23,7 +23,9 @@ extension ViT {
         }
         let out = Tensor(uninitialized: Array(h.shape.dropLast()) + [C])
         func apply(_ l: Linear, into y: UnsafeMutablePointer<Float>) {
-            BLAS.linear(x: normed.pointer, rows: rows, inFeatures: D, weight: l.weight.pointer, bias: l.bias?.pointer, outFeatures: C, y: y)
+            // One image's tokens per product: its scores do not depend on its batch-mates.
+            BLAS.linear(x: normed.pointer, rows: rows, inFeatures: D, weight: l.weight.pointer, bias: l.bias?.pointer, outFeatures: C, y: y,
+                        rowBlock: h.rank >= 2 ? max(1, h.shape[h.rank - 2]) : rows)
         }
         if let hd = weights.headDist, head != .cls {
             if head == .dist {
@@ -129,7 +131,7 @@ extension ViT {
                           buffer: (HookPoint.Kind, Int) -> UnsafeMutablePointer<Float>,
                           row: ((HookPoint.Kind, Int, Int, UnsafePointer<Float>) -> Void)?) throws {
         let D = config.width, C = config.numClasses, L = config.depth
-        let rows = lead[0] * lead[1]
+        let rows = lead[0] * lead[1], tokensPerImage = max(1, lead[1])
         // The effective head: W' = W diag(γ), s = W' 1, c = W β + b (double sums).
         var heads: [Linear] = [weights.head]
         if let hd = weights.headDist, head != .cls { heads = head == .dist ? [hd] : [weights.head, hd] }
@@ -168,7 +170,7 @@ extension ViT {
                                          attn: acts[.attnOut]![l], mlp: acts[.mlpOut]![l])
             for kind in kinds where !(derive && kind == .residPost) {
                 BLAS.linear(x: acts[kind]![l].pointer, rows: rows, inFeatures: D, weight: wEff.pointer, bias: nil,
-                            outFeatures: C, y: buffer(kind, l))
+                            outFeatures: C, y: buffer(kind, l), rowBlock: tokensPerImage)
             }
             let targets = kinds.map { (buffer($0, l), acts[$0]![l].pointer, $0) }
             let pa = derivable ? UnsafePointer(buffer(.attnOut, l)) : nil, pm = derivable ? UnsafePointer(buffer(.mlpOut, l)) : nil
@@ -222,7 +224,7 @@ extension ViT {
     }
 
     /// Raw value projection W_h · W (no norm, no bias) for value vectors as columns of
-    /// `values` [D, n]: [C, n] (method.md section 3).
+    /// `values` [D, n]: [C, n] (Docs/method.md#key-value-memories).
     public func projectValues(_ values: Tensor) throws -> Tensor {
         guard values.rank == 2, values.shape[0] == config.width else {
             throw CoreError("projectValues: expected [\(config.width), n], got \(values.shape)")
@@ -235,7 +237,7 @@ extension ViT {
     }
 }
 
-/// Ranks and identifiability of classes in lens logits (method.md section 2).
+/// Ranks and identifiability of classes in lens logits (Docs/method.md#ranks-and-identifiability).
 public enum LensMath {
     /// r(h, c): the number of classes with a strictly larger logit than class c (0 = top-1).
     /// `logits` [..., C]; `classes` broadcast against the leading shape (one class per row,

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Key-value memories of the MLP and attention sublayers (method.md section 3).
+/// Key-value memories of the MLP and attention sublayers (Docs/method.md#key-value-memories).
 ///
 /// MLP: keys are fc1's outputs before the activation (one coefficient per hidden unit),
 /// value j is column j of fc2.weight. Attention: keys are the concatenated per-head
@@ -288,7 +288,7 @@ public final class MemoryCollector: HookHandler {
         guard src.count == B * T * l.inFeatures else { throw CoreError("memories: activation of shape \(x.shape) does not fit a layer with \(l.inFeatures) inputs") }
         let out = Tensor(uninitialized: [B, T, l.outFeatures])
         BLAS.linear(x: src.pointer, rows: B * T, inFeatures: l.inFeatures, weight: l.weight.pointer, bias: l.bias?.pointer,
-                    outFeatures: l.outFeatures, y: out.mutablePointer)
+                    outFeatures: l.outFeatures, y: out.mutablePointer, rowBlock: T)
         return out
     }
 }

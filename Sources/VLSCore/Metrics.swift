@@ -1,6 +1,6 @@
 import Foundation
 
-/// How token sets and rates are aggregated (method.md section 2).
+/// How token sets and rates are aggregated (Docs/method.md#ranks-and-identifiability).
 public enum MetricsMode: String, Codable, Sendable {
     /// Image tokens are the patch tokens (prefix tokens excluded).
     case correct

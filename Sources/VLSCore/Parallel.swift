@@ -67,6 +67,6 @@ public enum CoreInterrupt {
     public static var isRequested: Bool { flag.pointee != 0 }
     /// Throws when an interrupt was requested (the flag is cleared by whoever reports it).
     public static func check() throws {
-        if flag.pointee != 0 { throw CoreError("interrupted") }
+        if flag.pointee != 0 { throw CoreError.interrupted }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The token-removal perturbation test (method.md section 5): rank the n image tokens by
+/// The token-removal perturbation test (Docs/method.md#saliency-and-the-perturbation-test): rank the n image tokens by
 /// importance; for k = 1..n-1 keep the prefix tokens plus the k most important ("negative"
 /// test: least important removed first) or the k least important ("positive" test),
 /// dropping the others after the position embedding; top-1 accuracy per k.

@@ -1,7 +1,7 @@
 import Foundation
 import CBLAS
 
-/// Linear probes (method.md section 6): ridge regression with intercept on raw activations,
+/// Linear probes (Docs/method.md#linear-probes): ridge regression with intercept on raw activations,
 /// targets one-hot coded as +1/-1 over C outputs. Two solvers:
 /// - `.cholesky` (default): closed form by Cholesky (LAPACK dpotrf/dpotrs, double
 ///   precision), what scikit-learn's `Ridge(solver="cholesky")` computes;

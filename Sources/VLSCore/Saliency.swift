@@ -1,6 +1,6 @@
 import Foundation
 
-/// Saliency from the lens and the attention-based reference maps (method.md section 5).
+/// Saliency from the lens and the attention-based reference maps (Docs/method.md#saliency-and-the-perturbation-test).
 /// Every method returns importances of the image tokens, [B, N] (N patches, row-major).
 public enum LensLoss: String, Sendable {
     /// Cross-entropy of softmax(z) against the class (plain).

@@ -3,8 +3,14 @@ import Foundation
 /// Errors of the numerical core. Each message names what was asked and what was found.
 public struct CoreError: Error, CustomStringConvertible, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// Set only by `CoreInterrupt.check()`: the call stopped because Ctrl-C (or an
+    /// interrupt request) was seen, not because anything was wrong.
+    public let isInterrupt: Bool
+    public init(_ message: String) { self.message = message; isInterrupt = false }
+    private init(interruptMessage: String) { message = interruptMessage; isInterrupt = true }
     public var description: String { message }
+    /// What a long core call throws when interrupted.
+    public static let interrupted = CoreError(interruptMessage: "interrupted")
 }
 
 /// Float32 storage: owned memory, or a read-only window into a memory-mapped file.

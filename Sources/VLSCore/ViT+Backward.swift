@@ -72,8 +72,8 @@ extension ViT {
     /// Gradients of `target` with respect to the activations at `points` and to the input
     /// images [B, C_in, H, W], on a run with `edits` applied as `run` applies them.
     ///
-    /// A tape forward (separate from the fast `forward`) keeps what the backward needs per
-    /// block; memory grows with depth × B × (T·D + H·T²). Edits are differentiated by rule:
+    /// The model's forward, given a record, keeps what the backward needs per block;
+    /// memory grows with depth × B × (T·D + H·T²). Edits are differentiated by rule:
     /// ablations (zero, mean, fixed value), patches, attention edits (self_only, no_cls,
     /// mask), token removal and block selections; a user function edit only when it left
     /// the activation unchanged (a read-only hook), otherwise the call throws.
@@ -117,84 +117,82 @@ struct BlockTape {
     var fc2: Tensor?
 }
 
-/// One differentiable run: the tape forward, then the backward in reverse order.
+/// Applies the edits at each point in order, keeping (edit, input, output) for the
+/// backward, and keeps owned copies of the requested activations.
+final class TapeHooks: HookHandler {
+    let edits: [Edit]
+    let wanted: Set<HookPoint>
+    /// Requested activations (after edits).
+    var values: [HookPoint: Tensor] = [:]
+    /// Edits applied at a point: (edit, input, output), in order.
+    var chains: [HookPoint: [(Edit, Tensor, Tensor)]] = [:]
+
+    init(edits: [Edit], wanted: Set<HookPoint>) {
+        self.edits = edits
+        self.wanted = wanted
+    }
+
+    func wants(_ point: HookPoint) -> Bool {
+        wanted.contains(point) || edits.contains { $0.applies(to: point) }
+    }
+
+    func visit(_ point: HookPoint, _ value: inout Tensor) throws {
+        let active = edits.filter { $0.applies(to: point) }
+        if !active.isEmpty {
+            // Owned copies: the pass reuses its buffers, the backward needs every step.
+            var current = value.copy()
+            var chain: [(Edit, Tensor, Tensor)] = []
+            for e in active {
+                var next = current.copy()
+                try e.apply(point, &next)
+                try ForwardPass.checkReplacement(point, next.shape, expected: current.shape)
+                next = next.contiguous()
+                chain.append((e, current, next))
+                current = next
+            }
+            chains[point] = chain
+            value = current
+        }
+        if wanted.contains(point) { values[point] = active.isEmpty ? value.copy() : value }
+    }
+}
+
+/// One differentiable run: the model's one forward (`ForwardPass`) with a record, then
+/// the backward in reverse order.
 final class GradTape {
     let model: ViT
     let c: ViTConfig
     let w: ViTWeights
     let edits: [Edit]
-    let wanted: Set<HookPoint>
     let images: Tensor
     let B: Int
+    /// Token count after the edits at hook_pos_embed (set by the forward).
     var T: Int
     let D: Int, H: Int, dh: Int, F: Int
-
-    /// Requested activations.
-    var values: [HookPoint: Tensor] = [:]
+    let hooks: TapeHooks
+    let record = ForwardRecord()
     /// Requested gradients.
     var grads: [HookPoint: Tensor] = [:]
-    /// Edits applied at a point: (edit, input, output), in order.
-    var chains: [HookPoint: [(Edit, Tensor, Tensor)]] = [:]
-    var blocks: [BlockTape] = []
-    /// Token count before edits at hook_pos_embed.
-    var tokensBeforeEdits: Int
-    /// norm_pre input (when the model has norm_pre).
-    var normPreInput: Tensor?
-    /// Residual stream entering the final norm / pooling [B, T, D].
-    var xFinal: Tensor?
-    /// Pooled features before fc_norm [B, D] (fc_norm models).
-    var pooledInput: Tensor?
-    /// Final features after the token-wise norm [B, T, D] (the pooling input).
-    var feats: Tensor?
 
     init(model: ViT, images: Tensor, points: [HookPoint], edits: [Edit]) throws {
         self.model = model
         c = model.config
         w = model.weights
         self.edits = edits
-        wanted = Set(points)
+        hooks = TapeHooks(edits: edits, wanted: Set(points))
         B = try model.validate(images)
-        self.images = images.contiguous()
+        self.images = images
         T = c.numTokens
-        tokensBeforeEdits = c.numTokens
         D = c.width; H = c.heads; dh = c.headWidth; F = c.mlpHidden
     }
 
-    // MARK: - Hook points
-
-    /// Applies the edits acting at `p` (recording them for the backward) and keeps the
-    /// value when requested. The returned tensor is never written afterwards.
-    func visit(_ p: HookPoint, _ t: Tensor) throws -> Tensor {
-        var value = t
-        let active = edits.filter { $0.applies(to: p) }
-        if !active.isEmpty {
-            var chain: [(Edit, Tensor, Tensor)] = []
-            for e in active {
-                let before = value
-                var next = before.copy()
-                try e.apply(p, &next)
-                if p.kind == .posEmbed {
-                    guard next.rank == 3, next.shape[0] == B, next.shape[2] == D, next.shape[1] >= 1 else {
-                        throw CoreError("hook hook_pos_embed: replacement has shape \(next.shape), expected [\(B), T, \(D)]")
-                    }
-                } else if next.shape != before.shape {
-                    throw CoreError("hook \(p.name): replacement has shape \(next.shape), expected \(before.shape)")
-                }
-                next = next.contiguous()
-                chain.append((e, before, next))
-                value = next
-            }
-            chains[p] = chain
-        }
-        if wanted.contains(p) { values[p] = value }
-        return value
-    }
+    var wanted: Set<HookPoint> { hooks.wanted }
 
     /// Keeps the gradient at `p` when requested, then carries it back through the edits
     /// acting at `p`: the result is the gradient with respect to the unedited value.
     func unvisit(_ p: HookPoint, _ g: Tensor) throws -> Tensor {
         if wanted.contains(p) { grads[p] = g }
-        guard let chain = chains[p] else { return g }
+        guard let chain = hooks.chains[p] else { return g }
         var g = g
         for (e, input, output) in chain.reversed() {
             g = try EditGradients.backward(e, at: p, input: input, output: output, grad: g)
@@ -202,174 +200,21 @@ final class GradTape {
         return g
     }
 
-    // MARK: - Tape forward
-
+    /// The forward, keeping the record; logits [B, C].
     func forward() throws -> Tensor {
-        var x = try embed()
-        for i in 0..<c.depth {
-            try CoreInterrupt.check()
-            x = try block(i, x)
-        }
-        return try head(x)
-    }
-
-    func embed() throws -> Tensor {
-        let N = c.numPatches
-        let cols = Tensor(uninitialized: [B * N, c.inChannels * c.patchSize * c.patchSize])
-        model.im2col(images.pointer, batch: B, into: cols.mutablePointer)
-        let patches = try GradOps.linear(cols, w.patchEmbed).reshaped([B, N, D])
-        let e = try visit(HookPoint(.embed), patches)
-        let seq = Tensor(uninitialized: [B, T, D])
-        model.assembleTokens(e.contiguous().pointer, batch: B, into: seq.mutablePointer)
-        var x = try visit(HookPoint(.posEmbed), seq)
-        T = x.shape[1]
-        if let np = w.normPre {
-            normPreInput = x
-            x = GradOps.layerNorm(x, np, eps: c.eps)
-        }
-        return x
-    }
-
-    func block(_ i: Int, _ input: Tensor) throws -> Tensor {
-        let bw = w.blocks[i]
-        let x = try visit(HookPoint(.residPre, block: i), input)
-        var tape = BlockTape(x: x, q: x, k: x, v: x, softmax: x, pattern: x, proj: nil, mid: x, mlpPre: x, fc2: nil)
-        var attnOut: Tensor
-        if c.postNorm {
-            let o = try attention(i, x, &tape)
-            tape.proj = o
-            attnOut = GradOps.layerNorm(o, bw.norm1, eps: c.eps)
-        } else {
-            let h1 = try visit(HookPoint(.ln1, block: i), GradOps.layerNorm(x, bw.norm1, eps: c.eps))
-            attnOut = try attention(i, h1, &tape)
-            if let ls = bw.ls1 { attnOut = GradOps.scaleColumns(attnOut, ls) }
-        }
-        attnOut = try visit(HookPoint(.attnOut, block: i), attnOut)
-        let mid = try visit(HookPoint(.residMid, block: i), GradOps.add(x, attnOut))
-        tape.mid = mid
-        var mlpOut: Tensor
-        if c.postNorm {
-            let o = try mlp(i, mid, &tape)
-            tape.fc2 = o
-            mlpOut = GradOps.layerNorm(o, bw.norm2, eps: c.eps)
-        } else {
-            let h2 = try visit(HookPoint(.ln2, block: i), GradOps.layerNorm(mid, bw.norm2, eps: c.eps))
-            mlpOut = try mlp(i, h2, &tape)
-            if let ls = bw.ls2 { mlpOut = GradOps.scaleColumns(mlpOut, ls) }
-        }
-        mlpOut = try visit(HookPoint(.mlpOut, block: i), mlpOut)
-        let out = try visit(HookPoint(.residPost, block: i), GradOps.add(mid, mlpOut))
-        blocks.append(tape)
-        return out
-    }
-
-    /// Attention of `input` [B, T, D] through attn.proj; records q, k, v and the patterns.
-    func attention(_ i: Int, _ input: Tensor, _ tape: inout BlockTape) throws -> Tensor {
-        let bw = w.blocks[i]
-        let B = self.B, T = self.T, D = self.D, H = self.H, dh = self.dh
-        let rows = B * T
-        let qkv = GradOps.linear(input, bw.qkv)
-        let parts = (0..<3).map { _ in Tensor(uninitialized: [B, T, H, dh]) }
-        let src = qkv.pointer
-        for r in 0..<rows {
-            for j in 0..<3 { (parts[j].mutablePointer + r * D).update(from: src + r * 3 * D + j * D, count: D) }
-        }
-        let q = try visit(HookPoint(.q, block: i), parts[0])
-        let k = try visit(HookPoint(.k, block: i), parts[1])
-        let v = try visit(HookPoint(.v, block: i), parts[2])
-        let scale = 1 / Float(dh).squareRoot()
-        let scoresRaw = Tensor(uninitialized: [B, H, T, T])
-        for bh in 0..<(B * H) {
-            let b = bh / H, hd = bh % H
-            let off = b * T * D + hd * dh
-            BLAS.gemm(m: T, n: T, k: dh, a: q.pointer + off, lda: D, b: k.pointer + off, ldb: D, transB: true,
-                      c: scoresRaw.mutablePointer + bh * T * T, ldc: T, alpha: scale)
-        }
-        let scores = try visit(HookPoint(.attnScores, block: i), scoresRaw)
-        let soft = scores.copy()
-        Kernels.softmaxRows(soft.mutablePointer, rows: B * H * T, n: T)
-        let pattern = try visit(HookPoint(.pattern, block: i), soft)
-        let zRaw = Tensor(uninitialized: [B, T, H, dh])
-        for bh in 0..<(B * H) {
-            let b = bh / H, hd = bh % H
-            let off = b * T * D + hd * dh
-            BLAS.gemm(m: T, n: dh, k: T, a: pattern.pointer + bh * T * T, lda: T, b: v.pointer + off, ldb: D, transB: false,
-                      c: zRaw.mutablePointer + off, ldc: D)
-        }
-        let z = try visit(HookPoint(.z, block: i), zRaw)
-        tape.q = q; tape.k = k; tape.v = v; tape.softmax = soft; tape.pattern = pattern
-        return GradOps.linear(try z.reshaped([B, T, D]), bw.proj)
-    }
-
-    /// fc1 -> activation -> fc2 of `input` [B, T, D]; records the fc1 output.
-    func mlp(_ i: Int, _ input: Tensor, _ tape: inout BlockTape) throws -> Tensor {
-        let bw = w.blocks[i]
-        let pre = try visit(HookPoint(.mlpPre, block: i), GradOps.linear(input, bw.fc1))
-        tape.mlpPre = pre
-        let post = try visit(HookPoint(.mlpPost, block: i), GradOps.activation(pre, c.activation))
-        return GradOps.linear(post, bw.fc2)
-    }
-
-    /// Final norm, pooling, head.
-    func head(_ x: Tensor) throws -> Tensor {
-        xFinal = x
-        let prefix = c.numPrefixTokens
-        var f = x
-        if let n = w.norm, !c.fcNorm {
-            f = try visit(HookPoint(.lnFinal), GradOps.layerNorm(x, n, eps: c.eps))
-        }
-        feats = f
-        var logits: Tensor
-        if c.distilled {
-            guard T >= 2, let hd = w.headDist else {
-                throw CoreError("distilled model: needs head_dist and the CLS and distillation tokens")
-            }
-            let a = Tensor(uninitialized: [B, D]), d = Tensor(uninitialized: [B, D])
-            for b in 0..<B {
-                (a.mutablePointer + b * D).update(from: f.pointer + b * T * D, count: D)
-                (d.mutablePointer + b * D).update(from: f.pointer + b * T * D + D, count: D)
-            }
-            let l1 = GradOps.linear(a, w.head), l2 = GradOps.linear(d, hd)
-            logits = Tensor(uninitialized: l1.shape)
-            for i in 0..<l1.count { logits.mutablePointer[i] = (l1.pointer[i] + l2.pointer[i]) / 2 }
-        } else {
-            var pooled = Tensor(zeros: [B, D])
-            let pp = pooled.mutablePointer
-            switch c.pooling {
-            case .token:
-                for b in 0..<B { (pp + b * D).update(from: f.pointer + b * T * D, count: D) }
-            case .avg:
-                let n = T - prefix
-                guard n > 0 else { throw CoreError("average pooling needs at least one patch token (all were removed)") }
-                let inv = 1 / Float(n)
-                for b in 0..<B {
-                    for t in prefix..<T {
-                        let s = f.pointer + (b * T + t) * D
-                        for d in 0..<D { pp[b * D + d] += s[d] }
-                    }
-                    for d in 0..<D { pp[b * D + d] *= inv }
-                }
-            }
-            if c.fcNorm, let n = w.norm {
-                pooledInput = pooled
-                pooled = try visit(HookPoint(.lnFinal), GradOps.layerNorm(pooled, n, eps: c.eps))
-            }
-            logits = GradOps.linear(pooled, w.head)
-        }
-        return try visit(HookPoint(.logits), logits)
+        try model.enter()
+        defer { model.leave() }
+        var pass = try ForwardPass(model: model, images: images, hooks: hooks, record: record)
+        let logits = try pass.run()
+        T = pass.T
+        return logits
     }
 
     // MARK: - Backward
 
     func backward(logits: Tensor, target: GradTarget) throws -> GradientResult {
         let Cn = c.numClasses
-        let classes = target.classes
-        guard classes.count == B else {
-            throw CoreError("gradients: \(target) gives \(classes.count) classes for a batch of \(B) images; give one class per image")
-        }
-        for k in classes where k < 0 || k >= Cn {
-            throw CoreError("gradients: class \(k) is not a class index of this model (0..<\(Cn))")
-        }
+        let classes = target.classes  // checked by `gradients`
         // Objective and d objective / d logits.
         let gL = Tensor(zeros: [B, Cn])
         var objective = 0.0
@@ -397,11 +242,11 @@ final class GradTape {
             gx = try blockBackward(i, gx)
         }
         // Embedding.
-        if let np = w.normPre, let input = normPreInput {
+        if let np = w.normPre, let input = record.normPreInput {
             gx = GradOps.layerNormBackward(input, gx, np, eps: c.eps)
         }
         g = try unvisit(HookPoint(.posEmbed), gx)
-        let N = c.numPatches, prefix = c.numPrefixTokens, T0 = tokensBeforeEdits
+        let N = c.numPatches, prefix = c.numPrefixTokens, T0 = c.numTokens
         guard g.shape == [B, T0, D] else {
             throw CoreError("gradients: internal: gradient at hook_pos_embed has shape \(g.shape), expected [\(B), \(T0), \(D)]")
         }
@@ -427,14 +272,14 @@ final class GradTape {
                 }
             }
         }
-        return GradientResult(logits: logits, objective: Float(objective), gradients: grads, activations: values,
+        return GradientResult(logits: logits, objective: Float(objective), gradients: grads, activations: hooks.values,
                               inputGradient: gImg, tokens: T, edits: edits.map(\.summary))
     }
 
     /// From d/d logits (before logit edits) to d/d residual stream after the last block.
     func headBackward(_ g: Tensor) throws -> Tensor {
         let prefix = c.numPrefixTokens
-        guard let x = xFinal, let f = feats else { throw CoreError("gradients: internal: the tape forward did not reach the head") }
+        guard let x = record.xFinal else { throw CoreError("gradients: internal: the tape forward did not reach the head") }
         let gF = Tensor(zeros: [B, T, D])
         let fp = gF.mutablePointer
         if c.distilled {
@@ -448,7 +293,7 @@ final class GradTape {
             }
         } else {
             var gp = GradOps.linearBackward(g, w.head, shape: [B, D])
-            if c.fcNorm, let n = w.norm, let input = pooledInput {
+            if c.fcNorm, let n = w.norm, let input = record.pooledInput {
                 gp = try unvisit(HookPoint(.lnFinal), gp)
                 gp = GradOps.layerNormBackward(input, gp, n, eps: c.eps)
             }
@@ -464,7 +309,6 @@ final class GradTape {
                 }
             }
         }
-        _ = f
         if let n = w.norm, !c.fcNorm {
             let g2 = try unvisit(HookPoint(.lnFinal), gF)
             return GradOps.layerNormBackward(x, g2, n, eps: c.eps)
@@ -475,7 +319,7 @@ final class GradTape {
     /// From d/d resid_post[i] (after its edits) to d/d the block's input (before resid_pre edits).
     func blockBackward(_ i: Int, _ gOut: Tensor) throws -> Tensor {
         let bw = w.blocks[i]
-        let tape = blocks[i]
+        let tape = record.blocks[i]
         let shape = [B, T, D]
         let g = try unvisit(HookPoint(.residPost, block: i), gOut)
         // MLP branch.

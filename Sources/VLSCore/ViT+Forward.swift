@@ -1,5 +1,18 @@
 import Foundation
 
+/// What the backward pass needs from a forward (all values after edits unless named
+/// otherwise): a `ForwardPass` given one fills it as it goes; the fast path passes nil and
+/// keeps nothing. One forward serves both `ViT.forward` and `ViT.gradients`.
+final class ForwardRecord {
+    var blocks: [BlockTape] = []
+    /// norm_pre input (models with norm_pre).
+    var normPreInput: Tensor?
+    /// Residual stream entering the final norm / pooling [B, T, D].
+    var xFinal: Tensor?
+    /// Pooled features before fc_norm [B, D] (fc_norm models).
+    var pooledInput: Tensor?
+}
+
 /// One forward pass: the model's blocks applied in order over working buffers, with hook
 /// points visited only where a handler asked for them.
 struct ForwardPass {
@@ -14,9 +27,12 @@ struct ForwardPass {
     let D: Int, H: Int, dh: Int, F: Int
     /// Residual stream [B, T, D].
     var x: UnsafeMutablePointer<Float>
+    /// Set for a differentiable run: keeps the activations the backward needs.
+    let record: ForwardRecord?
 
-    init(model: ViT, images: Tensor, hooks: HookHandler?) throws {
+    init(model: ViT, images: Tensor, hooks: HookHandler?, record: ForwardRecord? = nil) throws {
         self.model = model
+        self.record = record
         c = model.config
         w = model.weights
         self.hooks = hooks
@@ -34,6 +50,35 @@ struct ForwardPass {
 
     func buf(_ name: String, _ n: Int) -> UnsafeMutablePointer<Float> { model.workspace.buffer(name, n) }
 
+    /// The whole pass: embedding, blocks, head; logits [B, C].
+    mutating func run() throws -> Tensor {
+        try embed()
+        for b in 0..<c.depth {
+            try CoreInterrupt.check()
+            try block(b)
+        }
+        return try head()
+    }
+
+    /// An owned copy of a working buffer (for the record; buffers are reused).
+    func snapshot(_ p: UnsafePointer<Float>, _ shape: [Int]) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        t.mutablePointer.update(from: p, count: t.count)
+        return t
+    }
+
+    /// Checks a hook's replacement: the same shape, except at hook_pos_embed where the
+    /// token count may change (token removal).
+    static func checkReplacement(_ point: HookPoint, _ got: [Int], expected: [Int]) throws {
+        if point.kind == .posEmbed {
+            guard got.count == 3, got[0] == expected[0], got[2] == expected[2], got[1] >= 1 else {
+                throw CoreError("hook \(point.name): replacement has shape \(got), expected [\(expected[0]), T, \(expected[2])]")
+            }
+        } else if got != expected {
+            throw CoreError("hook \(point.name): replacement has shape \(got), expected \(expected)")
+        }
+    }
+
     /// Visits a hook point if wanted; writes a replacement back into the buffer.
     func visit(_ kind: HookPoint.Kind, block: Int? = nil, _ p: UnsafeMutablePointer<Float>,
                shape: [Int], strides: [Int]? = nil) throws {
@@ -45,9 +90,7 @@ struct ForwardPass {
         var value = view
         try hooks.visit(point, &value)
         if value.storage !== storage || value.offset != 0 || value.strides != view.strides {
-            guard value.shape == shape else {
-                throw CoreError("hook \(point.name): replacement has shape \(value.shape), expected \(shape)")
-            }
+            try ForwardPass.checkReplacement(point, value.shape, expected: shape)
             Tensor.copyElements(from: value, into: view, pointer: p)
         }
     }
@@ -62,7 +105,7 @@ struct ForwardPass {
         model.im2col(images.pointer, batch: B, into: cols)
         let patches = buf("patches", B * N * D)
         BLAS.linear(x: cols, rows: B * N, inFeatures: k, weight: w.patchEmbed.weight.pointer,
-                    bias: w.patchEmbed.bias?.pointer, outFeatures: D, y: patches)
+                    bias: w.patchEmbed.bias?.pointer, outFeatures: D, y: patches, rowBlock: N)
         try visit(.embed, patches, shape: [B, N, D])
 
         // Prefix tokens (cls, dist, registers) then patches; positions as timm's _pos_embed.
@@ -74,9 +117,7 @@ struct ForwardPass {
             var value = Tensor(storage: storage, shape: [B, T, D])
             try hooks.visit(posPoint, &value)
             if value.storage !== storage {
-                guard value.rank == 3, value.shape[0] == B, value.shape[2] == D, value.shape[1] >= 1 else {
-                    throw CoreError("hook hook_pos_embed: replacement has shape \(value.shape), expected [\(B), T, \(D)]")
-                }
+                try ForwardPass.checkReplacement(posPoint, value.shape, expected: [B, T, D])
                 let src = value.contiguous()
                 T = value.shape[1]
                 x = buf("x", B * T * D)
@@ -84,6 +125,7 @@ struct ForwardPass {
             }
         }
         if let np = w.normPre {
+            if let record { record.normPreInput = snapshot(x, [B, T, D]) }
             let tmp = buf("h", B * T * D)
             Kernels.layerNorm(x, rows: B * T, width: D, gamma: np.weight.pointer, beta: np.bias.pointer, eps: c.eps, out: tmp)
             x.update(from: tmp, count: B * T * D)
@@ -92,43 +134,67 @@ struct ForwardPass {
 
     // MARK: - Blocks
 
+    /// Block `i` on the residual stream: pre-norm (timm's `Block`) or post-norm
+    /// (`ResPostBlock`).
     mutating func block(_ i: Int) throws {
-        let bw = w.blocks[i]
-        let rows = B * T
         let btd = [B, T, D]
         try visit(.residPre, block: i, x, shape: btd)
+        if let record {
+            let input = snapshot(x, btd)
+            record.blocks.append(BlockTape(x: input, q: input, k: input, v: input, softmax: input, pattern: input,
+                                           proj: nil, mid: input, mlpPre: input, fc2: nil))
+        }
+        if c.postNorm { try postNormBlock(i) } else { try preNormBlock(i) }
+    }
+
+    /// x = x + ls1(attn(norm1(x))); x = x + ls2(mlp(norm2(x))).
+    func preNormBlock(_ i: Int) throws {
+        let bw = w.blocks[i]
+        let rows = B * T, btd = [B, T, D]
         let h = buf("h", rows * D)
         let attnOut = buf("attn_out", rows * D)
-        if c.postNorm {
-            try attention(i, input: x, out: attnOut)
-            let tmp = buf("h", rows * D)
-            Kernels.layerNorm(attnOut, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: tmp)
-            attnOut.update(from: tmp, count: rows * D)
-        } else {
-            Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: h)
-            try visit(.ln1, block: i, h, shape: btd)
-            try attention(i, input: h, out: attnOut)
-            if let ls = bw.ls1 { scaleColumns(attnOut, rows: rows, gamma: ls.pointer) }
-        }
-        try visit(.attnOut, block: i, attnOut, shape: btd)
-        add(into: x, attnOut, rows * D)
-        try visit(.residMid, block: i, x, shape: btd)
+        Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: h)
+        try visit(.ln1, block: i, h, shape: btd)
+        try attention(i, input: h, out: attnOut)
+        if let ls = bw.ls1 { scaleColumns(attnOut, rows: rows, gamma: ls.pointer) }
+        try residualAdd(attnOut, out: .attnOut, then: .residMid, block: i)
 
         let mlpOut = buf("mlp_out", rows * D)
-        if c.postNorm {
-            try mlp(i, input: x, out: mlpOut)
-            let tmp = buf("h", rows * D)
-            Kernels.layerNorm(mlpOut, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: tmp)
-            mlpOut.update(from: tmp, count: rows * D)
-        } else {
-            Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: h)
-            try visit(.ln2, block: i, h, shape: btd)
-            try mlp(i, input: h, out: mlpOut)
-            if let ls = bw.ls2 { scaleColumns(mlpOut, rows: rows, gamma: ls.pointer) }
-        }
-        try visit(.mlpOut, block: i, mlpOut, shape: btd)
-        add(into: x, mlpOut, rows * D)
-        try visit(.residPost, block: i, x, shape: btd)
+        Kernels.layerNorm(x, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: h)
+        try visit(.ln2, block: i, h, shape: btd)
+        try mlp(i, input: h, out: mlpOut)
+        if let ls = bw.ls2 { scaleColumns(mlpOut, rows: rows, gamma: ls.pointer) }
+        try residualAdd(mlpOut, out: .mlpOut, then: .residPost, block: i)
+    }
+
+    /// x = x + norm1(attn(x)); x = x + norm2(mlp(x)).
+    func postNormBlock(_ i: Int) throws {
+        let bw = w.blocks[i]
+        let rows = B * T, btd = [B, T, D]
+        let h = buf("h", rows * D)
+        let attnOut = buf("attn_out", rows * D)
+        try attention(i, input: x, out: attnOut)
+        if let record { record.blocks[i].proj = snapshot(attnOut, btd) }
+        Kernels.layerNorm(attnOut, rows: rows, width: D, gamma: bw.norm1.weight.pointer, beta: bw.norm1.bias.pointer, eps: c.eps, out: h)
+        attnOut.update(from: h, count: rows * D)
+        try residualAdd(attnOut, out: .attnOut, then: .residMid, block: i)
+
+        let mlpOut = buf("mlp_out", rows * D)
+        try mlp(i, input: x, out: mlpOut)
+        if let record { record.blocks[i].fc2 = snapshot(mlpOut, btd) }
+        Kernels.layerNorm(mlpOut, rows: rows, width: D, gamma: bw.norm2.weight.pointer, beta: bw.norm2.bias.pointer, eps: c.eps, out: h)
+        mlpOut.update(from: h, count: rows * D)
+        try residualAdd(mlpOut, out: .mlpOut, then: .residPost, block: i)
+    }
+
+    /// Visits a branch output at `out`, adds it to the residual stream and visits the
+    /// stream at `then` (resid_mid is recorded for the backward).
+    func residualAdd(_ branch: UnsafeMutablePointer<Float>, out: HookPoint.Kind, then: HookPoint.Kind, block i: Int) throws {
+        let btd = [B, T, D]
+        try visit(out, block: i, branch, shape: btd)
+        add(into: x, branch, B * T * D)
+        try visit(then, block: i, x, shape: btd)
+        if then == .residMid, let record { record.blocks[i].mid = snapshot(x, btd) }
     }
 
     /// Multi-head self-attention of `input` [B, T, D] into `out` [B, T, D] (after proj).
@@ -137,14 +203,23 @@ struct ForwardPass {
         let rows = B * T
         let qkv = buf("qkv", rows * 3 * D)
         BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.qkv.weight.pointer, bias: bw.qkv.bias?.pointer,
-                    outFeatures: 3 * D, y: qkv)
+                    outFeatures: 3 * D, y: qkv, rowBlock: T)
         let headView = [T * 3 * D, 3 * D, dh, 1]
         try visit(.q, block: i, qkv, shape: [B, T, H, dh], strides: headView)
         try visit(.k, block: i, qkv + D, shape: [B, T, H, dh], strides: headView)
         try visit(.v, block: i, qkv + 2 * D, shape: [B, T, H, dh], strides: headView)
+        if let record {
+            let headShape = [B, self.T, self.H, self.dh]
+            let parts = (0..<3).map { _ in Tensor(uninitialized: headShape) }
+            for r in 0..<rows {
+                for j in 0..<3 { (parts[j].mutablePointer + r * D).update(from: qkv + r * 3 * D + j * D, count: D) }
+            }
+            record.blocks[i].q = parts[0]; record.blocks[i].k = parts[1]; record.blocks[i].v = parts[2]
+        }
         let z = buf("z", rows * D)
         let scale = 1 / Float(dh).squareRoot()
-        let needPattern = wanted.contains(HookPoint(.attnScores, block: i)) || wanted.contains(HookPoint(.pattern, block: i))
+        let needPattern = record != nil || wanted.contains(HookPoint(.attnScores, block: i))
+            || wanted.contains(HookPoint(.pattern, block: i))
         let T = self.T, D = self.D, H = self.H, dh = self.dh
         if needPattern {
             // Materialise scores [B, H, T, T] so hooks can read or edit them.
@@ -157,7 +232,9 @@ struct ForwardPass {
             }
             try visit(.attnScores, block: i, scores, shape: [B, H, T, T])
             Kernels.softmaxRows(scores, rows: B * H * T, n: T)
+            if let record { record.blocks[i].softmax = snapshot(scores, [B, H, T, T]) }
             try visit(.pattern, block: i, scores, shape: [B, H, T, T])
+            if let record { record.blocks[i].pattern = snapshot(scores, [B, H, T, T]) }
             for bh in 0..<(B * H) {
                 let b = bh / H, hd = bh % H
                 let v = qkv + b * T * 3 * D + 2 * D + hd * dh
@@ -187,7 +264,7 @@ struct ForwardPass {
         }
         try visit(.z, block: i, z, shape: [B, T, H, dh])
         BLAS.linear(x: z, rows: rows, inFeatures: D, weight: bw.proj.weight.pointer, bias: bw.proj.bias?.pointer,
-                    outFeatures: D, y: out)
+                    outFeatures: D, y: out, rowBlock: T)
     }
 
     /// fc1 -> activation -> fc2 of `input` [B, T, D] into `out` [B, T, D].
@@ -196,10 +273,11 @@ struct ForwardPass {
         let rows = B * T
         let hidden = buf("mlp_hidden", rows * F)
         let activation = c.activation
-        if wanted.contains(HookPoint(.mlpPre, block: i)) {
+        if record != nil || wanted.contains(HookPoint(.mlpPre, block: i)) {
             BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
-                        outFeatures: F, y: hidden)
+                        outFeatures: F, y: hidden, rowBlock: T)
             try visit(.mlpPre, block: i, hidden, shape: [B, T, F])
+            if let record { record.blocks[i].mlpPre = snapshot(hidden, [B, T, F]) }
             switch activation {
             case .gelu: Kernels.gelu(hidden, count: rows * F)
             case .quickGelu: Kernels.quickGelu(hidden, count: rows * F)
@@ -207,7 +285,7 @@ struct ForwardPass {
         } else {
             // The activation runs on each worker's slice of fc1 while it is in cache.
             BLAS.linear(x: input, rows: rows, inFeatures: D, weight: bw.fc1.weight.pointer, bias: bw.fc1.bias?.pointer,
-                        outFeatures: F, y: hidden) { p, ld, r, n in
+                        outFeatures: F, y: hidden, rowBlock: T) { p, ld, r, n in
                 for row in 0..<r {
                     switch activation {
                     case .gelu: Kernels.geluSerial(p + row * ld, count: n)
@@ -218,7 +296,7 @@ struct ForwardPass {
         }
         try visit(.mlpPost, block: i, hidden, shape: [B, T, F])
         BLAS.linear(x: hidden, rows: rows, inFeatures: F, weight: bw.fc2.weight.pointer, bias: bw.fc2.bias?.pointer,
-                    outFeatures: D, y: out)
+                    outFeatures: D, y: out, rowBlock: T)
     }
 
     // MARK: - Head
@@ -227,6 +305,7 @@ struct ForwardPass {
     mutating func head() throws -> Tensor {
         let Cn = c.numClasses
         let prefix = c.numPrefixTokens
+        if let record { record.xFinal = snapshot(x, [B, T, D]) }
         var feats = buf("x_final", B * T * D)
         if let n = w.norm, !c.fcNorm {
             Kernels.layerNorm(x, rows: B * T, width: D, gamma: n.weight.pointer, beta: n.bias.pointer, eps: c.eps, out: feats)
@@ -238,6 +317,9 @@ struct ForwardPass {
         let pooled = buf("pooled", B * D)
         if c.distilled {
             // Mean of the class head on CLS and the distillation head on the dist token.
+            guard T >= 2 else {
+                throw CoreError("distilled model: the head reads the CLS and distillation tokens, but only \(T) token is left")
+            }
             let dist = buf("pooled_dist", B * D)
             for b in 0..<B {
                 (pooled + b * D).update(from: feats + b * T * D, count: D)
@@ -245,8 +327,8 @@ struct ForwardPass {
             }
             let l2 = buf("logits_dist", B * Cn)
             guard let hd = w.headDist else { throw CoreError("distilled model without head_dist") }
-            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer)
-            BLAS.linear(x: dist, rows: B, inFeatures: D, weight: hd.weight.pointer, bias: hd.bias?.pointer, outFeatures: Cn, y: l2)
+            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer, rowBlock: 1)
+            BLAS.linear(x: dist, rows: B, inFeatures: D, weight: hd.weight.pointer, bias: hd.bias?.pointer, outFeatures: Cn, y: l2, rowBlock: 1)
             let lp = logits.mutablePointer
             for i in 0..<(B * Cn) { lp[i] = (lp[i] + l2[i]) / 2 }
         } else {
@@ -268,12 +350,13 @@ struct ForwardPass {
                 }
             }
             if c.fcNorm, let n = w.norm {
+                if let record { record.pooledInput = snapshot(pooled, [B, D]) }
                 let tmp = buf("pooled_norm", B * D)
                 Kernels.layerNorm(pooled, rows: B, width: D, gamma: n.weight.pointer, beta: n.bias.pointer, eps: c.eps, out: tmp)
                 pooled.update(from: tmp, count: B * D)
                 try visit(.lnFinal, pooled, shape: [B, D])
             }
-            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer)
+            BLAS.linear(x: pooled, rows: B, inFeatures: D, weight: w.head.weight.pointer, bias: w.head.bias?.pointer, outFeatures: Cn, y: logits.mutablePointer, rowBlock: 1)
         }
         try visit(.logits, logits.mutablePointer, shape: [B, Cn])
         return logits

@@ -40,12 +40,7 @@ public final class ViT: @unchecked Sendable {
         try enter()
         defer { leave() }
         var pass = try ForwardPass(model: self, images: images, hooks: hooks)
-        try pass.embed()
-        for b in 0..<config.depth {
-            try CoreInterrupt.check()
-            try pass.block(b)
-        }
-        return try pass.head()
+        return try pass.run()
     }
 
     /// Takes the model's lock, refusing a re-entrant call from the thread that holds it.

@@ -184,20 +184,30 @@ public enum Files {
         return (folder.isEmpty ? "/" : String(folder), String(p[p.index(after: slash)...]))
     }
 
-    /// The whole file, or nil when it does not exist.
+    /// The whole file, or nil when it does not exist. The one reader of whole files (scripts,
+    /// modules, `:load`, the history): a folder, FIFO or device is refused before reading
+    /// (a FIFO would block forever), and every other failure names the file and the reason.
     public static func readFile(_ path: String) throws -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
             throw FileError("\(path): cannot read (\(reason()))")
         }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileError("\(path): cannot read (\(reason()))") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw FileError("\(path): is a folder, not a file")
+        default: throw FileError("\(path): not a regular file (a FIFO, socket or device)")
+        }
         var out: [UInt8] = []
+        out.reserveCapacity(Int(max(0, st.st_size)))
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR || errno == EAGAIN { continue }
                 throw FileError("\(path): cannot read (\(reason()))")
             }
             if n == 0 { return out }

@@ -1,6 +1,6 @@
 /// Saliency heatmaps: normalise, upsample, colour and blend over an image.
 ///
-/// The display of method.md section 5: min-max normalise the patch-grid values,
+/// The display of Docs/method.md#saliency-and-the-perturbation-test: min-max normalise the patch-grid values,
 /// bilinear-upsample to the image size, apply a colour map, alpha-blend with the image.
 /// Upsampling is `torch.nn.functional.interpolate(mode='bilinear', align_corners=False)`
 /// (no antialias): output pixel x samples source coordinate `(x + 0.5) * cols / width - 0.5`

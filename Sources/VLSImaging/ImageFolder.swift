@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 
 /// A labelled image folder: ImageNet layout (one sub-folder per class) or a `labels.csv`.
 ///

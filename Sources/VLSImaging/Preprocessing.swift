@@ -2,7 +2,7 @@ import Foundation
 
 /// A named image-to-tensor pipeline: 8-bit resize (and crop), then x/255, (x - mean)/std.
 ///
-/// Two pipelines exist, as the method notes require (method.md section 8):
+/// Two pipelines exist, as the method notes require (Docs/method.md#preprocessing):
 /// - `timm`: timm's eval transform for PIL images: resize the SHORTER side to
 ///   `floor(size / cropPct)` with the config's interpolation (torchvision `Resize(int)`:
 ///   the long side becomes `int(resize * long / short)`), center crop size x size,

@@ -135,8 +135,13 @@ public final class ReplSession {
             interpreter.output("time: \(Format.fixed(dt * 1000, 3)) ms\n")
         case "load":
             if arg.isEmpty { errorOutput("error: usage: :load FILE\n"); return true }
-            guard let text = readTextFile(arg) else {
-                errorOutput("error: cannot read '\(arg)'\n")
+            let text: String?
+            do { text = try readTextFile(arg) } catch {
+                errorOutput("error: \(error)\n")
+                return true
+            }
+            guard let text else {
+                errorOutput("error: cannot read '\(arg)': no such file\n")
                 return true
             }
             evaluate(text, path: arg)
@@ -273,5 +278,38 @@ public func writeStandardError(_ text: String) {
         }
         if n <= 0 { break }
         off += n
+    }
+}
+
+/// Whether an input is ready to run: the REPL shows the `..` prompt while it is incomplete.
+public enum Completeness: Sendable, Equatable {
+    case complete, incomplete, invalid
+
+    /// Complete when it parses and (for block statements) ends with a blank line;
+    /// incomplete when the parser hit end of input; invalid otherwise.
+    public static func check(_ source: String) -> Completeness {
+        var lexer = Lexer(source)
+        let tokens = lexer.run()
+        if lexer.unterminatedAtEnd || lexer.openBrackets > 0 {
+            if lexer.errors.contains(where: { !$0.atEnd }) { return .invalid }
+            return .incomplete
+        }
+        var parser = Parser(tokens: tokens)
+        _ = parser.program()
+        let errs = lexer.errors.map { Parser.ParseError(message: $0.message, location: $0.location, atEnd: $0.atEnd) } + parser.errors
+        if !errs.isEmpty {
+            guard errs.allSatisfy(\.atEnd) else { return .invalid }
+            // An empty line ends the entry even if a block is still missing its body.
+            let lastLine = source.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+            let endsWithBlankLine = source.contains("\n") && lastLine.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" }
+            return endsWithBlankLine ? .invalid : .incomplete
+        }
+        // A block statement continues until a blank line.
+        let hasBlock = tokens.contains { $0.kind == .indent }
+        if hasBlock {
+            let lastLine = source.split(separator: "\n", omittingEmptySubsequences: false).last ?? ""
+            if !lastLine.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { return .incomplete }
+        }
+        return .complete
     }
 }

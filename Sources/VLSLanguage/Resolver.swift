@@ -17,7 +17,10 @@ final class Resolver {
     private var scopes: [Scope] = []
     private var loopDepth = 0
     private var functionDepth = 0
-    private(set) var errors: [Parser.ParseError] = []
+    /// A name error found before running (`break` outside a loop, `nonlocal` of an
+    /// unknown name...): reported with the syntax errors.
+    struct ResolveError: Error { var message: String; var location: SourceLocation }
+    private(set) var errors: [ResolveError] = []
 
     func resolve(_ program: [Stmt]) {
         for s in program { statement(s) }
@@ -135,7 +138,7 @@ final class Resolver {
     }
 
     private func error(_ message: String, _ loc: SourceLocation) {
-        errors.append(Parser.ParseError(message: message, location: loc, atEnd: false))
+        errors.append(ResolveError(message: message, location: loc))
     }
 
     // MARK: - Walk

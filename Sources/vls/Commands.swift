@@ -131,23 +131,16 @@ func installScriptInterruptHandler() {
 }
 
 func readScript(_ path: String) throws -> String {
-    guard let fp = fopen(path, "rb") else {
-        writeStandardError("vls: cannot read '\(path)': \(String(cString: strerror(errno)))\n")
+    do {
+        guard let bytes = try Files.readFile(path) else {
+            writeStandardError("vls: cannot read '\(path)': No such file or directory\n")
+            throw ExitCode(Exit.io)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    } catch let e as FileError {
+        writeStandardError("vls: \(e.message)\n")
         throw ExitCode(Exit.io)
     }
-    defer { fclose(fp) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&buf, 1, buf.count, fp)
-        if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
-        if n < buf.count { break }
-    }
-    if ferror(fp) != 0 {
-        writeStandardError("vls: cannot read '\(path)': \(String(cString: strerror(errno)))\n")
-        throw ExitCode(Exit.io)
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 struct Run: ParsableCommand {

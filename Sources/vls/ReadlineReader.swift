@@ -145,15 +145,7 @@ final class ReadlineReader: LineReader {
     }
 
     static func loadHistory(_ path: String) -> [String] {
-        guard let fp = fopen(path, "rb") else { return [] }
-        defer { fclose(fp) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&buf, 1, buf.count, fp)
-            if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
-            if n < buf.count { break }
-        }
+        guard let bytes = try? Files.readFile(path) else { return [] }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
         return lines.filter { !$0.hasPrefix("#vls-history") }.map(decode).suffix(historyLimit).map { $0 }
     }

@@ -128,6 +128,81 @@ final class GradientTests: XCTestCase {
         print("gradient parity edits: worst relative error \(worst)")
     }
 
+    /// Gradients run the model's one forward with a record: with every pattern and mlp.hook_pre
+    /// captured (so the fast path also materialises attention and runs fc1 unfused) the
+    /// logits agree bit for bit, on every variant, with and without edits.
+    func testGradientsRunTheOneForward() throws {
+        for name in Self.models {
+            let m = try ViT(path: Fixtures.model(name))
+            let c = m.config
+            let x = try SafetensorsFile(path: Fixtures.model(name) + "/reference.safetensors").tensor("input")
+            let B = x.shape[0]
+            let target = GradTarget.logit(classes: (0..<B).map { $0 % c.numClasses })
+            let forced = (0..<c.depth).flatMap { [HookPoint(.pattern, block: $0), HookPoint(.mlpPre, block: $0)] }
+            let editSets: [[Edit]] = [[], [Ablation(points: [HookPoint(.mlpOut, block: 0)], how: .mean, heads: nil, tokens: nil)]]
+            for edits in editSets {
+                let g = try m.gradients(x, target: target, at: [], edits: edits)
+                let run = try m.run(x, capture: forced, edits: edits)
+                XCTAssertEqual(g.logits.shape, run.logits.shape, name)
+                XCTAssertEqual(g.logits.scalars, run.logits.scalars, "\(name): gradients' forward differs from run (\(edits.count) edits)")
+            }
+        }
+    }
+
+    /// An image's logits, captured activations and lens scores are the same bits whatever
+    /// batch it is in (sharded analyses merge to the unsharded numbers only so).
+    func testResultsDoNotDependOnTheBatch() throws {
+        for name in ["standard", "rpn", "distilled", "gap_norm"] {
+            let m = try ViT(path: Fixtures.model(name))
+            let c = m.config
+            let per = c.inChannels * c.imageSize * c.imageSize
+            var rng = SystemRandomNumberGenerator()
+            let B = 7
+            let batch = Tensor((0..<(B * per)).map { _ in Float.random(in: -1...1, using: &rng) },
+                               shape: [B, c.inChannels, c.imageSize, c.imageSize])
+            let points = [HookPoint(.residPost, block: c.depth - 1), HookPoint(.attnOut, block: 0)]
+            let whole = try m.run(batch, capture: points)
+            let wholeLens = try m.project(whole.captured[points[0]]!)
+            for (start, count) in [(0, 1), (3, 1), (2, 3), (4, 3), (0, 5)] {
+                let part = Tensor(Array(batch.scalars[(start * per)..<((start + count) * per)]),
+                                  shape: [count, c.inChannels, c.imageSize, c.imageSize])
+                let r = try m.run(part, capture: points)
+                let C = c.numClasses
+                XCTAssertEqual(r.logits.scalars, Array(whole.logits.scalars[(start * C)..<((start + count) * C)]),
+                               "\(name): logits of images \(start)..<\(start + count) depend on the batch")
+                for p in points {
+                    let a = r.captured[p]!, b = whole.captured[p]!
+                    let n = a.count / count
+                    XCTAssertEqual(a.scalars, Array(b.scalars[(start * n)..<((start + count) * n)]), "\(name) \(p.name)")
+                }
+                let lens = try m.project(r.captured[points[0]]!)
+                let n = lens.count / count
+                XCTAssertEqual(lens.scalars, Array(wholeLens.scalars[(start * n)..<((start + count) * n)]), "\(name) lens")
+            }
+        }
+    }
+
+    /// A distilled head reads two tokens: removing all but one is an error on both paths,
+    /// never a read past the batch.
+    func testDistilledHeadNeedsTwoTokens() throws {
+        let m = try ViT(path: Fixtures.model("distilled"))
+        let x = try SafetensorsFile(path: Fixtures.model("distilled") + "/reference.safetensors").tensor("input")
+        // Keep one token: the CLS only (prefix tokens are kept, so remove them by a hook).
+        final class KeepFirst: HookHandler {
+            func wants(_ p: HookPoint) -> Bool { p.kind == .posEmbed }
+            func visit(_ p: HookPoint, _ v: inout Tensor) throws {
+                let B = v.shape[0], D = v.shape[2]
+                let out = Tensor(zeros: [B, 1, D])
+                let src = v.contiguous()
+                for b in 0..<B { (out.mutablePointer + b * D).update(from: src.pointer + b * v.shape[1] * D, count: D) }
+                v = out
+            }
+        }
+        XCTAssertThrowsError(try m.forward(x, hooks: KeepFirst())) { e in
+            XCTAssertTrue("\(e)".contains("distillation tokens"), "\(e)")
+        }
+    }
+
     func testClearErrors() throws {
         let gap = try ViT(path: Fixtures.model("gap"))
         let x = try SafetensorsFile(path: Fixtures.model("gap") + "/reference.safetensors").tensor("input")

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import VLSCore
 
-/// Key-value memory statistics against a PyTorch implementation of method.md section 3
+/// Key-value memory statistics against a PyTorch implementation of Docs/method.md#key-value-memories
 /// (Scripts/fixtures_memories.py), in both modes: agreement counts per class with the
 /// random-class baseline fed numpy's draws, CLS agreement per image, compositionality by
 /// token group (correct) and pooled over every token (paper, the authors' definition), and
