@@ -93,6 +93,7 @@ final class Kernel {
         sa.sa_flags = SA_RESTART
         sigaction(SIGINT, &sa, nil)
         Interrupt.clear()
+        installCrashHandlers(logFD: logFD)
 
         startThread { [self] in heartbeatLoop() }
         startThread { [self] in controlLoop() }
@@ -173,13 +174,23 @@ final class Kernel {
         case "kernel_info_request":
             reply(shell, to: msg, "kernel_info_reply", kernelInfo())
         case "execute_request":
+            guard let code = c["code"] as? String else {
+                log("vls kernel: an execute_request without a string 'code' was answered with an error")
+                let error: JSON = ["status": "error", "ename": "BadRequest", "evalue": "execute_request: 'code' must be a string",
+                                   "traceback": [String](), "execution_count": runner.executionCount]
+                reply(shell, to: msg, "execute_reply", error, metadata: ["status": "error"])
+                return
+            }
             let silent = jsonBool(c["silent"], default: false)
             capture?.silent = silent
-            let content = runner.execute(c["code"] as? String ?? "", silent: silent,
+            let content = runner.execute(code, silent: silent,
                                          storeHistory: jsonBool(c["store_history"], default: true),
                                          userExpressions: c["user_expressions"] as? JSON ?? [:])
             capture?.silent = false
             reply(shell, to: msg, "execute_reply", content, metadata: ["status": content["status"] ?? "ok"])
+            if content["status"] as? String == "error", jsonBool(c["stop_on_error"], default: true) {
+                abortQueuedExecutions()
+            }
         case "complete_request":
             reply(shell, to: msg, "complete_reply", runner.complete(c["code"] as? String ?? "", cursor: jsonInt(c["cursor_pos"])))
         case "inspect_request":
@@ -194,11 +205,29 @@ final class Kernel {
             let restart = jsonBool(c["restart"], default: false)
             reply(shell, to: msg, "shutdown_reply", ["status": "ok", "restart": restart])
             beginShutdown()
-        case "comm_open", "comm_msg", "comm_close":
-            break   // no comm targets: nothing to answer
+        case "comm_open":
+            // No comm targets: the spec asks for an immediate comm_close.
+            if let id = c["comm_id"] as? String { publish("comm_close", ["comm_id": id, "data": JSON()], parent: msg.header) }
+        case "comm_msg", "comm_close":
+            break
         default:
             log("vls kernel: ignored shell message '\(msg.msgType)'")
         }
+    }
+
+    /// After a cell fails with `stop_on_error` (the default), the execute requests already
+    /// queued behind it (a front end's "Run All") are answered `aborted`, not run, as
+    /// ipykernel does; other requests in the queue are served normally.
+    func abortQueuedExecutions() {
+        while !shuttingDown, shell.poll(timeoutMs: 0), let frames = shell.receiveFrames() {
+            guard let next = wire.decode(frames, log: log) else { continue }
+            guard next.msgType == "execute_request" else { handleShell(next); continue }
+            status("busy", parent: next.header)
+            reply(shell, to: next, "execute_reply", ["status": "aborted", "execution_count": runner.executionCount],
+                  metadata: ["status": "aborted"])
+            status("idle", parent: next.header)
+        }
+        parent = [:]
     }
 
     /// Also a notebook's metadata.language_info.
@@ -218,5 +247,28 @@ final class Kernel {
             "help_links": [Any](),
             "debugger": false,
         ]
+    }
+}
+
+/// The kernel's log descriptor, for the crash handler (a signal handler captures nothing).
+nonisolated(unsafe) private var crashLogFD: Int32 = 2
+
+/// A crash signal ends the kernel at once, with one line on the kernel's own console, so
+/// the front end sees the kernel die and offers a restart. (Swift's backtracer would try
+/// to suspend every thread, write its report into the captured standard error, which
+/// reaches the notebook, and leave the heartbeat thread beating: "busy" forever.)
+func installCrashHandlers(logFD: Int32) {
+    crashLogFD = logFD
+    for sig in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP] {
+        var sa = sigaction()
+        sa.__sigaction_handler.sa_handler = { sig in
+            // Only async-signal-safe calls: write and _exit.
+            let text: StaticString = "vls kernel: crashed (fatal signal); the front end can restart the kernel\n"
+            _ = write(crashLogFD, text.utf8Start, text.utf8CodeUnitCount)
+            _exit(128 + sig)
+        }
+        sigemptyset(&sa.sa_mask)
+        sa.sa_flags = 0
+        sigaction(sig, &sa, nil)
     }
 }

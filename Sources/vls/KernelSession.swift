@@ -128,7 +128,13 @@ final class CellRunner {
         finishOutput()
         if let error, !silent { emit("error", error) }
         if storeHistory { history.append((count, code, resultText)) }
-        let expressions = evaluate(userExpressions)
+        // As ipykernel: user expressions only after a cell that succeeded, and what they
+        // print leaves before the reply (and the idle status).
+        var expressions: JSON = [:]
+        if error == nil {
+            expressions = evaluate(userExpressions)
+            finishOutput()
+        }
         Interrupt.clear()   // an interrupt that arrived as the cell ended does not stop the next one
         self.silent = false
 
@@ -238,6 +244,11 @@ final class CellRunner {
     }
 
     func isComplete(_ code: String) -> JSON {
+        // CRLF line ends, as `vls run` accepts them.
+        var code = code.replacingOccurrences(of: "\r\n", with: "\n")
+        // A front end sends the text with its final newline; the REPL's check sees lines
+        // without it ("while true:\n" is incomplete as "while true:" is, not invalid).
+        if code.hasSuffix("\n") { code.removeLast() }
         switch Completeness.check(code) {
         case .complete: return ["status": "complete"]
         case .invalid: return ["status": "invalid"]
@@ -252,7 +263,7 @@ final class CellRunner {
     // MARK: History
 
     /// tail (last n), range (lines start..<stop of this session) and search (glob pattern,
-    /// newest n, optionally unique). Session numbers: this session is 1 (0 and -1 also mean it).
+    /// newest n, optionally unique). Session numbers: this session is 1 (0 also means it).
     func historyReply(_ c: JSON) -> JSON {
         let withOutput = jsonBool(c["output"], default: false)
         var entries = history
@@ -261,8 +272,10 @@ final class CellRunner {
             let n = jsonInt(c["n"]) ?? 10
             entries = Array(entries.suffix(max(0, n)))
         case "range":
-            let session = jsonInt(c["session"]) ?? 0
-            if ![0, 1, -1].contains(session) { entries = []; break }
+            // 0 and 1 name this session; -1 (IPython: the previous one) and any other
+            // number name sessions this kernel never had; a non-number is no session.
+            let session = c["session"] == nil ? 0 : (jsonInt(c["session"]) ?? -99)
+            if ![0, 1].contains(session) { entries = []; break }
             let start = jsonInt(c["start"]) ?? 1
             let stop = jsonInt(c["stop"])
             entries = entries.filter { $0.line >= start && (stop == nil || $0.line < stop!) }

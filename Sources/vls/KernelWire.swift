@@ -27,13 +27,17 @@ struct ConnectionInfo {
             throw KernelError("connection file '\(path)' is not a JSON object")
         }
         func port(_ name: String) throws -> Int {
-            guard let p = jsonInt(o[name]), p >= 0, p < 65536 else { throw KernelError("connection file: missing or bad '\(name)'") }
+            // An integer: 1.5 is not port 1.
+            guard let n = o[name] as? NSNumber, let p = Int(exactly: n.doubleValue), p >= 0, p < 65536 else {
+                throw KernelError("connection file: missing or bad '\(name)' (an integer port 0...65535)")
+            }
             return p
         }
         transport = o["transport"] as? String ?? "tcp"
         ip = o["ip"] as? String ?? "127.0.0.1"
         shellPort = try port("shell_port"); iopubPort = try port("iopub_port"); stdinPort = try port("stdin_port")
         controlPort = try port("control_port"); hbPort = try port("hb_port")
+        if let k = o["key"], !(k is String) { throw KernelError("connection file: 'key' must be a string") }
         key = Array((o["key"] as? String ?? "").utf8)
         signatureScheme = o["signature_scheme"] as? String ?? "hmac-sha256"
         guard signatureScheme == "hmac-sha256" else { throw KernelError("unsupported signature_scheme '\(signatureScheme)' (hmac-sha256 only)") }
@@ -113,6 +117,10 @@ final class ZSocket {
         raw = s
         var linger: Int32 = 1000
         zmq_setsockopt(s, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+        if type == ZMQ_PUB {
+            var hwm: Int32 = 0   // unbounded: a front end reading late must still get every output and the final idle
+            zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, MemoryLayout<Int32>.size)
+        }
         if type == ZMQ_ROUTER {
             var handover: Int32 = 1   // a reconnecting front end with the same identity takes over
             zmq_setsockopt(s, ZMQ_ROUTER_HANDOVER, &handover, MemoryLayout<Int32>.size)
@@ -168,6 +176,26 @@ final class Wire {
 
     init(key: [UInt8]) { signer = Signer(key: key) }
 
+    /// Signatures of the last messages accepted: a signed message sent again is a replay and
+    /// is dropped, as jupyter_client's Session does (decode runs on two threads).
+    private var seen = Set<[UInt8]>()
+    private var seenOrder: [[UInt8]] = []
+    private let seenLock = NSLock()
+    static let replayWindow = 20_000
+
+    private func firstTime(_ signature: [UInt8]) -> Bool {
+        guard !signature.isEmpty else { return true }   // unsigned mode: nothing to compare
+        seenLock.lock(); defer { seenLock.unlock() }
+        guard seen.insert(signature).inserted else { return false }
+        seenOrder.append(signature)
+        if seenOrder.count > Wire.replayWindow {
+            let drop = seenOrder.count / 2
+            for s in seenOrder[..<drop] { seen.remove(s) }
+            seenOrder.removeFirst(drop)
+        }
+        return true
+    }
+
     /// Decodes frames; nil (with a note on the kernel's log) for a malformed or badly signed message.
     func decode(_ frames: [[UInt8]], log: (String) -> Void) -> KernelMessage? {
         guard let d = frames.firstIndex(of: Wire.delimiter), frames.count >= d + 6 else {
@@ -179,10 +207,20 @@ final class Wire {
             log("vls kernel: dropped a message with a bad signature")
             return nil
         }
+        guard firstTime(frames[d + 1]) else {
+            log("vls kernel: dropped a replayed message (its signature was seen before)")
+            return nil
+        }
         func obj(_ b: [UInt8]) -> JSON? { (try? JSONSerialization.jsonObject(with: Data(b))) as? JSON }
         guard let header = obj(parts[0]) else { log("vls kernel: dropped a message with a bad header"); return nil }
+        // The content must be a JSON object (an empty one is `{}`): anything else is not a
+        // request, and running it as an empty cell would consume an execution count.
+        guard let content = obj(parts[3]) else {
+            log("vls kernel: dropped a '\(header["msg_type"] as? String ?? "?")' message whose content is not a JSON object")
+            return nil
+        }
         return KernelMessage(identities: Array(frames[..<d]), header: header, parentHeader: obj(parts[1]) ?? [:],
-                             metadata: obj(parts[2]) ?? [:], content: obj(parts[3]) ?? [:])
+                             metadata: obj(parts[2]) ?? [:], content: content)
     }
 
     func header(_ msgType: String) -> JSON {
