@@ -12,6 +12,7 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             switch v {
             case .int(let i): return i
             case .float(let d) where d.isFinite && d == d.rounded() && abs(d) < 1e15: return Int(d)
+            case .float32(let f) where f.isFinite && f == f.rounded() && abs(f) < 1e15: return Int(f)
             default: throw RuntimeError("bad argument #\(k + 1) 'shape' to '\(a.functionName)' (dimensions are integers or one list of them, got \(ParamType.describe(v)))")
             }
         }
@@ -83,7 +84,7 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
         native("einsum", "einsum(subscripts: string, *operands: tensorlike)", area: area,
                "numpy's einsum without ellipses: `einsum(\"ij,jk->ik\", a, b)`, `einsum(\"bhqd,bhkd->bhqk\", q, k)`, traces and diagonals (\"ii->\", \"ii->i\"); without `->` the output is the letters used once, alphabetically. Sums accumulate in double.") { a in
             let r = try Tensor.einsum(try a.string(0, "subscripts"), try a.positional.dropFirst().map(tensorValue))
-            return r.rank == 0 ? .float(Double(r.scalars[0])) : .tensor(r)
+            return r.rank == 0 ? .float32(r.scalars[0]) : .tensor(r)
         },
         native("linspace", "linspace(start: number, stop: number, num: int = 50, *, endpoint: bool = true)", area: area,
                "`num` evenly spaced values from start to stop (stop included unless `endpoint: false`), as numpy's linspace.") { a in
@@ -154,7 +155,7 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
         native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices; the first NaN wins and ties give the first index (numpy).") { a in
             let t = try a.tensor(0, "t")
             let r = try t.reduce(.argmax, axes: [try a.int(1, "axis")])   // the first NaN wins, as numpy
-            return r.rank == 0 ? .int(Int(r.scalars[0])) : .tensor(r)
+            return r.rank == 0 ? .int(Int(r.scalars[0])) : try .indices(r, "argmax")
         },
     ]
 }
