@@ -87,7 +87,8 @@ final class TensorObject: DeclaredObject {
     }
 
     static func elementwise(_ m: Members<TensorObject>, _ name: String, _ doc: String, _ f: @escaping (Float) -> Float) -> Members<TensorObject> {
-        m.method("t.\(name)()", doc) { o, _ in .tensor(o.tensor.map(f)) }
+        // abs keeps an int64 or bool tensor's dtype (numpy's); the others give float32.
+        m.method("t.\(name)()", doc) { o, _ in name == "abs" ? o.like(o.tensor.map(f)) : .tensor(o.tensor.map(f)) }
     }
 
     static let members: Members<TensorObject> = {
@@ -111,6 +112,7 @@ final class TensorObject: DeclaredObject {
         _ = elementwise(m, "sigmoid", "Elementwise 1 / (1 + e^-x).") { 1 / (1 + expf(-$0)) }
         m.method("t.round(decimals: int = 0)", "Elementwise rounding to `decimals` places, half to even (numpy's round; what round(t, n) gives).") { o, a in
             let d = try a.int(0, "decimals", default: 0)
+            if o.dtype != .float32 && d >= 0 { return o.like(o.tensor.copy()) }   // numpy: integers round to themselves
             guard d >= -38, d <= 38 else { return .tensor(o.tensor) }
             let scale = powf(10, Float(d))
             return .tensor(o.tensor.map { x in
