@@ -158,6 +158,7 @@ extension Arguments {
         case .list(let l):
             return try l.items.map {
                 if case .float(let d) = $0, d.isFinite, d == d.rounded(), abs(d) < 1e15 { return Int(d) }
+                if case .float32(let f) = $0, f.isFinite, f == f.rounded(), abs(f) < 1e15 { return Int(f) }
                 guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of ints", got: $0) }
                 return i
             }
