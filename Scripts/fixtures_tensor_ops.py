@@ -411,6 +411,11 @@ add_typed("r = 5 in a", {"a": b}, bool((b == 5).any()))
 add_typed("r = 4 in a", {"a": b}, bool((b == 4).any()))
 add_error("d = {a: 1}\nr = 0", {"a": b})                   # numpy arrays are unhashable
 add_error("d = {}\nd[a] = 1\nr = 0", {"a": b})
+# where keeps integers integers; tensor(t) keeps the dtype
+c = rand_values((3, 4), nan=False) > 0
+add_typed("r = where(a > 0, 1, 0)", {"a": np.where(c, 1.0, -1.0).astype(np.float32)}, np.where(c, 1, 0))
+x5 = rand_values((5,), nan=False, ties=False)
+add_typed("r = tensor(a.argsort())", {"a": x5}, np.argsort(x5, kind="stable"))
 # a high-rank tensor prints (in linear time) as numpy prints it
 a = np.arange(2, dtype=np.float32).reshape((1,) * 29 + (2,))
 add_typed("r = a", {"a": a}, a)

@@ -26,10 +26,10 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "tensor"
     return [
         native("tensor", "tensor(data: tensorlike, /)", area: area,
-               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied).") { a in
+               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied, keeping its dtype).") { a in
             // A copy of a tensor argument, as numpy's array(t): assigning into it leaves t alone.
             let v = try a.value(0, "data")
-            if case .object(let o as TensorObject) = v { return .tensor(o.tensor.copy()) }
+            if case .object(let o as TensorObject) = v { return o.like(o.tensor.copy()) }   // the dtype stays, as numpy's array(t)
             return .tensor(try tensorValue(v))
         },
         native("zeros", "zeros(*shape: int|list[int])", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
@@ -78,8 +78,10 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
                           ("precision", .int(o.precision)), ("linewidth", .int(o.linewidth))])
         },
         native("where", "where(condition: tensorlike, x: tensorlike, y: tensorlike)", area: area,
-               "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together.") { a in
-            .tensor(try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y")))
+               "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together. int64 when x and y are both integer (int64 tensors or ints), else float32.") { a in
+            let r = try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y"))
+            let ints = [1, 2].allSatisfy { TensorObject.operandIsInteger(a.optional($0, $0 == 1 ? "x" : "y") ?? .nil) == true }
+            return ints ? try .indices(r, "where") : .tensor(r)
         },
         native("einsum", "einsum(subscripts: string, *operands: tensorlike)", area: area,
                "numpy's einsum without ellipses: `einsum(\"ij,jk->ik\", a, b)`, `einsum(\"bhqd,bhkd->bhqk\", q, k)`, traces and diagonals (\"ii->\", \"ii->i\"); without `->` the output is the letters used once, alphabetically. Sums accumulate in double.") { a in
