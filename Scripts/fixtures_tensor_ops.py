@@ -331,6 +331,18 @@ for _ in range(30):
     k = int(rng.integers(1, 5))
     add_typed(f"r = a {op} {k}", {"a": a}, f(a, k), dtypes={"a": "int64"})
     add_typed(f"r = a * 0.5", {"a": a}, (a * 0.5).astype(np.float32), text=False, dtypes={"a": "int64"})
+for _ in range(8):
+    a = rng.integers(-6, 7, (int(rng.integers(1, 6)),)).astype(np.int64)
+    e = int(rng.integers(0, 6))
+    add_typed(f"r = a ** {e}", {"a": a}, a ** e, dtypes={"a": "int64"})
+    d = rng.integers(-3, 4, a.shape).astype(np.int64)
+    r = attempt(lambda: a / d)
+    if r is None:
+        add_error("r = a / b", {"a": a, "b": d}, {"a": "int64", "b": "int64"})      # numpy warns: inf or nan
+    else:
+        add_typed("r = a / b", {"a": a, "b": d}, r.astype(np.float32), text=False, dtypes={"a": "int64", "b": "int64"})
+add_error("r = a ** -1", {"a": np.array([1, 2], np.int64)}, {"a": "int64"})       # numpy refuses negative integer powers
+add_error("r = a + 100000000", {"a": np.array([1, 2], np.int64)}, {"a": "int64"})  # beyond 2^24
 add_error("r = a // 0", {"a": np.array([1, 2], np.int64)}, {"a": "int64"})
 add_error("r = a % 0", {"a": np.array([1, 2], np.int64)}, {"a": "int64"})
 add_error("r = a * 100000", {"a": np.array([1000], np.int64)}, {"a": "int64"})      # beyond 2^24: refused, never rounded

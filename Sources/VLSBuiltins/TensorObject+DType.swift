@@ -45,6 +45,12 @@ extension TensorObject {
         let x = try a.broadcast(to: shape).scalars, y = try b.broadcast(to: shape).scalars
         let dst = out.mutablePointer
         for i in 0..<out.count {
+            // A Python int operand may be far beyond float32's exact integers: refuse it
+            // rather than convert (Int(Float) traps beyond 2^63; a rounded operand is a
+            // silently wrong answer).
+            guard abs(x[i]) < exactIntegerLimit, abs(y[i]) < exactIntegerLimit else {
+                throw RuntimeError("integer overflow: an operand of \(op.rawValue) (\(abs(x[i]) < exactIntegerLimit ? y[i] : x[i])) reaches 2^24 = 16777216, beyond what vls's int64 tensors (float32 storage) hold exactly")
+            }
             let p = Int(x[i]), q = Int(y[i])
             let r: Int
             switch op {
@@ -64,16 +70,17 @@ extension TensorObject {
                 r = m != 0 && (m < 0) != (q < 0) ? m + q : m
             default:
                 guard q >= 0 else { throw RuntimeError("integers to negative integer powers are not allowed (numpy); use a float exponent") }
-                var acc = 1, e = q
-                while e > 0 {
-                    let (m, o) = acc.multipliedReportingOverflow(by: p)
-                    guard !o, abs(m) < 1 << 40 else { throw RuntimeError("integer overflow in \(p) ** \(q)") }
-                    acc = m; e -= 1
+                if p == 0 || p == 1 { r = q == 0 ? 1 : p }
+                else if p == -1 { r = q % 2 == 0 ? 1 : -1 }
+                else {
+                    // |p| >= 2: past 24 factors the result is out of range (an error below).
+                    var acc = 1, e = q
+                    while e > 0 && abs(acc) < 1 << 24 { acc *= p; e -= 1 }
+                    r = e > 0 ? Int.max : acc
                 }
-                r = acc
             }
             guard abs(r) < 1 << 24 else {
-                throw RuntimeError("integer overflow: \(p) \(op.rawValue) \(q) = \(r) reaches 2^24 = 16777216, beyond what vls's int64 tensors (float32 storage) hold exactly")
+                throw RuntimeError("integer overflow: \(p) \(op.rawValue) \(q) = \(r == Int.max ? "(too large)" : String(r)) reaches 2^24 = 16777216, beyond what vls's int64 tensors (float32 storage) hold exactly")
             }
             dst[i] = Float(r)
         }

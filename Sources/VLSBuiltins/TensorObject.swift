@@ -200,6 +200,11 @@ final class TensorObject: DeclaredObject {
             let o = try tensorValue(other)
             if let v = try (reversed ? TensorObject.integerBinary(op, o, tensor) : TensorObject.integerBinary(op, tensor, o)) { return v }
         }
+        // Integer true division by zero: numpy warns and gives inf or nan; vls raises.
+        if op == .divide, TensorObject.operandIsInteger(other) == true, dtype != .float32 {
+            let divisor = reversed ? tensor : try tensorValue(other)
+            if divisor.scalars.contains(0) { throw RuntimeError("division by zero in an integer tensor (numpy warns and gives inf or nan)") }
+        }
         let map: [BinaryOperator: Tensor.BinaryOp] = [.add: .add, .subtract: .sub, .multiply: .mul, .divide: .div,
                                                       .power: .pow, .modulo: .mod, .less: .lt, .lessEqual: .le,
                                                       .greater: .gt, .greaterEqual: .ge, .equal: .eq, .notEqual: .ne]

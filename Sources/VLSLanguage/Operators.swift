@@ -377,7 +377,9 @@ enum Ops {
     static func contains(_ container: Value, _ item: Value, _ interp: Interpreter) throws -> Bool {
         switch container {
         case .list(let l): return try l.items.contains { try equalChecked($0, item) }
-        case .dict(let d): return d[item] != nil
+        case .dict(let d):
+            try checkHashable(item)
+            return d[item] != nil
         case .string(let s):
             guard case .string(let sub) = item else { throw RuntimeError("'in <string>' requires a string on the left, not \(item.typeName)") }
             return sub.isEmpty || s.contains(sub)
