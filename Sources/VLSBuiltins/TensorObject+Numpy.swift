@@ -51,10 +51,10 @@ extension TensorObject {
     }
 
     static func numpyMembers(_ m: Members<TensorObject>) {
-        let over = "over `axis` (an int, negative counting from the end, or a list of ints), or over all elements when no axis is given; `keepdims: true` keeps the reduced axes with length 1; a 0-d result is a number"
+        let over = "over `axis` (an int, negative counting from the end, or a list of ints), or over all elements when no axis is given; `keepdims: true` keeps the reduced axes with length 1; a 0-d result is numpy's scalar (an np.float32 for a float32 tensor, an int, a bool)"
         let docs: [(Tensor.NumpyReduction, String)] = [
-            (.sum, "The sum \(over) (accumulated in double)."),
-            (.mean, "The mean \(over)."),
+            (.sum, "The sum \(over) (accumulated in double); int64 for an int64 or bool tensor, so `(pred == y).sum()` is an int."),
+            (.mean, "The mean \(over); of a whole int64 or bool tensor a Python float (`(pred == y).mean()` is 0.895, as numpy's float64)."),
             (.max, "The largest value \(over); NaN if any value is NaN (numpy)."),
             (.min, "The smallest value \(over); NaN if any value is NaN (numpy)."),
             (.prod, "The product \(over)."),
@@ -122,8 +122,8 @@ extension TensorObject {
             let (v, c) = o.tensor.unique()
             return try a.bool(nil, "counts", default: false) ? .list([o.like(v), try int64(c, "unique counts")]) : o.like(v)
         }
-        m.method("t.isnan()", "1 where the value is NaN, else 0 (a mask: t[t.isnan()] selects them).") { o, _ in .mask(o.tensor.map { $0.isNaN ? 1 : 0 }) }
-        m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0 (a mask).") { o, _ in .mask(o.tensor.map { $0.isFinite ? 1 : 0 }) }
+        m.method("t.isnan()", "A bool tensor, true where the value is NaN (a mask: t[t.isnan()] selects them).") { o, _ in .mask(o.tensor.map { $0.isNaN ? 1 : 0 }) }
+        m.method("t.isfinite()", "A bool tensor, true where the value is finite (not NaN or infinite): a mask.") { o, _ in .mask(o.tensor.map { $0.isFinite ? 1 : 0 }) }
     }
 
     /// [values, indices] of the k largest along `axis`.

@@ -56,12 +56,6 @@ final class TensorObject: DeclaredObject {
         }
     }
 
-    /// A reduction's result: a number for a 0-d result (an int for arg-reductions).
-    static func reduced(_ r: Tensor.Reduction, _ out: Tensor) -> Value {
-        if out.rank == 0 { return r == .argmax || r == .argmin ? .int(Int(out.scalars[0])) : .float(Double(out.scalars[0])) }
-        return .tensor(out)
-    }
-
     /// An axis in range (negative counts from the end).
     static func axis(_ a: Arguments, _ name: String, rank: Int, insert: Bool = false) throws -> Int {
         let ax = try a.int(nil, name)
@@ -479,16 +473,6 @@ enum TensorIndexing {
         out.reserveCapacity(rows.count * width)
         for r in rows { out.append(contentsOf: UnsafeBufferPointer(start: src.pointer + r * width, count: width)) }
         return Tensor(out, shape: [rows.count] + rest)
-    }
-
-    /// The positions a list index holds along an axis of length n (negative from the end).
-    static func positions(_ l: ListRef, n: Int, axis: Int) throws -> [Int] {
-        try l.items.map { v -> Int in
-            guard case .int(let i) = v else { throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)") }
-            let j = i < 0 ? i + n : i
-            guard j >= 0, j < n else { throw RuntimeError("index \(i) out of range for axis \(axis) of size \(n)") }
-            return j
-        }
     }
 
     static func dropped(_ a: [Int], _ i: Int) -> [Int] { var b = a; b.remove(at: i); return b }
