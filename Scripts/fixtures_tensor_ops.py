@@ -423,6 +423,15 @@ add_typed("r = 5 in a", {"a": b}, bool((b == 5).any()))
 add_typed("r = 4 in a", {"a": b}, bool((b == 4).any()))
 add_error("d = {a: 1}\nr = 0", {"a": b})                   # numpy arrays are unhashable
 add_error("d = {}\nd[a] = 1\nr = 0", {"a": b})
+# logical_and/or/xor/not (numpy's names; NaN is true), broadcast, bool results
+for _ in range(12):
+    sh = rand_shape(allow_zero=rng.random() < 0.2)
+    x = rand_values(sh, nan=True, ties=True)
+    y = rand_values(bshape(sh), nan=True, ties=True)
+    op = str(rng.choice(["and", "or", "xor"]))
+    add_typed(f"r = logical_{op}(a, b)", {"a": x, "b": y}, getattr(np, "logical_" + op)(x, y))
+    add_typed("r = logical_not(a)", {"a": x}, np.logical_not(x))
+add_typed("r = logical_and(a > 0, a < 1)", {"a": np.array([-1, 0.5, 2, np.nan], np.float32)}, np.logical_and(np.array([-1, 0.5, 2, np.nan], np.float32) > 0, np.array([-1, 0.5, 2, np.nan], np.float32) < 1))
 # where keeps integers integers; tensor(t) keeps the dtype
 c = rand_values((3, 4), nan=False) > 0
 add_typed("r = where(a > 0, 1, 0)", {"a": np.where(c, 1.0, -1.0).astype(np.float32)}, np.where(c, 1, 0))

@@ -159,5 +159,33 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             let r = try t.reduce(.argmax, axes: [try a.int(1, "axis")])   // the first NaN wins, as numpy
             return r.rank == 0 ? .int(Int(r.scalars[0])) : try .indices(r, "argmax")
         },
+    ] + logicalBuiltins(area)
+}
+
+/// numpy's logical_and/or/xor/not: elementwise truth (non-zero, NaN included, is true) of
+/// tensors or numbers broadcast together, as a bool tensor (a mask). The language has no
+/// & | ~ operators; these are numpy's names for what they do on bool arrays.
+func logicalBuiltins(_ area: String) -> [NativeFunction] {
+    func truth(_ t: Tensor) -> Tensor { t.map { $0 != 0 ? 1 : 0 } }   // NaN != 0 is true
+    func binary(_ name: String, _ what: String, _ f: @escaping (Bool, Bool) -> Bool) -> NativeFunction {
+        native("logical_\(name)", "logical_\(name)(x: tensorlike, y: tensorlike)", area: area,
+               "numpy's logical_\(name): \(what), elementwise, broadcast; non-zero (NaN too) is true; a bool tensor.") { a in
+            let x = truth(try a.tensor(0, "x")), y = truth(try a.tensor(1, "y"))
+            let shape = try bridged { try Tensor.broadcastShape(x.shape, y.shape) }
+            _ = try bridged { try Limits.checkTensor(shape, for: "logical_\(name)") }
+            let p = try bridged { try x.broadcast(to: shape).scalars }, q = try bridged { try y.broadcast(to: shape).scalars }
+            let r = Tensor((0..<p.count).map { f(p[$0] != 0, q[$0] != 0) ? 1 : 0 }, shape: shape)
+            return r.rank == 0 ? .bool(r.scalars[0] != 0) : .mask(r)
+        }
+    }
+    return [
+        binary("and", "x and y", { $0 && $1 }),
+        binary("or", "x or y", { $0 || $1 }),
+        binary("xor", "x or y but not both", { $0 != $1 }),
+        native("logical_not", "logical_not(x: tensorlike)", area: area,
+               "numpy's logical_not: true where x is zero, elementwise; a bool tensor.") { a in
+            let r = try a.tensor(0, "x").map { $0 == 0 ? 1 : 0 }
+            return r.rank == 0 ? .bool(r.scalars[0] != 0) : .mask(r)
+        },
     ]
 }
