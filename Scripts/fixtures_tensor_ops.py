@@ -437,6 +437,11 @@ c = rand_values((3, 4), nan=False) > 0
 add_typed("r = where(a > 0, 1, 0)", {"a": np.where(c, 1.0, -1.0).astype(np.float32)}, np.where(c, 1, 0))
 x5 = rand_values((5,), nan=False, ties=False)
 add_typed("r = tensor(a.argsort())", {"a": x5}, np.argsort(x5, kind="stable"))
+# stack and concat keep a shared dtype
+x6 = rand_values((2, 3), nan=False, ties=False)
+add_typed("r = stack([a.argsort(), a.argsort()], axis: 1)", {"a": x6}, np.stack([np.argsort(x6, kind="stable")] * 2, axis=1))
+add_typed("r = concat([a > 0, a < 0])", {"a": x6}, np.concatenate([x6 > 0, x6 < 0]))
+add_typed("r = concat([a > 0, a])", {"a": x6}, np.concatenate([x6 > 0, x6]))
 # a high-rank tensor prints (in linear time) as numpy prints it
 a = np.arange(2, dtype=np.float32).reshape((1,) * 29 + (2,))
 add_typed("r = a", {"a": a}, a)

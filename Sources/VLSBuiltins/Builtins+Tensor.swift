@@ -142,13 +142,15 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             let r = stacked.rank
             let ax = axis < 0 ? axis + r : axis
             guard ax >= 0, ax < r else { throw RuntimeError("stack: axis \(axis) is out of range for \(r - 1)-d tensors") }
-            if ax == 0 { return .tensor(stacked) }
+            let dtype = commonDType(try a.list(0, "tensors"))
+            if ax == 0 { return .object(TensorObject(stacked, dtype: dtype)) }
             var order = Array(1..<r)
             order.insert(0, at: ax)
-            return .tensor(try stacked.permuted(order).contiguous())
+            return .object(TensorObject(try stacked.permuted(order).contiguous(), dtype: dtype))
         },
         native("concat", "concat(tensors: list, axis: int = 0)", area: area, "Joins tensors along an existing axis.") { a in
-            .tensor(try Tensor.concatenate(try a.list(0, "tensors").map(tensorValue), axis: try a.int(1, "axis", default: 0)))
+            let items = try a.list(0, "tensors")
+            return .object(TensorObject(try Tensor.concatenate(items.map(tensorValue), axis: try a.int(1, "axis", default: 0)), dtype: commonDType(items)))
         },
         native("softmax", "softmax(t: tensorlike, axis: int = -1)", area: area, "Softmax along `axis` (default the last).") { a in
             let t = try a.tensor(0, "t")
@@ -160,6 +162,14 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             return r.rank == 0 ? .int(Int(r.scalars[0])) : try .indices(r, "argmax")
         },
     ] + logicalBuiltins(area)
+}
+
+/// The dtype stack and concat keep: the tensors' own when they all share it (int64 indices
+/// stay int64, masks stay bool), else float32.
+func commonDType(_ items: [Value]) -> DType {
+    let types = items.map { v -> DType? in if case .object(let o as TensorObject) = v { return o.dtype }; return nil }
+    guard let first = types.first ?? nil, types.allSatisfy({ $0 == first }) else { return .float32 }
+    return first
 }
 
 /// numpy's logical_and/or/xor/not: elementwise truth (non-zero, NaN included, is true) of
