@@ -12,6 +12,7 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             switch v {
             case .int(let i): return i
             case .float(let d) where d.isFinite && d == d.rounded() && abs(d) < 1e15: return Int(d)
+            case .float32(let f) where f.isFinite && f == f.rounded() && abs(f) < 1e15: return Int(f)
             default: throw RuntimeError("bad argument #\(k + 1) 'shape' to '\(a.functionName)' (dimensions are integers or one list of them, got \(ParamType.describe(v)))")
             }
         }
@@ -25,10 +26,10 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "tensor"
     return [
         native("tensor", "tensor(data: tensorlike, /)", area: area,
-               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied).") { a in
+               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied, keeping its dtype).") { a in
             // A copy of a tensor argument, as numpy's array(t): assigning into it leaves t alone.
             let v = try a.value(0, "data")
-            if case .object(let o as TensorObject) = v { return .tensor(o.tensor.copy()) }
+            if case .object(let o as TensorObject) = v { return o.like(o.tensor.copy()) }   // the dtype stays, as numpy's array(t)
             return .tensor(try tensorValue(v))
         },
         native("zeros", "zeros(*shape: int|list[int])", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in
@@ -77,13 +78,15 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
                           ("precision", .int(o.precision)), ("linewidth", .int(o.linewidth))])
         },
         native("where", "where(condition: tensorlike, x: tensorlike, y: tensorlike)", area: area,
-               "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together.") { a in
-            .tensor(try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y")))
+               "numpy's where: x where condition is non-zero (NaN counts), else y; the three broadcast together. int64 when x and y are both integer (int64 tensors or ints), else float32.") { a in
+            let r = try Tensor.select(try a.tensor(0, "condition"), try a.tensor(1, "x"), try a.tensor(2, "y"))
+            let ints = [1, 2].allSatisfy { TensorObject.operandIsInteger(a.optional($0, $0 == 1 ? "x" : "y") ?? .nil) == true }
+            return ints ? try .indices(r, "where") : .tensor(r)
         },
         native("einsum", "einsum(subscripts: string, *operands: tensorlike)", area: area,
                "numpy's einsum without ellipses: `einsum(\"ij,jk->ik\", a, b)`, `einsum(\"bhqd,bhkd->bhqk\", q, k)`, traces and diagonals (\"ii->\", \"ii->i\"); without `->` the output is the letters used once, alphabetically. Sums accumulate in double.") { a in
             let r = try Tensor.einsum(try a.string(0, "subscripts"), try a.positional.dropFirst().map(tensorValue))
-            return r.rank == 0 ? .float(Double(r.scalars[0])) : .tensor(r)
+            return r.rank == 0 ? .float32(r.scalars[0]) : .tensor(r)
         },
         native("linspace", "linspace(start: number, stop: number, num: int = 50, *, endpoint: bool = true)", area: area,
                "`num` evenly spaced values from start to stop (stop included unless `endpoint: false`), as numpy's linspace.") { a in
@@ -139,13 +142,15 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
             let r = stacked.rank
             let ax = axis < 0 ? axis + r : axis
             guard ax >= 0, ax < r else { throw RuntimeError("stack: axis \(axis) is out of range for \(r - 1)-d tensors") }
-            if ax == 0 { return .tensor(stacked) }
+            let dtype = commonDType(try a.list(0, "tensors"))
+            if ax == 0 { return .object(TensorObject(stacked, dtype: dtype)) }
             var order = Array(1..<r)
             order.insert(0, at: ax)
-            return .tensor(try stacked.permuted(order).contiguous())
+            return .object(TensorObject(try stacked.permuted(order).contiguous(), dtype: dtype))
         },
         native("concat", "concat(tensors: list, axis: int = 0)", area: area, "Joins tensors along an existing axis.") { a in
-            .tensor(try Tensor.concatenate(try a.list(0, "tensors").map(tensorValue), axis: try a.int(1, "axis", default: 0)))
+            let items = try a.list(0, "tensors")
+            return .object(TensorObject(try Tensor.concatenate(items.map(tensorValue), axis: try a.int(1, "axis", default: 0)), dtype: commonDType(items)))
         },
         native("softmax", "softmax(t: tensorlike, axis: int = -1)", area: area, "Softmax along `axis` (default the last).") { a in
             let t = try a.tensor(0, "t")
@@ -154,7 +159,43 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
         native("argmax", "argmax(t: tensorlike, axis: int = -1)", area: area, "Index of the largest value along `axis` (default the last), as a tensor of indices; the first NaN wins and ties give the first index (numpy).") { a in
             let t = try a.tensor(0, "t")
             let r = try t.reduce(.argmax, axes: [try a.int(1, "axis")])   // the first NaN wins, as numpy
-            return r.rank == 0 ? .int(Int(r.scalars[0])) : .tensor(r)
+            return r.rank == 0 ? .int(Int(r.scalars[0])) : try .indices(r, "argmax")
+        },
+    ] + logicalBuiltins(area)
+}
+
+/// The dtype stack and concat keep: the tensors' own when they all share it (int64 indices
+/// stay int64, masks stay bool), else float32.
+func commonDType(_ items: [Value]) -> DType {
+    let types = items.map { v -> DType? in if case .object(let o as TensorObject) = v { return o.dtype }; return nil }
+    guard let first = types.first ?? nil, types.allSatisfy({ $0 == first }) else { return .float32 }
+    return first
+}
+
+/// numpy's logical_and/or/xor/not: elementwise truth (non-zero, NaN included, is true) of
+/// tensors or numbers broadcast together, as a bool tensor (a mask). The language has no
+/// & | ~ operators; these are numpy's names for what they do on bool arrays.
+func logicalBuiltins(_ area: String) -> [NativeFunction] {
+    func truth(_ t: Tensor) -> Tensor { t.map { $0 != 0 ? 1 : 0 } }   // NaN != 0 is true
+    func binary(_ name: String, _ what: String, _ f: @escaping (Bool, Bool) -> Bool) -> NativeFunction {
+        native("logical_\(name)", "logical_\(name)(x: tensorlike, y: tensorlike)", area: area,
+               "numpy's logical_\(name): \(what), elementwise, broadcast; non-zero (NaN too) is true; a bool tensor.") { a in
+            let x = truth(try a.tensor(0, "x")), y = truth(try a.tensor(1, "y"))
+            let shape = try bridged { try Tensor.broadcastShape(x.shape, y.shape) }
+            _ = try bridged { try Limits.checkTensor(shape, for: "logical_\(name)") }
+            let p = try bridged { try x.broadcast(to: shape).scalars }, q = try bridged { try y.broadcast(to: shape).scalars }
+            let r = Tensor((0..<p.count).map { f(p[$0] != 0, q[$0] != 0) ? 1 : 0 }, shape: shape)
+            return r.rank == 0 ? .bool(r.scalars[0] != 0) : .mask(r)
+        }
+    }
+    return [
+        binary("and", "x and y", { $0 && $1 }),
+        binary("or", "x or y", { $0 || $1 }),
+        binary("xor", "x or y but not both", { $0 != $1 }),
+        native("logical_not", "logical_not(x: tensorlike)", area: area,
+               "numpy's logical_not: true where x is zero, elementwise; a bool tensor.") { a in
+            let r = try a.tensor(0, "x").map { $0 == 0 ? 1 : 0 }
+            return r.rank == 0 ? .bool(r.scalars[0] != 0) : .mask(r)
         },
     ]
 }

@@ -78,6 +78,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
                 case .nil: return .nan
                 case .int(let i): return Double(i)
                 case .float(let d): return d
+                case .float32(let f): return Double(f)
                 default: throw RuntimeError("plot: values must be numbers, got \(item.typeName)")
                 }
             }

@@ -48,7 +48,7 @@ final class ModelObject: DeclaredObject {
             ("classes", .int(c.numClasses)), ("class_token", .bool(c.classToken)), ("reg_tokens", .int(c.regTokens)),
             ("distilled", .bool(c.distilled)), ("pool", .string(c.pooling.rawValue)), ("fc_norm", .bool(c.fcNorm)),
             ("pre_norm", .bool(c.preNorm)), ("post_norm_blocks", .bool(c.postNorm)), ("layer_scale", .bool(c.layerScale)),
-            ("qkv_bias", .bool(c.qkvBias)), ("no_embed_class", .bool(c.noEmbedClass)), ("eps", .float(Double("\(c.eps)") ?? Double(c.eps))),  // eps: the float32 value as its shortest form (1e-06)
+            ("qkv_bias", .bool(c.qkvBias)), ("no_embed_class", .bool(c.noEmbedClass)), ("eps", .float32(c.eps)),  // an np.float32: prints its shortest form (1e-06)
             ("activation", .string(c.activation.rawValue)), ("tokens", .int(c.numTokens)), ("prefix_tokens", .int(c.numPrefixTokens)),
         ]
         pairs.append(("preprocessing", .string((try? preprocessing(nil).description) ?? "-")))
@@ -172,7 +172,7 @@ final class RunObject: DeclaredObject {
     static let members: Members<RunObject> = bridgedMembers("run")
         .property("logits", "Class logits [B, C].") { r, _ in .tensor(r.result.logits) }
         .property("probs", "Class probabilities [B, C] (softmax of the logits).") { r, _ in .tensor(r.result.logits.softmax()) }
-        .property("predictions", "The top class of each image [B].") { r, _ in .tensor(try r.result.logits.reduce(.argmax, axis: -1)) }
+        .property("predictions", "The top class of each image [B].") { r, _ in try .indices(try r.result.logits.reduce(.argmax, axis: -1), "predictions") }
         .property("hooks", "The captured hook names.") { r, _ in .strings(r.result.order.map(\.name)) }
         .property("tokens", "Tokens per image in this run (fewer after drop_tokens).") { r, _ in .int(r.result.tokens) }
         .property("edits", "The edits applied, described.") { r, _ in .strings(r.result.edits) }

@@ -22,6 +22,7 @@ final class TableObject: DeclaredObject {
 
     static func cell(_ v: Value) -> String {
         switch v {
+        case .float32(let f): return cell(.float(Double(f)))
         case .float(let d):
             if d.isNaN { return "nan" }
             if d == d.rounded() && abs(d) < 1e15 && !(abs(d) < 1 && d != 0) { return String(format: "%.4f", d) }
@@ -102,6 +103,7 @@ final class TableObject: DeclaredObject {
         }
         func raw(_ v: Value) -> String {
             if case .float(let d) = v { return "\(d)" }
+            if case .float32(let f) = v { return Value.float32Text(f) }
             return TableObject.cell(v)
         }
         return ([columns.map(esc).joined(separator: ",")] + rows.map { $0.map { esc(raw($0)) }.joined(separator: ",") }).joined(separator: "\n") + "\n"
@@ -111,6 +113,7 @@ final class TableObject: DeclaredObject {
         func any(_ v: Value) -> Any {
             switch v {
             case .float(let d): return d.isFinite ? d : NSNull()
+            case .float32(let f): return f.isFinite ? (Double(Value.float32Text(f)) ?? Double(f)) : NSNull()
             case .int(let i): return i
             case .string(let s): return s
             case .bool(let b): return b
@@ -153,7 +156,7 @@ func tableBuiltins(_ session: Session) -> [NativeFunction] {
                 }
                 for item in l.items {
                     switch item {
-                    case .int, .float, .string, .bool, .nil: break
+                    case .int, .float, .float32, .string, .bool, .nil: break
                     default: throw RuntimeError("table: row \(i) holds a \(item.typeName); cells are numbers, strings, bools or nil")
                     }
                 }

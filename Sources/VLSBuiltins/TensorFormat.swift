@@ -25,22 +25,35 @@ enum TensorFormat {
     }
 
     /// `tensor(<grid>, shape [..])`, the grid indented as numpy's `array(...)` repr.
-    static func describe(_ t: Tensor) -> String {
+    static func describe(_ t: Tensor, dtype: DType = .float32) -> String {
         let prefix = "tensor("
         var o = options
         o.linewidth -= 1  // the closing parenthesis, as array_repr's suffix
-        return prefix + grid(t, options: o, prefix: prefix) + ", shape \(t.shape))"
+        return prefix + grid(t, options: o, prefix: prefix, dtype: dtype) + ", shape \(t.shape))"
     }
 
-    /// The grid `np.array2string(a, separator=', ', prefix=prefix)` prints with the options.
-    static func grid(_ t: Tensor, options o: Options = options, prefix: String = "") -> String {
+    /// The grid `np.array2string(a, separator=', ', prefix=prefix)` prints with the options;
+    /// int64 and bool tensors as numpy prints those dtypes (`[0, 3, 5]`, `[ True, False]`).
+    static func grid(_ t: Tensor, options o: Options = options, prefix: String = "", dtype: DType = .float32) -> String {
         if t.count == 0 && t.rank > 0 { return "[]" }
         let summarise = t.count > o.threshold
         let data = summarise ? leadingTrailing(t, edge: o.edgeitems) : t.scalars
-        let format = FloatFormat(data, precision: o.precision)
+        let format: (Float) -> String
+        switch dtype {
+        case .float32:
+            let f = FloatFormat(data, precision: o.precision)
+            format = f.format
+        case .int64:
+            // numpy's IntegerFormat: every element right-aligned to the widest of the shown ones.
+            let width = data.map { String(Int($0)).count }.max() ?? 1
+            format = { x in let s = String(Int(x)); return String(repeating: " ", count: max(0, width - s.count)) + s }
+        case .bool:
+            // numpy's BoolFormat: " True" beside "False" (a 0-d bool prints "True").
+            let rank0 = t.rank == 0
+            format = { x in x != 0 ? (rank0 ? "True" : " True") : "False" }
+        }
         let c = t.contiguous()
-        let nextLinePrefix = " " + String(repeating: " ", count: prefix.count)
-        return formatArray(c, format, lineWidth: o.linewidth, nextLinePrefix: nextLinePrefix,
+        return formatArray(c, format, lineWidth: o.linewidth, nextLinePrefix: 1 + prefix.count,
                            edge: o.edgeitems, summary: summarise)
     }
 
@@ -57,65 +70,75 @@ enum TensorFormat {
         return out
     }
 
-    /// numpy's `_formatArray` (separator ", ", numpy >= 1.14 wrapping).
-    static func formatArray(_ a: Tensor, _ f: FloatFormat, lineWidth: Int, nextLinePrefix: String, edge: Int, summary: Bool) -> String {
+    /// numpy's `_formatArray` (separator ", ", numpy >= 1.14 wrapping), written into one
+    /// buffer: the work is linear in the printed text, whatever the rank (a rank-30 tensor
+    /// of size-1 axes copied its nested text once per level before). `hanging` is a count
+    /// of spaces.
+    static func formatArray(_ a: Tensor, _ f: (Float) -> String, lineWidth: Int, nextLinePrefix: Int, edge: Int, summary: Bool) -> String {
         let sep = ", "
-        func extendLine(_ s: inout String, _ line: inout String, _ word: String, _ width: Int, _ hanging: String) {
-            var wrap = line.count + word.count > width
-            if line.count <= hanging.count { wrap = false }
-            if wrap {
-                var l = line
-                while l.last == " " { l.removeLast() }
-                s += l + "\n"
-                line = hanging
-            }
-            line += word
-        }
-        func recurse(_ offset: Int, _ axis: Int, _ hanging: String, _ width: Int) -> String {
-            let left = a.rank - axis
-            if left == 0 { return f.format(a.storage.base[offset]) }
-            let nextHanging = hanging + " "
-            let nextWidth = width - 1
+        var out = ""
+        // The innermost axis: words wrapped at `width`, continuation lines indented by
+        // `hanging` spaces; the first line's indent is taken by the enclosing brackets.
+        func row(_ offset: Int, _ axis: Int, _ hanging: Int, _ width: Int) {
             let n = a.shape[axis], st = a.strides[axis]
             let show = summary && 2 * edge < n
             let leading = show ? edge : 0
             let trailing = show ? edge : n
-            var s = ""
-            if left == 1 {
-                let elemWidth = width - 1
-                var line = hanging
-                for i in 0..<leading {
-                    extendLine(&s, &line, recurse(offset + i * st, axis + 1, nextHanging, nextWidth), elemWidth, hanging)
-                    line += sep
+            let elemWidth = width - 1
+            let pad = String(repeating: " ", count: hanging)
+            var first = true
+            var line = pad
+            func extend(_ word: String) {
+                var wrap = line.count + word.count > elemWidth
+                if line.count <= hanging { wrap = false }
+                if wrap {
+                    while line.last == " " { line.removeLast() }
+                    out += first ? String(line.dropFirst(hanging)) : line
+                    out += "\n"
+                    first = false
+                    line = pad
                 }
-                if show {
-                    extendLine(&s, &line, "...", elemWidth, hanging)
-                    line += sep
-                }
-                if trailing >= 2 {
-                    for i in stride(from: trailing, to: 1, by: -1) {
-                        extendLine(&s, &line, recurse(offset + (n - i) * st, axis + 1, nextHanging, nextWidth), elemWidth, hanging)
-                        line += sep
-                    }
-                }
-                extendLine(&s, &line, recurse(offset + (n - 1) * st, axis + 1, nextHanging, nextWidth), elemWidth, hanging)
-                s += line
-            } else {
-                let lineSep = "," + String(repeating: "\n", count: left - 1)
-                for i in 0..<leading {
-                    s += hanging + recurse(offset + i * st, axis + 1, nextHanging, nextWidth) + lineSep
-                }
-                if show { s += hanging + "..." + lineSep }
-                if trailing >= 2 {
-                    for i in stride(from: trailing, to: 1, by: -1) {
-                        s += hanging + recurse(offset + (n - i) * st, axis + 1, nextHanging, nextWidth) + lineSep
-                    }
-                }
-                s += hanging + recurse(offset + (n - 1) * st, axis + 1, nextHanging, nextWidth)
+                line += word
             }
-            return "[" + String(s.dropFirst(hanging.count)) + "]"
+            out += "["
+            for i in 0..<leading { extend(f(a.storage.base[offset + i * st])); line += sep }
+            if show { extend("..."); line += sep }
+            if trailing >= 2 {
+                for i in stride(from: trailing, to: 1, by: -1) { extend(f(a.storage.base[offset + (n - i) * st])); line += sep }
+            }
+            extend(f(a.storage.base[offset + (n - 1) * st]))
+            out += first ? String(line.dropFirst(hanging)) : line
+            out += "]"
         }
-        return recurse(a.offset, 0, nextLinePrefix, lineWidth)
+        func recurse(_ offset: Int, _ axis: Int, _ hanging: Int, _ width: Int) {
+            let left = a.rank - axis
+            if left == 0 { out += f(a.storage.base[offset]); return }
+            if left == 1 { row(offset, axis, hanging, width); return }
+            let n = a.shape[axis], st = a.strides[axis]
+            let show = summary && 2 * edge < n
+            let leading = show ? edge : 0
+            let trailing = show ? edge : n
+            let lineSep = "," + String(repeating: "\n", count: left - 1)
+            var first = true
+            func child(_ body: () -> Void) {
+                if !first { out += String(repeating: " ", count: hanging) }
+                first = false
+                body()
+            }
+            out += "["
+            for i in 0..<leading { child { recurse(offset + i * st, axis + 1, hanging + 1, width - 1) }; out += lineSep }
+            if show { child { out += "..." }; out += lineSep }
+            if trailing >= 2 {
+                for i in stride(from: trailing, to: 1, by: -1) {
+                    child { recurse(offset + (n - i) * st, axis + 1, hanging + 1, width - 1) }
+                    out += lineSep
+                }
+            }
+            child { recurse(offset + (n - 1) * st, axis + 1, hanging + 1, width - 1) }
+            out += "]"
+        }
+        recurse(a.offset, 0, nextLinePrefix, lineWidth)
+        return out
     }
 
     /// A float32 number as numpy prints a scalar element of a tensor alone.

@@ -15,22 +15,46 @@ extension TensorObject {
         }
     }
 
-    /// A reduction's result: a number (an int for arg-reductions, a bool for any/all) when 0-d.
-    static func value(_ r: Tensor.NumpyReduction, _ out: Tensor) -> Value {
-        guard out.rank == 0 else { return .tensor(out) }
-        let x = out.scalars[0]
+    /// A reduction's result with numpy's dtype: int64 for arg-reductions and for sums and
+    /// products of int64 or bool tensors, bool for any/all, the input's dtype for max/min,
+    /// float32 otherwise; a 0-d result is the scalar (np.float32, int or bool).
+    static func value(_ r: Tensor.NumpyReduction, _ out: Tensor, from dtype: DType = .float32) throws -> Value {
+        let outType: DType
         switch r {
-        case .argmax, .argmin: return .int(Int(x))
-        case .any, .all: return .bool(x != 0)
-        default: return .float(Double(x))
+        case .argmax, .argmin: outType = .int64
+        case .any, .all: outType = .bool
+        case .max, .min: outType = dtype
+        case .sum, .prod: outType = dtype == .float32 ? .float32 : .int64
+        default: outType = .float32
         }
+        let o: TensorObject
+        if outType == .int64 {
+            guard case .object(let t as TensorObject) = try int64(out, r.rawValue) else { fatalError() }
+            o = t
+        } else {
+            o = TensorObject(out, dtype: outType)
+        }
+        return out.rank == 0 ? o.scalar(out.scalars[0]) : .object(o)
+    }
+
+    /// mean, std and var of a whole int64 or bool tensor: numpy's float64 scalar (a Python
+    /// float: the mean of a mask of 895 of 1000 is 0.895 exactly as printed).
+    static func wholeDouble(_ r: Tensor.NumpyReduction, _ t: Tensor, ddof: Int) throws -> Value {
+        let x = t.scalars.map(Double.init)
+        let n = x.count
+        guard n > 0 else { throw RuntimeError("\(r.rawValue) of an empty tensor") }
+        let mean = x.reduce(0, +) / Double(n)
+        if r == .mean { return .float(mean) }
+        guard n - ddof > 0 else { throw RuntimeError("\(r.rawValue) with ddof \(ddof) of \(n) elements: n - ddof must be positive (numpy warns and gives NaN)") }
+        let v = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - ddof)
+        return .float(r == .std ? v.squareRoot() : v)
     }
 
     static func numpyMembers(_ m: Members<TensorObject>) {
-        let over = "over `axis` (an int, negative counting from the end, or a list of ints), or over all elements when no axis is given; `keepdims: true` keeps the reduced axes with length 1; a 0-d result is a number"
+        let over = "over `axis` (an int, negative counting from the end, or a list of ints), or over all elements when no axis is given; `keepdims: true` keeps the reduced axes with length 1; a 0-d result is numpy's scalar (an np.float32 for a float32 tensor, an int, a bool)"
         let docs: [(Tensor.NumpyReduction, String)] = [
-            (.sum, "The sum \(over) (accumulated in double)."),
-            (.mean, "The mean \(over)."),
+            (.sum, "The sum \(over) (accumulated in double); int64 for an int64 or bool tensor, so `(pred == y).sum()` is an int."),
+            (.mean, "The mean \(over); of a whole int64 or bool tensor a Python float (`(pred == y).mean()` is 0.895, as numpy's float64)."),
             (.max, "The largest value \(over); NaN if any value is NaN (numpy)."),
             (.min, "The smallest value \(over); NaN if any value is NaN (numpy)."),
             (.prod, "The product \(over)."),
@@ -39,7 +63,9 @@ extension TensorObject {
         ]
         for (r, doc) in docs {
             m.method("t.\(r.rawValue)(axis: int|list[int] = nil, keepdims: bool = false)", doc) { o, a in
-                value(r, try o.tensor.reduce(r, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false)))
+                let ax = try axes(a, 0), keep = try a.bool(1, "keepdims", default: false)
+                if r == .mean, o.dtype != .float32, ax == nil, !keep { return try wholeDouble(r, o.tensor, ddof: 0) }
+                return try value(r, try o.tensor.reduce(r, axes: ax, keepDims: keep), from: o.dtype)
             }
         }
         for r in [Tensor.NumpyReduction.argmax, .argmin] {
@@ -47,36 +73,38 @@ extension TensorObject {
             m.method("t.\(r.rawValue)(axis: int = nil, keepdims: bool = false)",
                      "The index of the \(what) value along `axis`, or into the flattened tensor without one; the first NaN wins (numpy); ties give the first index.") { o, a in
                 let ax = try a.optional(0, "axis").map { _ in [try a.int(0, "axis")] }
-                return value(r, try o.tensor.reduce(r, axes: ax, keepDims: try a.bool(1, "keepdims", default: false)))
+                return try value(r, try o.tensor.reduce(r, axes: ax, keepDims: try a.bool(1, "keepdims", default: false)))
             }
         }
         for r in [Tensor.NumpyReduction.std, .var] {
             let what = r == .std ? "standard deviation" : "variance"
             m.method("t.\(r.rawValue)(axis: int|list[int] = nil, keepdims: bool = false, ddof: int = 0)",
                      "The \(what) \(over). It divides by n - ddof: ddof 0 (numpy's default) is the population \(what), ddof 1 the sample one (PyTorch's default); an error when n - ddof <= 0 (numpy warns and gives NaN).") { o, a in
-                value(r, try o.tensor.reduce(r, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false),
-                                             ddof: try a.int(2, "ddof", default: 0)))
+                let ax = try axes(a, 0), keep = try a.bool(1, "keepdims", default: false), ddof = try a.int(2, "ddof", default: 0)
+                if o.dtype != .float32, ax == nil, !keep { return try wholeDouble(r, o.tensor, ddof: ddof) }
+                return try value(r, try o.tensor.reduce(r, axes: ax, keepDims: keep, ddof: ddof))
             }
         }
         m.method("t.norm(axis: int|list[int] = nil, keepdims: bool = false)",
                  "The Euclidean (Frobenius) norm sqrt(sum(x^2)) \(over).") { o, a in
             let sq = o.tensor.map { $0 * $0 }
             let s = try sq.reduce(.sum, axes: try axes(a, 0), keepDims: try a.bool(1, "keepdims", default: false))
-            return value(.sum, s.map { $0.squareRoot() })
+            return try value(.sum, s.map { $0.squareRoot() })
         }
-        m.method("t.cumsum(axis: int = nil)", "Running sums along `axis`, or along the flattened tensor without one.") { o, a in
-            .tensor(try o.tensor.cumulative(product: false, axis: try a.optional(0, "axis").map { _ in try a.int(0, "axis") }))
-        }
-        m.method("t.cumprod(axis: int = nil)", "Running products along `axis`, or along the flattened tensor without one.") { o, a in
-            .tensor(try o.tensor.cumulative(product: true, axis: try a.optional(0, "axis").map { _ in try a.int(0, "axis") }))
+        for (name, product) in [("cumsum", false), ("cumprod", true)] {
+            m.method("t.\(name)(axis: int = nil)", "Running \(product ? "products" : "sums") along `axis`, or along the flattened tensor without one, accumulated in float32 as numpy's float32 \(name) (int64 for int64 and bool tensors).") { o, a in
+                let r = try o.tensor.cumulative(product: product, axis: try a.optional(0, "axis").map { _ in try a.int(0, "axis") },
+                                                exact: o.dtype != .float32)
+                return o.dtype == .float32 ? .tensor(r) : try int64(r, name)
+            }
         }
         m.method("t.argsort(axis: int = -1, *, descending: bool = false)",
                  "Indices that sort along `axis` (default the last): a stable sort, equal values keep their order and NaN goes last (numpy's order); `descending: true` puts the largest first (NaN still last).") { o, a in
-            .tensor(try o.tensor.argsort(axis: try a.int(0, "axis", default: -1), descending: try a.bool(nil, "descending", default: false)))
+            try int64(try o.tensor.argsort(axis: try a.int(0, "axis", default: -1), descending: try a.bool(nil, "descending", default: false)), "argsort")
         }
         m.method("t.sort(axis: int = -1, *, descending: bool = false)",
                  "The values sorted along `axis` (default the last), NaN last, as a new tensor (numpy's np.sort).") { o, a in
-            .tensor(try o.tensor.sorted(axis: try a.int(0, "axis", default: -1), descending: try a.bool(nil, "descending", default: false)))
+            o.like(try o.tensor.sorted(axis: try a.int(0, "axis", default: -1), descending: try a.bool(nil, "descending", default: false)))
         }
         m.method("t.clip(min: number = nil, max: number = nil)",
                  "Each value limited to [min, max] (either may be nil); NaN stays NaN (numpy's clip).") { o, a in
@@ -87,34 +115,36 @@ extension TensorObject {
         }
         m.method("t.topk(k: int, axis: int = -1)",
                  "The k largest values along `axis` (default the last), largest first, and their indices: [values, indices], each [..., k, ...] (PyTorch's topk; ties give the lower index first).") { o, a in
-            try topk(o.tensor, k: try a.int(0, "k"), axis: try a.int(1, "axis", default: -1))
+            try topk(o.tensor, k: try a.int(0, "k"), axis: try a.int(1, "axis", default: -1), dtype: o.dtype)
         }
         m.method("t.unique(*, counts: bool = false)",
                  "The sorted distinct values of the flattened tensor (NaNs collapsed into one, last, as numpy); with `counts: true`, [values, counts].") { o, a in
             let (v, c) = o.tensor.unique()
-            return try a.bool(nil, "counts", default: false) ? .list([.tensor(v), .tensor(c)]) : .tensor(v)
+            return try a.bool(nil, "counts", default: false) ? .list([o.like(v), try int64(c, "unique counts")]) : o.like(v)
         }
-        m.method("t.isnan()", "1 where the value is NaN, else 0 (a mask: t[t.isnan()] selects them).") { o, _ in .mask(o.tensor.map { $0.isNaN ? 1 : 0 }) }
-        m.method("t.isfinite()", "1 where the value is finite (not NaN or infinite), else 0 (a mask).") { o, _ in .mask(o.tensor.map { $0.isFinite ? 1 : 0 }) }
+        m.method("t.isnan()", "A bool tensor, true where the value is NaN (a mask: t[t.isnan()] selects them).") { o, _ in .mask(o.tensor.map { $0.isNaN ? 1 : 0 }) }
+        m.method("t.isfinite()", "A bool tensor, true where the value is finite (not NaN or infinite): a mask.") { o, _ in .mask(o.tensor.map { $0.isFinite ? 1 : 0 }) }
     }
 
     /// [values, indices] of the k largest along `axis`.
-    static func topk(_ t: Tensor, k: Int, axis: Int) throws -> Value {
+    static func topk(_ t: Tensor, k: Int, axis: Int, dtype: DType = .float32) throws -> Value {
         let ax = try t.normalizedAxis(axis)
         if t.rank <= 1 || ax == t.rank - 1 {
             let (idx, val) = try LensMath.topk(t, k: k)
-            return .list([.tensor(val), .tensor(idx)])
+            return .list([.object(TensorObject(val, dtype: dtype)), try int64(idx, "topk")])
         }
         var order = Array(0..<t.rank)
         order.swapAt(ax, t.rank - 1)
         let (idx, val) = try LensMath.topk(try t.permuted(order).contiguous(), k: k)
-        return .list([.tensor(try val.permuted(order).contiguous()), .tensor(try idx.permuted(order).contiguous())])
+        return .list([.object(TensorObject(try val.permuted(order).contiguous(), dtype: dtype)), try int64(try idx.permuted(order).contiguous(), "topk")])
     }
 
     static func clip(_ t: Tensor, _ a: Arguments) throws -> Value {
         let lo = try a.optional(0, "min").map { _ in Float(try a.double(0, "min")) }
         let hi = try a.optional(1, "max").map { _ in Float(try a.double(1, "max")) }
         guard lo != nil || hi != nil else { throw RuntimeError("\(a.functionName): give min:, max: or both") }
+        // numpy's clip is minimum(maximum(x, min), max): a NaN bound makes every value NaN.
+        if lo?.isNaN == true || hi?.isNaN == true { return .tensor(t.map { _ in .nan }) }
         return .tensor(t.map { x in
             if x.isNaN { return x }
             var y = x
@@ -132,7 +162,7 @@ extension TensorObject {
     func subscriptSet(_ items: [IndexItem], _ value: Value, interpreter: Interpreter) throws -> Bool {
         let src: Tensor
         switch value {
-        case .int, .float, .bool, .list, .range, .object(is TensorObject): src = try tensorValue(value)
+        case .int, .float, .float32, .bool, .list, .range, .object(is TensorObject): src = try tensorValue(value)
         default: throw RuntimeError("a tensor's items take numbers or tensors, got \(value.typeName)")
         }
         let (shape, offsets) = try TensorIndexing.targets(tensor, items)
@@ -173,34 +203,6 @@ extension TensorIndexing {
         guard items.count <= t.rank else {
             throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")
         }
-        var offsets = [t.offset]
-        var shape = [Int]()
-        func expand(_ idx: [Int], _ stride: Int) {
-            var next = [Int]()
-            next.reserveCapacity(offsets.count * idx.count)
-            for o in offsets { for i in idx { next.append(o + i * stride) } }
-            offsets = next
-            shape.append(idx.count)
-        }
-        for (axis, item) in items.enumerated() {
-            let n = t.shape[axis], st = t.strides[axis]
-            switch item {
-            case .value(.int(let i0)):
-                let i = i0 < 0 ? i0 + n : i0
-                guard i >= 0, i < n else { throw RuntimeError("index \(i0) out of range for axis \(axis) of size \(n)") }
-                offsets = offsets.map { $0 + i * st }
-            case .slice(let start, let stop, let step):
-                let sp = step ?? 1
-                guard sp != 0 else { throw RuntimeError("slice step cannot be zero") }
-                let (lo, count) = sliceBounds(n: n, start: start, stop: stop, step: sp)
-                expand((0..<count).map { lo + $0 * sp }, st)
-            case .value(.list(let l)):
-                expand(try positions(l, n: n, axis: axis), st)
-            case .value(let v):
-                throw RuntimeError("tensor indices must be ints, slices, lists of ints or a mask, got \(v.typeName)")
-            }
-        }
-        for axis in items.count..<t.rank { expand(Array(0..<t.shape[axis]), t.strides[axis]) }
-        return (shape, offsets)
+        return try advanced(t, items)
     }
 }

@@ -5,23 +5,37 @@ import VLSLanguage
 /// A tensor as a language value: prints like numpy, broadcasts, indexes and slices.
 final class TensorObject: DeclaredObject {
     let tensor: Tensor
-    /// A 0/1 tensor made by a comparison or a test (`t > 0`, `isnan`): numpy's bool dtype for
-    /// indexing. `t[mask]` selects where it is 1; any other tensor index holds positions.
-    let isMask: Bool
-    init(_ t: Tensor, isMask: Bool = false) { tensor = t; self.isMask = isMask }
+    /// numpy's dtype (TensorObject+DType.swift): float32, int64 (indices, counts) or bool
+    /// (comparisons and tests such as `t > 0`, `isnan`; `t[mask]` selects where it is true).
+    let dtype: DType
+    /// A bool tensor: indexes as a mask; any other tensor index holds positions.
+    var isMask: Bool { dtype == .bool }
+    init(_ t: Tensor, dtype: DType = .float32) { tensor = t; self.dtype = dtype }
+    init(_ t: Tensor, isMask: Bool) { tensor = t; dtype = isMask ? .bool : .float32 }
 
-    /// A view, copy or reshape of this tensor: a mask stays a mask (numpy's bool dtype
-    /// survives copy, slicing, reshape and transposes).
-    func like(_ t: Tensor) -> Value { .object(TensorObject(t, isMask: isMask)) }
+    /// A view, copy or reshape of this tensor: the dtype stays (numpy's dtype survives copy,
+    /// slicing, reshape and transposes).
+    func like(_ t: Tensor) -> Value { .object(TensorObject(t, dtype: dtype)) }
 
     var typeName: String { "tensor" }
 
-    func describe() -> String { TensorFormat.describe(tensor) }
+    func describe() -> String { TensorFormat.describe(tensor, dtype: dtype) }
 
     func length() throws -> Int? {
         guard tensor.rank > 0 else { throw RuntimeError("len() of a 0-d tensor") }
         return tensor.shape[0]
     }
+
+    /// numpy's `x in t`: `(t == x).any()` over every element, whatever the rank.
+    func containsValue(_ item: Value) throws -> Bool? {
+        guard case .object(let r as TensorObject)? = try binary(.equal, item, reversed: false) else {
+            throw RuntimeError("'in <tensor>' needs a number or tensor on the left, not \(item.typeName)")
+        }
+        return r.tensor.scalars.contains { $0 != 0 }
+    }
+
+    /// numpy's arrays are unhashable: a tensor is not a dictionary key.
+    var isHashable: Bool { false }
 
     /// numpy's rule: only a one-element tensor has a truth value.
     func truthValue() throws -> Bool {
@@ -34,13 +48,12 @@ final class TensorObject: DeclaredObject {
         guard tensor.count == 1 else {
             throw RuntimeError("only a one-element tensor converts to a number (this one has shape \(tensor.shape))")
         }
-        return .float(Double(tensor.scalars[0]))
-    }
-
-    /// A reduction's result: a number for a 0-d result (an int for arg-reductions).
-    static func reduced(_ r: Tensor.Reduction, _ out: Tensor) -> Value {
-        if out.rank == 0 { return r == .argmax || r == .argmin ? .int(Int(out.scalars[0])) : .float(Double(out.scalars[0])) }
-        return .tensor(out)
+        let x = tensor.scalars[0]
+        switch dtype {
+        case .float32: return .float(Double(x))
+        case .int64: return .int(Int(x))
+        case .bool: return .int(x != 0 ? 1 : 0)
+        }
     }
 
     /// An axis in range (negative counts from the end).
@@ -52,16 +65,24 @@ final class TensorObject: DeclaredObject {
         return i
     }
 
-    /// Softmax along any axis (the kernel works on the last).
+    /// Softmax along any axis, as numpy computes it in float32: exp(x - max) / sum with
+    /// the library's expf, so a value far below the maximum underflows to 0 (or a
+    /// subnormal) as numpy's does. (The model's kernel uses a faster exp clamped at
+    /// e^-87.3, about 1.2e-38, which is not what a user's softmax should print.)
     static func softmax(_ t: Tensor, axis: Int) throws -> Tensor {
-        if t.rank == 0 || axis == t.rank - 1 { return t.softmax() }
-        var order = Array(0..<t.rank)
-        order.swapAt(axis, t.rank - 1)
-        return try t.permuted(order).contiguous().softmax().permuted(order).contiguous()
+        if t.rank == 0 { return Tensor(scalar: t.scalars[0].isNaN ? .nan : 1) }
+        return try t.alongAxis(axis) { src, dst, n in
+            var m = -Float.infinity
+            for i in 0..<n { if src[i].isNaN { m = .nan; break }; if src[i] > m { m = src[i] } }
+            var s: Float = 0
+            for i in 0..<n { dst[i] = expf(src[i] - m); s += dst[i] }
+            for i in 0..<n { dst[i] /= s }
+        }
     }
 
     static func elementwise(_ m: Members<TensorObject>, _ name: String, _ doc: String, _ f: @escaping (Float) -> Float) -> Members<TensorObject> {
-        m.method("t.\(name)()", doc) { o, _ in .tensor(o.tensor.map(f)) }
+        // abs keeps an int64 or bool tensor's dtype (numpy's); the others give float32.
+        m.method("t.\(name)()", doc) { o, _ in name == "abs" ? o.like(o.tensor.map(f)) : .tensor(o.tensor.map(f)) }
     }
 
     static let members: Members<TensorObject> = {
@@ -70,7 +91,7 @@ final class TensorObject: DeclaredObject {
             .property("rank", "The number of axes.") { o, _ in .int(o.tensor.rank) }
             .property("ndim", "The number of axes (numpy's name).") { o, _ in .int(o.tensor.rank) }
             .property("size", "The number of elements.") { o, _ in .int(o.tensor.count) }
-            .property("dtype", "The element type: \"float32\".") { _, _ in .string("float32") }
+            .property("dtype", "The element type: \"float32\", \"int64\" (indices, counts) or \"bool\" (comparisons).") { o, _ in .string(o.dtype.rawValue) }
             .property("T", "The last two axes swapped (a 1-d tensor as it is).") { o, _ in
                 let t = o.tensor
                 guard t.rank >= 2 else { return o.like(t) }
@@ -85,6 +106,7 @@ final class TensorObject: DeclaredObject {
         _ = elementwise(m, "sigmoid", "Elementwise 1 / (1 + e^-x).") { 1 / (1 + expf(-$0)) }
         m.method("t.round(decimals: int = 0)", "Elementwise rounding to `decimals` places, half to even (numpy's round; what round(t, n) gives).") { o, a in
             let d = try a.int(0, "decimals", default: 0)
+            if o.dtype != .float32 && d >= 0 { return o.like(o.tensor.copy()) }   // numpy: integers round to themselves
             guard d >= -38, d <= 38 else { return .tensor(o.tensor) }
             let scale = powf(10, Float(d))
             return .tensor(o.tensor.map { x in
@@ -100,6 +122,7 @@ final class TensorObject: DeclaredObject {
                 dims = try a.positional.map { v in
                     guard case .int(let i) = v else {
                         if case .float(let d) = v, d == d.rounded(), let i = Int(exactly: d) { return i }
+                        if case .float32(let f) = v, f == f.rounded(), let i = Int(exactly: f) { return i }
                         throw RuntimeError("\(a.functionName): dimensions must be ints (or one list of ints), got \(v.typeName)")
                     }
                     return i
@@ -123,12 +146,19 @@ final class TensorObject: DeclaredObject {
         m.method("t.softmax(axis: int = -1)", "Softmax along `axis` (default the last).") { o, a in
             .tensor(try softmax(o.tensor, axis: try axis(a, "axis", rank: o.tensor.rank)))
         }
-        m.method("t.item()", "The single element of a one-element tensor, as a number.") { o, _ in
+        m.method("t.item()", "The single element of a one-element tensor as a Python number: a float (double) for float32, an int for int64, a bool for bool.") { o, _ in
             let t = o.tensor
             guard t.count == 1 else { throw RuntimeError("item(): tensor of shape \(t.shape) has \(t.count) elements, not 1") }
-            return .float(Double(t.scalars[0]))
+            let x = t.scalars[0]
+            switch o.dtype {
+            case .float32: return .float(Double(x))
+            case .int64: return .int(Int(x))
+            case .bool: return .bool(x != 0)
+            }
         }
-        m.method("t.tolist()", "Nested lists of numbers.") { o, _ in nestedList(o.tensor) }
+        m.method("t.tolist()", "Nested lists of Python numbers (floats, ints for int64, bools for bool).") { o, _ in
+            nestedList(o.tensor, ints: o.dtype == .int64, bools: o.dtype == .bool)
+        }
         m.method("t.copy()", "A copy with its own memory.") { o, _ in o.like(o.tensor.copy()) }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
             let t = o.tensor
@@ -154,6 +184,21 @@ final class TensorObject: DeclaredObject {
             let o = try tensorValue(other)
             return .tensor(try bridged { reversed ? try o.matmul(tensor) : try tensor.matmul(o) })
         }
+        // int64 (and bool) with ints: numpy's integer arithmetic, exact, errors where numpy warns.
+        if dtype != .float32, TensorObject.operandIsInteger(other) == true {
+            if dtype == .bool, case .object(let b as TensorObject) = other, b.dtype == .bool, [.add, .multiply, .subtract].contains(op) {
+                // numpy: bool + bool is or, bool * bool is and, bool - bool an error.
+                guard op != .subtract else { throw RuntimeError("numpy boolean subtract, the - operator, is not supported; use != (xor)") }
+                return .mask(try bridged { try tensor.binary(op == .add ? .maximum : .mul, b.tensor) })
+            }
+            let o = try tensorValue(other)
+            if let v = try (reversed ? TensorObject.integerBinary(op, o, tensor) : TensorObject.integerBinary(op, tensor, o)) { return v }
+        }
+        // Integer true division by zero: numpy warns and gives inf or nan; vls raises.
+        if op == .divide, TensorObject.operandIsInteger(other) == true, dtype != .float32 {
+            let divisor = reversed ? tensor : try tensorValue(other)
+            if divisor.scalars.contains(0) { throw RuntimeError("division by zero in an integer tensor (numpy warns and gives inf or nan)") }
+        }
         let map: [BinaryOperator: Tensor.BinaryOp] = [.add: .add, .subtract: .sub, .multiply: .mul, .divide: .div,
                                                       .power: .pow, .modulo: .mod, .less: .lt, .lessEqual: .le,
                                                       .greater: .gt, .greaterEqual: .ge, .equal: .eq, .notEqual: .ne]
@@ -169,6 +214,7 @@ final class TensorObject: DeclaredObject {
         switch other {
         case .int(let i): return wrap(tensor.binary(top, scalar: Float(i), reversed: reversed))
         case .float(let d): return wrap(tensor.binary(top, scalar: Float(d), reversed: reversed))
+        case .float32(let f): return wrap(tensor.binary(top, scalar: f, reversed: reversed))
         case .bool(let b): return wrap(tensor.binary(top, scalar: b ? 1 : 0, reversed: reversed))
         default:
             guard let o = try? tensorValue(other) else { return nil }
@@ -191,8 +237,10 @@ final class TensorObject: DeclaredObject {
 
     func unary(_ op: UnaryOperator) throws -> Value? {
         switch op {
-        case .negate: return .tensor(tensor.map { -$0 })
-        case .plus: return .tensor(tensor.copy())   // a new tensor, as numpy's +t (assignment must not alias it)
+        case .negate:
+            if dtype == .bool { throw RuntimeError("the numpy boolean negative, the - operator, is not supported; use `t == false` for not") }
+            return like(tensor.map { -$0 == 0 ? 0 : -$0 })
+        case .plus: return like(tensor.copy())   // a new tensor, as numpy's +t (assignment must not alias it)
         case .not: return nil
         }
     }
@@ -201,59 +249,82 @@ final class TensorObject: DeclaredObject {
 
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
         let out = try TensorIndexing.index(tensor, items)
-        return out.rank == 0 ? .float(Double(out.scalars[0])) : like(out)
+        return out.rank == 0 ? scalar(out.scalars[0]) : like(out)
     }
 
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? {
         guard tensor.rank > 0 else { throw RuntimeError("iteration over a 0-d tensor") }
         var i = 0
         let t = tensor
-        return {
+        return { [self] in
             guard i < t.shape[0] else { return nil }
             defer { i += 1 }
             let row = t.select(i)
-            return row.rank == 0 ? .float(Double(row.scalars[0])) : .tensor(row)
+            return row.rank == 0 ? scalar(row.scalars[0]) : like(row)
         }
     }
 }
 
 /// Index and slice semantics of numpy for ints, slices and lists of ints.
 enum TensorIndexing {
-    /// Tensor items resolved: a mask (alone) selects where it is 1; any other tensor holds
-    /// positions (integral, as numpy's integer arrays): one element is an int, a 1-d tensor a
-    /// list of ints. A float tensor of 0s and 1s is positions, never silently a mask.
-    static func resolve(_ items: [IndexItem]) throws -> (mask: Tensor?, items: [IndexItem]) {
+    /// An index item after resolution: an int, a slice, or an integer array (numpy's
+    /// advanced index: a list, nested lists or a tensor of positions, of any shape).
+    enum Resolved {
+        case int(Int)
+        case slice(start: Int?, stop: Int?, step: Int?)
+        case array(shape: [Int], values: [Int])
+    }
+
+    /// Tensor items resolved: a bool tensor (alone) selects where it is true; any other
+    /// tensor, and any list, holds positions (integral values, as numpy's integer arrays). A
+    /// float32 tensor of 0s and 1s is positions, never silently a mask.
+    static func resolve(_ items: [IndexItem]) throws -> (mask: Tensor?, items: [Resolved]) {
         if items.count == 1, case .value(.object(let o as TensorObject)) = items[0], o.isMask { return (o.tensor, []) }
-        let out = try items.map { item -> IndexItem in
-            guard case .value(.object(let o as TensorObject)) = item else { return item }
-            if o.isMask {
-                throw RuntimeError("a mask (a comparison such as t > 0) indexes alone: t[mask]; combine it with other indices by indexing twice")
-            }
-            let x = o.tensor
-            guard x.rank <= 1 else {
-                throw RuntimeError("a tensor of positions must be 1-d (got shape \(x.shape)); to select by a condition, index with a comparison (t[t > 0])")
-            }
-            let positions = try x.scalars.enumerated().map { k, v -> Value in
-                guard v.isFinite, v == v.rounded(), abs(v) < 1e15 else {
-                    throw RuntimeError("tensor index element \(k) is \(v), not an integer position; to select by a condition, index with a comparison (t[t > 0])")
+        let out = try items.map { item -> Resolved in
+            switch item {
+            case .slice(let a, let b, let c): return .slice(start: a, stop: b, step: c)
+            case .value(.int(let i)): return .int(i)
+            case .value(.bool):
+                throw RuntimeError("a bool is not a tensor index (numpy would add an axis); index with ints, or with a comparison as a mask")
+            case .value(.object(let o as TensorObject)):
+                if o.isMask {
+                    throw RuntimeError("a mask (a comparison such as t > 0) indexes alone: t[mask]; combine it with other indices by indexing twice")
                 }
-                return .int(Int(v))
+                return .array(shape: o.tensor.shape, values: try integral(o.tensor.scalars, what: "tensor index"))
+            case .value(.list(let l)):
+                let t: Tensor
+                do { t = try tensorValue(.list(l)) } catch {
+                    throw RuntimeError("a tensor index list must be a (nested, rectangular) list of ints: \(error)")
+                }
+                for v in l.items {
+                    switch v {
+                    case .int, .list: continue
+                    case .bool: throw RuntimeError("a list of bools is not a tensor index (numpy takes it as a mask): index with a comparison (t[t > 0]) or with ints")
+                    case .object(let o as TensorObject) where o.dtype == .int64: continue
+                    default: throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)")
+                    }
+                }
+                return .array(shape: t.shape, values: try integral(t.scalars, what: "index list"))
+            case .value(let v):
+                throw RuntimeError("tensor indices must be ints, slices, lists of ints or tensors, got \(v.typeName)")
             }
-            return x.rank == 0 ? .value(positions[0]) : .value(.list(ListRef(positions)))
-        }
-        // numpy pairs several index lists element by element; vls would take the block of
-        // every combination: refuse rather than answer differently.
-        let lists = out.filter { if case .value(.list) = $0 { return true }; return false }.count
-        if lists > 1 {
-            throw RuntimeError("one index list (or tensor of positions) per subscript: numpy pairs several lists element by element, vls does not; index twice (t[rows][:, cols]) or build the pairs")
         }
         return (nil, out)
+    }
+
+    static func integral(_ xs: [Float], what: String) throws -> [Int] {
+        try xs.enumerated().map { k, v in
+            guard v.isFinite, v == v.rounded(), abs(v) < 1e15 else {
+                throw RuntimeError("\(what) element \(k) is \(v), not an integer position; to select by a condition, index with a comparison (t[t > 0])")
+            }
+            return Int(v)
+        }
     }
 
     /// A 0/1 tensor of the indexed tensor's leading shape that is not a comparison's result
     /// could mean a mask or positions: say which instead of guessing.
     static func checkAmbiguous(_ t: Tensor, _ items: [IndexItem]) throws {
-        guard items.count == 1, case .value(.object(let o as TensorObject)) = items[0], !o.isMask else { return }
+        guard items.count == 1, case .value(.object(let o as TensorObject)) = items[0], o.dtype == .float32 else { return }
         let x = o.tensor
         guard x.rank >= 1, x.rank <= t.rank, Array(t.shape.prefix(x.rank)) == x.shape, x.count > 0,
               x.scalars.allSatisfy({ $0 == 0 || $0 == 1 }) else { return }
@@ -267,12 +338,21 @@ enum TensorIndexing {
         guard items.count <= t.rank else {
             throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")
         }
+        if items.contains(where: { if case .array = $0 { return true }; return false }) {
+            // Advanced indexing: a new tensor gathered from the selected offsets.
+            let (shape, offsets) = try advanced(t, items)
+            let out = try Tensor(uninitialized: shape, for: "indexing")
+            let dst = out.mutablePointer
+            for (k, o) in offsets.enumerated() { dst[k] = t.storage.base[o] }
+            return out
+        }
+        // Basic indexing (ints and slices): a view.
         var view = t
         var axis = 0
         for item in items {
             let n = view.shape[axis]
             switch item {
-            case .value(.int(let i0)):
+            case .int(let i0):
                 let i = i0 < 0 ? i0 + n : i0
                 guard i >= 0, i < n else { throw RuntimeError("index \(i0) out of range for axis \(axis) of size \(n)") }
                 view = Tensor(storage: view.storage, shape: dropped(view.shape, axis), strides: dropped(view.strides, axis),
@@ -283,15 +363,100 @@ enum TensorIndexing {
                 let (lo, count) = sliceBounds(n: n, start: start, stop: stop, step: st)
                 view = view.narrowed(axis: axis, start: lo, count: count, step: st)
                 axis += 1
-            case .value(.list(let l)):
-                let idx = try positions(l, n: n, axis: axis)
-                view = try Tensor.concatenate(idx.map { view.narrowed(axis: axis, start: $0, count: 1) }, axis: axis)
-                axis += 1
-            case .value(let v):
-                throw RuntimeError("tensor indices must be ints, slices or lists of ints, got \(v.typeName)")
+            case .array:
+                preconditionFailure("arrays take the advanced path")
             }
         }
         return view
+    }
+
+    /// numpy's advanced indexing over ints, slices and integer arrays: the arrays (and the
+    /// ints beside them, which count as 0-d arrays) broadcast together to one shape B; when
+    /// they sit next to each other B takes their place among the sliced axes, otherwise it
+    /// comes first (numpy's rule). The storage offsets of the selected elements, row-major
+    /// in the result's shape.
+    static func advanced(_ t: Tensor, _ items: [Resolved]) throws -> ([Int], [Int]) {
+        // The broadcast shape of the arrays (ints are 0-d).
+        var bshape: [Int] = []
+        var positions: [Int] = []   // item indices of the advanced ones
+        for (k, item) in items.enumerated() {
+            switch item {
+            case .array(let s, _):
+                do { bshape = try Tensor.broadcastShape(bshape, s) } catch {
+                    throw RuntimeError("index arrays of shapes \(items.compactMap { if case .array(let s, _) = $0 { return s }; return nil }) cannot be broadcast together (numpy pairs them element by element)")
+                }
+                positions.append(k)
+            case .int: positions.append(k)
+            case .slice: break
+            }
+        }
+        let bcount = try Limits.checkTensor(bshape, for: "indexing")
+        // Per element of B, the offset the advanced items contribute.
+        var advancedOffsets = [Int](repeating: 0, count: bcount)
+        for k in positions {
+            let n = t.shape[k], st = t.strides[k]
+            let values: [Int], shape: [Int]
+            switch items[k] {
+            case .array(let s, let v): (shape, values) = (s, v)
+            case .int(let i): (shape, values) = ([], [i])
+            default: continue
+            }
+            // Broadcast `values` (shape) to bshape: strides 0 on broadcast axes.
+            let pad = bshape.count - shape.count
+            var vstrides = [Int](repeating: 0, count: bshape.count)
+            var acc = 1
+            for d in stride(from: shape.count - 1, through: 0, by: -1) {
+                vstrides[pad + d] = shape[d] == 1 ? 0 : acc
+                acc *= shape[d]
+            }
+            var idx = [Int](repeating: 0, count: bshape.count)
+            for e in 0..<bcount {
+                var src = 0
+                for d in 0..<bshape.count { src += idx[d] * vstrides[d] }
+                let i0 = values[src]
+                let i = i0 < 0 ? i0 + n : i0
+                guard i >= 0, i < n else { throw RuntimeError("index \(i0) out of range for axis \(k) of size \(n)") }
+                advancedOffsets[e] += i * st
+                var d = bshape.count - 1
+                while d >= 0 { idx[d] += 1; if idx[d] < bshape[d] { break }; idx[d] = 0; d -= 1 }
+            }
+        }
+        // The groups of the result, in order: slices (and unindexed axes) and B.
+        enum Group { case axis([Int]), advanced }
+        var groups: [Group] = []
+        var shape: [Int] = []
+        let adjacent = positions.isEmpty || positions.last! - positions.first! + 1 == positions.count
+        if !adjacent { groups.append(.advanced); shape += bshape }
+        for (k, item) in items.enumerated() {
+            switch item {
+            case .slice(let start, let stop, let step):
+                let sp = step ?? 1
+                guard sp != 0 else { throw RuntimeError("slice step cannot be zero") }
+                let (lo, count) = sliceBounds(n: t.shape[k], start: start, stop: stop, step: sp)
+                groups.append(.axis((0..<count).map { (lo + $0 * sp) * t.strides[k] }))
+                shape.append(count)
+            default:
+                if adjacent && k == positions.first { groups.append(.advanced); shape += bshape }
+            }
+        }
+        for axis in items.count..<t.rank {
+            groups.append(.axis((0..<t.shape[axis]).map { $0 * t.strides[axis] }))
+            shape.append(t.shape[axis])
+        }
+        _ = try Limits.checkTensor(shape, for: "indexing")
+        var offsets = [t.offset]
+        for g in groups {
+            let add: [Int]
+            switch g {
+            case .axis(let a): add = a
+            case .advanced: add = advancedOffsets
+            }
+            var next = [Int]()
+            next.reserveCapacity(offsets.count * add.count)
+            for o in offsets { for c in add { next.append(o + c) } }
+            offsets = next
+        }
+        return (shape, offsets)
     }
 
     /// numpy's boolean indexing `t[mask]`: the mask's shape is t's leading shape; the rows
@@ -308,16 +473,6 @@ enum TensorIndexing {
         out.reserveCapacity(rows.count * width)
         for r in rows { out.append(contentsOf: UnsafeBufferPointer(start: src.pointer + r * width, count: width)) }
         return Tensor(out, shape: [rows.count] + rest)
-    }
-
-    /// The positions a list index holds along an axis of length n (negative from the end).
-    static func positions(_ l: ListRef, n: Int, axis: Int) throws -> [Int] {
-        try l.items.map { v -> Int in
-            guard case .int(let i) = v else { throw RuntimeError("tensor index lists must hold ints, got \(v.typeName)") }
-            let j = i < 0 ? i + n : i
-            guard j >= 0, j < n else { throw RuntimeError("index \(i) out of range for axis \(axis) of size \(n)") }
-            return j
-        }
     }
 
     static func dropped(_ a: [Int], _ i: Int) -> [Int] { var b = a; b.remove(at: i); return b }

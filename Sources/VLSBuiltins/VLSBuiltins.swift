@@ -73,7 +73,7 @@ func registerParameterTypes() {
     Declarations.registerType("tensorlike", description: "tensor or list of numbers") { v in
         switch v {
         case .object(let o): return o is TensorObject ? v : nil
-        case .int, .float, .bool, .list, .range: return v
+        case .int, .float, .float32, .bool, .list, .range: return v
         default: return nil
         }
     }
@@ -83,6 +83,7 @@ func registerParameterTypes() {
         case .object(let o): return o is TensorObject ? v : nil
         case .int, .bool, .list, .range: return v
         case .float(let d): return d.isFinite && d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : nil
+        case .float32(let f): return f.isFinite && f == f.rounded() && abs(f) < 1e15 ? .int(Int(f)) : nil
         default: return nil
         }
     }
@@ -125,6 +126,8 @@ extension Value {
     static func tensor(_ t: Tensor) -> Value { .object(TensorObject(t)) }
     /// A 0/1 tensor that indexes as a mask (what comparisons make).
     static func mask(_ t: Tensor) -> Value { .object(TensorObject(t, isMask: true)) }
+    /// An int64 tensor of indices or counts (checked below 2^24: see DType).
+    static func indices(_ t: Tensor, _ what: String) throws -> Value { try TensorObject.int64(t, what) }
     static func strings(_ s: [String]) -> Value { .list(s.map { .string($0) }) }
     static func ints(_ s: [Int]) -> Value { .list(s.map { .int($0) }) }
     static func dict(_ pairs: [(String, Value)]) -> Value { .dict(DictRef(pairs)) }
@@ -155,6 +158,7 @@ extension Arguments {
         case .list(let l):
             return try l.items.map {
                 if case .float(let d) = $0, d.isFinite, d == d.rounded(), abs(d) < 1e15 { return Int(d) }
+                if case .float32(let f) = $0, f.isFinite, f == f.rounded(), abs(f) < 1e15 { return Int(f) }
                 guard case .int(let i) = $0 else { throw badArgument(index, name, expected: "list of ints", got: $0) }
                 return i
             }
@@ -211,6 +215,7 @@ extension Arguments {
         switch v {
         case .int(let n): return n
         case .float(let d) where d == d.rounded() && abs(d) < 1e15: return Int(d)
+        case .float32(let f) where f == f.rounded() && abs(f) < 1e15: return Int(f)
         default: throw badArgument(i, name, expected: "int", got: v)
         }
     }
@@ -236,6 +241,7 @@ func classIndices(_ v: Value, images: Int, classes: Int, function: String) throw
     }
     if case .int(let c) = v { return [Int](repeating: try check(Double(c), nil), count: images) }
     if case .float(let d) = v { return [Int](repeating: try check(d, nil), count: images) }
+    if case .float32(let f) = v { return [Int](repeating: try check(Double(f), nil), count: images) }
     let t = try tensorValue(v)
     guard t.count == images, t.rank <= 1 else {
         throw RuntimeError("\(function): \(t.count) targets (shape \(t.shape)) for \(images) images; give one class or one per image")
@@ -250,6 +256,7 @@ func tensorValue(_ v: Value) throws -> Tensor {
     case .object(let o as TensorObject): return o.tensor
     case .int(let i): return Tensor(scalar: Float(i))
     case .float(let d): return Tensor(scalar: Float(d))
+    case .float32(let f): return Tensor(scalar: f)
     case .bool(let b): return Tensor(scalar: b ? 1 : 0)
     case .range(let r): return Tensor((0..<r.count).map { Float(r[$0]) }, shape: [r.count])
     case .list(let l):
@@ -291,6 +298,7 @@ func tensorFromNestedList(_ l: ListRef) throws -> Tensor {
             switch v {
             case .int(let i): p[k] = Float(i); k += 1
             case .float(let d): p[k] = Float(d); k += 1
+            case .float32(let f): p[k] = f; k += 1
             case .bool(let b): p[k] = b ? 1 : 0; k += 1
             case .object(let o as TensorObject):
                 guard o.tensor.shape == leaf else {
@@ -318,18 +326,18 @@ func tensorFromNestedList(_ l: ListRef) throws -> Tensor {
     return out
 }
 
-/// Converts a tensor to nested lists of floats (ints when `ints`).
-func nestedList(_ t: Tensor, ints: Bool = false) -> Value {
+/// Converts a tensor to nested lists of floats (ints when `ints`, bools when `bools`).
+func nestedList(_ t: Tensor, ints: Bool = false, bools: Bool = false) -> Value {
     let values = t.scalars
+    func leaf(_ v: Float) -> Value { bools ? .bool(v != 0) : ints ? .int(Int(v)) : .float(Double(v)) }
     func build(_ dim: Int, _ offset: Int) -> Value {
         if dim == t.rank {
-            let v = values[offset]
-            return ints ? .int(Int(v)) : .float(Double(v))
+            return leaf(values[offset])
         }
         let stride = t.shape[(dim + 1)...].reduce(1, *)
         return .list((0..<t.shape[dim]).map { build(dim + 1, offset + $0 * stride) })
     }
-    if t.rank == 0 { return ints ? .int(Int(values[0])) : .float(Double(values[0])) }
+    if t.rank == 0 { return leaf(values[0]) }
     return build(0, 0)
 }
 

@@ -95,7 +95,7 @@ extension Tensor {
 
     /// Runs `body` over every 1-d line along `axis` of a contiguous copy with that axis last,
     /// then moves the axis back: the shape of the result is the shape of `self`.
-    func alongAxis(_ axis: Int, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) throws -> Tensor {
+    public func alongAxis(_ axis: Int, _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) throws -> Tensor {
         let ax = try normalizedAxis(axis)
         var order = Array(0..<rank)
         order.remove(at: ax)
@@ -111,15 +111,25 @@ extension Tensor {
         return try out.permuted(back).contiguous()
     }
 
-    /// Running sums (or products) along `axis`, or along the flattened tensor when nil
-    /// (accumulated in double).
-    public func cumulative(product: Bool, axis: Int?) throws -> Tensor {
+    /// Running sums (or products) along `axis`, or along the flattened tensor when nil,
+    /// accumulated in float32 as numpy's float32 cumsum/cumprod (each partial result
+    /// rounded to float32, so the values match numpy's bit for bit); `exact` accumulates in
+    /// double (integer tensors: every partial result is an integer the caller checks).
+    public func cumulative(product: Bool, axis: Int?, exact: Bool = false) throws -> Tensor {
         let t = axis == nil ? try contiguous().reshaped([count]) : self
         return try t.alongAxis(axis ?? 0) { src, dst, n in
-            var acc = product ? 1.0 : 0.0
-            for i in 0..<n {
-                acc = product ? acc * Double(src[i]) : acc + Double(src[i])
-                dst[i] = Float(acc)
+            if exact {
+                var acc = product ? 1.0 : 0.0
+                for i in 0..<n {
+                    acc = product ? acc * Double(src[i]) : acc + Double(src[i])
+                    dst[i] = Float(acc)
+                }
+            } else {
+                var acc: Float = product ? 1 : 0
+                for i in 0..<n {
+                    acc = product ? acc * src[i] : acc + src[i]
+                    dst[i] = acc
+                }
             }
         }
     }

@@ -86,6 +86,9 @@ enum CoreBuiltins {
             case .float(let d):
                 guard d.isFinite, let i = Int(exactly: d.rounded(.towardZero)) else { throw RuntimeError("cannot convert \(Format.float(d)) to int") }
                 return .int(i)
+            case .float32(let f):
+                guard f.isFinite, let i = Int(exactly: f.rounded(.towardZero)) else { throw RuntimeError("cannot convert \(Format.float32(f)) to int") }
+                return .int(i)
             case .string(let s):
                 if let i = Int(s.trimmingWhitespace().filter { $0 != "_" }) { return .int(i) }
                 throw RuntimeError("invalid literal for int() with base 10: \(Format.quote(s))")
@@ -103,6 +106,7 @@ enum CoreBuiltins {
             let v = try a.value(0, "x")
             switch v {
             case .float: return v
+            case .float32(let f): return .float(Double(f))
             case .int(let i): return .float(Double(i))
             case .bool(let b): return .float(b ? 1 : 0)
             case .string(let s):
@@ -118,6 +122,7 @@ enum CoreBuiltins {
             case .object(let o):
                 guard let n = try o.numberValue() else { throw a.badArgument(0, "x", expected: "number or string", got: v) }
                 if case .int(let i) = n { return .float(Double(i)) }
+                if case .float32(let f) = n { return .float(Double(f)) }
                 return n
             default: throw a.badArgument(0, "x", expected: "number or string", got: v)
             }
@@ -157,6 +162,7 @@ enum CoreBuiltins {
                 if i == Int.min { throw RuntimeError("integer overflow in abs") }
                 return .int(abs(i))
             case .float(let d): return .float(abs(d))
+            case .float32(let f): return .float32(abs(f))
             case .bool(let b): return .int(b ? 1 : 0)
             case .object(let o):
                 if let m = try o.getProperty("abs", interpreter: a.interpreter) { return try a.interpreter.call(m, []) }
@@ -197,6 +203,18 @@ enum CoreBuiltins {
                 let (out, o) = down.multipliedReportingOverflow(by: m)
                 if o { throw RuntimeError("integer overflow in round") }
                 return .int(out)
+            }
+            if case .float32(let f) = v {
+                // numpy's round of an np.float32: float32 with ndigits, an int without.
+                guard let digits else {
+                    guard f.isFinite, let i = Int(exactly: f.rounded(.toNearestOrEven)) else { throw RuntimeError("cannot round \(Format.float32(f)) to an int") }
+                    return .int(i)
+                }
+                guard case .int(let n) = digits else { throw a.badArgument(1, "ndigits", expected: "int", got: digits) }
+                guard f.isFinite, n <= 38, n >= -38 else { return v }
+                let m = powf(10, Float(n))
+                let y = (f * m).rounded(.toNearestOrEven) / m
+                return .float32(y.isFinite ? y : f)
             }
             guard case .float(let d) = v else { throw a.badArgument(0, "x", expected: "number", got: v) }
             if let digits {

@@ -70,6 +70,7 @@ public struct ParamType {
     public static func describe(_ v: Value) -> String {
         switch v {
         case .float(let d): return "float \(Format.float(d))"
+        case .float32(let f): return "float32 \(Format.float32(f))"
         case .int(let i): return "int \(i)"
         case .bool(let b): return "bool \(b)"
         default: return v.typeName
@@ -107,11 +108,17 @@ public struct ParamType {
             case .float(let d):
                 guard d.isFinite, d == d.rounded(), let i = Int(exactly: d) else { return .failure(.notIntegral(d)) }
                 return .success(.int(i))
+            case .float32(let f):
+                let d = Double(f)
+                guard d.isFinite, d == d.rounded(), let i = Int(exactly: d) else { return .failure(.notIntegral(d)) }
+                return .success(.int(i))
             default: return .failure(wrong)
             }
         case .float:
             switch v {
             case .int, .float: return .success(v)
+            // A native taking a number gets the double an np.float32 holds (float(x)).
+            case .float32(let f): return .success(.float(Double(f)))
             case .bool(let b): return .success(.int(b ? 1 : 0))
             default: return .failure(wrong)
             }

@@ -148,6 +148,11 @@ public protocol VLSObject: AnyObject {
     /// The truth value in `if`, `while`, `and`, `or`, `not`, `bool()` (default true);
     /// throw when it is ambiguous (a tensor of several elements).
     func truthValue() throws -> Bool
+    /// `x in obj`; nil: iterate and compare each item with == (the default).
+    func containsValue(_ item: Value) throws -> Bool?
+    /// False for a value that cannot be a dictionary key (a tensor, as numpy's unhashable
+    /// arrays); default true (keyed by identity).
+    var isHashable: Bool { get }
 }
 
 extension VLSObject {
@@ -167,6 +172,8 @@ extension VLSObject {
     public func memberHelp(_ name: String) -> String? { nil }
     public func inPlace(_ op: BinaryOperator, _ other: Value) throws -> Value? { nil }
     public func truthValue() throws -> Bool { true }
+    public func containsValue(_ item: Value) throws -> Bool? { nil }
+    public var isHashable: Bool { true }
 }
 
 /// A figure: the notebook embeds it, the REPL and runner pass it to `Interpreter.display`.
@@ -342,6 +349,7 @@ public struct Arguments {
         switch v {
         case .int(let i): return Double(i)
         case .float(let d): return d
+        case .float32(let f): return Double(f)
         default: throw badArgument(index, name, expected: "number", got: v)
         }
     }

@@ -29,6 +29,7 @@ enum Format {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .float(let d): out += float(d)
+        case .float32(let f): out += float32(f)
         case .string(let s): out += quote(s)
         case .list(let l):
             let id = ObjectIdentifier(l)
@@ -84,7 +85,25 @@ enum Format {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-inf" : "inf" }
         if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
-        var s = d.description
+        return shortest(d.description, maxExponent: 16)
+    }
+
+    /// numpy's str of an np.float32: the shortest digits that round-trip in float32,
+    /// positional for 1e-4 <= |x| < 1e6 (0.895, 3.0), scientific otherwise (1e-06,
+    /// 1.2345679e+08).
+    static func float32(_ f: Float) -> String {
+        if f.isNaN { return "nan" }
+        if f.isInfinite { return f < 0 ? "-inf" : "inf" }
+        if f == 0 { return f.sign == .minus ? "-0.0" : "0.0" }
+        // numpy decides by the value (float32 0.0001 is 9.9999997e-05, below 1e-4: "1e-04").
+        let a = Double(abs(f))
+        return shortest(f.description, maxExponent: 6, scientific: a < 1e-4 || a >= 1e6)
+    }
+
+    /// Python's repr layout of a shortest round-trip description (Swift's `description` of
+    /// a Double or Float): positional when -4 <= exponent < maxExponent, else d.ddde+XX.
+    private static func shortest(_ description: String, maxExponent: Int, scientific: Bool? = nil) -> String {
+        var s = description
         var neg = false
         if s.hasPrefix("-") { neg = true; s.removeFirst() }
         var mantissa = Substring(s)
@@ -102,7 +121,7 @@ enum Format {
         while digits.count > 1 && digits.last == "0" { digits.removeLast() }
         let sciExp = point - 1
         var out: String
-        if sciExp >= -4 && sciExp < 16 {
+        if !(scientific ?? !(sciExp >= -4 && sciExp < maxExponent)) {
             if point <= 0 {
                 out = "0." + String(repeating: "0", count: -point) + String(digits)
             } else if point >= digits.count {
@@ -155,6 +174,7 @@ enum Format {
             switch v {
             case .int(let i): return Double(i)
             case .float(let d): return d
+            case .float32(let f): return Double(f)
             case .bool(let b): return b ? 1 : 0
             default: throw RuntimeError("format spec '\(spec)' needs a number, got \(v.typeName)")
             }
@@ -170,7 +190,8 @@ enum Format {
             guard case .int(let i) = v else { throw RuntimeError("format spec 'd' needs an int, got \(v.typeName)") }
             body = String(i)
         case "s", nil:
-            if let precision, case .float(let d) = v { body = fixed(d, precision) } else {
+            if let precision, case .float(let d) = v { body = fixed(d, precision) }
+            else if let precision, case .float32(let f) = v { body = fixed(Double(f), precision) } else {
                 body = interp.str(v)
                 if let precision, type == "s" { body = String(body.prefix(precision)) }
             }
@@ -179,7 +200,7 @@ enum Format {
         let n = body.count
         if n >= width { return body }
         let pad = width - n
-        let isNumber: Bool = { if case .int = v { return true }; if case .float = v { return true }; return false }()
+        let isNumber: Bool = { if case .int = v { return true }; if case .float = v { return true }; if case .float32 = v { return true }; return false }()
         if zeroPad && align == nil && isNumber {
             if body.hasPrefix("-") { return "-" + String(repeating: "0", count: pad) + body.dropFirst() }
             return String(repeating: "0", count: pad) + body

@@ -7,6 +7,7 @@ enum Methods {
         case .dict: return dict.names
         case .string: return string.names
         case .range: return range.names
+        case .float32: return float32.names
         case .object(let o): return o.memberNames
         default: return []
         }
@@ -19,6 +20,7 @@ enum Methods {
         case .dict: return dict.help(name)
         case .string: return string.help(name)
         case .range: return range.help(name)
+        case .float32: return float32.help(name)
         default: return nil
         }
     }
@@ -40,6 +42,7 @@ enum Methods {
         case .dict(let d): return try dict.get(d, name, interp)
         case .string(let s): return try string.get(s, name, interp)
         case .range(let r): return try range.get(r, name, interp)
+        case .float32(let f): return try float32.get(f, name, interp)
         default: return nil
         }
     }
@@ -50,6 +53,7 @@ enum Methods {
         case .list(let l): r = try list.call(l, name, positional, keywords, interp)
         case .dict(let d): r = try dict.call(d, name, positional, keywords, interp)
         case .string(let s): r = try string.call(s, name, positional, keywords, interp)
+        case .float32(let f): r = try float32.call(f, name, positional, keywords, interp)
         default: r = nil
         }
         if let r { return r }
@@ -418,6 +422,11 @@ enum Methods {
     }
 
     // MARK: - range
+
+    /// numpy's np.float32 scalar (what indexing or reducing a tensor gives).
+    static let float32 = Members<Float>("float32")
+        .method("x.item()", "The value as a Python float (a double), as numpy's item().") { f, _ in .float(Double(f)) }
+        .property("dtype", "\"float32\".") { _, _ in .string("float32") }
 
     static let range = Members<RangeRef>("range")
         .property("start", "The first value.") { r, _ in .int(r.start) }

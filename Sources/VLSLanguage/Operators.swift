@@ -15,11 +15,12 @@ enum Ops {
         case .notEqual: return .bool(!(try equalChecked(l, r)))
         case .less, .lessEqual, .greater, .greaterEqual:
             guard let c = try compare(l, r) else { throw unsupported(op, l, r) }
+            // c is 2 for unordered values (a NaN): every ordering is false, as in Python.
             switch op {
-            case .less: return .bool(c < 0)
-            case .lessEqual: return .bool(c <= 0)
-            case .greater: return .bool(c > 0)
-            default: return .bool(c >= 0)
+            case .less: return .bool(c == -1)
+            case .lessEqual: return .bool(c == -1 || c == 0)
+            case .greater: return .bool(c == 1)
+            default: return .bool(c == 1 || c == 0)
             }
         default: break
         }
@@ -28,6 +29,12 @@ enum Ops {
         case (.int(let a), .float(let b)): return try floatOp(op, Double(a), b)
         case (.float(let a), .int(let b)): return try floatOp(op, a, Double(b))
         case (.float(let a), .float(let b)): return try floatOp(op, a, b)
+        // NEP 50: an np.float32 stays float32 with Python ints and floats (which are cast).
+        case (.float32(let a), .float32(let b)): return try float32Op(op, a, b)
+        case (.float32(let a), .int(let b)): return try float32Op(op, a, Float(b))
+        case (.float32(let a), .float(let b)): return try float32Op(op, a, Float(b))
+        case (.int(let a), .float32(let b)): return try float32Op(op, Float(a), b)
+        case (.float(let a), .float32(let b)): return try float32Op(op, Float(a), b)
         case (.bool, _), (_, .bool):
             if let a = asNumber(l), let b = asNumber(r), op != .matmul {
                 return try binary(op, a, b)
@@ -52,7 +59,7 @@ enum Ops {
     private static func asNumber(_ v: Value) -> Value? {
         switch v {
         case .bool(let b): return .int(b ? 1 : 0)
-        case .int, .float: return v
+        case .int, .float, .float32: return v
         default: return nil
         }
     }
@@ -191,6 +198,31 @@ enum Ops {
         }
     }
 
+    /// np.float32 arithmetic: computed in float32. Where numpy warns and carries on (division
+    /// by zero, 0 to a negative power, a negative base to a fractional power) it is an error,
+    /// as for Python floats.
+    static func float32Op(_ op: BinaryOperator, _ a: Float, _ b: Float) throws -> Value {
+        switch op {
+        case .add: return .float32(a + b)
+        case .subtract: return .float32(a - b)
+        case .multiply: return .float32(a * b)
+        case .divide:
+            if b == 0 { throw RuntimeError("float32 division by zero") }
+            return .float32(a / b)
+        case .floorDivide:
+            if b == 0 { throw RuntimeError("float32 division by zero") }
+            return .float32(Float(floatDivmod(Double(a), Double(b)).div))
+        case .modulo:
+            if b == 0 { throw RuntimeError("float32 modulo by zero") }
+            return .float32(Float(floatDivmod(Double(a), Double(b)).mod))
+        case .power:
+            if a == 0 && b < 0 { throw RuntimeError("0.0 cannot be raised to a negative power") }
+            if a < 0 && b != b.rounded() { throw RuntimeError("negative number raised to a fractional power") }
+            return .float32(powf(a, b))
+        default: throw unsupported(op, .float32(a), .float32(b))
+        }
+    }
+
     static func unary(_ op: UnaryOperator, _ v: Value) throws -> Value {
         if case .object(let o) = v, let r = try o.unary(op) { return r }
         switch (op, v) {
@@ -198,6 +230,8 @@ enum Ops {
             if i == Int.min { throw RuntimeError("integer overflow in -\(i)") }
             return .int(-i)
         case (.negate, .float(let d)): return .float(-d)
+        case (.negate, .float32(let f)): return .float32(-f)
+        case (.plus, .float32): return v
         case (.negate, .bool(let b)): return .int(b ? -1 : 0)
         case (.plus, .int), (.plus, .float): return v
         case (.plus, .bool(let b)): return .int(b ? 1 : 0)
@@ -216,6 +250,14 @@ enum Ops {
         case (.int(let a), .float(let b)): return Double(a) == b
         case (.float(let a), .int(let b)): return a == Double(b)
         case (.float(let a), .float(let b)): return a == b
+        // NEP 50: the Python number is cast to float32 before comparing.
+        case (.float32(let a), .float32(let b)): return a == b
+        case (.float32(let a), .float(let b)): return a == Float(b)
+        case (.float(let a), .float32(let b)): return Float(a) == b
+        case (.float32(let a), .int(let b)): return a == Float(b)
+        case (.int(let a), .float32(let b)): return Float(a) == b
+        case (.float32(let a), .bool(let b)): return a == (b ? 1 : 0)
+        case (.bool(let a), .float32(let b)): return (a ? 1 : 0) == b
         case (.string(let a), .string(let b)): return a == b
         case (.list(let a), .list(let b)):
             if a === b { return true }
@@ -296,6 +338,13 @@ enum Ops {
         case (.int(let a), .float(let b)): return cmp(Double(a), b)
         case (.float(let a), .int(let b)): return cmp(a, Double(b))
         case (.float(let a), .float(let b)): return cmp(a, b)
+        case (.float32(let a), .float32(let b)): return cmp(Double(a), Double(b))
+        case (.float32(let a), .float(let b)): return cmp(Double(a), Double(Float(b)))
+        case (.float(let a), .float32(let b)): return cmp(Double(Float(a)), Double(b))
+        case (.float32(let a), .int(let b)): return cmp(Double(a), Double(Float(b)))
+        case (.int(let a), .float32(let b)): return cmp(Double(Float(a)), Double(b))
+        case (.float32(let a), .bool(let b)): return cmp(Double(a), b ? 1 : 0)
+        case (.bool(let a), .float32(let b)): return cmp(a ? 1 : 0, Double(b))
         case (.string(let a), .string(let b)): return a < b ? -1 : (a > b ? 1 : 0)
         case (.bool(let a), .bool(let b)): return a == b ? 0 : (!a ? -1 : 1)
         case (.bool(let a), .int), (.bool(let a), .float): return try compare(.int(a ? 1 : 0), r)
@@ -313,11 +362,14 @@ enum Ops {
         }
     }
 
-    private static func cmp(_ a: Double, _ b: Double) -> Int { a < b ? -1 : (a > b ? 1 : 0) }
+    /// -1, 0, 1, or 2 when unordered (a NaN).
+    private static func cmp(_ a: Double, _ b: Double) -> Int { a < b ? -1 : (a > b ? 1 : (a == b ? 0 : 2)) }
 
     static func checkHashable(_ v: Value) throws {
         switch v {
         case .list, .dict: throw RuntimeError("unhashable type: \(v.typeName) (use a string or number as a dictionary key)")
+        case .object(let o) where !o.isHashable:
+            throw RuntimeError("unhashable type: \(o.typeName) (as numpy's arrays; use a string, number or t.tolist() converted to a key)")
         default: return
         }
     }
@@ -325,7 +377,9 @@ enum Ops {
     static func contains(_ container: Value, _ item: Value, _ interp: Interpreter) throws -> Bool {
         switch container {
         case .list(let l): return try l.items.contains { try equalChecked($0, item) }
-        case .dict(let d): return d[item] != nil
+        case .dict(let d):
+            try checkHashable(item)
+            return d[item] != nil
         case .string(let s):
             guard case .string(let sub) = item else { throw RuntimeError("'in <string>' requires a string on the left, not \(item.typeName)") }
             return sub.isEmpty || s.contains(sub)
@@ -335,6 +389,7 @@ enum Ops {
             if r.step > 0 { return i >= r.start && i < r.stop && UInt(bitPattern: i &- r.start) % r.step.magnitude == 0 }
             return i <= r.start && i > r.stop && UInt(bitPattern: r.start &- i) % r.step.magnitude == 0
         case .object(let o):
+            if let r = try o.containsValue(item) { return r }
             let next = try iterator(.object(o), interp)
             while let v = try next() { if try equalChecked(v, item) { return true } }
             return false

@@ -11,6 +11,11 @@ public enum Value {
     case bool(Bool)
     case int(Int)
     case float(Double)
+    /// numpy's float32 scalar (np.float32): what indexing or reducing a float32 tensor gives.
+    /// Under NEP 50 it stays float32 in arithmetic with ints and floats, and compares after
+    /// casting them to float32; `float(x)` gives the double. It prints its shortest float32
+    /// form (0.895, 1e-06). Plain floats never become float32.
+    case float32(Float)
     case string(String)
     case list(ListRef)
     case dict(DictRef)
@@ -26,6 +31,7 @@ public enum Value {
         case .bool: return "bool"
         case .int: return "int"
         case .float: return "float"
+        case .float32: return "float32"
         case .string: return "string"
         case .list: return "list"
         case .dict: return "dict"
@@ -43,6 +49,7 @@ public enum Value {
         case .bool(let b): return b
         case .int(let i): return i != 0
         case .float(let d): return d != 0
+        case .float32(let f): return f != 0
         case .string(let s): return !s.isEmpty
         case .list(let l): return !l.items.isEmpty
         case .dict(let d): return d.count != 0
@@ -140,6 +147,10 @@ enum HashKey: Hashable {
         case .bool(let b): self = .int(b ? 1 : 0)   // True is the key 1, as in Python
         case .int(let i): self = .int(i)
         case .float(let d):
+            if d.rounded() == d, let i = Int(exactly: d) { self = .int(i) } else { self = .float(d) }
+        case .float32(let f):
+            // np.float32 hashes as the double it holds (hash(np.float32(0.5)) == hash(0.5)).
+            let d = Double(f)
             if d.rounded() == d, let i = Int(exactly: d) { self = .int(i) } else { self = .float(d) }
         case .string(let s): self = .string(s)
         case .list(let l): self = .ref(ObjectIdentifier(l))
@@ -253,4 +264,9 @@ public final class NativeFunction {
         let slots = try sig.bind(positional, keywords, function: name)
         return try body(Arguments(positional: positional, keywords: keywords, slots: slots, signature: sig, interpreter: interp, functionName: name))
     }
+}
+
+extension Value {
+    /// How an np.float32 prints (`0.895`, `1e-06`): the shortest float32 digits, numpy's layout.
+    public static func float32Text(_ f: Float) -> String { Format.float32(f) }
 }
