@@ -3,67 +3,81 @@ import VLSCore
 import VLSImaging
 import VLSLanguage
 
-/// A figure: a raster (PNG) or a vector plot (SVG). Shown inline by the notebook and the
-/// REPL; saved by `save(figure, path)`.
+/// A figure: one drawing (VLSImaging `Figure`: line, matrix, histogram, bar, scatter
+/// plots, or an image such as a heatmap overlay) that renders through cairo to PNG and to
+/// SVG. Shown inline by the notebook and the REPL; saved by `save(figure, path)`.
 final class FigureObject: Displayable, DeclaredObject {
-    enum Content { case raster(Image), vector(String) }
-    let content: Content
+    let figure: any Figure & Sendable
+    /// "line", "matrix", "hist", "bar", "scatter" or "heatmap".
+    let kind: String
     let caption: String
 
     /// Where the figure was last saved, for the one-line description on plain pipes.
     var savedPath: String?
+    private var cachedImage: Image?
 
-    init(_ content: Content, caption: String) { self.content = content; self.caption = caption }
+    init(_ figure: any Figure & Sendable, kind: String, caption: String) {
+        self.figure = figure; self.kind = kind; self.caption = caption
+    }
 
     var typeName: String { "figure" }
+    /// Images (heatmap overlays) are rasters; plots are drawn from data (vector).
+    var isRaster: Bool { figure is RasterFigure }
 
-    func describe() -> String {
-        switch content {
-        case .raster(let i): return "figure \(caption) (\(i.width)x\(i.height) PNG)"
-        case .vector: return "figure \(caption) (SVG)"
-        }
+    func describe() -> String { "figure \(caption) (\(kind), \(figure.width)x\(figure.height))" }
+
+    /// The rendered pixels (cached: a figure never changes).
+    func image() throws -> Image {
+        if let cachedImage { return cachedImage }
+        let i = try figure.image()
+        cachedImage = i
+        return i
     }
 
-    func pngData() -> [UInt8]? {
-        if case .raster(let i) = content { return try? i.pngData() }
-        return nil
-    }
+    func pngData() -> [UInt8]? { try? image().pngData() }
 
+    /// The SVG to embed in a page, for plots only (an image overlay embeds as PNG): no XML
+    /// declaration, and cairo's element ids (glyph0-1, clip1, ...) made unique per figure,
+    /// since inline SVGs of one HTML page share one id space.
     func svgText() -> String? {
-        if case .vector(let s) = content { return s }
-        return nil
+        guard !isRaster, let svg = try? figure.svg() else { return nil }
+        return FigureObject.embeddable(svg)
+    }
+
+    nonisolated(unsafe) private static var embedded = 0
+    private static let embedLock = NSLock()
+
+    static func embeddable(_ svg: String) -> String {
+        embedLock.lock(); embedded += 1; let n = embedded; embedLock.unlock()
+        var text = Substring(svg)
+        if text.hasPrefix("<?xml"), let end = text.range(of: "?>") { text = text[end.upperBound...].drop { $0.isNewline } }
+        let prefix = "vls\(n)-"
+        return String(text)
+            .replacingOccurrences(of: " id=\"", with: " id=\"\(prefix)")
+            .replacingOccurrences(of: "href=\"#", with: "href=\"#\(prefix)")
+            .replacingOccurrences(of: "url(#", with: "url(#\(prefix)")
     }
 
     static let members: Members<FigureObject> = bridgedMembers("figure")
         .property("caption", "The figure's caption.") { o, _ in .string(o.caption) }
-        .property("format", "\"png\" (a raster) or \"svg\" (a vector plot).") { o, _ in
-            if case .raster = o.content { return .string("png") } else { return .string("svg") }
+        .property("kind", "\"line\", \"matrix\", \"hist\", \"bar\", \"scatter\" or \"heatmap\".") { o, _ in .string(o.kind) }
+        .property("format", "\"png\" for an image (heatmap overlay), \"svg\" for a plot drawn from data; either saves as .png or .svg.") { o, _ in
+            .string(o.isRaster ? "png" : "svg")
         }
-        .property("width", "Width in pixels of a raster (nil for a vector plot).") { o, _ in
-            if case .raster(let i) = o.content { return .int(i.width) } else { return .nil }
-        }
-        .property("height", "Height in pixels of a raster (nil for a vector plot).") { o, _ in
-            if case .raster(let i) = o.content { return .int(i.height) } else { return .nil }
-        }
+        .property("width", "Width in pixels.") { o, _ in .int(o.figure.width) }
+        .property("height", "Height in pixels.") { o, _ in .int(o.figure.height) }
 
-    /// Writes PNG or SVG by the path's extension (a raster saved as .svg embeds the PNG).
+    /// Writes PNG or SVG by the path's extension, both drawn by the same code (cairo).
     func save(to path: String) throws {
-        defer { savedPath = path }
         let lower = path.lowercased()
-        switch (content, lower.hasSuffix(".png"), lower.hasSuffix(".svg")) {
-        case (.raster(let i), true, _):
-            try AtomicFile.write(Data(try i.pngData()), to: path)
-        case (.vector(let s), _, true):
-            try AtomicFile.write(Data(s.utf8), to: path)
-        case (.raster(let i), _, true):
-            let b64 = Data(try i.pngData()).base64EncodedString()
-            let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(i.width)\" height=\"\(i.height)\"><image width=\"\(i.width)\" height=\"\(i.height)\" href=\"data:image/png;base64,\(b64)\"/></svg>\n"
-            try AtomicFile.write(Data(svg.utf8), to: path)
-        case (.vector, true, _):
-            throw RuntimeError("\(path): this figure is a vector plot; save it as .svg")
-        default:
-            throw RuntimeError("\(path): figures save as .png or .svg")
+        if lower.hasSuffix(".png") {
+            try AtomicFile.write(Data(try image().pngData()), to: path)
+        } else if lower.hasSuffix(".svg") {
+            try AtomicFile.write(Data(try figure.svg().utf8), to: path)
+        } else {
+            throw RuntimeError("save: \(path): figures save as .png or .svg")
         }
+        savedPath = path
     }
 }
 
@@ -83,6 +97,26 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             }
         }
         return try doubles(v)
+    }
+    /// The numbers of an argument: a list (ints and floats, kept as Double), a range or a tensor.
+    func numbers(_ v: Value, _ name: String, _ fn: String) throws -> [Double] {
+        switch v {
+        case .list(let l):
+            return try l.items.enumerated().map { (i, item) in
+                switch item {
+                case .int(let n): return Double(n)
+                case .float(let d): return d
+                case .bool(let b): return b ? 1 : 0
+                default: throw RuntimeError("\(fn): \(name)[\(i)] must be a number, got \(item.typeName)")
+                }
+            }
+        case .range(let r): return (0..<r.count).map { Double(r[$0]) }
+        case .object(let o as TensorObject): return o.tensor.contiguous().scalars.map(Double.init)
+        default: throw RuntimeError("\(fn): \(name) must be a list, range or tensor of numbers, got \(v.typeName)")
+        }
+    }
+    func numbers(_ a: Arguments, _ index: Int, _ name: String) throws -> [Double] {
+        try numbers(try a.value(index, name), name, a.functionName)
     }
     func series(_ v: Value, _ what: String) throws -> [Double] {
         switch v {
@@ -121,10 +155,10 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             guard let cmap = Colormap(name: cmapName) else { throw RuntimeError("heatmap: unknown cmap '\(cmapName)' (jet or viridis)") }
             let alpha = Float(try a.double(nil, "alpha", default: 0.5))
             let out = try Heatmap.overlay(grid.contiguous().scalars, rows: grid.shape[0], cols: grid.shape[1], on: img, colormap: cmap, alpha: alpha)
-            return .object(FigureObject(.raster(out), caption: "heatmap \(grid.shape[0])x\(grid.shape[1]) (\(cmapName))"))
+            return .object(FigureObject(RasterFigure(out), kind: "heatmap", caption: "heatmap \(grid.shape[0])x\(grid.shape[1]) (\(cmapName))"))
         },
         native("plot", "plot(table_or_x, y = nil, *, x: string = nil, lower = nil, upper = nil, title: string = \"\", xlabel: string = \"\", ylabel: string = \"\")", area: area,
-               "A line plot (SVG). From a table: plot(t, x: \"block\", y: [\"cls\", \"image\"], lower: [...], upper: [...]) draws columns, with optional confidence bands from lower/upper columns. From data: plot(xs, y: {\"name\": ys, ...}) or plot(xs, y: ys).") { a in
+               "A line plot (saves as .png or .svg). From a table: plot(t, x: \"block\", y: [\"cls\", \"image\"], lower: [...], upper: [...]) draws columns, with optional confidence bands from lower/upper columns. From data: plot(xs, y: {\"name\": ys, ...}) or plot(xs, y: ys).") { a in
             let title = try a.string(nil, "title", default: ""), xl = try a.string(nil, "xlabel", default: ""), yl = try a.string(nil, "ylabel", default: "")
             var xs: [Double] = []
             var out: [LinePlot.Series] = []
@@ -167,10 +201,11 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
                 throw RuntimeError("plot: series '\(s.name)' has \(s.y.count) values for \(xs.count) x values")
             }
             let p = LinePlot(x: xs, series: out, title: title, xLabel: xl, yLabel: yl)
-            return .object(FigureObject(.vector(try p.svg()), caption: title.isEmpty ? "plot" : title))
+            try p.validate()
+            return .object(FigureObject(p, kind: "line", caption: title.isEmpty ? "plot" : title))
         },
         native("matrix_plot", "matrix_plot(t: tensorlike, rows: list|range = nil, cols: list|range = nil, title: string = \"\", cmap: string = \"viridis\", annotate: bool = false)", area: area,
-               "A matrix as a coloured grid (SVG) with optional row and column labels: rank matrices (e.g. ranks of the top classes per block), attention patterns (run[\"pattern 5\"][0, head]), probe accuracies per block and position.") { a in
+               "A matrix as a coloured grid (saves as .png or .svg) with optional row and column labels: rank matrices (e.g. ranks of the top classes per block), attention patterns (run[\"pattern 5\"][0, head]), probe accuracies per block and position.") { a in
             let t = try a.tensor(0, "t")
             guard t.rank == 2 else { throw RuntimeError("matrix_plot: a 2-d tensor expected, got shape \(t.shape)") }
             func labels(_ k: String) throws -> [String] {
@@ -188,7 +223,8 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let plot = MatrixPlot(values: t.contiguous().scalars.map(Double.init), rows: t.shape[0], cols: t.shape[1],
                                   rowLabels: try labels("rows"), colLabels: try labels("cols"), title: title, colormap: cmap,
                                   annotate: try a.bool(nil, "annotate", default: false), cellSize: max(6, min(28, 600 / max(t.shape[1], 1))))
-            return .object(FigureObject(.vector(try plot.svg()), caption: title.isEmpty ? "matrix \(t.shape[0])x\(t.shape[1])" : title))
+            try plot.validate()
+            return .object(FigureObject(plot, kind: "matrix", caption: title.isEmpty ? "matrix \(t.shape[0])x\(t.shape[1])" : title))
         },
         native("save", "save(value, path: string)", area: area,
                "Saves a figure (.png or .svg), a table (.csv or .json) or a tensor (.npy), atomically: a kill mid-write leaves any old file whole.") { a in
@@ -219,7 +255,7 @@ enum TerminalDisplay {
         let saved = (figure as? FigureObject)?.savedPath.map { ", saved to \($0)" } ?? ""
         let line = "[\(figure.caption)\(saved)]"
         guard isatty(1) != 0, ProcessInfo.processInfo.environment["TERM"] != "dumb",
-              let fig = figure as? FigureObject, case .raster(let image) = fig.content else { return line }
+              let fig = figure as? FigureObject, let image = try? fig.image() else { return line }
         let env = ProcessInfo.processInfo.environment
         let columns = min(80, Int(env["COLUMNS"] ?? "") ?? 80)
         if env["TERM"] == "xterm-kitty" || env["KITTY_WINDOW_ID"] != nil, let png = try? image.pngData() {
