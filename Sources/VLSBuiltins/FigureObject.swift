@@ -64,6 +64,14 @@ final class FigureObject: Displayable, DeclaredObject {
         .property("format", "\"png\" for an image (heatmap overlay), \"svg\" for a plot drawn from data; either saves as .png or .svg.") { o, _ in
             .string(o.isRaster ? "png" : "svg")
         }
+        .property("counts", "A histogram's count per bin (nil for other figures).") { o, _ in
+            guard let h = o.figure as? Histogram else { return .nil }
+            return .list(h.counts.map { .int($0) })
+        }
+        .property("edges", "A histogram's bin edges, one more than its bins (nil for other figures).") { o, _ in
+            guard let h = o.figure as? Histogram else { return .nil }
+            return .list(h.edges.map { .float($0) })
+        }
         .property("width", "Width in pixels.") { o, _ in .int(o.figure.width) }
         .property("height", "Height in pixels.") { o, _ in .int(o.figure.height) }
 
@@ -225,6 +233,77 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
                                   annotate: try a.bool(nil, "annotate", default: false), cellSize: max(6, min(28, 600 / max(t.shape[1], 1))))
             try plot.validate()
             return .object(FigureObject(plot, kind: "matrix", caption: title.isEmpty ? "matrix \(t.shape[0])x\(t.shape[1])" : title))
+        },
+        native("hist", "hist(values: tensorlike, bins: int = 10, range: list = nil, *, title: string = \"\", xlabel: string = \"\", ylabel: string = \"count\")", area: area,
+               "A histogram: the counts of `values` in `bins` equal bins over `range` ([low, high]; the data's range by default), as numpy.histogram (values outside the range are not counted, the last bin includes its right edge). The figure's `counts` and `edges` give the numbers.") { a in
+            let values = try numbers(a, 0, "values")
+            let bins = try a.int(nil, "bins", default: 10)
+            guard bins >= 1, bins <= 10_000 else { throw RuntimeError("hist: bins must be 1...10000, got \(bins)") }
+            var range: (Double, Double)?
+            if let r = a.keyword("range") {
+                let pair = try numbers(r, "range", "hist")
+                guard pair.count == 2 else { throw RuntimeError("hist: range must be [low, high], got \(pair.count) numbers") }
+                range = (pair[0], pair[1])
+            }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw RuntimeError("hist: values must be finite; values[\(bad)] is \(values[bad])")
+            }
+            let title = try a.string(nil, "title", default: "")
+            let h: Histogram
+            do {
+                h = try Histogram(values: values, bins: bins, range: range, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
+                                  yLabel: try a.string(nil, "ylabel", default: "count"))
+            } catch { throw RuntimeError("hist: \(error)") }
+            return .object(FigureObject(h, kind: "hist", caption: title.isEmpty ? "histogram of \(values.count) values, \(bins) bins" : title))
+        },
+        native("bar", "bar(labels: list|range, values, *, errors = nil, title: string = \"\", xlabel: string = \"\", ylabel: string = \"\")", area: area,
+               "A bar chart, one bar per label: bar([\"a\", \"b\"], [1, 2]). Grouped bars from a dict of series: bar(labels, {\"trained\": xs, \"random\": ys}). `errors` draws symmetric error bars: a list per bar, or a dict with the same series names.") { a in
+            let lv = try a.value(0, "labels")
+            let labels: [String]
+            switch lv {
+            case .list(let l): labels = l.items.map { a.interpreter.str($0) }
+            case .range(let r): labels = (0..<r.count).map { String(r[$0]) }
+            default: throw a.badArgument(0, "labels", expected: "list of labels", got: lv)
+            }
+            let vv = try a.value(1, "values")
+            var series: [BarChart.Series] = []
+            let ev = a.keyword("errors")
+            if case .dict(let d) = vv {
+                var errorsByName: [String: [Double]] = [:]
+                if let ev {
+                    guard case .dict(let ed) = ev else { throw RuntimeError("bar: values is a dict of series, so errors must be a dict with the same names, got \(ev.typeName)") }
+                    for (k, v) in zip(ed.keys, ed.values) {
+                        guard case .string(let name) = k else { throw RuntimeError("bar: the names in errors must be strings, got \(k.typeName)") }
+                        errorsByName[name] = try numbers(v, "errors[\"\(name)\"]", "bar")
+                    }
+                }
+                for (k, v) in zip(d.keys, d.values) {
+                    guard case .string(let name) = k else { throw RuntimeError("bar: the names of the series in values must be strings, got \(k.typeName)") }
+                    series.append(.init(name: name, values: try numbers(v, "values[\"\(name)\"]", "bar"), errors: errorsByName.removeValue(forKey: name)))
+                }
+                if let extra = errorsByName.keys.sorted().first { throw RuntimeError("bar: errors has a series '\(extra)' that values does not have") }
+            } else {
+                series.append(.init(name: "", values: try numbers(vv, "values", "bar"), errors: try ev.map { try numbers($0, "errors", "bar") }))
+            }
+            let title = try a.string(nil, "title", default: "")
+            let chart = BarChart(labels: labels, series: series, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
+                                 yLabel: try a.string(nil, "ylabel", default: ""))
+            do { try chart.validate() } catch { throw RuntimeError("bar: \(error)") }
+            return .object(FigureObject(chart, kind: "bar", caption: title.isEmpty ? "bar chart of \(labels.count) labels" : title))
+        },
+        native("scatter", "scatter(x: tensorlike, y: tensorlike, *, groups: list = nil, size: number = 3, title: string = \"\", xlabel: string = \"\", ylabel: string = \"\")", area: area,
+               "A scatter plot of points (x[i], y[i]); `groups` names a group per point (coloured, with a legend); `size` is the dot radius in pixels.") { a in
+            let xs = try numbers(a, 0, "x"), ys = try numbers(a, 1, "y")
+            guard xs.count == ys.count else { throw RuntimeError("scatter: x has \(xs.count) values and y has \(ys.count)") }
+            let groups = try a.keyword("groups").map { v -> [String] in
+                guard case .list(let l) = v else { throw a.badArgument(nil, "groups", expected: "list", got: v) }
+                return l.items.map { a.interpreter.str($0) }
+            } ?? []
+            let title = try a.string(nil, "title", default: "")
+            let plot = ScatterPlot(x: xs, y: ys, groups: groups, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
+                                   yLabel: try a.string(nil, "ylabel", default: ""), radius: try a.double(nil, "size", default: 3))
+            do { try plot.validate() } catch { throw RuntimeError("scatter: \(error)") }
+            return .object(FigureObject(plot, kind: "scatter", caption: title.isEmpty ? "scatter of \(xs.count) points" : title))
         },
         native("save", "save(value, path: string)", area: area,
                "Saves a figure (.png or .svg), a table (.csv or .json) or a tensor (.npy), atomically: a kill mid-write leaves any old file whole.") { a in
