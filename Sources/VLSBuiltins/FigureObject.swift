@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import VLSCore
 import VLSImaging
 import VLSLanguage
@@ -327,19 +330,103 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
     ]
 }
 
-/// How `show(figure)` draws outside the notebook: kitty graphics in kitty, 24-bit colour
-/// half-blocks on other terminals (rasters only), else a one-line description.
+/// How `show(figure)` draws outside the notebook: kitty graphics in kitty (TERM or
+/// KITTY_WINDOW_ID), sixel where the terminal answers the device-attributes query (DA1,
+/// `ESC [ c`) with attribute 4, 24-bit colour half-blocks on other terminals, each sized to
+/// the terminal; elsewhere (a pipe, a file, TERM=dumb) one line saying what the figure is,
+/// that it is not shown, and where it was or can be saved.
 enum TerminalDisplay {
+    enum Encoding: Equatable { case kitty, sixel, halfBlocks }
+
+    /// The DA1 answer is asked once per process.
+    nonisolated(unsafe) static var cachedSixel: Bool?
+
     static func render(_ figure: Displayable) -> String {
-        let saved = (figure as? FigureObject)?.savedPath.map { ", saved to \($0)" } ?? ""
-        let line = "[\(figure.caption)\(saved)]"
-        guard isatty(1) != 0, ProcessInfo.processInfo.environment["TERM"] != "dumb",
-              let fig = figure as? FigureObject, let image = try? fig.image() else { return line }
         let env = ProcessInfo.processInfo.environment
-        let columns = min(80, Int(env["COLUMNS"] ?? "") ?? 80)
-        if env["TERM"] == "xterm-kitty" || env["KITTY_WINDOW_ID"] != nil, let png = try? image.pngData() {
-            return TerminalPreview.kitty(png: png, columns: min(columns, 60)) + "\n" + line
+        let fig = figure as? FigureObject
+        let what = fig.map { "\($0.caption), \($0.kind) \($0.figure.width)x\($0.figure.height)" } ?? figure.caption
+        let saved = fig?.savedPath.map { ", saved to \($0)" }
+        guard isatty(1) != 0, env["TERM"] != "dumb", let fig, let image = try? fig.image() else {
+            let reason = isatty(1) == 0 ? "output is not a terminal" : "TERM=dumb"
+            if fig == nil { return "[\(figure.caption)]" }
+            return "[\(what), not shown (\(reason))\(saved ?? "; save(figure, \"figure.png\") writes it")]"
         }
-        return ((try? TerminalPreview.halfBlocks(image, columns: min(columns, 60))) ?? "") + line
+        let size = terminalSize()
+        let line = "[\(what)\(saved ?? "")]"
+        switch chooseProtocol(env) {
+        case .kitty:
+            // c= asks kitty to scale the PNG to that many cells (never wider than the terminal).
+            let cols = max(1, min(size.columns, image.width / max(1, size.cellWidth)))
+            return TerminalPreview.kitty(png: (try? image.pngData()) ?? [], columns: cols) + "\n" + line
+        case .sixel:
+            let maxW = size.pixelWidth > 0 ? size.pixelWidth : size.columns * 10
+            let maxH = size.pixelHeight > 0 ? size.pixelHeight * 4 / 5 : max(1, size.rows - 2) * 20
+            let scale = min(1, Double(maxW) / Double(image.width), Double(maxH) / Double(image.height))
+            let fitted = scale < 1 ? ((try? image.resized(width: max(1, Int(Double(image.width) * scale)),
+                                                          height: max(1, Int(Double(image.height) * scale)), filter: .box)) ?? image) : image
+            return TerminalPreview.sixel(fitted) + "\n" + line
+        case .halfBlocks:
+            // Two pixel rows per cell: as wide as the terminal allows, and the rows fit on screen.
+            let byHeight = Int(Double(max(1, size.rows - 2) * 2) * Double(image.width) / Double(image.height))
+            let cols = max(1, min(size.columns, image.width, byHeight))
+            return ((try? TerminalPreview.halfBlocks(image, columns: cols)) ?? "") + line
+        }
+    }
+
+    static func chooseProtocol(_ env: [String: String]) -> Encoding {
+        if env["TERM"]?.contains("kitty") == true || env["KITTY_WINDOW_ID"] != nil { return .kitty }
+        if cachedSixel == nil { cachedSixel = queryDA1Sixel() }
+        return cachedSixel == true ? .sixel : .halfBlocks
+    }
+
+    /// Columns, rows and pixel size of the terminal on standard output (COLUMNS/LINES, then 80x24).
+    static func terminalSize() -> (columns: Int, rows: Int, pixelWidth: Int, pixelHeight: Int, cellWidth: Int) {
+        var ws = winsize()
+        let env = ProcessInfo.processInfo.environment
+        if ioctl(1, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 {
+            let cols = Int(ws.ws_col), rows = max(Int(ws.ws_row), 4)
+            let cell = ws.ws_xpixel > 0 ? max(1, Int(ws.ws_xpixel) / cols) : 8
+            return (cols, rows, Int(ws.ws_xpixel), Int(ws.ws_ypixel), cell)
+        }
+        return (Int(env["COLUMNS"] ?? "") ?? 80, Int(env["LINES"] ?? "") ?? 24, 0, 0, 8)
+    }
+
+    /// Asks the controlling terminal for its primary device attributes (`ESC [ c`) and
+    /// whether the answer (`ESC [ ? 62 ; 4 ; ... c`) lists 4, sixel graphics. No answer
+    /// within half a second counts as no.
+    static func queryDA1Sixel() -> Bool {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var saved = termios()
+        guard tcgetattr(fd, &saved) == 0 else { return false }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        guard tcsetattr(fd, TCSANOW, &raw) == 0 else { return false }
+        defer { tcsetattr(fd, TCSANOW, &saved) }
+        let query: [UInt8] = [0x1B, 0x5B, 0x63]   // ESC [ c
+        guard write(fd, query, query.count) == query.count else { return false }
+        var answer: [UInt8] = []
+        let deadline = Date().addingTimeInterval(0.5)
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var buf = [UInt8](repeating: 0, count: 64)
+        while Date() < deadline, answer.count < 256 {
+            pfd.revents = 0
+            guard poll(&pfd, 1, 50) > 0 else { continue }
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            answer += buf[0..<n]
+            if let start = answer.firstIndex(of: 0x1B), answer[start...].contains(0x63) { break }   // ...c ends the answer
+        }
+        return parseDA1(answer) ?? false
+    }
+
+    /// The attributes of a DA1 answer (`ESC [ ? a ; b ; ... c`) include 4 (sixel); nil when
+    /// the bytes hold no such answer.
+    static func parseDA1(_ bytes: [UInt8]) -> Bool? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let start = text.range(of: "\u{1B}[?"), let end = text[start.upperBound...].firstIndex(of: "c") else { return nil }
+        let params = text[start.upperBound..<end].split(separator: ";")
+        return params.contains("4")
     }
 }

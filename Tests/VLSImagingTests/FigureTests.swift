@@ -133,4 +133,52 @@ final class FigureTests: XCTestCase {
         XCTAssertTrue(parts.allSatisfy { $0.count <= 4096 + 32 })
         XCTAssertEqual(Data(base64Encoded: payload).map { [UInt8]($0) }, png)
     }
+
+    /// Sixel: decoding the sequence gives back every pixel, quantised to the 6x6x6 cube.
+    func testSixelDecodesToTheImage() throws {
+        var px = [UInt8](repeating: 0, count: 13 * 9 * 3)
+        for i in px.indices { px[i] = UInt8((i * 37) % 256) }
+        let image = try Image(width: 13, height: 9, pixels: px)
+        let text = TerminalPreview.sixel(image)
+        XCTAssertTrue(text.hasPrefix("\u{1B}P0;1;0q\"1;1;13;9"))
+        XCTAssertTrue(text.hasSuffix("\u{1B}\\"))
+        // A minimal decoder: palette (#i;2;r;g;b in percent), colour select, sixel data, !n repeats, $ and -.
+        var palette: [Int: (Int, Int, Int)] = [:]
+        var out = [[(Int, Int, Int)?]](repeating: [(Int, Int, Int)?](repeating: nil, count: 13), count: 9)
+        let body = Array(text.dropFirst("\u{1B}P0;1;0q\"1;1;13;9".count).dropLast(2).unicodeScalars)
+        var i = 0, x = 0, band = 0, colour = 0
+        func number() -> Int { var n = 0; while i < body.count, let d = Int(String(body[i])) { n = n * 10 + d; i += 1 }; return n }
+        while i < body.count {
+            let ch = body[i]
+            switch ch {
+            case "#":
+                i += 1
+                let c = number()
+                if i < body.count, body[i] == ";" {
+                    i += 1; _ = number(); i += 1
+                    let r = number(); i += 1; let g = number(); i += 1; let b = number()
+                    palette[c] = (r, g, b)
+                } else { colour = c }
+            case "$": x = 0; i += 1
+            case "-": x = 0; band += 1; i += 1
+            default:
+                var n = 1
+                if ch == "!" { i += 1; n = number() }
+                let bits = Int(body[i].value) - 63
+                for _ in 0..<n {
+                    for k in 0..<6 where bits & (1 << k) != 0 { out[band * 6 + k][x] = palette[colour] }
+                    x += 1
+                }
+                i += 1
+            }
+        }
+        func level(_ v: UInt8) -> Int { (Int(v) * 5 + 127) / 255 * 20 }
+        for y in 0..<9 {
+            for x in 0..<13 {
+                let p = image.pixel(x: x, y: y)
+                let got = try XCTUnwrap(out[y][x], "pixel \(x),\(y) not painted")
+                XCTAssertTrue(got == (level(p.r), level(p.g), level(p.b)), "pixel \(x),\(y)")
+            }
+        }
+    }
 }
