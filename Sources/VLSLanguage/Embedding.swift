@@ -137,6 +137,11 @@ public protocol VLSObject: AnyObject {
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)?
     /// Completion after a dot.
     var memberNames: [String] { get }
+    /// Completion inside `obj["`: the string keys it can be indexed by (a run's hook names).
+    var subscriptKeys: [String] { get }
+    /// Completion inside a string given to keyword `keyword` of method `method` of this
+    /// object (`m.run(x, capture: ["`): the values that make sense (hook names).
+    func stringCompletions(keyword: String, method: String?) -> [String]
     /// `len(obj)`; nil means "object has no length".
     func length() throws -> Int?
     /// What `int(x)` and `float(x)` convert (a one-element tensor's element); nil: none.
@@ -162,6 +167,8 @@ extension VLSObject {
     public func unary(_ op: UnaryOperator) throws -> Value? { nil }
     public func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? { nil }
     public var memberNames: [String] { [] }
+    public var subscriptKeys: [String] { [] }
+    public func stringCompletions(keyword: String, method: String?) -> [String] { [] }
     public func length() throws -> Int? { nil }
     public func numberValue() throws -> Value? { nil }
     public func memberHelp(_ name: String) -> String? { nil }
