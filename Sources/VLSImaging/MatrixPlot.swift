@@ -70,7 +70,10 @@ public struct MatrixPlot: Figure, Sendable {
     }
 
     /// Matrix, labels and colour bar.
-    public var width: Int { Int(layout.left) + cols * cellSize + 16 + 16 + 56 }
+    public var width: Int {
+        // Room for the title too (DejaVu Sans Bold 14 px averages under 10 px a character).
+        max(Int(layout.left) + cols * cellSize + 16 + 16 + 56, title.count * 10 + 24)
+    }
     public var height: Int {
         let bottom = colLabels.isEmpty ? 12.0 : 16.0 + 6.5 * Double(colLabels.map(\.count).max() ?? 0)
         return Int((layout.top + Double(rows * cellSize) + bottom).rounded(.up))
@@ -87,7 +90,12 @@ public struct MatrixPlot: Figure, Sendable {
         let (left, top, lo, hi) = layout
         let cell = Double(cellSize)
         let mw = cell * Double(cols), mh = cell * Double(rows)
-        if !title.isEmpty { c.text(title, left + mw / 2, 22, size: 14, bold: true) }
+        if !title.isEmpty {
+            // Centred over the matrix when it fits there, else over the figure.
+            let tw = c.textWidth(title, size: 14, bold: true), w = Double(width)
+            let x = left + mw / 2 - tw / 2 >= 8 && left + mw / 2 + tw / 2 <= w - 8 ? left + mw / 2 : w / 2
+            c.text(title, x, 22, size: 14, bold: true)
+        }
         for r in 0..<rows {
             for col in 0..<cols {
                 let v = values[r * cols + col]
