@@ -169,6 +169,13 @@ final class RunObject: DeclaredObject {
         self.result = result; self.model = model; self.names = names; self.grad = grad; self.input = input; self.edits = edits
     }
 
+    /// Completion after `run["name"].`: `run[name]` stacks activations (gigabytes for a large
+    /// batch), so an empty tensor stands in: a run's subscript is always a tensor.
+    func completionStandIn(forKey key: Value) -> Value? {
+        guard case .string(let name) = key, subscriptKeys.contains(name) else { return nil }
+        return .object(TensorObject(Tensor(zeros: [0, 0, 0, 0])))
+    }
+
     /// Completion inside `run["`: the short names of the captured hooks and their full names.
     var subscriptKeys: [String] {
         var short: [String] = []

@@ -165,9 +165,13 @@ struct ValueAtPrompt {
                 i = j
             case "[":
                 guard let close = ValueAtPrompt.matchingClose(chars, open: i),
-                      let key = ValueAtPrompt.literal(String(chars[(i + 1)..<close])),
-                      let next = try? Ops.getItem(v, [.value(key)], interpreter) else { return .unknown }
-                v = next
+                      let key = ValueAtPrompt.literal(String(chars[(i + 1)..<close])) else { return .unknown }
+                if case .object(let o) = v, let standIn = o.completionStandIn(forKey: key) {
+                    v = standIn
+                } else {
+                    guard let next = try? Ops.getItem(v, [.value(key)], interpreter) else { return .unknown }
+                    v = next
+                }
                 i = close + 1
             case "(":
                 // A call: only its remembered result.

@@ -142,6 +142,9 @@ public protocol VLSObject: AnyObject {
     /// Completion inside a string given to keyword `keyword` of method `method` of this
     /// object (`m.run(x, capture: ["`): the values that make sense (hook names).
     func stringCompletions(keyword: String, method: String?) -> [String]
+    /// Completion after `obj[key].`: a cheap value of the same type as `obj[key]` when
+    /// computing it could be expensive (a run stacks activations); nil: `obj[key]` is cheap.
+    func completionStandIn(forKey key: Value) -> Value?
     /// `len(obj)`; nil means "object has no length".
     func length() throws -> Int?
     /// What `int(x)` and `float(x)` convert (a one-element tensor's element); nil: none.
@@ -169,6 +172,7 @@ extension VLSObject {
     public var memberNames: [String] { [] }
     public var subscriptKeys: [String] { [] }
     public func stringCompletions(keyword: String, method: String?) -> [String] { [] }
+    public func completionStandIn(forKey key: Value) -> Value? { nil }
     public func length() throws -> Int? { nil }
     public func numberValue() throws -> Value? { nil }
     public func memberHelp(_ name: String) -> String? { nil }

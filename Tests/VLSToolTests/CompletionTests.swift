@@ -42,6 +42,10 @@ final class CompletionTests: XCTestCase {
         XCTAssertEqual(complete(repl, "r[\"resid_post\"].sh"), [".shape"])
         XCTAssertTrue(complete(repl, "r[\"resid_post\"].").contains(".mean"))
         XCTAssertEqual(complete(repl, "data[0].") , [])   // an int has no members
+        // A run's subscript is answered by a stand-in (stacking activations could take
+        // gigabytes), an unknown hook name by nothing.
+        XCTAssertTrue(complete(repl, "r[\"pattern\"].T.").contains(".T.shape"))
+        XCTAssertEqual(complete(repl, "r[\"mlp_out\"].sh"), [])
         // A variable key is not evaluated.
         XCTAssertEqual(complete(repl, "r[k].sh"), [])
     }
