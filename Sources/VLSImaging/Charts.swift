@@ -33,7 +33,14 @@ public struct Histogram: Figure, Sendable {
             hi = values.max() ?? 1
         }
         if lo == hi { lo -= 0.5; hi += 0.5 }
-        (self.counts, self.edges) = Histogram.bin(values, bins: bins, lo: lo, hi: hi)
+        guard (hi - lo).isFinite else { throw ImagingError("histogram range (\(lo), \(hi)) is too wide: its width overflows") }
+        let (counts, edges) = Histogram.bin(values, bins: bins, lo: lo, hi: hi)
+        // numpy refuses bins that round to nothing ("Too many bins for data range").
+        if let i = edges.indices.dropLast().first(where: { edges[$0] >= edges[$0 + 1] }) {
+            throw ImagingError("too many bins for the range (\(lo), \(hi)): bin \(i) has no width; use fewer bins")
+        }
+        self.counts = counts
+        self.edges = edges
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.color = color
         self.width = width; self.height = height
     }

@@ -239,5 +239,8 @@ final class FigureRenderTests: XCTestCase {
         XCTAssertThrowsError(try Histogram(values: [1, .nan], bins: 3))
         XCTAssertThrowsError(try Histogram(values: [1, 2], bins: 0))
         XCTAssertThrowsError(try Histogram(values: [1, 2], bins: 3, range: (2, 1)))
+        XCTAssertThrowsError(try Histogram(values: [1, 2], bins: 3, range: (-1e308, 1e308)))
+        // numpy.histogram([1.0], bins=1000, range=(1, 1 + 1e-13)) raises "Too many bins for data range".
+        XCTAssertThrowsError(try Histogram(values: [1], bins: 1000, range: (1, 1 + 1e-13)))
     }
 }
