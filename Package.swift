@@ -31,6 +31,8 @@ let package = Package(
         // alone took 82 s (71 s CPU) of a clean release build here; the system libcrypto adds ~1 s.
         .systemLibrary(name: "CZMQ", path: "Sources/CZMQ"),
         .systemLibrary(name: "CLibCrypto", path: "Sources/CLibCrypto"),
+        // Figures: cairo's image (PNG) and SVG surfaces, antialiased text (libcairo2-dev, fonts-dejavu-core).
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         // libpng / libjpeg-turbo behind a setjmp shim: a corrupt image is an error value.
         .target(
             name: "CImageShim",
@@ -42,7 +44,7 @@ let package = Package(
         .target(name: "VLSFiles", swiftSettings: optimize),
 
         // MARK: Core (no language code)
-        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib", "VLSFiles"], swiftSettings: optimize),
+        .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib", "CCairo", "VLSFiles"], swiftSettings: optimize),
         .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSFiles"], swiftSettings: optimize),
 
         // MARK: Language (knows nothing of ViTs)

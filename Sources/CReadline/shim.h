@@ -13,6 +13,9 @@ static inline void vls_rl_setup(const char *name, const char *word_breaks, rl_co
     rl_readline_name = name;
     rl_completer_word_break_characters = (char *)word_breaks;
     rl_attempted_completion_function = complete;
+    /* A pasted block arrives as one entry, blank lines inside an indented body included
+       (readline 8.1+ turns this on by default; an inputrc read later still decides). */
+    rl_variable_bind("enable-bracketed-paste", "on");
 }
 
 static inline void vls_rl_completion_options(void) {

@@ -9,6 +9,16 @@ final class ModelObject: DeclaredObject {
     let session: Session
     init(_ model: ViT, session: Session) { self.model = model; self.session = session }
 
+    /// Completion inside `capture: ["`: the short hook names this model has (resid_post,
+    /// pattern, ...), and with `blocks.` typed, every full name.
+    func stringCompletions(keyword: String, method: String?) -> [String] {
+        guard keyword == "capture" else { return [] }
+        let points = model.hookPoints
+        var short: [String] = []
+        for p in points where !short.contains(p.kind.shortName) { short.append(p.kind.shortName) }
+        return short + points.map(\.name)
+    }
+
     var typeName: String { "model" }
     var c: ViTConfig { model.config }
 
@@ -157,6 +167,20 @@ final class RunObject: DeclaredObject {
 
     init(_ result: RunResult, model: ModelObject, names: [String], grad: Bool, input: Tensor, edits: [Edit] = []) {
         self.result = result; self.model = model; self.names = names; self.grad = grad; self.input = input; self.edits = edits
+    }
+
+    /// Completion after `run["name"].`: `run[name]` stacks activations (gigabytes for a large
+    /// batch), so an empty tensor stands in: a run's subscript is always a tensor.
+    func completionStandIn(forKey key: Value) -> Value? {
+        guard case .string(let name) = key, subscriptKeys.contains(name) else { return nil }
+        return .object(TensorObject(Tensor(zeros: [0, 0, 0, 0])))
+    }
+
+    /// Completion inside `run["`: the short names of the captured hooks and their full names.
+    var subscriptKeys: [String] {
+        var short: [String] = []
+        for p in result.order where !short.contains(p.kind.shortName) { short.append(p.kind.shortName) }
+        return short + result.order.map(\.name)
     }
 
     var typeName: String { "run" }

@@ -59,6 +59,7 @@ public enum Builtins {
         interpreter.display = { [weak interpreter] figure in
             interpreter?.output(TerminalDisplay.render(figure) + "\n")
         }
+        interpreter.stdlibNames = EmbeddedStdlib.modules.keys.sorted()
         interpreter.stdlibProvider = { name in
             EmbeddedStdlib.modules[name].map { (source: $0, path: "<stdlib>/\(name).vls") }
         }

@@ -1,8 +1,8 @@
-/// An SVG line plot: several series over a shared x axis, optional confidence bands.
+/// A line plot: several series over a shared x axis, optional confidence bands.
 ///
 /// Used for per-block curves (identifiability, accuracy, perturbation curves). Non-finite
 /// points break a line. Axis ranges cover every series and band; ticks are "nice" numbers.
-public struct LinePlot: Sendable {
+public struct LinePlot: Figure, Sendable {
     /// One line, with an optional band (lower and upper, same length as `y`).
     public struct Series: Sendable {
         /// Legend name.
@@ -13,14 +13,14 @@ public struct LinePlot: Sendable {
         public var lower: [Double]?
         /// Upper edge of the confidence band.
         public var upper: [Double]?
-        /// CSS colour; the tab10 palette by position when nil.
-        public var color: String?
+        /// Line colour; the tab10 palette by position when nil.
+        public var color: Color?
         /// Dashed line.
         public var dashed: Bool
 
         /// Creates a series.
         public init(name: String, y: [Double], lower: [Double]? = nil, upper: [Double]? = nil,
-                    color: String? = nil, dashed: Bool = false) {
+                    color: Color? = nil, dashed: Bool = false) {
             self.name = name
             self.y = y
             self.lower = lower
@@ -63,6 +63,9 @@ public struct LinePlot: Sendable {
     /// Checks that every series (and band) has one value per x.
     public func validate() throws(ImagingError) {
         guard !x.isEmpty else { throw ImagingError("line plot needs at least one x value") }
+        if let (lo, hi) = yRange, !(lo.isFinite && hi.isFinite && hi > lo) {
+            throw ImagingError("line plot y range must be two finite numbers, low < high, got (\(lo), \(hi))")
+        }
         for s in series {
             for (what, values) in [("y", s.y), ("lower", s.lower ?? s.y), ("upper", s.upper ?? s.y)] where values.count != x.count {
                 throw ImagingError("series '\(s.name)' has \(values.count) \(what) values for \(x.count) x values")
@@ -70,86 +73,40 @@ public struct LinePlot: Sendable {
         }
     }
 
-    /// Renders the SVG document.
-    public func svg() throws(ImagingError) -> String {
-        try validate()
-        let left = 64.0, right = 16.0, top = title.isEmpty ? 16.0 : 36.0, bottom = 48.0
-        let pw = Double(width) - left - right
-        let ph = Double(height) - top - bottom
+    /// The axes: x over the data, y over every series and band with a 5% margin.
+    public func axes() -> Axes {
         let finiteX = x.filter(\.isFinite)
-        var xlo = finiteX.min() ?? 0, xhi = finiteX.max() ?? 1
-        if xhi <= xlo { xlo -= 0.5; xhi += 0.5 }
-        var ylo: Double, yhi: Double
-        if let r = yRange {
-            (ylo, yhi) = r
-        } else {
-            let all = series.flatMap { $0.y + ($0.lower ?? []) + ($0.upper ?? []) }.filter(\.isFinite)
-            ylo = all.min() ?? 0
-            yhi = all.max() ?? 1
-            let pad = (yhi - ylo) * 0.05
-            ylo -= pad
-            yhi += pad
-        }
-        if yhi <= ylo { ylo -= 0.5; yhi += 0.5 }
-        let sx = { (v: Double) in left + (v - xlo) / (xhi - xlo) * pw }
-        let sy = { (v: Double) in top + (1 - (v - ylo) / (yhi - ylo)) * ph }
+        let xr = (finiteX.min() ?? 0, finiteX.max() ?? 1)
+        let yr = yRange ?? Axes.padded(series.flatMap { $0.y + ($0.lower ?? []) + ($0.upper ?? []) })
+        return Axes(width: width, height: height, title: title, x: xr, y: yr)
+    }
 
-        var out = SVG.header(width: width, height: height)
-        if !title.isEmpty { out += SVG.text(title, x: Double(width) / 2, y: 22, size: 14, weight: "bold") }
-        // Grid and ticks.
-        for t in SVG.ticks(ylo, yhi) {
-            let y = sy(t)
-            out += "<line x1=\"\(SVG.num(left))\" y1=\"\(SVG.num(y))\" x2=\"\(SVG.num(left + pw))\" y2=\"\(SVG.num(y))\" stroke=\"#e0e0e0\"/>\n"
-            out += SVG.text(SVG.label(t), x: left - 6, y: y + 4, anchor: "end", size: 11)
-        }
-        for t in SVG.ticks(xlo, xhi, target: min(max(x.count, 2), 10)) {
-            let xx = sx(t)
-            out += "<line x1=\"\(SVG.num(xx))\" y1=\"\(SVG.num(top + ph))\" x2=\"\(SVG.num(xx))\" y2=\"\(SVG.num(top + ph + 5))\" stroke=\"black\"/>\n"
-            out += SVG.text(SVG.label(t), x: xx, y: top + ph + 18, size: 11)
-        }
-        out += "<rect x=\"\(SVG.num(left))\" y=\"\(SVG.num(top))\" width=\"\(SVG.num(pw))\" height=\"\(SVG.num(ph))\" fill=\"none\" stroke=\"black\"/>\n"
-        if !xLabel.isEmpty { out += SVG.text(xLabel, x: left + pw / 2, y: Double(height) - 10) }
-        if !yLabel.isEmpty { out += SVG.text(yLabel, x: 16, y: top + ph / 2, rotate: true) }
-
-        // Bands, then lines, clipped to the plot area.
-        out += "<clipPath id=\"plot-area\"><rect x=\"\(SVG.num(left))\" y=\"\(SVG.num(top))\" width=\"\(SVG.num(pw))\" height=\"\(SVG.num(ph))\"/></clipPath>\n"
-        out += "<g clip-path=\"url(#plot-area)\">\n"
+    /// Draws grid, ticks, bands, lines (a lone finite point as a dot), frame and legend.
+    public func draw(_ c: Canvas) {
+        let ax = axes()
+        ax.drawBackground(c, width: width, height: height, title: title, xLabel: xLabel, yLabel: yLabel)
+        ax.drawXTicks(c, target: min(max(x.count, 2), 10))
+        ax.clip(c)
         for (i, s) in series.enumerated() {
-            let color = SVG.escape(s.color ?? SVG.palette[i % SVG.palette.count])
+            let color = s.color ?? Color.series(i)
             if let lower = s.lower, let upper = s.upper {
                 let idx = x.indices.filter { x[$0].isFinite && lower[$0].isFinite && upper[$0].isFinite }
                 if idx.count >= 2 {
-                    let pts = idx.map { "\(SVG.num(sx(x[$0]))),\(SVG.num(sy(upper[$0])))" }
-                        + idx.reversed().map { "\(SVG.num(sx(x[$0]))),\(SVG.num(sy(lower[$0])))" }
-                    out += "<polygon points=\"\(pts.joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.2\" stroke=\"none\"/>\n"
+                    let pts = idx.map { (ax.px(x[$0]), ax.py(upper[$0])) } + idx.reversed().map { (ax.px(x[$0]), ax.py(lower[$0])) }
+                    c.polygon(pts, color, alpha: 0.2)
                 }
             }
-            let dash = s.dashed ? " stroke-dasharray=\"6 4\"" : ""
             for run in LinePlot.runs(x: x, y: s.y) {
-                let pts = run.map { "\(SVG.num(sx(x[$0]))),\(SVG.num(sy(s.y[$0])))" }.joined(separator: " ")
                 if run.count == 1 {
-                    out += "<circle cx=\"\(SVG.num(sx(x[run[0]])))\" cy=\"\(SVG.num(sy(s.y[run[0]])))\" r=\"2.5\" fill=\"\(color)\"/>\n"
+                    c.circle(ax.px(x[run[0]]), ax.py(s.y[run[0]]), radius: 2.5, color)
                 } else {
-                    out += "<polyline points=\"\(pts)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
+                    c.polyline(run.map { (ax.px(x[$0]), ax.py(s.y[$0])) }, color, width: 2, dash: s.dashed ? [6, 4] : [])
                 }
             }
         }
-        out += "</g>\n"
-        // Legend (top right, inside the plot).
-        let named = series.enumerated().filter { !$0.element.name.isEmpty }
-        if !named.isEmpty {
-            let lw = 24.0 + 7.0 * Double(named.map(\.element.name.count).max() ?? 0)
-            let lx = left + pw - lw - 8
-            out += "<rect x=\"\(SVG.num(lx))\" y=\"\(SVG.num(top + 8))\" width=\"\(SVG.num(lw))\" height=\"\(SVG.num(Double(named.count) * 18 + 6))\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#999\"/>\n"
-            for (row, (i, s)) in named.enumerated() {
-                let color = SVG.escape(s.color ?? SVG.palette[i % SVG.palette.count])
-                let y = top + 20 + Double(row) * 18
-                out += "<line x1=\"\(SVG.num(lx + 4))\" y1=\"\(SVG.num(y - 4))\" x2=\"\(SVG.num(lx + 18))\" y2=\"\(SVG.num(y - 4))\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
-                out += SVG.text(s.name, x: lx + 22, y: y, anchor: "start", size: 11)
-            }
-        }
-        out += "</svg>\n"
-        return out
+        c.unclip()
+        ax.drawFrame(c)
+        ax.drawLegend(c, series.enumerated().map { (i, s) in (s.name, s.color ?? Color.series(i), .line(dashed: s.dashed)) })
     }
 
     /// Index runs where both x and y are finite (a NaN breaks the line).

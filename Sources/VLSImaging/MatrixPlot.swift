@@ -1,11 +1,11 @@
 import Foundation
 
-/// An SVG heatmap of a matrix (rank matrices, attention patterns, agreement tables).
+/// A matrix as a coloured grid (rank matrices, attention patterns, agreement tables).
 ///
 /// Cells are coloured by a colour map over [vmin, vmax] (data range by default); row and
 /// column labels, a title, an optional value printed in each cell, and a vertical colour
 /// bar with its range on the right.
-public struct MatrixPlot: Sendable {
+public struct MatrixPlot: Figure, Sendable {
     /// Row-major values, rows x cols.
     public var values: [Double]
     /// Number of rows.
@@ -43,72 +43,83 @@ public struct MatrixPlot: Sendable {
         self.cellSize = cellSize
     }
 
-    /// Renders the SVG document.
-    public func svg() throws(ImagingError) -> String {
+    /// Checks the shape, labels and cell size.
+    public func validate() throws(ImagingError) {
         guard rows > 0, cols > 0, values.count == rows * cols else {
             throw ImagingError("matrix plot has \(values.count) values, expected \(rows)x\(cols)")
         }
         guard rowLabels.isEmpty || rowLabels.count == rows, colLabels.isEmpty || colLabels.count == cols else {
             throw ImagingError("matrix plot needs \(rows) row labels and \(cols) column labels, got \(rowLabels.count) and \(colLabels.count)")
         }
-        guard cellSize > 0, rows * cellSize <= 20000, cols * cellSize <= 20000 else {
-            throw ImagingError("matrix plot of \(rows)x\(cols) cells of \(cellSize) px is too large")
+        guard cellSize > 0, rows * cellSize <= 7000, cols * cellSize <= 7000 else {
+            throw ImagingError("matrix plot of \(rows)x\(cols) cells of \(cellSize) px is too large (at most 7000 px a side)")
         }
+        if let (lo, hi) = range, !(lo.isFinite && hi.isFinite && hi >= lo) {
+            throw ImagingError("matrix plot range must be two finite numbers, low <= high, got (\(lo), \(hi))")
+        }
+    }
+
+    /// Layout: the matrix's top left corner, and the colour range.
+    var layout: (left: Double, top: Double, lo: Double, hi: Double) {
         let finite = values.filter(\.isFinite)
         var (lo, hi) = range ?? (finite.min() ?? 0, finite.max() ?? 1)
         if hi <= lo { hi = lo + 1 }
-        let cell = Double(cellSize)
-        let left = 12.0 + 7.0 * Double(rowLabels.map(\.count).max() ?? 0)
+        let left = (12.0 + 6.5 * Double(rowLabels.map(\.count).max() ?? 0)).rounded()
         let top = title.isEmpty ? 12.0 : 36.0
-        let bottom = colLabels.isEmpty ? 12.0 : 16.0 + 6.5 * Double(colLabels.map(\.count).max() ?? 0)
-        let barWidth = 16.0, barGap = 16.0, barLabels = 56.0
-        let mw = cell * Double(cols), mh = cell * Double(rows)
-        let width = Int((left + mw + barGap + barWidth + barLabels).rounded(.up))
-        let height = Int((top + mh + bottom).rounded(.up))
+        return (left, top, lo, hi)
+    }
 
-        var out = SVG.header(width: width, height: height)
-        if !title.isEmpty { out += SVG.text(title, x: left + mw / 2, y: 22, size: 14, weight: "bold") }
+    /// Matrix, labels and colour bar.
+    public var width: Int {
+        // Room for the title too (DejaVu Sans Bold 14 px averages under 10 px a character).
+        max(Int(layout.left) + cols * cellSize + 16 + 16 + 56, title.count * 10 + 24)
+    }
+    public var height: Int {
+        let bottom = colLabels.isEmpty ? 12.0 : 16.0 + 6.5 * Double(colLabels.map(\.count).max() ?? 0)
+        return Int((layout.top + Double(rows * cellSize) + bottom).rounded(.up))
+    }
+
+    /// The pixel rectangle of cell (r, c): x, y, side.
+    public func cellRect(_ r: Int, _ c: Int) -> (x: Double, y: Double, side: Double) {
+        let l = layout
+        return (l.left + Double(c * cellSize), l.top + Double(r * cellSize), Double(cellSize))
+    }
+
+    /// Cells (NaN white), optional values, frame, row and column labels, colour bar.
+    public func draw(_ c: Canvas) {
+        let (left, top, lo, hi) = layout
+        let cell = Double(cellSize)
+        let mw = cell * Double(cols), mh = cell * Double(rows)
+        if !title.isEmpty {
+            // Centred over the matrix when it fits there, else over the figure.
+            let tw = c.textWidth(title, size: 14, bold: true), w = Double(width)
+            let x = left + mw / 2 - tw / 2 >= 8 && left + mw / 2 + tw / 2 <= w - 8 ? left + mw / 2 : w / 2
+            c.text(title, x, 22, size: 14, bold: true)
+        }
         for r in 0..<rows {
-            for c in 0..<cols {
-                let v = values[r * cols + c]
+            for col in 0..<cols {
+                let v = values[r * cols + col]
                 let t = Float((v - lo) / (hi - lo))
-                let fill = v.isFinite ? colormap.hex(t) : "#ffffff"
-                let x = left + Double(c) * cell, y = top + Double(r) * cell
-                out += "<rect x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" width=\"\(SVG.num(cell))\" height=\"\(SVG.num(cell))\" fill=\"\(fill)\"><title>\(SVG.escape(label(r, c, v)))</title></rect>\n"
+                let x = left + Double(col) * cell, y = top + Double(r) * cell
+                c.fillRect(x, y, cell, cell, v.isFinite ? Color(bytes: colormap.color(t)) : .white)
                 if annotate && v.isFinite {
                     let light = MatrixPlot.isDark(colormap.color(t))
-                    out += "<text x=\"\(SVG.num(x + cell / 2))\" y=\"\(SVG.num(y + cell / 2 + 4))\" text-anchor=\"middle\" font-size=\"\(max(7, cellSize / 3))\" fill=\"\(light ? "white" : "black")\">\(SVG.escape(SVG.label(v)))</text>\n"
+                    c.textCentred(Ticks.label(v), x + cell / 2, y + cell / 2, size: Double(max(7, cellSize / 3)), color: light ? .white : .black)
                 }
             }
         }
-        out += "<rect x=\"\(SVG.num(left))\" y=\"\(SVG.num(top))\" width=\"\(SVG.num(mw))\" height=\"\(SVG.num(mh))\" fill=\"none\" stroke=\"black\"/>\n"
+        c.strokeRect(left + 0.5, top + 0.5, mw - 1, mh - 1, .black)
         for (r, name) in rowLabels.enumerated() {
-            out += SVG.text(name, x: left - 6, y: top + (Double(r) + 0.5) * cell + 4, anchor: "end", size: 11)
+            c.textCentred(name, left - 6, top + (Double(r) + 0.5) * cell, size: 11, anchor: .end)
         }
-        for (c, name) in colLabels.enumerated() {
-            let x = left + (Double(c) + 0.5) * cell + 4, y = top + mh + 8
-            out += "<text x=\"\(SVG.num(x))\" y=\"\(SVG.num(y))\" text-anchor=\"end\" font-size=\"11\" transform=\"rotate(-90 \(SVG.num(x)) \(SVG.num(y)))\">\(SVG.escape(name))</text>\n"
+        for (col, name) in colLabels.enumerated() {
+            c.text(name, left + (Double(col) + 0.5) * cell + 4, top + mh + 8, size: 11, anchor: .end, rotate: true)
         }
-        // Colour bar: a vertical gradient with the range at its ends.
-        let bx = left + mw + barGap
-        out += "<defs><linearGradient id=\"colorbar\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">\n"
-        for i in 0...10 {
-            let t = Float(i) / 10
-            out += "<stop offset=\"\(SVG.num(Double(t)))\" stop-color=\"\(colormap.hex(t))\"/>\n"
-        }
-        out += "</linearGradient></defs>\n"
-        out += "<rect x=\"\(SVG.num(bx))\" y=\"\(SVG.num(top))\" width=\"\(SVG.num(barWidth))\" height=\"\(SVG.num(mh))\" fill=\"url(#colorbar)\" stroke=\"black\"/>\n"
-        out += SVG.text(SVG.label(hi), x: bx + barWidth + 4, y: top + 10, anchor: "start", size: 11)
-        out += SVG.text(SVG.label(lo), x: bx + barWidth + 4, y: top + mh, anchor: "start", size: 11)
-        out += "</svg>\n"
-        return out
-    }
-
-    /// Hover text of a cell.
-    private func label(_ r: Int, _ c: Int, _ v: Double) -> String {
-        let rn = rowLabels.isEmpty ? "\(r)" : rowLabels[r]
-        let cn = colLabels.isEmpty ? "\(c)" : colLabels[c]
-        return "\(rn), \(cn): \(SVG.label(v))"
+        let bx = left + mw + 16
+        c.colorbar(bx, top, 16, mh, colormap)
+        c.strokeRect(bx + 0.5, top + 0.5, 15, mh - 1, .black)
+        c.text(Ticks.label(hi), bx + 20, top + 10, size: 11, anchor: .start)
+        c.text(Ticks.label(lo), bx + 20, top + mh, size: 11, anchor: .start)
     }
 
     /// Whether a colour is dark enough to need white text.

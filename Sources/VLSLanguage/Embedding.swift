@@ -137,6 +137,14 @@ public protocol VLSObject: AnyObject {
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)?
     /// Completion after a dot.
     var memberNames: [String] { get }
+    /// Completion inside `obj["`: the string keys it can be indexed by (a run's hook names).
+    var subscriptKeys: [String] { get }
+    /// Completion inside a string given to keyword `keyword` of method `method` of this
+    /// object (`m.run(x, capture: ["`): the values that make sense (hook names).
+    func stringCompletions(keyword: String, method: String?) -> [String]
+    /// Completion after `obj[key].`: a cheap value of the same type as `obj[key]` when
+    /// computing it could be expensive (a run stacks activations); nil: `obj[key]` is cheap.
+    func completionStandIn(forKey key: Value) -> Value?
     /// `len(obj)`; nil means "object has no length".
     func length() throws -> Int?
     /// What `int(x)` and `float(x)` convert (a one-element tensor's element); nil: none.
@@ -167,6 +175,9 @@ extension VLSObject {
     public func unary(_ op: UnaryOperator) throws -> Value? { nil }
     public func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? { nil }
     public var memberNames: [String] { [] }
+    public var subscriptKeys: [String] { [] }
+    public func stringCompletions(keyword: String, method: String?) -> [String] { [] }
+    public func completionStandIn(forKey key: Value) -> Value? { nil }
     public func length() throws -> Int? { nil }
     public func numberValue() throws -> Value? { nil }
     public func memberHelp(_ name: String) -> String? { nil }

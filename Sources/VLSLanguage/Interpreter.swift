@@ -22,6 +22,8 @@ public final class Interpreter {
     public var display: (Displayable) -> Void
     /// `import name` asks this first; returns the module source and a path for messages.
     public var stdlibProvider: (String) -> (source: String, path: String)? = { _ in nil }
+    /// The names `stdlibProvider` answers (for completion after `import`).
+    public var stdlibNames: [String] = []
     /// Deepest nesting of user function calls before "stack overflow".
     public var maxCallDepth = 1000
 

@@ -81,6 +81,7 @@ public final class ReplSession {
         case .ok(let value):
             acceptedInputs.append(entry)
             if let value { show(value) }
+            remember(entry, shown: value)
             return true
         case .syntaxErrors(let diags):
             for d in diags { errorOutput(interpreter.render(d)) }
@@ -182,19 +183,87 @@ public final class ReplSession {
     // MARK: - Completion
 
     /// Candidates that replace `word`, the text before the cursor back to a break
-    /// character (readline's word). Inside a string literal: file paths.
+    /// character (readline's word). After `import`: Stdlib modules and .vls files. Inside a
+    /// string: a run's hook names (`r["`), a model's (`capture: ["`), else file paths. After
+    /// `expr.`: the members of the value of `expr`, evaluated without side effects
+    /// (`ValueAtPrompt`). Otherwise names in scope and, inside a call's parentheses, its
+    /// keyword names from the declaration.
     public func completions(word: String, lineBeforeCursor: String) -> [String] {
-        let before = lineBeforeCursor.dropLast(word.count)
-        if ReplSession.insideString(String(before)) { return pathCompletions(word) }
-        if let dot = word.lastIndex(of: ".") {
-            let receiver = String(word[..<dot])
-            let prefix = String(word[word.index(after: dot)...])
-            guard let value = resolveChain(receiver) else { return [] }
-            return Methods.memberNames(of: value).filter { $0.hasPrefix(prefix) }.sorted().map { receiver + "." + $0 }
+        let before = String(lineBeforeCursor.dropLast(word.count))
+        let prompt = ValueAtPrompt(interpreter: interpreter, cache: resultCache)
+        if let modules = importCompletions(lineBeforeCursor) { return modules }
+        if ReplSession.insideString(before) {
+            if let keys = prompt.stringCompletions(before) { return keys.filter { $0.hasPrefix(word) }.sorted() }
+            return pathCompletions(word)
+        }
+        if let (receiver, prefix) = ValueAtPrompt.memberContext(lineBeforeCursor) {
+            guard let members = prompt.members(of: receiver) else { return [] }
+            let head = String(word.dropLast(prefix.count))
+            return members.filter { $0.hasPrefix(prefix) }.sorted().map { head + $0 }
         }
         var names = Set(interpreter.globalNames())
         for k in keywords { names.insert(k) }
+        let plain = names.filter { $0.hasPrefix(word) }.sorted()
+        guard let keywordNames = prompt.callKeywords(before) else { return plain }
+        return keywordNames.filter { $0.hasPrefix(word) }.map { $0 + ":" } + plain
+    }
+
+    /// `import na`: Stdlib module names and the .vls files of the current directory.
+    private func importCompletions(_ line: String) -> [String]? {
+        let t = line.drop { $0 == " " || $0 == "\t" }
+        guard t.hasPrefix("import "), !t.contains("\""), !t.contains("'") else { return nil }
+        let word = String(t.dropFirst("import ".count)).trimmingWhitespace()
+        guard !word.contains(" ") else { return nil }
+        var names = Set(interpreter.stdlibNames)
+        if let d = opendir(".") {
+            while let e = readdir(d) {
+                let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                    p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name.hasSuffix(".vls"), !name.hasPrefix(".") { names.insert(String(name.dropLast(4))) }
+            }
+            closedir(d)
+        }
         return names.filter { $0.hasPrefix(word) }.sorted()
+    }
+
+    /// Results of calls the session has already made, by their source text, for completion
+    /// after `m.run(x).` without calling anything (see `ValueAtPrompt`).
+    var resultCache = ResultCache()
+
+    /// Records `name = call(...)` and a shown `call(...)` of a one-line entry.
+    private func remember(_ entry: String, shown: Value?) {
+        guard !entry.contains("\n") else { return }
+        let t = entry.trimmingWhitespace()
+        if let eq = ReplSession.assignment(t) {
+            let name = String(t[..<eq]).trimmingWhitespace()
+            let expr = String(t[t.index(after: eq)...])
+            if ValueAtPrompt.isIdentifier(name), let v = interpreter.global(name) { resultCache.record(expr, v) }
+        } else if let shown {
+            resultCache.record(t, shown)
+        }
+    }
+
+    /// The `=` of `name = expr` (not `==`, `<=`, `+=`, a keyword's or one inside brackets).
+    static func assignment(_ t: String) -> String.Index? {
+        var depth = 0
+        var quote: Character?
+        var prev: Character = " "
+        for i in t.indices {
+            let c = t[i]
+            if let q = quote { if c == q && prev != "\\" { quote = nil }; prev = c; continue }
+            switch c {
+            case "\"", "'": quote = c
+            case "(", "[", "{": depth += 1
+            case ")", "]", "}": depth -= 1
+            case "=":
+                let next = t.index(after: i) < t.endIndex ? t[t.index(after: i)] : " "
+                if depth == 0, next != "=", !"=<>!+-*/%@&|^:".contains(prev) { return i }
+            default: break
+            }
+            prev = c
+        }
+        return nil
     }
 
     /// Characters that end a word for completion (no '.', '/' or '~': they belong to words).
@@ -209,17 +278,6 @@ public final class ReplSession {
             if let q = quote { if c == q { quote = nil } } else if c == "\"" || c == "'" { quote = c } else if c == "#" { return false }
         }
         return quote != nil
-    }
-
-    /// `a.b.c` through globals and properties (no calls are evaluated).
-    private func resolveChain(_ chain: String) -> Value? {
-        let parts = chain.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard let first = parts.first, var v = interpreter.global(first) else { return nil }
-        for p in parts.dropFirst() {
-            guard let next = try? Ops.getAttribute(v, p, interpreter) else { return nil }
-            v = next
-        }
-        return v
     }
 
     private func pathCompletions(_ word: String) -> [String] {

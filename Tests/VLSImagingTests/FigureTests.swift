@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import VLSImaging
 
-/// Colour maps, heatmap overlays, SVG figures, grids and terminal previews.
+/// Colour maps, heatmap overlays, figures (cairo PNG and SVG), grids and terminal previews.
 final class FigureTests: XCTestCase {
     /// Float and byte endpoints against matplotlib's `viridis` and `jet`.
     func testColormapsMatchMatplotlib() {
@@ -53,8 +53,8 @@ final class FigureTests: XCTestCase {
         XCTAssertThrowsError(try Heatmap.overlay(grid, rows: 2, cols: 3, on: image, alpha: 2))
     }
 
-    /// Line plots carry title, labels, legend, lines and bands; bad lengths are errors.
-    func testLinePlotSVG() throws {
+    /// Line plots render to PNG and SVG from the same drawing; bad lengths are errors.
+    func testLinePlotRenders() throws {
         let x = (0..<12).map(Double.init)
         let plot = LinePlot(
             x: x,
@@ -65,31 +65,35 @@ final class FigureTests: XCTestCase {
             ],
             title: "M1 over blocks", xLabel: "block", yLabel: "identifiability")
         let svg = try plot.svg()
-        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertTrue(svg.contains("<svg"))
+        XCTAssertTrue(svg.contains("width=\"640px\" height=\"400px\""))
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
-        XCTAssertTrue(svg.contains("M1 over blocks"))
-        XCTAssertTrue(svg.contains("trained &lt;ViT&gt;"))
-        XCTAssertTrue(svg.contains(">identifiability</text>"))
-        XCTAssertEqual(svg.components(separatedBy: "<polygon").count - 1, 1)
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 4) // the NaN splits "gap"
-        XCTAssertTrue(svg.contains("stroke-dasharray"))
-        XCTAssertEqual(SVG.ticks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1])
+        let image = try plot.image()
+        XCTAssertEqual(image.width, 640)
+        XCTAssertEqual(image.height, 400)
+        XCTAssertEqual(try Image(bytes: try plot.pngData()), image)
+        XCTAssertEqual(Ticks.nice(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1])
         let bad = LinePlot(x: [0, 1], series: [.init(name: "a", y: [1])])
         XCTAssertThrowsError(try bad.svg())
+        XCTAssertThrowsError(try bad.image())
     }
 
-    /// Matrix plots draw one cell per value with labels and a colour bar.
-    func testMatrixPlotSVG() throws {
+    /// Matrix plots: one cell per value in its colour, NaN white; bad shapes are errors.
+    func testMatrixPlotRenders() throws {
         let plot = MatrixPlot(values: [1, 2, 3, 4, 5, .nan], rows: 2, cols: 3, rowLabels: ["b0", "b1"],
-                              colLabels: ["M1", "M2", "M3"], title: "ranks", colormap: .viridis, annotate: true)
-        let svg = try plot.svg()
-        XCTAssertEqual(svg.components(separatedBy: "<title>").count - 1, 6)
-        XCTAssertTrue(svg.contains(">M3</text>"))
-        XCTAssertTrue(svg.contains("fill=\"#440154\"")) // minimum
-        XCTAssertTrue(svg.contains("fill=\"#fde724\"")) // maximum
-        XCTAssertTrue(svg.contains("linearGradient"))
+                              colLabels: ["M1", "M2", "M3"], title: "ranks", colormap: .viridis, annotate: false)
+        let image = try plot.image()
+        XCTAssertEqual(image.width, plot.width)
+        func centre(_ r: Int, _ c: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
+            let rect = plot.cellRect(r, c)
+            return image.pixel(x: Int(rect.x + rect.side / 2), y: Int(rect.y + rect.side / 2))
+        }
+        XCTAssertTrue(centre(0, 0) == Colormap.viridis.color(0))
+        XCTAssertTrue(centre(1, 1) == Colormap.viridis.color(1))
+        XCTAssertTrue(centre(1, 2) == (255, 255, 255))
+        XCTAssertTrue(try plot.svg().contains("<svg"))
         XCTAssertThrowsError(try MatrixPlot(values: [1, 2], rows: 2, cols: 3).svg())
-        XCTAssertThrowsError(try MatrixPlot(values: [1, 2], rows: 1, cols: 2, rowLabels: ["a", "b"]).svg())
+        XCTAssertThrowsError(try MatrixPlot(values: [1, 2], rows: 1, cols: 2, rowLabels: ["a", "b"]).image())
     }
 
     /// Grids place each image in its cell; the SVG grid embeds PNGs with captions.
@@ -102,11 +106,7 @@ final class FigureTests: XCTestCase {
         XCTAssertTrue(grid.pixel(x: 0, y: 0) == (0, 0, 0))
         XCTAssertTrue(grid.pixel(x: 2, y: 1) == (255, 0, 0)) // red centred in a 4-wide cell
         XCTAssertTrue(grid.pixel(x: 6, y: 1) == (0, 0, 255))
-        let svg = try ImageGrid.svg([red, blue], captions: ["cat", "dog & co"], columns: 2, scale: 4)
-        XCTAssertEqual(svg.components(separatedBy: "data:image/png;base64,").count - 1, 2)
-        XCTAssertTrue(svg.contains("dog &amp; co"))
         XCTAssertThrowsError(try ImageGrid.tiled([], columns: 2))
-        XCTAssertThrowsError(try ImageGrid.svg([red], captions: ["a", "b"], columns: 1))
     }
 
     /// Half-block previews have one line per two pixel rows; kitty chunks reassemble.
@@ -132,5 +132,53 @@ final class FigureTests: XCTestCase {
         let payload = parts.map { String($0[$0.index(after: $0.firstIndex(of: ";") ?? $0.startIndex)...]) }.joined()
         XCTAssertTrue(parts.allSatisfy { $0.count <= 4096 + 32 })
         XCTAssertEqual(Data(base64Encoded: payload).map { [UInt8]($0) }, png)
+    }
+
+    /// Sixel: decoding the sequence gives back every pixel, quantised to the 6x6x6 cube.
+    func testSixelDecodesToTheImage() throws {
+        var px = [UInt8](repeating: 0, count: 13 * 9 * 3)
+        for i in px.indices { px[i] = UInt8((i * 37) % 256) }
+        let image = try Image(width: 13, height: 9, pixels: px)
+        let text = TerminalPreview.sixel(image)
+        XCTAssertTrue(text.hasPrefix("\u{1B}P0;1;0q\"1;1;13;9"))
+        XCTAssertTrue(text.hasSuffix("\u{1B}\\"))
+        // A minimal decoder: palette (#i;2;r;g;b in percent), colour select, sixel data, !n repeats, $ and -.
+        var palette: [Int: (Int, Int, Int)] = [:]
+        var out = [[(Int, Int, Int)?]](repeating: [(Int, Int, Int)?](repeating: nil, count: 13), count: 9)
+        let body = Array(text.dropFirst("\u{1B}P0;1;0q\"1;1;13;9".count).dropLast(2).unicodeScalars)
+        var i = 0, x = 0, band = 0, colour = 0
+        func number() -> Int { var n = 0; while i < body.count, let d = Int(String(body[i])) { n = n * 10 + d; i += 1 }; return n }
+        while i < body.count {
+            let ch = body[i]
+            switch ch {
+            case "#":
+                i += 1
+                let c = number()
+                if i < body.count, body[i] == ";" {
+                    i += 1; _ = number(); i += 1
+                    let r = number(); i += 1; let g = number(); i += 1; let b = number()
+                    palette[c] = (r, g, b)
+                } else { colour = c }
+            case "$": x = 0; i += 1
+            case "-": x = 0; band += 1; i += 1
+            default:
+                var n = 1
+                if ch == "!" { i += 1; n = number() }
+                let bits = Int(body[i].value) - 63
+                for _ in 0..<n {
+                    for k in 0..<6 where bits & (1 << k) != 0 { out[band * 6 + k][x] = palette[colour] }
+                    x += 1
+                }
+                i += 1
+            }
+        }
+        func level(_ v: UInt8) -> Int { (Int(v) * 5 + 127) / 255 * 20 }
+        for y in 0..<9 {
+            for x in 0..<13 {
+                let p = image.pixel(x: x, y: y)
+                let got = try XCTUnwrap(out[y][x], "pixel \(x),\(y) not painted")
+                XCTAssertTrue(got == (level(p.r), level(p.g), level(p.b)), "pixel \(x),\(y)")
+            }
+        }
     }
 }

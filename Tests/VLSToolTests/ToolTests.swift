@@ -150,6 +150,34 @@ final class ToolTests: XCTestCase {
         XCTAssertTrue(cout.contains("notebook"))
     }
 
+    /// Figures embed inline: a plot's SVG (cairo's, ids made unique per figure, since one
+    /// page shares one id space) and a heatmap's PNG; Examples/heads.vls shows a heat map
+    /// and a bar chart this way.
+    func testNotebookEmbedsFigures() throws {
+        let script = write("figs.vls", """
+        # %%
+        drops = [[1.5, -0.5], [3, 0.5]]
+        show(matrix_plot(drops, rows: ["block 0", "block 1"], cols: ["head 0", "head 1"], annotate: true))
+        # %%
+        show(bar(["block 0", "block 1"], {"head 0": [1.5, 3], "head 1": [-0.5, 0.5]}))
+        show(heatmap(zeros([3, 8, 8]), [[0, 1], [2, 3]]))
+        """)
+        let html = tmp + "/figs.html"
+        let (code, _, err) = try run(["notebook", script, "-o", html])
+        XCTAssertEqual(code, 0, err)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertEqual(page.components(separatedBy: "<svg ").count - 1, 2)
+        XCTAssertFalse(page.contains("<?xml"))
+        XCTAssertEqual(page.components(separatedBy: "<img alt=").count - 1, 1)
+        // Every id is defined once in the page, and every reference names a defined id.
+        let ids = page.matches(of: #/id="([^"]+)"/#).map { String($0.1) }
+        XCTAssertFalse(ids.isEmpty)
+        XCTAssertEqual(Set(ids).count, ids.count, "duplicate ids")
+        for ref in page.matches(of: #/(?:href="#|url\(#)([^")]+)/#).map({ String($0.1) }) {
+            XCTAssertTrue(ids.contains(ref), "dangling reference #\(ref)")
+        }
+    }
+
     func testNotebookWritesOnePageAndKeepsErrorsInTheirCell() throws {
         let script = write("nb.vls", """
         # %% md

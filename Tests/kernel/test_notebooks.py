@@ -47,14 +47,14 @@ def code_cells(source):
 
 def expected_pattern(nb):
     """What `vls run` prints for the notebook's outputs: the stdout text, and for each figure
-    the terminal's one-line description `[caption]` (`[caption, saved to P]`)."""
+    the one-line description `[caption, kind WxH, not shown (...)...]` a pipe gets."""
     parts = []
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             if o.output_type == "stream" and o.name == "stdout":
                 parts.append(re.escape(o.text))
             elif o.output_type == "display_data":
-                parts.append(re.escape("[" + o.data["text/plain"]) + r"(, saved to [^\]\n]*)?\]\n")
+                parts.append(re.escape("[" + o.data["text/plain"]) + r"(, [^\]\n]*)?\]\n")
     return "".join(parts)
 
 
