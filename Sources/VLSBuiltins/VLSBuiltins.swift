@@ -261,7 +261,7 @@ func tensorValue(_ v: Value) throws -> Tensor {
 
 /// The most axes a tensor built from nested lists may have (a cycle or a deeper nesting is
 /// an error, never a stack overflow).
-let maxNestedListRank = 64
+let maxNestedListRank = Limits.maxRank
 
 /// A nested rectangular list of numbers (or tensors) as one tensor, in one linear pass: the
 /// shape from the first items, then every item checked against it while filling.

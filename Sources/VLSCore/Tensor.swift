@@ -198,6 +198,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// The same elements with a new shape (a view when contiguous, else a copy).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        try Limits.checkRank(newShape, for: "reshape")
         var dims = newShape
         if let inferred = dims.firstIndex(of: -1) {
             var rest = dims
