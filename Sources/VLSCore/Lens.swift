@@ -272,20 +272,42 @@ public enum LensMath {
         return n
     }
 
-    /// The index of the largest of `count` logits, the lowest index on ties; a NaN is
-    /// never the largest (an all-NaN row gives 0).
+    /// No prediction: the top-1 of a row holding NaN, equal to no class and to no other
+    /// row's top-1 (callers compare with `>= 0` before matching two top-1s).
+    public static let noPrediction = -1
+
+    /// The index of the largest of `count` logits, the lowest index on ties; `noPrediction`
+    /// when the row holds a NaN (a NaN weight or activation: whichever class wins among
+    /// the numbers, the row is broken, so it counts as wrong, never as class 0 or as
+    /// numpy's argmax, the first NaN).
     @inline(__always)
     public static func top1(_ row: UnsafePointer<Float>, count: Int) -> Int {
         var best = 0
-        for j in 1..<max(count, 1) where row[j] > row[best] || (row[best].isNaN && !row[j].isNaN) { best = j }
+        if count < 1 || row[0].isNaN { return noPrediction }
+        for j in 1..<max(count, 1) {
+            let v = row[j]
+            if v.isNaN { return noPrediction }
+            if v > row[best] { best = j }
+        }
         return best
     }
 
-    /// `top1` of every row of `logits` [..., C].
+    /// `top1` of every row of `logits` [..., C] (`noPrediction` for a row holding NaN).
     public static func predictions(_ logits: Tensor) -> [Int] {
         guard let C = logits.shape.last, C > 0 else { return [] }
         let x = logits.contiguous()
         return (0..<(x.count / C)).map { top1(x.pointer + $0 * C, count: C) }
+    }
+
+    /// `predictions` for a caller that hands classes to the user (`run.predictions`,
+    /// `model.predict`, a gradient's default target): a row holding NaN is an error naming
+    /// `operation` and the row, never a class.
+    public static func requirePredictions(_ logits: Tensor, for operation: String) throws -> [Int] {
+        let p = predictions(logits)
+        if let i = p.firstIndex(of: noPrediction) {
+            throw CoreError("\(operation): the logits of image \(i) hold NaN (a NaN weight, input or edit upstream), so no class is predicted")
+        }
+        return p
     }
 
     /// True when "a" should come before "b" in a descending order where NaN is lowest.
