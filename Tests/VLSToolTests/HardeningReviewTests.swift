@@ -1,0 +1,202 @@
+import Foundation
+import XCTest
+import VLSCore
+import VLSFiles
+import VLSImaging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Regression tests of the adversarial review of the hardening work (issue 15): rank caps,
+/// the .npy header, NaN predictions, the memory cap's variable, preprocessing configs,
+/// strict JSON, temporary file names. Whole-binary cases are in Tests/Fixtures/hostile.
+final class HardeningReviewTests: XCTestCase {
+    var tmp = ""
+
+    override func setUpWithError() throws {
+        tmp = NSTemporaryDirectory() + "vls-review-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: tmp)
+    }
+
+    static let fixtures = BuiltinCaseTests.root + "/Tests/Fixtures"
+    static let standard = fixtures + "/models/standard"
+
+    func assertThrows<T>(_ body: @autoclosure () throws -> T, _ fragment: String, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), line: line) { e in
+            XCTAssertTrue("\(e)".contains(fragment), "'\(e)' does not contain '\(fragment)'", line: line)
+        }
+    }
+
+    // MARK: - Rank
+
+    /// A rank-30000 tensor trapped in the .npy writer (`UInt16(header length)`); every
+    /// shape made from input is now capped at 64 axes, with an error naming the rank.
+    func testRankIsCappedAt64() throws {
+        assertThrows(try Tensor(zeros: [Int](repeating: 1, count: 65), for: "zeros"), "zeros: a tensor of rank 65 has more than the 64 axes")
+        assertThrows(try Tensor(scalar: 1).reshaped([Int](repeating: 1, count: 30_000)), "reshape: a tensor of rank 30000")
+        assertThrows(try Limits.checkTensor([Int](repeating: 1, count: 100_000), for: "ones"), "rank 100000")
+        // 64 axes save and read back (numpy's own limit).
+        let t = try Tensor(zeros: [Int](repeating: 1, count: 64), for: "zeros")
+        try NPY.write(t, to: tmp + "/t.npy")
+        XCTAssertEqual(try NPY.read(tmp + "/t.npy").shape, t.shape)
+        // A safetensors header declaring a 100,000-axis shape.
+        let header = #"{"a":{"dtype":"F32","shape":[\#(Array(repeating: "1", count: 100_000).joined(separator: ","))],"data_offsets":[0,4]}}"#
+        var d = Data()
+        var n = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &n) { d.append(contentsOf: $0) }
+        d.append(contentsOf: Array(header.utf8) + [0, 0, 0, 0])
+        try d.write(to: URL(fileURLWithPath: tmp + "/x.safetensors"))
+        assertThrows(try SafetensorsFile(path: tmp + "/x.safetensors"), "tensor 'a' has rank 100000, more than the 64 axes a tensor may have")
+    }
+
+    // MARK: - Memory cap
+
+    /// `VLS_MAX_TENSOR_BYTES=0` or `1e-3` was accepted (every tensor then refused, or a
+    /// cap of 0 misread), and a cap above the physical memory let allocations through
+    /// that abort the process. Each is an error naming the variable; the decoders read
+    /// the same cap (one value in VLSFiles).
+    func testMemoryCapVariableIsValidated() throws {
+        let v = MemoryCap.variable
+        XCTAssertEqual(MemoryCap.problem([v: "0"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='0' is less than one byte (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
+        XCTAssertEqual(MemoryCap.problem([v: "1e-3"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='1e-3' is less than one byte (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
+        XCTAssertEqual(MemoryCap.problem([v: "2G"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='2G' is more than this machine's physical memory (1073741824 bytes); allocations that large would abort instead of failing with an error")
+        XCTAssertEqual(MemoryCap.problem([v: "x1"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='x1' is not a size (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
+        XCTAssertNil(MemoryCap.problem([v: "1G"], physical: 1 << 30))
+        XCTAssertNil(MemoryCap.problem([:], physical: 1 << 30))
+        XCTAssertEqual(MemoryCap.defaultBytes(environment: [v: "0"]), MemoryCap.physicalMemory / 2)
+        // One value: the tensor cap and the image decoders' cap.
+        let saved = Limits.maxTensorBytes
+        defer { Limits.maxTensorBytes = saved }
+        Limits.maxTensorBytes = 12345
+        XCTAssertEqual(MemoryCap.bytes, 12345)
+        let png = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/images/base.png"))
+        let size = try Image(data: png)
+        Limits.maxTensorBytes = size.width * size.height * 3 - 1
+        XCTAssertThrowsError(try Image(data: png)) { e in
+            XCTAssertTrue("\(e)".contains("image needs \(size.width * size.height * 3) bytes of RGB, more than the limit of \(size.width * size.height * 3 - 1) bytes"), "\(e)")
+        }
+        Limits.maxTensorBytes = size.width * size.height * 3
+        XCTAssertEqual(try Image(data: png).width, size.width)
+    }
+
+    // MARK: - .npy
+
+    /// Every file of Tests/Fixtures/npy (Scripts/fixtures_npy.py) reads as numpy reads it
+    /// (`astype(float32)`: a bool byte 2 or 255 is True, 1.0), or is refused where numpy
+    /// refuses it; a header naming a key twice is refused (numpy keeps the last silently).
+    func testNPYFilesReadAsNumpyDoes() throws {
+        let folder = Self.fixtures + "/npy"
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/expected.json"))
+        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+        XCTAssertGreaterThan(expected.count, 10)
+        for (name, entry) in expected.sorted(by: { $0.key < $1.key }) {
+            let path = folder + "/" + name
+            if entry["numpy_error"] != nil || entry["vls_refuses"] != nil {
+                XCTAssertThrowsError(try NPY.read(path), name) { e in
+                    XCTAssertTrue("\(e)".hasPrefix("\(path): not a valid .npy file: "), "\(name): \(e)")
+                }
+                continue
+            }
+            let t = try NPY.read(path)
+            XCTAssertEqual(t.shape, entry["shape"] as? [Int], name)
+            let want: [Float] = try XCTUnwrap(entry["values"] as? [Any], name).map { v in
+                if let s = v as? String { return Float(s) ?? .nan }
+                return Float((v as? NSNumber)?.doubleValue ?? .nan)
+            }
+            let got = t.contiguous().scalars
+            XCTAssertEqual(got.count, want.count, name)
+            for (g, w) in zip(got, want) {
+                XCTAssertEqual(g.bitPattern, w.bitPattern, "\(name): \(got) vs numpy \(want)")
+            }
+        }
+    }
+
+    /// The messages name what is wrong in the header.
+    func testNPYHeaderErrorsNameTheProblem() throws {
+        let folder = Self.fixtures + "/npy"
+        assertThrows(try NPY.read(folder + "/duplicate-shape.npy"), "header names 'shape' twice")
+        assertThrows(try NPY.read(folder + "/fortran-order-int.npy"), "fortran_order is not a bool (True or False), got '0'")
+        assertThrows(try NPY.read(folder + "/fortran-order-string.npy"), "fortran_order is not a bool")
+        assertThrows(try NPY.read(folder + "/extra-key.npy"), "unexpected key 'x'")
+        assertThrows(try NPY.read(folder + "/missing-shape.npy"), "no shape")
+        assertThrows(try NPY.read(folder + "/rank-65.npy"), "shape has rank 65, more than the 64 axes")
+    }
+
+    // MARK: - NaN
+
+    /// A row of logits holding NaN has no prediction (it counted as class 0 when all NaN,
+    /// so a NaN model scored composed 100% and M6 100%); user-facing predictions refuse it.
+    func testNaNRowsPredictNothing() throws {
+        let nan = Float.nan
+        let logits = Tensor([nan, 1, 2, 3,
+                             5, nan, 1, 2,
+                             nan, nan, nan, nan,
+                             1, 4, 4, 0], shape: [4, 4])
+        XCTAssertEqual(LensMath.predictions(logits), [LensMath.noPrediction, LensMath.noPrediction, LensMath.noPrediction, 1])
+        assertThrows(try LensMath.requirePredictions(logits, for: "run.predictions"), "run.predictions: the logits of image 0 hold NaN")
+        XCTAssertEqual(try LensMath.requirePredictions(Tensor([1, 4, 4, 0], shape: [1, 4]), for: "x"), [1])
+    }
+
+    /// wilcoxon over NaN gave a p-value; scipy propagates NaN. Refused naming the sample.
+    func testWilcoxonRefusesNaN() throws {
+        assertThrows(try Stats.wilcoxon([1, 2, .nan], [0, 0, 0]), "wilcoxon: a[2] is nan; every value must be a finite number")
+        assertThrows(try Stats.wilcoxon([1, 2, 3], [0, .infinity, 0]), "wilcoxon: b[1] is inf")
+        XCTAssertEqual(try Stats.wilcoxon([1, 2, 3], [0, 0, 0]).n, 3)
+    }
+
+    /// A copy of the standard model with every float of `tensor` set to NaN.
+    func nanModel(_ tensor: String) throws -> ViT {
+        let folder = tmp + "/nan-" + tensor
+        try FileManager.default.copyItem(atPath: Self.standard, toPath: folder)
+        let path = folder + "/model.safetensors"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) }
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        let offsets = try XCTUnwrap((header[tensor] as? [String: Any])?["data_offsets"] as? [Int])
+        let nanBits = Float.nan.bitPattern
+        for o in stride(from: 8 + n + offsets[0], to: 8 + n + offsets[1], by: 4) {
+            for k in 0..<4 { bytes[o + k] = UInt8((nanBits >> (8 * UInt32(k))) & 0xff) }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return try ViT(path: folder)
+    }
+
+    /// NaN in the final norm: every logit is NaN. Memories reported composed 100% and
+    /// metrics M6 100% (every top-1 was class 0, as was every memory's class), silently.
+    /// Now no row predicts anything, so nothing is correct, composed or matched, and one
+    /// warning per analysis names the logits (the final norm or head).
+    func testNaNWeightsScoreNothingAndWarn() throws {
+        var said: [String] = []
+        let saved = NaNWatch.sink
+        NaNWatch.sink = { said.append($0) }
+        defer { NaNWatch.sink = saved; NaNWatch.reset() }
+        NaNWatch.reset()
+        for tensor in ["norm.weight", "head.weight"] {
+            NaNWatch.reset()
+            said = []
+            let m = try nanModel(tensor)
+            let c = m.config
+            let x = Tensor((0..<(2 * 3 * c.imageSize * c.imageSize)).map { Float($0 % 17) / 17 }, shape: [2, 3, c.imageSize, c.imageSize])
+            let memories = try MemoryCollector(model: m, seed: 0)
+            try memories.add(images: x, labels: [0, 1])
+            XCTAssertEqual(memories.stats.correct.reduce(0) { $0 + Int($1) }, 0, tensor)
+            XCTAssertEqual(memories.stats.composed.flatMap { $0 }.flatMap { $0 }.reduce(0, +), 0, tensor)
+            XCTAssertGreaterThan(memories.stats.composedTotal.flatMap { $0 }.flatMap { $0 }.reduce(0, +), 0, tensor)
+            let metrics = MetricsCollector(model: m, mode: .correct)
+            try metrics.add(images: x, labels: [0, 1])
+            let r = metrics.metrics
+            XCTAssertEqual(r.correct, 0, tensor)
+            for b in 0..<c.depth {
+                XCTAssertEqual(r.m6Attn[b], [0, 0], "\(tensor) block \(b)")
+                XCTAssertEqual(r.m6Mlp[b], [0, 0], "\(tensor) block \(b)")
+                XCTAssertEqual(r.m6Prev[b], [0, 0], "\(tensor) block \(b)")
+            }
+            XCTAssertEqual(said, ["warning: memories: NaN appears in the logits (final norm or head); NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n",
+                                  "warning: metrics: NaN appears in the logits (final norm or head); NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n"], tensor)
+        }
+    }
+}
