@@ -199,4 +199,142 @@ final class HardeningReviewTests: XCTestCase {
                                   "warning: metrics: NaN appears in the logits (final norm or head); NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n"], tensor)
         }
     }
+
+    // MARK: - Configs
+
+    /// Writes a fixture folder's JSON with `changes` applied (a value of NSNull removes the
+    /// key; a dict for model_args or pretrained_cfg merges into it, any other value
+    /// replaces) and loads the folder.
+    func loadChanged(_ model: String, config: [String: Any] = [:], preprocessor: [String: Any]? = nil) throws {
+        let folder = tmp + "/m-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let source = Self.fixtures + "/models/" + model
+        XCTAssertEqual(symlink(source + "/model.safetensors", folder + "/model.safetensors"), 0)
+        func merged(_ file: String, _ changes: [String: Any]) throws -> Data {
+            var c = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/" + file))) as? [String: Any])
+            for (k, v) in changes {
+                if ["model_args", "pretrained_cfg"].contains(k), let inner = v as? [String: Any], var old = c[k] as? [String: Any] {
+                    for (ik, iv) in inner { old[ik] = iv is NSNull ? nil : iv }
+                    c[k] = old
+                } else {
+                    c[k] = v is NSNull ? nil : v
+                }
+            }
+            return try JSONSerialization.data(withJSONObject: c)
+        }
+        try merged("config.json", config).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        if let preprocessor {
+            try merged("preprocessor_config.json", preprocessor).write(to: URL(fileURLWithPath: folder + "/preprocessor_config.json"))
+        }
+        _ = try Checkpoint.load(folder)
+    }
+
+    /// Preprocessing values were defaulted silently when unusable (a crop mode vls does not
+    /// implement, an unknown interpolation, a two-entry mean, a string eps, a malformed
+    /// id2label); a config contradicting the weights was overwritten by their shapes.
+    func testTimmConfigValuesAreCheckedNamingFileAndKey() throws {
+        XCTAssertNoThrow(try loadChanged("standard"))
+        let cases: [([String: Any], String)] = [
+            (["pretrained_cfg": ["crop_mode": "squash"]], "config.json: 'pretrained_cfg.crop_mode' is 'squash'; vls implements timm's 'center' only"),
+            (["pretrained_cfg": ["crop_mode": 1]], "config.json: 'pretrained_cfg.crop_mode' must be a string, got 1"),
+            (["pretrained_cfg": ["interpolation": "bicubik"]], "config.json: 'pretrained_cfg.interpolation' is 'bicubik', not a known filter"),
+            (["pretrained_cfg": ["interpolation": 3]], "config.json: 'pretrained_cfg.interpolation' must be a string, got 3"),
+            (["pretrained_cfg": ["mean": [0.5, 0.5]]], "config.json: 'pretrained_cfg.mean' must be a list of 3 finite numbers (one per channel), got a list of 2"),
+            (["pretrained_cfg": ["mean": ["0.5", 0.5, 0.5]]], "'pretrained_cfg.mean' must be a list of 3 finite numbers (one per channel), got the string \"0.5\" at index 0"),
+            (["pretrained_cfg": ["mean": [1e39, 0.5, 0.5]]], "'pretrained_cfg.mean' must be a list of 3 finite numbers (one per channel), got 1e+39 at index 0"),
+            (["pretrained_cfg": ["std": [0.5, 1e39, 0.5]]], "'pretrained_cfg.std' must be a list of 3 finite positive numbers (one per channel), got 1e+39 at index 1"),
+            (["pretrained_cfg": ["std": [0.5, 0.5, -1]]], "'pretrained_cfg.std' must be a list of 3 finite positive numbers (one per channel), got -1 at index 2"),
+            (["pretrained_cfg": ["input_size": "224"]], "config.json: 'pretrained_cfg.input_size' must be a list [channels, height, width], got the string \"224\""),
+            (["pretrained_cfg": "none"], "config.json: 'pretrained_cfg' must be an object, got the string \"none\""),
+            (["model_args": ["qkv_bias": "true"]], "config.json: 'model_args.qkv_bias' must be true or false, got the string \"true\""),
+            (["model_args": ["norm_eps": "1e-6"]], "config.json: 'model_args.norm_eps' must be a positive number below 1 (float32), got the string \"1e-6\""),
+            (["model_args": ["norm_eps": 1e-300]], "config.json: 'model_args.norm_eps' must be a positive number below 1 (float32), got 1e-300"),
+            (["model_args": ["embed_dim": 64]], "config.json: 'model_args.embed_dim' is 64 but 'patch_embed.proj.weight' in "),
+            (["model_args": ["depth": 5]], "config.json: 'model_args.depth' is 5 but "),
+            (["global_pool": 1], "config.json: 'global_pool' must be a string, got 1"),
+            (["label_names": ["a", 1]], "config.json: 'label_names' must be a list of strings, got 1 at index 1"),
+            (["label_names": NSNull(), "id2label": ["a": "x"]], "config.json: 'id2label' key 'a' is not a class index in 0...0"),
+            (["label_names": NSNull(), "id2label": ["0": 1]], "config.json: 'id2label.0' must be a string, got 1"),
+            (["label_names": NSNull(), "id2label": ["00": "x"]], "config.json: 'id2label' key '00' is not a class index"),
+        ]
+        for (change, message) in cases {
+            XCTAssertThrowsError(try loadChanged("standard", config: change), "\(change)") { e in
+                XCTAssertTrue("\(e)".contains(message), "\(change): '\(e)' does not contain '\(message)'")
+                XCTAssertTrue("\(e)".hasPrefix(self.tmp), "\(change): the error names the file in its folder: \(e)")
+            }
+        }
+        // The embed_dim error names both sides.
+        XCTAssertThrowsError(try loadChanged("standard", config: ["model_args": ["embed_dim": 64]])) { e in
+            XCTAssertTrue("\(e)".hasSuffix("model.safetensors has width 32 (shape [32, 3, 8, 8])"), "\(e)")
+        }
+    }
+
+    func testHuggingFaceConfigValuesAreCheckedNamingFileAndKey() throws {
+        XCTAssertNoThrow(try loadChanged("hf", preprocessor: [:]))
+        let configCases: [([String: Any], String)] = [
+            (["layer_norm_eps": "1e-12"], "config.json: 'layer_norm_eps' must be a positive number below 1 (float32), got the string \"1e-12\""),
+            (["layer_norm_eps": 0], "config.json: 'layer_norm_eps' must be a positive number below 1 (float32), got 0"),
+            (["qkv_bias": 1], "config.json: 'qkv_bias' must be true or false, got 1"),
+            (["hidden_act": ["gelu"]], "config.json: 'hidden_act' must be a string, got a list"),
+            (["id2label": ["0": "a", "2": "b"]], "config.json: 'id2label' key '2' is not a class index in 0...1"),
+        ]
+        for (change, message) in configCases {
+            XCTAssertThrowsError(try loadChanged("hf", config: change, preprocessor: [:]), "\(change)") { e in
+                XCTAssertTrue("\(e)".contains(message), "\(change): '\(e)' does not contain '\(message)'")
+            }
+        }
+        let preprocessorCases: [([String: Any], String)] = [
+            (["do_normalize": "yes"], "preprocessor_config.json: 'do_normalize' must be true or false, got the string \"yes\""),
+            (["do_resize": false], "preprocessor_config.json: 'do_resize' is false; vls does not implement preprocessing without resizing"),
+            (["do_rescale": false], "preprocessor_config.json: 'do_rescale' is false"),
+            (["rescale_factor": 1], "preprocessor_config.json: 'rescale_factor' is 1.0; vls scales pixels by 1/255 only"),
+            (["do_center_crop": true], "preprocessor_config.json: 'do_center_crop' is true"),
+            (["resample": 9], "preprocessor_config.json: 'resample' 9 is not a PIL filter"),
+            (["resample": "bilinear"], "preprocessor_config.json: 'resample' must be an integer in 0...16777216, got the string \"bilinear\""),
+            (["image_mean": [0.5, 0.5, 0.5, 0.5]], "preprocessor_config.json: 'image_mean' must be a list of 3 finite numbers (one per channel), got a list of 4"),
+            (["size": ["shortest_edge": 32]], "preprocessor_config.json: 'size' must give height and width"),
+            (["size": ["height": 32, "width": 16]], "preprocessor_config.json: 'size' 32x16 is not a square size"),
+        ]
+        for (change, message) in preprocessorCases {
+            XCTAssertThrowsError(try loadChanged("hf", preprocessor: change), "\(change)") { e in
+                XCTAssertTrue("\(e)".contains(message), "\(change): '\(e)' does not contain '\(message)'")
+            }
+        }
+        // do_normalize false: no normalisation, as the processor does.
+        let folder = tmp + "/nonorm"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for f in ["model.safetensors", "config.json"] {
+            XCTAssertEqual(symlink(Self.fixtures + "/models/hf/" + f, folder + "/" + f), 0)
+        }
+        try #"{"do_normalize": false, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}"#.write(toFile: folder + "/preprocessor_config.json", atomically: true, encoding: .utf8)
+        let (c, _) = try Checkpoint.load(folder)
+        XCTAssertEqual(c.preprocessing.mean, [0, 0, 0])
+        XCTAssertEqual(c.preprocessing.std, [1, 1, 1])
+    }
+
+    /// JSONSerialization took `{"a": 1,}` and kept the last of two equal keys: a config
+    /// could mean two models. Both are errors naming the file and byte.
+    func testConfigJSONIsStrict() throws {
+        let folder = tmp + "/strict"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        XCTAssertEqual(symlink(Self.standard + "/model.safetensors", folder + "/model.safetensors"), 0)
+        let good = try String(contentsOfFile: Self.standard + "/config.json", encoding: .utf8)
+        func load(_ text: String) throws { try text.write(toFile: folder + "/config.json", atomically: true, encoding: .utf8); _ = try Checkpoint.load(folder) }
+        XCTAssertNoThrow(try load(good))
+        let cases: [(String, String)] = [
+            (#"{"num_classes": 10,}"#, "\(folder)/config.json: the file is not valid JSON (a trailing comma at byte 19)"),
+            (#"{"label_names": ["a", "b",]}"#, "\(folder)/config.json: the file is not valid JSON (a trailing comma at byte 26)"),
+            (#"{"num_classes": 10, "num_classes": 10}"#, "\(folder)/config.json: the key 'num_classes' appears twice in one object"),
+            (#"{"model_args": {"depth": 3, "depth": 2}}"#, "\(folder)/config.json: the key 'depth' appears twice in one object"),
+            (#"{"a": NaN}"#, "\(folder)/config.json: the file is not valid JSON (invalid value"),
+            (#"{"a": 1} {"#, "\(folder)/config.json: the file is not valid JSON (unexpected text after the value"),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try load(text), text) { e in
+                XCTAssertTrue("\(e)".hasPrefix(message), "\(text): '\(e)' does not start with '\(message)'")
+            }
+        }
+        // The same key in two different objects is fine.
+        XCTAssertNoThrow(try load(#"{"model_args": {"num_classes": 10}, "num_classes": 10, "pretrained_cfg": {"num_classes": 10}}"#))
+    }
 }

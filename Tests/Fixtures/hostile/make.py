@@ -100,6 +100,14 @@ def main():
          setup=["symlink gone.safetensors m/model.safetensors"])
     case("config-crop-pct-tiny", {"m/config.json": timm_config(pretrained_cfg__crop_pct=1e-300)}, 'load("m")',
          setup=[f"symlink {STANDARD} m/model.safetensors"])
+    weights = [f"symlink {STANDARD} m/model.safetensors"]
+    case("config-trailing-comma", {"m/config.json": json.dumps(STANDARD_CONFIG)[:-1] + ", }"}, 'load("m")', setup=weights)
+    case("config-duplicate-key", {"m/config.json": '{"num_classes": 10, ' + json.dumps(STANDARD_CONFIG)[1:]}, 'load("m")', setup=weights)
+    case("config-crop-mode-squash", {"m/config.json": timm_config(pretrained_cfg__crop_mode="squash")}, 'load("m")', setup=weights)
+    case("config-mean-overflow", {"m/config.json": timm_config(pretrained_cfg__mean=[1e39, 0.5, 0.5])}, 'load("m")', setup=weights)
+    case("config-embed-dim-mismatch", {"m/config.json": timm_config(model_args__embed_dim=64)}, 'load("m")', setup=weights)
+    case("config-id2label-malformed", {"m/config.json": json.dumps({k: v for k, v in STANDARD_CONFIG.items() if k != "label_names"} | {"id2label": {"zero": "a"}})},
+         'load("m")', setup=weights)
     case("config-img-size-huge", {"m/config.json": timm_config(model_args__img_size=1e9)}, 'load("m")',
          setup=[f"symlink {STANDARD} m/model.safetensors"])
     case("config-img-size-string", {"m/config.json": timm_config(model_args__img_size="28")}, 'load("m")',
