@@ -1,4 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// No Foundation here (VLSFiles is below the language layer, which has none).
 
 /// The one memory cap (`VLS_MAX_TENSOR_BYTES`), kept here so that every module sized by
 /// input reads the same value: the numerical core's tensors (`Limits.maxTensorBytes`
@@ -19,13 +25,20 @@ public enum MemoryCap {
 
     /// This machine's physical memory in bytes (8 GiB when unknown).
     public static var physicalMemory: Int {
-        let p = ProcessInfo.processInfo.physicalMemory
-        return p > 0 ? Int(clamping: p) : 8 << 30
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return 8 << 30 }
+        let (p, overflow) = pages.multipliedReportingOverflow(by: size)
+        return overflow ? Int.max : p
+    }
+
+    /// The process's environment, as far as the cap is concerned.
+    public static var processEnvironment: [String: String] {
+        getenv(variable).map { [variable: String(cString: $0)] } ?? [:]
     }
 
     /// The cap from the environment, else half the physical memory. A value the tool
     /// refuses (`problem`) also gives the default here; the tool refuses to start on it.
-    public static func defaultBytes(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+    public static func defaultBytes(environment: [String: String] = processEnvironment) -> Int {
         if let text = environment[variable], problem(environment, physical: physicalMemory) == nil, let b = parse(text) { return b }
         return physicalMemory / 2
     }
@@ -34,7 +47,7 @@ public enum MemoryCap {
     /// than one byte (`0`, `1e-3`: every tensor would be refused), or more than the
     /// physical memory (`physical`), where an allocation the cap let through would abort
     /// the process instead of giving an error.
-    public static func problem(_ environment: [String: String] = ProcessInfo.processInfo.environment, physical: Int = physicalMemory) -> String? {
+    public static func problem(_ environment: [String: String] = processEnvironment, physical: Int = physicalMemory) -> String? {
         guard let text = environment[variable] else { return nil }
         let shown = text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
         guard let bytes = parse(text) else {
@@ -53,15 +66,18 @@ public enum MemoryCap {
     /// K/M/G/T are powers of 1024; rounded to a whole byte); nil for anything else, a
     /// negative size, or more than `Int.max`.
     public static func parse(_ text: String) -> Int? {
-        var t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        func trimmed(_ s: String) -> String {
+            String(s.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        }
+        var t = trimmed(text).uppercased()
         if t.hasSuffix("IB") { t.removeLast(2); guard let l = t.last, "KMGT".contains(l) else { return nil } }
         else if t.hasSuffix("B") { t.removeLast() }
         var scale = 1.0
-        if let last = t.last, let s = ["K": 10.0, "M": 20.0, "G": 30.0, "T": 40.0][String(last)] {
-            scale = pow(2, s)
+        if let last = t.last, let s = ["K": 1.0, "M": 2.0, "G": 3.0, "T": 4.0][String(last)] {
+            for _ in 0..<Int(s) { scale *= 1024 }
             t.removeLast()
         }
-        t = t.trimmingCharacters(in: .whitespaces)   // "64 KiB"
+        t = trimmed(t)   // "64 KiB"
         guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "E" || $0 == "+" || $0 == "-") }) else { return nil }
         if scale == 1, let n = Int(t) { return n >= 0 ? n : nil }
         guard let v = Double(t), v.isFinite, v >= 0 else { return nil }

@@ -337,4 +337,89 @@ final class HardeningReviewTests: XCTestCase {
         // The same key in two different objects is fine.
         XCTAssertNoThrow(try load(#"{"model_args": {"num_classes": 10}, "num_classes": 10, "pretrained_cfg": {"num_classes": 10}}"#))
     }
+
+    // MARK: - Temporary files
+
+    /// A 254-byte output name failed: the temporary name (`.NAME.tmp-XXXXXX`) passed
+    /// NAME_MAX. The temporary name is now 32 bytes whatever the target's.
+    func testLongOutputNamesFit() throws {
+        let name = String(repeating: "n", count: 250) + ".npy"
+        XCTAssertEqual(name.utf8.count, 254)
+        try Files.writeAtomically([1, 2, 3], to: tmp + "/" + name)
+        XCTAssertEqual(try Files.readFile(tmp + "/" + name), [1, 2, 3])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [name])
+        XCTAssertEqual(Files.temporaryPrefix(for: name).utf8.count + 6, 32)
+    }
+
+    /// A write killed by SIGKILL leaves its temporary file; a later write to the same
+    /// target removes it once it is stale (untouched for 15 minutes), and leaves a fresh
+    /// one (a write in progress) and other targets' alone.
+    func testStaleTemporaryFilesAreRemovedByTheNextWrite() throws {
+        let dir = tmp + "/out"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let prefix = Files.temporaryPrefix(for: "a.npy"), other = Files.temporaryPrefix(for: "b.npy")
+        XCTAssertNotEqual(prefix, other)
+        let stale = prefix + "AbC123", fresh = prefix + "zzz999", othersStale = other + "QQQ111", legacy = ".a.npy.tmp-x1y2z3"
+        for n in [stale, fresh, othersStale, legacy] {
+            try Data([9]).write(to: URL(fileURLWithPath: dir + "/" + n))
+        }
+        // An hour old (what a killed write leaves), except `fresh`.
+        for n in [stale, othersStale, legacy] {
+            var times = [timespec(tv_sec: time(nil) - 3600, tv_nsec: 0), timespec(tv_sec: time(nil) - 3600, tv_nsec: 0)]
+            XCTAssertEqual(utimensat(AT_FDCWD, dir + "/" + n, &times, 0), 0)
+        }
+        try Files.writeAtomically([1], to: dir + "/a.npy")
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)), ["a.npy", fresh, othersStale])
+        try Files.writeAtomically([2], to: dir + "/b.npy")
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: dir)), ["a.npy", "b.npy", fresh])
+    }
+
+    /// The whole path: vls killed with SIGKILL while writing a large .npy leaves a
+    /// `.vls-tmp-` file (and the old target whole); once stale, the next write removes it.
+    func testKilledWriteLeavesARecognisableTemporaryThatIsCleaned() throws {
+        let vls = try HostileCorpusTests.binary()
+        let dir = tmp + "/kill"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "write_npy(\"x.npy\", tensor([1.0]))\nwhile true:\n    write_npy(\"x.npy\", zeros(64, 1024, 1024))\n".write(toFile: dir + "/w.vls", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: vls)
+        p.arguments = ["run", "w.vls"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait until a temporary file exists, then kill -9 mid-write.
+        let deadline = Date().addingTimeInterval(60)
+        var temps: [String] = []
+        while Date() < deadline {
+            temps = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasPrefix(Files.temporaryMarker) } ?? []
+            if !temps.isEmpty { break }
+            usleep(5_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        temps = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(Files.temporaryMarker) }
+        guard temps.count == 1, let left = temps.first else { return XCTFail("expected one temporary file left by the killed write, found \(temps)") }
+        XCTAssertTrue(left.hasPrefix(Files.temporaryPrefix(for: "x.npy")), left)
+        let shape = try NPY.read(dir + "/x.npy").shape
+        XCTAssertTrue(shape == [1] || shape == [64, 1024, 1024], "the target is whole: \(shape)")
+        // Not yet stale: a new write keeps it (it could be a write in progress).
+        try "write_npy(\"x.npy\", tensor([2.0]))\n".write(toFile: dir + "/w2.vls", atomically: true, encoding: .utf8)
+        func run() throws {
+            let q = Process()
+            q.executableURL = URL(fileURLWithPath: vls)
+            q.arguments = ["run", "w2.vls"]
+            q.currentDirectoryURL = URL(fileURLWithPath: dir)
+            try q.run()
+            q.waitUntilExit()
+            XCTAssertEqual(q.terminationStatus, 0)
+        }
+        try run()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + left))
+        var times = [timespec(tv_sec: time(nil) - 16 * 60, tv_nsec: 0), timespec(tv_sec: time(nil) - 16 * 60, tv_nsec: 0)]
+        XCTAssertEqual(utimensat(AT_FDCWD, dir + "/" + left, &times, 0), 0)
+        try run()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/" + left), "the stale temporary file is removed")
+        XCTAssertEqual(try NPY.read(dir + "/x.npy").scalars, [2])
+    }
 }
