@@ -23,6 +23,9 @@ public final class Interpreter {
     private var builtinOrder: [String] = []
     let main: ModuleScope
     private var modules: [String: Value] = [:]
+    /// The files imported so far (`import name` found beside the importer, `import
+    /// "path.vls"`), in order: inputs of the run that an output must not replace.
+    public private(set) var importedFiles: [String] = []
     private var loading: Set<String> = []
     var callDepth = 0
     /// The Ctrl-C flag (see `Interrupt.poll(_:)`).
@@ -431,6 +434,7 @@ public final class Interpreter {
                 throw Diagnostic(message: "cannot import '\(name)': no stdlib module of that name and no file '\(path)'", file: file, location: loc)
             }
             source = text
+            importedFiles.append(path)
         }
         loading.insert(path)
         defer { loading.remove(path) }

@@ -253,9 +253,10 @@ struct Notebook: ParsableCommand {
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
-        // A kill mid-write keeps the old page; `-o` naming the script itself is refused.
+        // A kill mid-write keeps the old page; `-o` naming the script itself or a module it
+        // imported is refused.
         do {
-            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file])
+            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file] + interp.importedFiles)
         } catch {
             writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
@@ -265,14 +266,17 @@ struct Notebook: ParsableCommand {
 
     private func writeNotebook(_ source: String, to output: String) throws {
         var runner: CellRunner?
+        var interp: Interpreter?
         if execute {
-            runner = CellRunner(interpreter: try session.makeInterpreter(scriptArgs: scriptArgs))
+            let made = try session.makeInterpreter(scriptArgs: scriptArgs)
+            interp = made
+            runner = CellRunner(interpreter: made)
             installScriptInterruptHandler()
         }
         let (nb, failed) = IpynbWriter(path: file, runner: runner).notebook(source)
         guard let text = IpynbWriter.serialize(nb) else { throw ExitCode(Exit.runtime) }
         do {
-            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file])
+            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file] + (interp?.importedFiles ?? []))
         } catch {
             writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)

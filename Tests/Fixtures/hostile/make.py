@@ -158,6 +158,10 @@ def main():
 
     # MARK: tool level
     case("notebook-onto-itself", {"nb.vls": "print(1)\n"}, None, command=["notebook", "nb.vls", "-o", "nb.vls"])
+    case("notebook-onto-module", {"nb.vls": "import helper\nprint(helper.x)\n", "helper.vls": "x = 1\n"}, None,
+         command=["notebook", "nb.vls", "-o", "helper.vls"])
+    case("notebook-ipynb-onto-module", {"nb.vls": "import \"lib/helper.vls\"\n", "lib/helper.vls": "x = 1\n"}, None,
+         command=["notebook", "--ipynb", "--execute", "nb.vls", "-o", "lib/../lib/helper.vls"])
     case("write-through-missing-dotdot", {}, 'write_npy("a/../b/../x.npy", tensor([1.0]))')
     case("tensor-cap-unparsable", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "lots"})
     case("tensor-cap-zero", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "0"})
