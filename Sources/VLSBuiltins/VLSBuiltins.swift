@@ -45,7 +45,7 @@ public enum Builtins {
     /// Installs every builtin of the core into a fresh interpreter. The tool calls it once
     /// per session.
     public static func install(into interpreter: Interpreter, options: SessionOptions) {
-        if let n = options.threads { Threads.set(n) } else { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
+        if let n = options.threads { Threads.set(n) } else { Threads.set(Threads.available) }   // the affinity mask's CPUs
         CoreInterrupt.flag = Interrupt.rawFlag
         registerParameterTypes()
         let session = Session(options: options)

@@ -422,4 +422,48 @@ final class HardeningReviewTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/" + left), "the stale temporary file is removed")
         XCTAssertEqual(try NPY.read(dir + "/x.npy").scalars, [2])
     }
+
+    // MARK: - Threads
+
+    /// The default worker count is the affinity mask's CPU count (python's
+    /// len(os.sched_getaffinity(0)) as the reference), not the machine's.
+    func testDefaultThreadsFollowTheAffinityMask() throws {
+        func python(_ prefix: [String]) throws -> Int? {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = prefix + ["python3", "-c", "import os; print(len(os.sched_getaffinity(0)))"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        guard let reference = try python([]) else { throw XCTSkip("python3 not available") }
+        XCTAssertEqual(Threads.available, reference)
+        XCTAssertLessThanOrEqual(Threads.available, Threads.maximum)
+        // Under `taskset -c 0` (one CPU): the default is quiet, --threads 2 runs with a note.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset"), Threads.maximum >= 2 else { throw XCTSkip("needs taskset and 2 CPUs") }
+        XCTAssertEqual(try python(["taskset", "-c", "0"]), 1)
+        let vls = try HostileCorpusTests.binary()
+        try "print(1)\n".write(toFile: tmp + "/t.vls", atomically: true, encoding: .utf8)
+        func run(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            p.arguments = ["-c", "0", vls] + args + [tmp + "/t.vls"]
+            var env = ProcessInfo.processInfo.environment
+            env["VLS_THREADS"] = nil
+            p.environment = env
+            let err = Pipe()
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = err
+            try p.run()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        XCTAssertEqual(try run(["run"]).1, "")
+        let (status, note) = try run(["run", "--threads", "2"])
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(note, "vls: note: 2 threads on the 1 CPU this process may run on (its affinity mask, e.g. from taskset); the workers will share it\n")
+    }
 }
