@@ -139,7 +139,7 @@ final class ModelObject: DeclaredObject {
     func preprocessBatch(_ images: [Image], pipeline: String?) throws -> Tensor {
         let p = try preprocessing(pipeline)
         let S = p.size
-        let out = Tensor(uninitialized: [images.count, 3, S, S])
+        let out = try Tensor(uninitialized: [images.count, 3, S, S], for: "model.preprocess")
         for (i, img) in images.enumerated() {
             let chw = try p.apply(img)
             chw.withUnsafeBufferPointer { (out.mutablePointer + i * 3 * S * S).update(from: $0.baseAddress!, count: 3 * S * S) }

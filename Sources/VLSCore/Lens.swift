@@ -15,13 +15,13 @@ extension ViT {
         }
         let rows = h.count / D
         let x = h.contiguous()
-        let normed = Tensor(uninitialized: h.shape)
+        let normed = try Tensor(uninitialized: h.shape, for: "project")
         if let n = weights.norm {
             Kernels.layerNorm(x.pointer, rows: rows, width: D, gamma: n.weight.pointer, beta: n.bias.pointer, eps: config.eps, out: normed.mutablePointer)
         } else {
             normed.mutablePointer.update(from: x.pointer, count: rows * D)
         }
-        let out = Tensor(uninitialized: Array(h.shape.dropLast()) + [C])
+        let out = try Tensor(uninitialized: Array(h.shape.dropLast()) + [C], for: "project")
         func apply(_ l: Linear, into y: UnsafeMutablePointer<Float>) {
             BLAS.linear(x: normed.pointer, rows: rows, inFeatures: D, weight: l.weight.pointer, bias: l.bias?.pointer, outFeatures: C, y: y)
         }
@@ -61,7 +61,7 @@ extension ViT {
         let (acts, lead) = try lensInputs(run, layers: layers)
         let n = lead.reduce(1, *) * config.numClasses
         var out: [HookPoint.Kind: Tensor] = [:]
-        for kind in acts.keys { out[kind] = Tensor(uninitialized: [config.depth] + lead + [config.numClasses]) }
+        for kind in acts.keys { out[kind] = try Tensor(uninitialized: [config.depth] + lead + [config.numClasses], for: "lens") }
         let base = out.mapValues { $0.mutablePointer }
         try lensPass(acts, lead: lead, head: head, buffer: { kind, l in base[kind]! + l * n }, row: nil)
         return out
@@ -82,7 +82,8 @@ extension ViT {
         }
         let kinds = Array(acts.keys)
         var out: [HookPoint.Kind: Tensor] = [:]
-        for kind in kinds { out[kind] = Tensor(uninitialized: [L] + lead) }
+        for kind in kinds { out[kind] = try Tensor(uninitialized: [L] + lead, for: "lens ranks") }
+        _ = try Limits.checkTensor(lead + [C], for: "lens ranks")   // each layer's scratch logits
         let scratch = kinds.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * C) }
         defer { scratch.forEach { $0.deallocate() } }
         let dst = kinds.map { out[$0]!.mutablePointer }
