@@ -466,4 +466,44 @@ final class HardeningReviewTests: XCTestCase {
         XCTAssertEqual(status, 0)
         XCTAssertEqual(note, "vls: note: 2 threads on the 1 CPU this process may run on (its affinity mask, e.g. from taskset); the workers will share it\n")
     }
+
+    // MARK: - Image-folder labels
+
+    /// `d[i]` gave an image folder's own index while `d.batches(model: m)` gave the model's
+    /// class id for the same image. One convention now: without `model:` the folder's own
+    /// index everywhere, and analyses refuse it when it is not the model's; with
+    /// `dataset(path, model: m)` the model's class id everywhere.
+    func testImageFolderLabelsAreTheSameEverywhere() throws {
+        let dir = tmp + "/folder"
+        for (sub, file) in [("class_7", "img0.png"), ("class_3", "img1.jpg"), ("class_7", "img1.jpg")] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.fixtures + "/folder/class_0/" + file, toPath: dir + "/" + sub + "/" + file)
+        }
+        let m = "m = load(\"\(Self.standard)\")\n"
+        // Without model: the folder's own indices (class_3 = 0, class_7 = 1), and no guess.
+        let own = BuiltinCaseTests.run(m + """
+            d = dataset("\(dir)")
+            print(d.classes, d.labels, d[0][1], d.label(2))
+            for x, y in d.batches(3, model: m):
+                print(y)
+            """, path: "own.vls")
+        XCTAssertEqual(own.lines, [#"["class_3", "class_7"] [0, 1, 1] 0 1"#])
+        XCTAssertTrue(own.error?.contains("dataset folder: its labels are its own class indices (class_3 = 0, class_7 = 1), not the model's; make it with dataset(..., model: m)") ?? false, own.error ?? "no error")
+        // With model: the model's class ids through every path.
+        let mapped = BuiltinCaseTests.run(m + """
+            d = dataset("\(dir)", model: m)
+            print(d.labels, d[0][1], d.label(2), len(d.classes), d.classes[3])
+            for x, y in d.batches(2, model: m):
+                print(y.tolist())
+            print(d.batch([2, 0], model: m)[1].tolist())
+            print(d.take(2).labels, d.per_class(1).labels)
+            """, path: "mapped.vls")
+        XCTAssertNil(mapped.error)
+        XCTAssertEqual(mapped.lines, ["[3, 7, 7] 3 7 10 class_3", "[3.0, 7.0]", "[7.0]", "[7.0, 3.0]", "[3, 7] [3, 7]"])
+        // An unknown folder name is an error naming it.
+        try FileManager.default.createDirectory(atPath: dir + "/zebra", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.fixtures + "/folder/class_0/img0.png", toPath: dir + "/zebra/a.png")
+        let unknown = BuiltinCaseTests.run(m + "d = dataset(\"\(dir)\", model: m)", path: "unknown.vls")
+        XCTAssertTrue(unknown.error?.contains("classes 'zebra' are not classes of the model") ?? false, unknown.error ?? "no error")
+    }
 }
