@@ -16,6 +16,13 @@ typedef struct {
 
 static void on_jpeg_error(j_common_ptr cinfo) {
     jpeg_error_context *ctx = (jpeg_error_context *)cinfo->err;
+    if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) {
+        /* libjpeg's arrays outgrew max_memory_to_use (the memory cap): say so, not
+         * "Backing store not supported". */
+        snprintf(ctx->msg, ctx->msgcap, "decoding this JPEG (progressive or multi-scan) needs more memory than the limit of %ld bytes (set VLS_MAX_TENSOR_BYTES to change it)",
+                 cinfo->mem ? cinfo->mem->max_memory_to_use : 0L);
+        longjmp(ctx->jump, 1);
+    }
     char text[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, text);
     snprintf(ctx->msg, ctx->msgcap, "invalid JPEG: %s", text);
