@@ -16,6 +16,13 @@ typedef struct {
 
 static void on_jpeg_error(j_common_ptr cinfo) {
     jpeg_error_context *ctx = (jpeg_error_context *)cinfo->err;
+    if (cinfo->err->msg_code == JERR_NO_BACKING_STORE) {
+        /* libjpeg's arrays outgrew max_memory_to_use (the memory cap): say so, not
+         * "Backing store not supported". */
+        snprintf(ctx->msg, ctx->msgcap, "decoding this JPEG (progressive or multi-scan) needs more memory than the limit of %ld bytes (set VLS_MAX_TENSOR_BYTES to change it)",
+                 cinfo->mem ? cinfo->mem->max_memory_to_use : 0L);
+        longjmp(ctx->jump, 1);
+    }
     char text[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, text);
     snprintf(ctx->msg, ctx->msgcap, "invalid JPEG: %s", text);
@@ -48,7 +55,7 @@ static unsigned char cmyk_channel(int c, int nk) {
 }
 
 int vls_jpeg_decode(const unsigned char *data, size_t size, int *width, int *height,
-                    unsigned char **rgb, char *msg, size_t msgcap) {
+                    unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap) {
     *rgb = NULL;
     *width = 0;
     *height = 0;
@@ -82,6 +89,16 @@ int vls_jpeg_decode(const unsigned char *data, size_t size, int *width, int *hei
         jpeg_destroy_decompress(&cinfo);
         return VLS_ERROR;
     }
+    if ((size_t)w * (size_t)h * 3 > maxbytes) {
+        snprintf(msg, msgcap, "a %ldx%ld image needs %zu bytes of RGB, more than the limit of %zu bytes (set VLS_MAX_TENSOR_BYTES to change it)",
+                 w, h, (size_t)w * (size_t)h * 3, maxbytes);
+        jpeg_destroy_decompress(&cinfo);
+        return VLS_ERROR;
+    }
+    /* libjpeg's own large arrays (a progressive file keeps every coefficient: about twice
+     * the RGB size) are bounded by the same cap; past it libjpeg-turbo, which has no
+     * backing store, stops with an error instead of allocating. */
+    cinfo.mem->max_memory_to_use = (long)(maxbytes > (size_t)0x7fffffffffffffffL ? 0x7fffffffffffffffL : maxbytes);
     int kind; /* 1 gray, 3 rgb, 4 cmyk */
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:

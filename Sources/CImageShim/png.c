@@ -42,8 +42,34 @@ static void read_from_memory(png_structp png, png_bytep out, png_size_t count) {
     r->pos += count;
 }
 
+/* Every chunk before the first IDAT must fit in what is left of the file. libpng 1.6
+ * allocates an ancillary chunk's declared length before reading it (a 100-byte file
+ * declaring a 2 GB tEXt, zTXt, iTXt or sPLT allocated 2.1 GB), and its own length check
+ * is a benign error, a warning that lets the allocation happen. The file is in memory, so
+ * a length past its end can only be a truncated or hostile file: refused here, first.
+ * (Chunks after the first IDAT are never read: the decoder stops at the image data.) */
+static int check_chunk_lengths(const unsigned char *data, size_t size, char *msg, size_t msgcap) {
+    size_t pos = 8;
+    while (size - pos >= 8) {
+        const unsigned char *c = data + pos;
+        size_t length = ((size_t)c[0] << 24) | ((size_t)c[1] << 16) | ((size_t)c[2] << 8) | (size_t)c[3];
+        char kind[5];
+        for (int i = 0; i < 4; i++) kind[i] = (c[4 + i] >= 0x20 && c[4 + i] < 0x7f) ? (char)c[4 + i] : '?';
+        kind[4] = 0;
+        if (memcmp(c + 4, "IDAT", 4) == 0) return VLS_OK;
+        if (length > size - pos - 8 || size - pos - 8 - length < 4) {
+            snprintf(msg, msgcap, "invalid PNG: chunk '%s' at byte %zu declares %zu bytes, more than the %zu left in the file",
+                     kind, pos, length, size - pos - 8);
+            return VLS_ERROR;
+        }
+        if (memcmp(c + 4, "IEND", 4) == 0) return VLS_OK;
+        pos += 12 + length;
+    }
+    return VLS_OK; /* a short tail: libpng reports the truncation */
+}
+
 int vls_png_decode(const unsigned char *data, size_t size, int *width, int *height,
-                   unsigned char **rgb, char *msg, size_t msgcap) {
+                   unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap) {
     *rgb = NULL;
     *width = 0;
     *height = 0;
@@ -51,6 +77,7 @@ int vls_png_decode(const unsigned char *data, size_t size, int *width, int *heig
         snprintf(msg, msgcap, "not a PNG file (bad signature)");
         return VLS_ERROR;
     }
+    if (check_chunk_lengths(data, size, msg, msgcap) != VLS_OK) return VLS_ERROR;
     png_error_context ctx;
     ctx.msg = msg;
     ctx.msgcap = msgcap;
@@ -76,6 +103,12 @@ int vls_png_decode(const unsigned char *data, size_t size, int *width, int *heig
     }
     png_set_read_fn(png, &reader, read_from_memory);
     png_set_user_limits(png, VLS_MAX_SIDE, VLS_MAX_SIDE);
+    /* A decompressed zTXt/iTXt/iCCP is bounded by the file's size (at least libpng's usual
+     * 8 MB): past it libpng skips the chunk instead of inflating it. At most 1000
+     * ancillary chunks are kept (a file of millions of tiny sPLT/tEXt chunks would
+     * otherwise grow lists without bound). */
+    png_set_chunk_malloc_max(png, size < 8000000 ? 8000000 : (png_alloc_size_t)size);
+    png_set_chunk_cache_max(png, 1000);
     png_read_info(png, info);
 
     png_uint_32 w = 0, h = 0;
@@ -84,6 +117,12 @@ int vls_png_decode(const unsigned char *data, size_t size, int *width, int *heig
     if (w == 0 || h == 0 || w > VLS_MAX_SIDE || h > VLS_MAX_SIDE ||
         (long)w * (long)h > VLS_MAX_PIXELS) {
         png_error(png, "image dimensions out of range");
+    }
+    if ((size_t)w * (size_t)h * 3 > maxbytes) {
+        snprintf(msg, msgcap, "a %lux%lu image needs %zu bytes of RGB, more than the limit of %zu bytes (set VLS_MAX_TENSOR_BYTES to change it)",
+                 (unsigned long)w, (unsigned long)h, (size_t)w * (size_t)h * 3, maxbytes);
+        png_destroy_read_struct(&png, &info, NULL);
+        return VLS_ERROR;
     }
     if (depth == 16) png_set_strip_16(png); /* high byte, as Pillow's ";16B" modes */
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);

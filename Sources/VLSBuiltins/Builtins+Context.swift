@@ -117,9 +117,14 @@ func contextBuiltins(_ session: Session) -> [NativeFunction] {
                 // token removal, one image at a time (each keeps its own tokens)
                 let last = try bridged { try m.model.project(run.captured[resid[L - 1]]!) }
                 for (i, c) in labels.enumerated() {
+                    // The label is the token's top-1; a row holding NaN has no top-1 (counted wrong).
                     func top1(_ logits: Tensor, _ img: Int, _ t: Int) -> Bool {
                         let v = logits.item([img, t, c])
-                        for k in 0..<m.c.numClasses where logits.item([img, t, k]) > v { return false }
+                        if v.isNaN { return false }
+                        for k in 0..<m.c.numClasses {
+                            let o = logits.item([img, t, k])
+                            if o > v || o.isNaN { return false }
+                        }
                         return true
                     }
                     let cls = (0..<N).filter { masks[i][$0] }, ctx = (0..<N).filter { !masks[i][$0] }

@@ -51,7 +51,7 @@ final class ProbesObject: DeclaredObject {
         }
         let B = x.shape[1]
         let src = x.contiguous()
-        let out = Tensor(uninitialized: [blocks.count, B, T, C])
+        let out = try Tensor(uninitialized: [blocks.count, B, T, C], for: "probes.scores")
         for (i, b) in blocks.enumerated() {
             for t in 0..<T {
                 let rows = try src.select(i).narrowed(axis: 1, start: t, count: 1).contiguous().reshaped([B, D])
@@ -119,7 +119,7 @@ final class ProbesObject: DeclaredObject {
         let points = (0..<L).map { HookPoint(kind, block: $0) }
         let run = try m.model.run(x, capture: points)
         let B = labels.count
-        let out = Tensor(zeros: [B, N])
+        let out = try Tensor(zeros: [B, N], for: "probes.importance")
         for b in 0..<L {
             guard let act = run.captured[points[b]] else { continue }
             for j in 0..<N {

@@ -24,16 +24,22 @@ final class DatasetObject: DeclaredObject {
     let selected: [Int]
     let shardSpec: (index: Int, count: Int)?
     let selection: [String]
+    /// `dataset(path, model: m)`: the source's own label j is the model's class
+    /// `remap[j]` (folder names mapped to the model's classes by name). Then every label
+    /// (`d[i]`, `d.label(i)`, `d.labels`, batches) is the model's class id and `classes`
+    /// the model's names. Without it a folder's labels are its own indices (sorted
+    /// folder names) and analyses refuse to guess a mapping.
+    let remap: [Int]?
 
-    init(source: Source, name: String, indices: [Int], classNames: [String], sharded: Bool = false) {
+    init(source: Source, name: String, indices: [Int], classNames: [String], sharded: Bool = false, remap: [Int]? = nil) {
         self.source = source; self.name = name; self.indices = indices; self.classNames = classNames; self.sharded = sharded
-        self.selected = indices; self.shardSpec = nil; self.selection = []
+        self.selected = indices; self.shardSpec = nil; self.selection = []; self.remap = remap
     }
 
     /// A view of `selected` (source indices), sharded K/N (1/1 without `--shard`) when `shard` is given.
-    init(source: Source, name: String, selected: [Int], classNames: [String], shard: (index: Int, count: Int)?, selection: [String]) {
+    init(source: Source, name: String, selected: [Int], classNames: [String], shard: (index: Int, count: Int)?, selection: [String], remap: [Int]? = nil) {
         self.source = source; self.name = name; self.classNames = classNames; self.sharded = shard != nil
-        self.selected = selected; self.shardSpec = shard; self.selection = selection
+        self.selected = selected; self.shardSpec = shard; self.selection = selection; self.remap = remap
         if let shard {
             self.indices = Array(stride(from: shard.index - 1, to: selected.count, by: shard.count)).map { selected[$0] }
         } else {
@@ -44,14 +50,14 @@ final class DatasetObject: DeclaredObject {
     /// Positions `pos` of the whole selection (before sharding, when sharded), re-sharded.
     func select(_ pos: [Int], _ what: String) -> DatasetObject {
         DatasetObject(source: source, name: name, selected: pos.map { selected[$0] }, classNames: classNames,
-                      shard: shardSpec, selection: selection + [what])
+                      shard: shardSpec, selection: selection + [what], remap: remap)
     }
 
     /// The label of source index j.
     func sourceLabel(_ j: Int) -> Int {
         switch source {
-        case .idx(let d): return d.labels[j]
-        case .folder(let f): return f.entries[j].label
+        case .idx(let d): return remap.map { $0[d.labels[j]] } ?? d.labels[j]
+        case .folder(let f): return remap.map { $0[f.entries[j].label] } ?? f.entries[j].label
         case .tensors(_, let labels): return labels[j]
         }
     }
@@ -75,8 +81,8 @@ final class DatasetObject: DeclaredObject {
     func label(_ i: Int) -> Int {
         let j = indices[i]
         switch source {
-        case .idx(let d): return d.labels[j]
-        case .folder(let f): return f.entries[j].label
+        case .idx(let d): return remap.map { $0[d.labels[j]] } ?? d.labels[j]
+        case .folder(let f): return remap.map { $0[f.entries[j].label] } ?? f.entries[j].label
         case .tensors(_, let labels): return labels[j]
         }
     }
@@ -91,8 +97,10 @@ final class DatasetObject: DeclaredObject {
     }
 
 
-    /// Maps this set's labels to the model's class indices by name; errors on a mismatch.
-    func labelMap(for m: ModelObject) throws -> [Int]? {
+    /// The map from this set's own labels to `m`'s class indices by name (or wnid, or a
+    /// numeric folder name for a model without names); nil when they already agree. An
+    /// error names the classes that are not the model's.
+    func nameMap(for m: ModelObject) throws -> [Int]? {
         if case .tensors = source { return nil }
         let modelNames = (0..<m.c.numClasses).map(m.label)
         if classNames == Array(modelNames.prefix(classNames.count)) && classNames.count <= m.c.numClasses { return nil }
@@ -110,6 +118,27 @@ final class DatasetObject: DeclaredObject {
             throw RuntimeError("dataset \(name): classes \(missing.prefix(5).map { "'\($0)'" }.joined(separator: ", "))\(missing.count > 5 ? " and \(missing.count - 5) more" : "") are not classes of the model (it has \(m.c.numClasses): \(modelNames.prefix(4).joined(separator: ", "))...); folder names must be the model's label names or wnids")
         }
         return map
+    }
+
+    /// For everything that compares labels with `m`'s classes (batches for a model,
+    /// accuracy, metrics, memories, context): the labels must already be `m`'s class ids.
+    /// A set whose own labels differ from the model's is an error pointing to
+    /// `dataset(..., model: m)`: the mapping is never made behind the user's back (it made
+    /// `d[i]` and `d.batches(model: m)` disagree on an image's label). Returns nil (no
+    /// map to apply); kept as an optional for the callers' shape.
+    func labelMap(for m: ModelObject) throws -> [Int]? {
+        guard try nameMap(for: m) != nil else { return nil }
+        throw RuntimeError("dataset \(name): its labels are its own class indices (\(classNames.prefix(3).map { "\($0) = \(classNames.firstIndex(of: $0) ?? 0)" }.joined(separator: ", "))\(classNames.count > 3 ? ", ..." : "")), not the model's; make it with dataset(..., model: m) to map its class names to the model's classes")
+    }
+
+    /// This set with its labels mapped to `m`'s classes by name (`dataset(path, model: m)`).
+    func mapped(to m: ModelObject) throws -> DatasetObject {
+        let names = (0..<m.c.numClasses).map(m.label)
+        guard let map = try nameMap(for: m) else {
+            return DatasetObject(source: source, name: name, selected: selected, classNames: names, shard: shardSpec, selection: selection, remap: remap)
+        }
+        let composed = remap.map { r in r.map { map[$0] } } ?? map
+        return DatasetObject(source: source, name: name, selected: selected, classNames: names, shard: shardSpec, selection: selection, remap: composed)
     }
 
     /// Batch `k` of size `n` for model `m`: images [B, 3, H, W] and labels [B] (model indices).
@@ -145,10 +174,10 @@ final class DatasetObject: DeclaredObject {
 
     static let members: Members<DatasetObject> = bridgedMembers("dataset")
         .property("size", "The number of images.") { d, _ in .int(d.indices.count) }
-        .property("classes", "The class names (index = label).") { d, _ in .strings(d.classNames) }
+        .property("classes", "The class names (index = label): a folder's sorted sub-folder names, or the model's names for dataset(..., model: m).") { d, _ in .strings(d.classNames) }
         .property("labels", "The label of every image, as a list of ints.") { d, _ in .ints((0..<d.indices.count).map(d.label)) }
         .method("data.batches(n: int, model: model = nil, pipeline: string = nil, progress: bool = true)",
-                "Iterates (images, labels) batches of n, images preprocessed for the model (its own pipeline unless `pipeline:` names \"timm\" or \"squash\") and labels mapped to the model's classes by name. Shows progress on stderr for long sets.") { d, a in
+                "Iterates (images, labels) batches of n, images preprocessed for the model (its own pipeline unless `pipeline:` names \"timm\" or \"squash\"). The labels must be the model's classes: make a folder dataset with dataset(path, model: m). Shows progress on stderr for long sets.") { d, a in
             let n = try a.int(0, "n")
             guard n > 0 else { throw RuntimeError("batches: size must be positive, got \(n)") }
             let m = try a.optional(1, "model").map { _ in try a.object(1, "model", as: ModelObject.self, expected: "model") }
@@ -158,7 +187,7 @@ final class DatasetObject: DeclaredObject {
             return .object(BatchIterator(dataset: d, size: n, model: m, pipeline: pipeline, map: map, progress: progress))
         }
         .method("data.batch(indices: ints, model: model = nil, pipeline: string = nil)",
-                "One batch [images, labels] of the given image numbers (negative count from the end), preprocessed for the model and labels mapped to its classes, as a batch of `batches` is.") { d, a in
+                "One batch [images, labels] of the given image numbers (negative count from the end), preprocessed for the model, as a batch of `batches` is.") { d, a in
             let idx = try a.intList(0, "indices") ?? []
             let n = d.indices.count
             let rows = try idx.map { i0 -> Int in
@@ -201,7 +230,7 @@ final class DatasetObject: DeclaredObject {
             guard i >= 0, i < d.indices.count else { throw RuntimeError("image \(i) out of range (0...\(d.indices.count - 1))") }
             return .object(ImageObject(try d.image(i)))
         }
-        .method("data.label(i: int)", "The label (class index of this dataset) of image i.") { d, a in
+        .method("data.label(i: int)", "The label of image i: the dataset's own class index (a folder's position among the sorted sub-folder names), or the model's class id for dataset(..., model: m).") { d, a in
             let i = try a.int(0, "i")
             guard i >= 0, i < d.indices.count else { throw RuntimeError("image \(i) out of range") }
             return .int(d.label(i))
@@ -311,8 +340,8 @@ final class ProgressBar {
 /// Datasets.
 func dataBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("dataset", "dataset(name: string = nil, split: string = \"test\", sharded: bool = false, *, images: tensorlike = nil, labels: tensorlike = nil)", area: "data",
-               "A labelled image set, read lazily: \"fashion-mnist\" (Debian's dataset-fashion-mnist, split \"train\" or \"test\"), a folder in ImageNet layout (one sub-folder per class) or with a labels.csv, or preprocessed tensors (images [N, 3, H, W], labels [N]). `sharded: true` marks an analysis set that `vls run --shard K/N` slices (never a probe training set).") { a in
+        native("dataset", "dataset(name: string = nil, split: string = \"test\", sharded: bool = false, *, images: tensorlike = nil, labels: tensorlike = nil, model: model = nil)", area: "data",
+               "A labelled image set, read lazily: \"fashion-mnist\" (Debian's dataset-fashion-mnist, split \"train\" or \"test\"), a folder in ImageNet layout (one sub-folder per class) or with a labels.csv, or preprocessed tensors (images [N, 3, H, W], labels [N]). A folder's labels are its own class indices (sorted sub-folder names) unless `model:` is given: then its folder names are mapped to that model's classes by name (or wnid), an unknown name is an error, and every label (d[i], d.labels, batches) is the model's class id. Analyses need the model's classes and refuse a set whose labels differ from them. `sharded: true` marks an analysis set that `vls run --shard K/N` slices (never a probe training set).") { a in
             let sharded = try a.bool(nil, "sharded", default: false)
             var d: DatasetObject
             if let imgs = try a.optionalTensor(nil, "images") {
@@ -335,9 +364,18 @@ func dataBuiltins(_ session: Session) -> [NativeFunction] {
                     d = DatasetObject(source: .folder(f), name: (name as NSString).lastPathComponent, indices: Array(0..<f.count), classNames: f.classes)
                 }
             }
+            if let mv = a.optional(nil, "model") {
+                guard case .object(let m as ModelObject) = mv else {
+                    throw RuntimeError("bad argument 'model' to 'dataset' (model expected, got \(ParamType.describe(mv)))")
+                }
+                if case .tensors = d.source {
+                    throw RuntimeError("dataset(images:, labels:, model:): labels given as numbers are class ids already; model: maps a folder's or Fashion-MNIST's class names")
+                }
+                d = try d.mapped(to: m)
+            }
             if sharded {   // select, then shard: take/slice/per_class select from the whole set
                 d = DatasetObject(source: d.source, name: d.name, selected: d.indices, classNames: d.classNames,
-                                  shard: session.options.shard ?? (1, 1), selection: [])
+                                  shard: session.options.shard ?? (1, 1), selection: [], remap: d.remap)
             }
             return .object(d)
         },

@@ -107,7 +107,9 @@ final class ModelObject: DeclaredObject {
             let img = try a.object(0, "image", as: ImageObject.self, expected: "image")
             let k = try a.int(1, "k")
             let x = try m.preprocessBatch([img.image], pipeline: try a.optional(2, "pipeline").map { _ in try a.string(2, "pipeline") })
-            let probs = try m.model.forward(x).softmax()
+            let logits = try m.model.forward(x)
+            _ = try LensMath.requirePredictions(logits, for: "model.predict")   // NaN: an error, not a table led by class 0
+            let probs = logits.softmax()
             guard k >= 1, k <= m.c.numClasses else { throw RuntimeError("model.predict: k must be in 1...\(m.c.numClasses), got \(k)") }
             let (idx, val) = try LensMath.topk(probs, k: k)
             let rows: [[Value]] = (0..<idx.shape[1]).map { j in
@@ -147,7 +149,7 @@ final class ModelObject: DeclaredObject {
     func preprocessBatch(_ images: [Image], pipeline: String?) throws -> Tensor {
         let p = try preprocessing(pipeline)
         let S = p.size
-        let out = Tensor(uninitialized: [images.count, 3, S, S])
+        let out = try Tensor(uninitialized: [images.count, 3, S, S], for: "model.preprocess")
         for (i, img) in images.enumerated() {
             let chw = try p.apply(img)
             chw.withUnsafeBufferPointer { (out.mutablePointer + i * 3 * S * S).update(from: $0.baseAddress!, count: 3 * S * S) }
@@ -196,7 +198,10 @@ final class RunObject: DeclaredObject {
     static let members: Members<RunObject> = bridgedMembers("run")
         .property("logits", "Class logits [B, C].") { r, _ in .tensor(r.result.logits) }
         .property("probs", "Class probabilities [B, C] (softmax of the logits).") { r, _ in .tensor(r.result.logits.softmax()) }
-        .property("predictions", "The top class of each image [B].") { r, _ in try .indices(try r.result.logits.reduce(.argmax, axis: -1), "predictions") }
+        .property("predictions", "The top class of each image [B] (lowest index on ties). Logits holding NaN are an error, never a class (argmax(run.logits) gives numpy's answer, the first NaN).") { r, _ in
+            let p = try LensMath.requirePredictions(r.result.logits, for: "run.predictions")
+            return try .indices(Tensor(p.map(Float.init), shape: [p.count]), "predictions")
+        }
         .property("hooks", "The captured hook names.") { r, _ in .strings(r.result.order.map(\.name)) }
         .property("tokens", "Tokens per image in this run (fewer after drop_tokens).") { r, _ in .int(r.result.tokens) }
         .property("edits", "The edits applied, described.") { r, _ in .strings(r.result.edits) }
@@ -261,7 +266,7 @@ final class RunObject: DeclaredObject {
     func targets(_ v: Value?) throws -> [Int] {
         let B = input.shape[0]
         switch v {
-        case nil, .nil?: return try result.logits.reduce(.argmax, axis: -1).scalars.map { Int($0) }
+        case nil, .nil?: return try LensMath.requirePredictions(result.logits, for: "run.grad (the default target, the run's predictions)")
         case .int(let c)?: return [Int](repeating: c, count: B)
         case let other?:
             return try classIndices(other, images: B, classes: model.c.numClasses, function: "run.grad")

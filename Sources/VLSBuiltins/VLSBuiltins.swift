@@ -45,7 +45,7 @@ public enum Builtins {
     /// Installs every builtin of the core into a fresh interpreter. The tool calls it once
     /// per session.
     public static func install(into interpreter: Interpreter, options: SessionOptions) {
-        if let n = options.threads { Threads.set(n) } else { Threads.set(ProcessInfo.processInfo.activeProcessorCount) }
+        if let n = options.threads { Threads.set(n) } else { Threads.set(Threads.available) }   // the affinity mask's CPUs
         CoreInterrupt.flag = Interrupt.rawFlag
         registerParameterTypes()
         let session = Session(options: options)
@@ -269,7 +269,7 @@ func tensorValue(_ v: Value) throws -> Tensor {
 
 /// The most axes a tensor built from nested lists may have (a cycle or a deeper nesting is
 /// an error, never a stack overflow).
-let maxNestedListRank = 64
+let maxNestedListRank = Limits.maxRank
 
 /// A nested rectangular list of numbers (or tensors) as one tensor, in one linear pass: the
 /// shape from the first items, then every item checked against it while filling.

@@ -17,20 +17,20 @@ extension Checkpoint {
             if let v = try int("image_size") { c.imageSize = v }
             if let v = try int("patch_size") { c.patchSize = v }
             if let v = try int("num_channels") { c.inChannels = v }
-            if let v = (json["layer_norm_eps"] as? NSNumber)?.floatValue { c.eps = v }
-            if let v = json["qkv_bias"] as? Bool { c.qkvBias = v }
-            if let act = json["hidden_act"] as? String {
+            if let v = try ViTConfig.jsonEps(json["layer_norm_eps"], key: "layer_norm_eps") { c.eps = v }
+            if let v = try ViTConfig.jsonBool(json["qkv_bias"], key: "qkv_bias") { c.qkvBias = v }
+            if let act = try ViTConfig.jsonString(json["hidden_act"], key: "hidden_act") {
                 switch act {
                 case "gelu": c.activation = .gelu
                 case "quick_gelu": c.activation = .quickGelu
                 default: throw CoreError("\(path): hidden_act '\(act)' is not supported (gelu or quick_gelu)")
                 }
             }
-            if let m = json["model_type"] as? String, m != "vit" {
+            if let m = try ViTConfig.jsonString(json["model_type"], key: "model_type"), m != "vit" {
                 throw CoreError("\(path): model_type '\(m)' is not supported (Hugging Face 'vit' only)")
             }
             c.architecture = (json["architectures"] as? [String])?.first ?? "ViTForImageClassification"
-            c.labels = labelNames(json)
+            c.labels = try labelNames(json)
             if c.labels == nil, json["layer_norm_eps"] == nil { c.notes.append("config.json has no layer_norm_eps: Hugging Face default 1e-12 used") }
         } else {
             c.notes.append("no config.json: architecture inferred from tensor shapes (eps 1e-12, the Hugging Face default)")
@@ -56,13 +56,7 @@ extension Checkpoint {
         }
         c.preprocessing.size = c.imageSize
         if let p = preprocessor {
-            if let m = p["image_mean"] as? [NSNumber], m.count == 3 { c.preprocessing.mean = m.map(\.doubleValue) }
-            if let s = p["image_std"] as? [NSNumber], s.count == 3 { c.preprocessing.std = s.map(\.doubleValue) }
-            if let size = p["size"] as? [String: Any], let h = try ViTConfig.jsonInt(size["height"], key: "size.height", file: "preprocessor_config.json") { c.preprocessing.size = h }
-            else if let size = try ViTConfig.jsonInt(p["size"] is [String: Any] ? nil : p["size"], key: "size", file: "preprocessor_config.json") { c.preprocessing.size = size }
-            if let r = try ViTConfig.jsonInt(p["resample"], key: "resample", file: "preprocessor_config.json") {
-                c.preprocessing.interpolation = [0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"][r] ?? "bilinear"
-            }
+            try hfPreprocessing(p, into: &c)
         } else {
             c.notes.append("no preprocessor_config.json: squash resize, mean/std 0.5 assumed")
         }
@@ -71,6 +65,50 @@ extension Checkpoint {
         }
         try c.validate(path)
         return c
+    }
+
+    /// Hugging Face's `preprocessor_config.json` (ViTImageProcessor): every value vls uses
+    /// is checked, naming the file and key; a step vls does not implement (no resize, no
+    /// rescale, a center crop) is an error, never skipped. `do_normalize: false` means no
+    /// normalisation (mean 0, std 1), as in the processor. Other keys (processor class
+    /// names) are ignored: they do not change the pixels.
+    static func hfPreprocessing(_ p: [String: Any], into c: inout ViTConfig) throws {
+        let file = "preprocessor_config.json"
+        if let m = try ViTConfig.jsonNumbers(p["image_mean"], key: "image_mean", count: 3, file: file) { c.preprocessing.mean = m }
+        if let s = try ViTConfig.jsonNumbers(p["image_std"], key: "image_std", count: 3, positive: true, file: file) { c.preprocessing.std = s }
+        if try ViTConfig.jsonBool(p["do_normalize"], key: "do_normalize", file: file) == false {
+            c.preprocessing.mean = [0, 0, 0]; c.preprocessing.std = [1, 1, 1]
+        }
+        for (key, meaning) in [("do_resize", "without resizing"), ("do_rescale", "without scaling pixels to 0...1")] {
+            if try ViTConfig.jsonBool(p[key], key: key, file: file) == false {
+                throw CoreError("\(file): '\(key)' is false; vls does not implement preprocessing \(meaning)")
+            }
+        }
+        if let f = try ViTConfig.jsonNumber(p["rescale_factor"], key: "rescale_factor", file: file), abs(f * 255 - 1) > 1e-6 {
+            throw CoreError("\(file): 'rescale_factor' is \(f); vls scales pixels by 1/255 only")
+        }
+        if try ViTConfig.jsonBool(p["do_center_crop"], key: "do_center_crop", file: file) == true {
+            throw CoreError("\(file): 'do_center_crop' is true; vls implements the ViT processor's squash resize only")
+        }
+        if let v = p["size"], !(v is NSNull) {
+            if let size = v as? [String: Any] {
+                guard let h = try ViTConfig.jsonInt(size["height"], key: "size.height", file: file),
+                      let w = try ViTConfig.jsonInt(size["width"], key: "size.width", file: file) else {
+                    throw CoreError("\(file): 'size' must give height and width (got keys \(size.keys.sorted()))")
+                }
+                guard h == w, h >= 1 else { throw CoreError("\(file): 'size' \(h)x\(w) is not a square size (non-square inputs are not supported)") }
+                c.preprocessing.size = h
+            } else if let n = try ViTConfig.jsonInt(v, key: "size", file: file) {
+                guard n >= 1 else { throw CoreError("\(file): 'size' must be at least 1, got 0") }
+                c.preprocessing.size = n
+            }
+        }
+        if let r = try ViTConfig.jsonInt(p["resample"], key: "resample", file: file) {
+            guard let name = [0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"][r] else {
+                throw CoreError("\(file): 'resample' \(r) is not a PIL filter (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming)")
+            }
+            c.preprocessing.interpolation = name
+        }
     }
 
     static func hfWeights(_ r: inout TensorReader, config c: ViTConfig) throws -> ViTWeights {

@@ -6,8 +6,9 @@ extension Checkpoint {
     static func timmConfig(_ json: [String: Any]?, reader: TensorReader, path: String) throws -> ViTConfig {
         var c = ViTConfig()
         var fromConfig = Set<String>()   // fields a config fixed, which shapes must then agree with
+        var explicit: (width: Int?, depth: Int?) = (nil, nil)   // model_args.embed_dim, model_args.depth
         if let json {
-            if let arch = json["architecture"] as? String {
+            if let arch = try ViTConfig.jsonString(json["architecture"], key: "architecture") {
                 if let named = ViTConfig.fromTimmName(arch) {
                     c = named
                     fromConfig.formUnion(["heads", "image"])
@@ -16,36 +17,28 @@ extension Checkpoint {
                     c.notes.append("architecture '\(arch)' is not in the table of timm ViT names; what it implies beyond the tensor shapes is assumed standard")
                 }
             }
-            if let args = json["model_args"] as? [String: Any] {
+            let args = try object(json["model_args"], key: "model_args")
+            if let args {
                 try c.apply(timmArgs: args)
                 if args["num_heads"] != nil { fromConfig.insert("heads") }
                 if args["img_size"] != nil { fromConfig.insert("image") }
             }
-            if let pool = json["global_pool"] as? String, (json["model_args"] as? [String: Any])?["global_pool"] == nil {
+            if let pool = try ViTConfig.jsonString(json["global_pool"], key: "global_pool"), args?["global_pool"] == nil {
                 try c.apply(timmArgs: ["global_pool": pool])
             }
             if let n = try ViTConfig.jsonInt(json["num_classes"], key: "num_classes") { c.numClasses = n }
-            if let cfg = json["pretrained_cfg"] as? [String: Any] {
-                if let size = cfg["input_size"] as? [Any], size.count == 3, let s = try ViTConfig.jsonInt(size[2], key: "pretrained_cfg.input_size[2]") {
-                    if !fromConfig.contains("image") { c.imageSize = s }
-                    fromConfig.insert("image")
-                    c.preprocessing.size = s
-                }
-                if let v = cfg["interpolation"] as? String { c.preprocessing.interpolation = v }
-                if let v = cfg["crop_pct"], !(v is NSNull) {
-                    // timm's crop fractions lie in (0, 1]; a tiny one made a resize to an
-                    // astronomically large size that failed later, on printing.
-                    guard let n = v as? NSNumber, !ViTConfig.isJSONBool(n), n.doubleValue >= 0.01, n.doubleValue <= 1 else {
-                        throw CoreError("config.json: 'pretrained_cfg.crop_pct' must be a number in 0.01...1, got \(v)")
-                    }
-                    c.preprocessing.cropPct = n.doubleValue
-                }
-                if let v = cfg["mean"] as? [NSNumber], v.count == 3 { c.preprocessing.mean = v.map(\.doubleValue) }
-                if let v = cfg["std"] as? [NSNumber], v.count == 3 { c.preprocessing.std = v.map(\.doubleValue) }
+            if let cfg = try object(json["pretrained_cfg"], key: "pretrained_cfg") {
+                try timmPreprocessing(cfg, into: &c, fromConfig: &fromConfig)
             } else {
                 c.notes.append("config.json has no pretrained_cfg: preprocessing assumed (timm defaults for the name)")
             }
-            c.labels = labelNames(json)
+            c.labels = try labelNames(json)
+            // What the config states explicitly must agree with the tensors (they used to
+            // overwrite it silently).
+            if let args {
+                explicit = (try ViTConfig.jsonInt(args["embed_dim"], key: "model_args.embed_dim"),
+                            try ViTConfig.jsonInt(args["depth"], key: "model_args.depth"))
+            }
         } else {
             c.notes.append("no config.json: architecture inferred from tensor shapes (pre-norm blocks, eps 1e-6, exact GELU assumed)")
         }
@@ -58,6 +51,9 @@ extension Checkpoint {
         if json?["model_args"] != nil || json?["architecture"] != nil, fromConfig.contains("image"), pe[2] != c.patchSize {
             throw CoreError("\(reader.describe): config says patch size \(c.patchSize) but 'patch_embed.proj.weight' has \(pe[2])")
         }
+        if let w = explicit.width, w != pe[0] {
+            throw CoreError("config.json: 'model_args.embed_dim' is \(w) but 'patch_embed.proj.weight' in \(reader.describe) has width \(pe[0]) (shape \(pe))")
+        }
         c.width = pe[0]; c.inChannels = pe[1]; c.patchSize = pe[2]
         if c.heads < 1 { throw CoreError("\(path): invalid architecture: num_heads \(c.heads) (check config.json)") }
         if c.patchSize < 1 || fromConfig.contains("image") && !(c.patchSize...ViTConfig.maxConfigInt).contains(c.imageSize) {
@@ -67,6 +63,9 @@ extension Checkpoint {
         var depth = 0
         while reader.has("blocks.\(depth).norm1.weight") || reader.has("blocks.\(depth).attn.qkv.weight") { depth += 1 }
         guard depth > 0 else { throw CoreError("\(reader.describe): no transformer blocks ('blocks.0.attn.qkv.weight' missing)") }
+        if let d = explicit.depth, d != depth {
+            throw CoreError("config.json: 'model_args.depth' is \(d) but \(reader.describe) holds \(depth) blocks ('blocks.0' to 'blocks.\(depth - 1)')")
+        }
         c.depth = depth
         if let fc1 = reader.shape("blocks.0.mlp.fc1.weight"), fc1.count == 2 { c.mlpHidden = fc1[0] }
         c.qkvBias = reader.has("blocks.0.attn.qkv.bias")
@@ -119,24 +118,82 @@ extension Checkpoint {
         return c
     }
 
-    /// Label names from a timm config (`label_names`) or an `id2label` map.
     /// Label names of a config (`label_names` or `id2label`), control characters escaped
     /// (an ESC in a name would otherwise reach the terminal in every table that shows it).
-    static func labelNames(_ json: [String: Any]) -> [String]? {
-        rawLabelNames(json)?.map(escapingControlCharacters)
+    static func labelNames(_ json: [String: Any]) throws -> [String]? {
+        try rawLabelNames(json)?.map(escapingControlCharacters)
     }
 
-    static func rawLabelNames(_ json: [String: Any]) -> [String]? {
-        if let names = json["label_names"] as? [String] { return names }
-        if let map = json["id2label"] as? [String: Any] {
-            var out = [String](repeating: "", count: map.count)
-            for (k, v) in map {
-                guard let i = Int(k), i >= 0, i < out.count, let s = v as? String else { return nil }
+    /// `label_names` (a list of strings) or `id2label` (an object whose keys are exactly
+    /// "0" to "N-1", each naming a string); anything else is an error naming the key (a
+    /// malformed map used to drop every name silently).
+    static func rawLabelNames(_ json: [String: Any]) throws -> [String]? {
+        if let v = json["label_names"], !(v is NSNull) {
+            guard let l = v as? [Any] else { throw CoreError("config.json: 'label_names' must be a list of strings, got \(ViTConfig.shown(v))") }
+            return try l.enumerated().map { i, x in
+                guard let s = x as? String else { throw CoreError("config.json: 'label_names' must be a list of strings, got \(ViTConfig.shown(x)) at index \(i)") }
+                return s
+            }
+        }
+        if let v = json["id2label"], !(v is NSNull) {
+            guard let map = v as? [String: Any] else { throw CoreError("config.json: 'id2label' must be an object from \"0\", \"1\", ... to names, got \(ViTConfig.shown(v))") }
+            var out = [String?](repeating: nil, count: map.count)
+            for (k, v) in map.sorted(by: { $0.key < $1.key }) {
+                guard let i = Int(k), String(i) == k, i >= 0, i < out.count else {
+                    throw CoreError("config.json: 'id2label' key '\(escapingControlCharacters(String(k.prefix(40))))' is not a class index in 0...\(map.count - 1) (the keys must be \"0\" to \"\(map.count - 1)\")")
+                }
+                guard let s = v as? String else { throw CoreError("config.json: 'id2label.\(k)' must be a string, got \(ViTConfig.shown(v))") }
                 out[i] = s
             }
-            return out
+            return out.map { $0 ?? "" }   // keys are distinct and in range, so all are set
         }
         return nil
+    }
+
+    /// A JSON object, nil when absent or null, else an error naming the key.
+    static func object(_ value: Any?, key: String, file: String = "config.json") throws -> [String: Any]? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let o = value as? [String: Any] else { throw CoreError("\(file): '\(key)' must be an object, got \(ViTConfig.shown(value))") }
+        return o
+    }
+
+    /// timm's `pretrained_cfg`: every value vls uses is checked, naming its key; values
+    /// vls does not implement (a crop mode other than center) are errors, never guessed.
+    /// Keys vls does not read (url, hf_hub_id, license, first_conv, classifier, ...) are
+    /// ignored: they do not change what the model computes.
+    static func timmPreprocessing(_ cfg: [String: Any], into c: inout ViTConfig, fromConfig: inout Set<String>) throws {
+        if let v = cfg["input_size"], !(v is NSNull) {
+            guard let size = v as? [Any], size.count == 3 else {
+                throw CoreError("config.json: 'pretrained_cfg.input_size' must be a list [channels, height, width], got \(ViTConfig.shown(v))")
+            }
+            let ints = try size.enumerated().map { i, x in try ViTConfig.jsonInt(x, key: "pretrained_cfg.input_size[\(i)]") ?? -1 }
+            guard ints[1] == ints[2], ints[2] >= 1 else {
+                throw CoreError("config.json: 'pretrained_cfg.input_size' \(ints) is not a square image size (non-square inputs are not supported)")
+            }
+            let s = ints[2]
+            if !fromConfig.contains("image") { c.imageSize = s }
+            fromConfig.insert("image")
+            c.preprocessing.size = s
+        }
+        if let v = try ViTConfig.jsonString(cfg["interpolation"], key: "pretrained_cfg.interpolation") {
+            guard ResampleFilter(name: v) != nil else {
+                throw CoreError("config.json: 'pretrained_cfg.interpolation' is '\(escapingControlCharacters(String(v.prefix(40))))', not a known filter (\(ResampleFilter.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            c.preprocessing.interpolation = v
+        }
+        if let v = cfg["crop_pct"], !(v is NSNull) {
+            // timm's crop fractions lie in (0, 1]; a tiny one made a resize to an
+            // astronomically large size that failed later, on printing.
+            guard let n = v as? NSNumber, !ViTConfig.isJSONBool(n), n.doubleValue >= 0.01, n.doubleValue <= 1 else {
+                throw CoreError("config.json: 'pretrained_cfg.crop_pct' must be a number in 0.01...1, got \(v)")
+            }
+            c.preprocessing.cropPct = n.doubleValue
+        }
+        if let v = try ViTConfig.jsonString(cfg["crop_mode"], key: "pretrained_cfg.crop_mode"), v != "center" {
+            throw CoreError("config.json: 'pretrained_cfg.crop_mode' is '\(escapingControlCharacters(String(v.prefix(40))))'; vls implements timm's 'center' only (resize the short side, center crop)")
+        }
+        if let v = try ViTConfig.jsonNumbers(cfg["mean"], key: "pretrained_cfg.mean", count: 3) { c.preprocessing.mean = v }
+        if let v = try ViTConfig.jsonNumbers(cfg["std"], key: "pretrained_cfg.std", count: 3, positive: true) { c.preprocessing.std = v }
     }
 
     static func timmWeights(_ r: inout TensorReader, config c: ViTConfig) throws -> ViTWeights {

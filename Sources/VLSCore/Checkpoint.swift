@@ -76,10 +76,22 @@ public enum Checkpoint {
         }
         try FileKind.requireRegular(path)
         guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
+        try checkStrictJSON(data, path: path)
         guard let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
             throw CoreError("\(path): not a valid JSON object")
         }
         return dict
+    }
+
+    /// Refuses what JSONSerialization would take leniently: a trailing comma, a key named
+    /// twice in one object, anything after the value; the error names the file and byte.
+    static func checkStrictJSON(_ data: Data, path: String) throws {
+        try data.withUnsafeBytes { raw in
+            var p = SafetensorsHeaderParser(raw, fail: { CoreError("\(path): \($0)") })
+            p.subject = "the file"
+            p.base = 0
+            try p.checkDocument()
+        }
     }
 
     /// Shards named by a Hugging Face index; every file must stay inside the folder.

@@ -15,13 +15,13 @@ extension ViT {
         }
         let rows = h.count / D
         let x = h.contiguous()
-        let normed = Tensor(uninitialized: h.shape)
+        let normed = try Tensor(uninitialized: h.shape, for: "project")
         if let n = weights.norm {
             Kernels.layerNorm(x.pointer, rows: rows, width: D, gamma: n.weight.pointer, beta: n.bias.pointer, eps: config.eps, out: normed.mutablePointer)
         } else {
             normed.mutablePointer.update(from: x.pointer, count: rows * D)
         }
-        let out = Tensor(uninitialized: Array(h.shape.dropLast()) + [C])
+        let out = try Tensor(uninitialized: Array(h.shape.dropLast()) + [C], for: "project")
         func apply(_ l: Linear, into y: UnsafeMutablePointer<Float>) {
             // One image's tokens per product: its scores do not depend on its batch-mates.
             BLAS.linear(x: normed.pointer, rows: rows, inFeatures: D, weight: l.weight.pointer, bias: l.bias?.pointer, outFeatures: C, y: y,
@@ -63,7 +63,7 @@ extension ViT {
         let (acts, lead) = try lensInputs(run, layers: layers)
         let n = lead.reduce(1, *) * config.numClasses
         var out: [HookPoint.Kind: Tensor] = [:]
-        for kind in acts.keys { out[kind] = Tensor(uninitialized: [config.depth] + lead + [config.numClasses]) }
+        for kind in acts.keys { out[kind] = try Tensor(uninitialized: [config.depth] + lead + [config.numClasses], for: "lens") }
         let base = out.mapValues { $0.mutablePointer }
         try lensPass(acts, lead: lead, head: head, buffer: { kind, l in base[kind]! + l * n }, row: nil)
         return out
@@ -84,7 +84,8 @@ extension ViT {
         }
         let kinds = Array(acts.keys)
         var out: [HookPoint.Kind: Tensor] = [:]
-        for kind in kinds { out[kind] = Tensor(uninitialized: [L] + lead) }
+        for kind in kinds { out[kind] = try Tensor(uninitialized: [L] + lead, for: "lens ranks") }
+        _ = try Limits.checkTensor(lead + [C], for: "lens ranks")   // each layer's scratch logits
         let scratch = kinds.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * C) }
         defer { scratch.forEach { $0.deallocate() } }
         let dst = kinds.map { out[$0]!.mutablePointer }
@@ -274,20 +275,42 @@ public enum LensMath {
         return n
     }
 
-    /// The index of the largest of `count` logits, the lowest index on ties; a NaN is
-    /// never the largest (an all-NaN row gives 0).
+    /// No prediction: the top-1 of a row holding NaN, equal to no class and to no other
+    /// row's top-1 (callers compare with `>= 0` before matching two top-1s).
+    public static let noPrediction = -1
+
+    /// The index of the largest of `count` logits, the lowest index on ties; `noPrediction`
+    /// when the row holds a NaN (a NaN weight or activation: whichever class wins among
+    /// the numbers, the row is broken, so it counts as wrong, never as class 0 or as
+    /// numpy's argmax, the first NaN).
     @inline(__always)
     public static func top1(_ row: UnsafePointer<Float>, count: Int) -> Int {
         var best = 0
-        for j in 1..<max(count, 1) where row[j] > row[best] || (row[best].isNaN && !row[j].isNaN) { best = j }
+        if count < 1 || row[0].isNaN { return noPrediction }
+        for j in 1..<max(count, 1) {
+            let v = row[j]
+            if v.isNaN { return noPrediction }
+            if v > row[best] { best = j }
+        }
         return best
     }
 
-    /// `top1` of every row of `logits` [..., C].
+    /// `top1` of every row of `logits` [..., C] (`noPrediction` for a row holding NaN).
     public static func predictions(_ logits: Tensor) -> [Int] {
         guard let C = logits.shape.last, C > 0 else { return [] }
         let x = logits.contiguous()
         return (0..<(x.count / C)).map { top1(x.pointer + $0 * C, count: C) }
+    }
+
+    /// `predictions` for a caller that hands classes to the user (`run.predictions`,
+    /// `model.predict`, a gradient's default target): a row holding NaN is an error naming
+    /// `operation` and the row, never a class.
+    public static func requirePredictions(_ logits: Tensor, for operation: String) throws -> [Int] {
+        let p = predictions(logits)
+        if let i = p.firstIndex(of: noPrediction) {
+            throw CoreError("\(operation): the logits of image \(i) hold NaN (a NaN weight, input or edit upstream), so no class is predicted")
+        }
+        return p
     }
 
     /// True when "a" should come before "b" in a descending order where NaN is lowest.

@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 
 /// Caps on what user input (scripts, checkpoints, data files) may make the core allocate.
 ///
@@ -10,49 +11,42 @@ public enum Limits {
     /// (`1e9`), with a K/M/G/T suffix (powers of 1024, `KiB`/`GiB` spelled out too, `1.5G`).
     public static let tensorBytesVariable = "VLS_MAX_TENSOR_BYTES"
 
-    nonisolated(unsafe) private static var tensorCap: Int = defaultMaxTensorBytes()
-
     /// Largest tensor, in bytes, one operation may allocate. Default: half the physical
-    /// memory, or `VLS_MAX_TENSOR_BYTES` when set. Settable (tests, embedders).
+    /// memory, or `VLS_MAX_TENSOR_BYTES` when set. Settable (tests, embedders). The value
+    /// lives in `MemoryCap` (VLSFiles), which the image decoders read too.
     public static var maxTensorBytes: Int {
-        get { tensorCap }
-        set { tensorCap = max(0, newValue) }
+        get { MemoryCap.bytes }
+        set { MemoryCap.bytes = newValue }
     }
+    private static var tensorCap: Int { MemoryCap.bytes }
 
-    /// The cap from the environment, else half the physical memory. An unparsable value
-    /// also gives the default here; `environmentProblem` says so, and the tool refuses to
-    /// start on it (never a silent fallback).
+    /// The cap from the environment, else half the physical memory. A value the tool
+    /// refuses also gives the default here; `environmentProblem` says so, and the tool
+    /// refuses to start on it (never a silent fallback).
     public static func defaultMaxTensorBytes(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
-        if let text = environment[tensorBytesVariable], let bytes = parseBytes(text) { return bytes }
-        let physical = ProcessInfo.processInfo.physicalMemory
-        return physical > 0 ? Int(clamping: physical / 2) : 8 << 30
+        MemoryCap.defaultBytes(environment: environment)
     }
 
-    /// Why `VLS_MAX_TENSOR_BYTES` cannot be used, or nil when it is unset or valid.
+    /// Why `VLS_MAX_TENSOR_BYTES` cannot be used (not a size, under one byte, above the
+    /// physical memory), or nil when it is unset or valid.
     public static func environmentProblem(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        guard let text = environment[tensorBytesVariable], parseBytes(text) == nil else { return nil }
-        return "\(tensorBytesVariable)='\(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined())' is not a size (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)"
+        MemoryCap.problem(environment)
     }
 
-    /// Parses `123`, `1e9`, `64K`, `512M`, `1.5G`, `8GB`, `1GiB`, `1T` (case-insensitive;
-    /// K/M/G/T are powers of 1024; rounded to a whole byte); nil for anything else, a
-    /// negative size, or more than `Int.max`.
-    public static func parseBytes(_ text: String) -> Int? {
-        var t = text.trimmingCharacters(in: .whitespaces).uppercased()
-        if t.hasSuffix("IB") { t.removeLast(2); guard let l = t.last, "KMGT".contains(l) else { return nil } }
-        else if t.hasSuffix("B") { t.removeLast() }
-        var scale = 1.0
-        if let last = t.last, let s = ["K": 10.0, "M": 20.0, "G": 30.0, "T": 40.0][String(last)] {
-            scale = pow(2, s)
-            t.removeLast()
+    /// Parses a size (see `MemoryCap.parse`).
+    public static func parseBytes(_ text: String) -> Int? { MemoryCap.parse(text) }
+
+    /// Most axes any tensor may have (numpy allows 64 since 2.0). A shape read from a file
+    /// or built by a script with more is an error naming the rank, before anything sized
+    /// by it (strides, headers, printing) is made.
+    public static let maxRank = 64
+
+    /// Refuses a shape of more than `maxRank` axes, naming `operation` and the rank.
+    @inline(__always)
+    public static func checkRank(_ shape: [Int], for operation: String) throws {
+        guard shape.count <= maxRank else {
+            throw CoreError("\(operation): a tensor of rank \(shape.count) has more than the \(maxRank) axes a tensor may have")
         }
-        t = t.trimmingCharacters(in: .whitespaces)   // "64 KiB"
-        guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "E" || $0 == "+" || $0 == "-") }) else { return nil }
-        if scale == 1, let n = Int(t) { return n >= 0 ? n : nil }
-        guard let v = Double(t), v.isFinite, v >= 0 else { return nil }
-        let bytes = (v * scale).rounded()
-        guard bytes < 9.2e18 else { return nil }
-        return Int(bytes)
     }
 
     /// Most classes a label may name (a label sizes the class list: 3e8 asked for gigabytes).
@@ -93,6 +87,7 @@ public enum Limits {
     /// Throws a `CoreError` naming `operation` and the shape otherwise.
     @inline(__always)
     public static func checkTensor(_ shape: [Int], for operation: String, elementSize: Int = 4) throws -> Int {
+        try checkRank(shape, for: operation)
         guard let n = elementCount(shape) else {
             if shape.contains(where: { $0 < 0 }) {
                 throw CoreError("\(operation): negative dimension in shape \(shape)")

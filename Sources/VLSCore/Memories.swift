@@ -206,7 +206,8 @@ public final class MemoryCollector: HookHandler {
                 let P = try model.valueProjection(kind, block: b, mode: mode)   // [C, n]
                 let (idx, _) = try LensMath.topk(P, k: min(k, P.shape[1]))
                 perBlockTop.append((0..<c.numClasses).map { ci in Set((0..<idx.shape[1]).map { Int(idx.item([ci, $0])) }) })
-                perBlockClass.append(try P.reduce(.argmax, axis: 0).scalars.map { Int($0) })
+                // Each memory's class: the top-1 of its column, `noPrediction` for a column holding NaN.
+                perBlockClass.append(LensMath.predictions(P.transposed(0, 1)))
             }
             tv.append(perBlockTop); mc.append(perBlockClass)
         }
@@ -217,7 +218,8 @@ public final class MemoryCollector: HookHandler {
         for l in labels where l < 0 || l >= model.config.numClasses { throw CoreError("label \(l) is not a class of the model") }
         self.labels = labels
         let logits = try model.forward(images, hooks: self)
-        let pred = LensMath.predictions(logits)   // a NaN logit is never the prediction
+        NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: "memories")
+        let pred = LensMath.predictions(logits)   // a row holding NaN predicts nothing (counted wrong)
         stats.correct += zip(pred, labels).map { $0 == $1 ? 1 : 0 }
     }
 
@@ -267,10 +269,11 @@ public final class MemoryCollector: HookHandler {
         guard let tops = keyTop[kind] else { return }
         let kd = kind == .mlp ? 0 : 1
         let T = output.shape[1]
-        let top1 = LensMath.predictions(try model.project(output, head: model.memoryHeadChoice(mode)))   // [B, T], NaN never top-1
+        NaNWatch.check(output, at: "block \(b) (\(kind == .mlp ? "MLP" : "attention") output)", analysis: "memories")
+        let top1 = LensMath.predictions(try model.project(output, head: model.memoryHeadChoice(mode)))   // [B, T]; NaN rows: noPrediction
         for (i, cls) in top1.enumerated() {
             let g = group(token: i % T).rawValue
-            if tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b][g] += 1 }
+            if cls != LensMath.noPrediction, tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b][g] += 1 }
             stats.composedTotal[kd][b][g] += 1
         }
     }

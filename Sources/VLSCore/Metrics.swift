@@ -111,7 +111,8 @@ public final class MetricsCollector: HookHandler {
         self.labels = labels
         prevLogits = nil
         let logits = try model.forward(images, hooks: self)
-        let pred = LensMath.predictions(logits)
+        NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: "metrics")
+        let pred = LensMath.predictions(logits)   // a row holding NaN predicts nothing (counted wrong)
         metrics.images += labels.count
         metrics.correct += zip(pred, labels).filter { $0 == $1 }.count
     }
@@ -176,10 +177,12 @@ public final class MetricsCollector: HookHandler {
                 let ta = a.map { top1($0 + (i * T + t) * C) }
                 let tm = mp.map { top1($0 + (i * T + t) * C) }
                 let tp = top1(prev)
+                // A row holding NaN has no top-1 (`noPrediction`): it matches nothing.
                 var matched = false
-                if ta == top { m.m6Attn[b][kind] += 1; matched = true }
-                if tm == top { m.m6Mlp[b][kind] += 1; matched = true }
-                if tp == top { m.m6Prev[b][kind] += 1; matched = true }
+                let valid = top != LensMath.noPrediction
+                if valid && ta == top { m.m6Attn[b][kind] += 1; matched = true }
+                if valid && tm == top { m.m6Mlp[b][kind] += 1; matched = true }
+                if valid && tp == top { m.m6Prev[b][kind] += 1; matched = true }
                 if !matched { m.m6None[b][kind] += 1 }
             }
             if anyIdentifiable { m.imagesWithIdentifiable[b] += 1 }

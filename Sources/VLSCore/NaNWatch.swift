@@ -13,6 +13,17 @@ public enum NaNWatch {
     /// Returns whether `t` holds a NaN.
     @discardableResult
     public static func check(_ t: Tensor, block: Int, analysis: String) -> Bool {
+        check(t, analysis: analysis) { "the activations hold NaN from block \(block) on" }
+    }
+
+    /// Scans `t` (the logits, a sublayer's output); on the first NaN of `analysis` in this
+    /// process, warns naming `place` ("the logits (final norm or head)", "block 3 (MLP output)").
+    @discardableResult
+    public static func check(_ t: Tensor, at place: String, analysis: String) -> Bool {
+        check(t, analysis: analysis) { "NaN appears in \(place)" }
+    }
+
+    private static func check(_ t: Tensor, analysis: String, what: () -> String) -> Bool {
         let c = t.contiguous()
         let p = c.pointer
         var found = false
@@ -22,7 +33,7 @@ public enum NaNWatch {
         let first = warned.insert(analysis).inserted
         lock.unlock()
         if first {
-            sink("warning: \(analysis): the activations hold NaN from block \(block) on; NaN logits rank last and never count as a prediction\n")
+            sink("warning: \(analysis): \(what()); NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n")
         }
         return true
     }

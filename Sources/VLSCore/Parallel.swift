@@ -3,7 +3,7 @@ import CBLAS
 
 /// Thread settings of the core: BLAS threads and the workers of elementwise kernels.
 public enum Threads {
-    nonisolated(unsafe) private static var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    nonisolated(unsafe) private static var workers = available
 
     /// Number of workers used by elementwise kernels and OpenBLAS.
     public static var count: Int { workers }
@@ -12,6 +12,25 @@ public enum Threads {
     /// tool; here, for embedders, it is clamped: Int.max overflowed `64 * workers`, and 48
     /// workers on a small machine spun in OpenBLAS's allocator.)
     public static var maximum: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// The CPUs this process may run on: its affinity mask (`taskset -c 0 vls ...` gives
+    /// 1; Foundation's activeProcessorCount ignores the mask and gave the machine's count,
+    /// so every worker beyond the mask only contended). The default worker count.
+    public static var available: Int {
+        #if os(Linux)
+        // glibc's sched_getaffinity, looked up at run time (Swift's Glibc module does not
+        // export the _GNU_SOURCE declarations); a mask of 8192 CPUs.
+        if let sym = dlsym(nil, "sched_getaffinity") {
+            typealias GetAffinity = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+            let call = unsafeBitCast(sym, to: GetAffinity.self)
+            var mask = [UInt64](repeating: 0, count: 128)
+            let ok = mask.withUnsafeMutableBytes { call(0, $0.count, $0.baseAddress!) == 0 }
+            let n = mask.reduce(0) { $0 + $1.nonzeroBitCount }
+            if ok, n > 0 { return min(n, maximum) }
+        }
+        #endif
+        return maximum
+    }
 
     /// Sets both OpenBLAS's thread count and the kernel workers (call before heavy work),
     /// within 1...`maximum`.

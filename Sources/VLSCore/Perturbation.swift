@@ -65,7 +65,8 @@ extension ViT {
             try CoreInterrupt.check()
             let keep = orders.map { Array($0.prefix(k)).sorted() }
             let logits = try run(images, capture: [], edits: [DropTokens(keepPerImage: keep, prefixTokens: config.numPrefixTokens)]).logits
-            let pred = LensMath.predictions(logits)   // a NaN logit is never the prediction
+            NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: "perturbation")
+            let pred = LensMath.predictions(logits)   // a row holding NaN predicts nothing (counted wrong)
             curve.correct[k - 1] += zip(pred, labels).filter { $0 == $1 }.count
         }
         curve.images += B

@@ -71,6 +71,9 @@ public final class SafetensorsFile: @unchecked Sendable {
                 throw fail("tensor '\(key)' has unknown dtype '\(dtypeName)' (known: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             guard let shape = info.shape else { throw fail("tensor '\(key)' has no shape list") }
+            guard shape.count <= Limits.maxRank else {
+                throw fail("tensor '\(key)' has rank \(shape.count), more than the \(Limits.maxRank) axes a tensor may have")
+            }
             // Also refuses empty shapes whose other dimensions overflow (strides must be countable).
             guard let elements = Limits.elementCount(shape) else { throw fail("tensor '\(key)' shape \(shape) overflows") }
             guard let offs = info.offsets else { throw fail("tensor '\(key)' has invalid data_offsets") }

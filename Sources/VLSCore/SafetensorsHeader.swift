@@ -1,4 +1,5 @@
 import Foundation
+import VLSImaging
 
 /// The JSON header of a safetensors file, parsed straight from the mapped bytes.
 ///
@@ -17,6 +18,10 @@ struct SafetensorsHeaderParser {
     let bytes: UnsafeRawBufferPointer
     var i = 0
     let fail: (String) -> CoreError
+    /// How syntax errors name the text ("the header", "the file") and where byte 0 of
+    /// `bytes` sits in the file (8 for a safetensors header, after its length).
+    var subject = "the header"
+    var base = 8
 
     init(_ bytes: UnsafeRawBufferPointer, fail: @escaping (String) -> CoreError) {
         self.bytes = bytes
@@ -302,6 +307,73 @@ struct SafetensorsHeaderParser {
     }
 
     func syntax(_ why: String) -> CoreError {
-        fail("the header is not valid JSON (\(why) at byte \(8 + min(i, bytes.count)))")
+        fail("\(subject) is not valid JSON (\(why) at byte \(base + min(i, bytes.count)))")
+    }
+
+    /// Checks that `bytes` is exactly one JSON value (RFC 8259, any depth, without
+    /// recursion) in which no object names a key twice. JSONSerialization is lenient
+    /// where a config must not be: it keeps the last of two equal keys (which one a
+    /// reader takes differs between libraries, so a file could mean two models) and
+    /// Foundation's parsers have accepted a trailing comma.
+    mutating func checkDocument() throws {
+        var stack: [UInt8] = []
+        var keys: [Set<String>] = []
+        func key(_ k: String) throws {
+            guard keys[keys.count - 1].insert(k).inserted else {
+                throw fail("the key '\(escapingControlCharacters(k))' appears twice in one object (at byte \(base + i)); JSON readers disagree on which one counts")
+            }
+        }
+        skipSpace()
+        while true {
+            skipSpace()
+            guard let c = peek() else { throw syntax("unexpected end") }
+            var opened = false
+            switch c {
+            case UInt8(ascii: "{"):
+                i += 1
+                skipSpace()
+                if peek() == UInt8(ascii: "}") { i += 1 } else {
+                    stack.append(c); keys.append([])
+                    try key(try string())
+                    try colon()
+                    opened = true
+                }
+            case UInt8(ascii: "["):
+                i += 1
+                skipSpace()
+                if peek() == UInt8(ascii: "]") { i += 1 } else {
+                    stack.append(c)
+                    opened = true
+                }
+            case UInt8(ascii: "\""): _ = try string()
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            default: _ = try number()
+            }
+            if opened { continue }
+            closing: while let top = stack.last {
+                skipSpace()
+                let d = next()
+                if d == UInt8(ascii: ",") {
+                    skipSpace()
+                    if peek() == UInt8(ascii: "}") || peek() == UInt8(ascii: "]") { throw syntax("a trailing comma") }
+                    if top == UInt8(ascii: "{") {
+                        try key(try string())
+                        try colon()
+                    }
+                    break closing
+                }
+                if top == UInt8(ascii: "{") && d == UInt8(ascii: "}") || top == UInt8(ascii: "[") && d == UInt8(ascii: "]") {
+                    if top == UInt8(ascii: "{") { keys.removeLast() }
+                    stack.removeLast()
+                    continue
+                }
+                throw syntax("expected ',' or a closing bracket")
+            }
+            if stack.isEmpty { break }
+        }
+        skipSpace()
+        guard i == bytes.count else { throw syntax("unexpected text after the value") }
     }
 }

@@ -17,6 +17,13 @@ public enum Stats {
     /// tie-corrected variance.
     public static func wilcoxon(_ x: [Double], _ y: [Double], alternative: String = "greater") throws -> WilcoxonResult {
         guard x.count == y.count else { throw CoreError("wilcoxon: paired samples differ in length (\(x.count) vs \(y.count))") }
+        // NaN would be dropped or ranked arbitrarily (scipy's default propagates it to a NaN
+        // p-value): refused, naming the sample and the position.
+        for (name, sample) in [("a", x), ("b", y)] {
+            if let i = sample.firstIndex(where: { !$0.isFinite }) {
+                throw CoreError("wilcoxon: \(name)[\(i)] is \(sample[i]); every value must be a finite number")
+            }
+        }
         let d = zip(x, y).map { $0 - $1 }.filter { $0 != 0 }
         let n = d.count
         guard n > 0 else { return WilcoxonResult(statistic: 0, z: 0, pValue: 1, n: 0) }

@@ -117,8 +117,6 @@ public struct Tensor: @unchecked Sendable {
     public init(scalar: Float) { self.init([scalar], shape: []) }
 
     public var rank: Int { shape.count }
-    /// numpy's NPY_MAXDIMS: reshape refuses more axes.
-    public static let maxRank = 64
     public var count: Int { shape.reduce(1, *) }
 
     /// True when elements are laid out row-major without gaps.
@@ -206,9 +204,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// The same elements with a new shape (a view when contiguous, else a copy).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
-        guard newShape.count <= Tensor.maxRank else {
-            throw CoreError("cannot reshape into \(newShape.count) axes: at most \(Tensor.maxRank), as numpy")
-        }
+        try Limits.checkRank(newShape, for: "reshape")
         var dims = newShape
         if let inferred = dims.firstIndex(of: -1) {
             var rest = dims

@@ -1,4 +1,5 @@
 import Foundation
+import VLSImaging
 
 /// The architecture of a Vision Transformer, as timm builds it.
 ///
@@ -141,7 +142,8 @@ extension ViTConfig {
     /// Applies timm `model_args` (the kwargs of `VisionTransformer`) over the name's defaults.
     mutating func apply(timmArgs a: [String: Any]) throws {
         func int(_ k: String) throws -> Int? { try ViTConfig.jsonInt(a[k], key: "model_args.\(k)") }
-        func bool(_ k: String) -> Bool? { a[k] as? Bool }
+        func bool(_ k: String) throws -> Bool? { try ViTConfig.jsonBool(a[k], key: "model_args.\(k)") }
+        func string(_ k: String) throws -> String? { try ViTConfig.jsonString(a[k], key: "model_args.\(k)") }
         if let v = a["img_size"] {
             if let l = v as? [Any] {
                 guard let f = l.first, let n = try ViTConfig.jsonInt(f, key: "model_args.img_size[0]") else {
@@ -160,32 +162,32 @@ extension ViTConfig {
         if let v = try int("embed_dim") { width = v; mlpHidden = 4 * v }
         if let v = try int("depth") { depth = v }
         if let v = try int("num_heads") { heads = v }
-        if let r = (a["mlp_ratio"] as? NSNumber)?.doubleValue {
+        if let r = try ViTConfig.jsonNumber(a["mlp_ratio"], key: "model_args.mlp_ratio") {
             guard r > 0, r <= 64 else { throw CoreError("mlp_ratio \(r) is out of range (0, 64]") }
             mlpHidden = Int((Double(width) * r).rounded(.down))
         }
-        if let v = bool("qkv_bias") { qkvBias = v }
-        if let v = bool("class_token") { classToken = v }
+        if let v = try bool("qkv_bias") { qkvBias = v }
+        if let v = try bool("class_token") { classToken = v }
         if let v = try int("reg_tokens") { regTokens = v }
-        if let v = bool("no_embed_class") { noEmbedClass = v }
-        if let v = bool("pre_norm") { preNorm = v; if v { patchBias = false } }
-        if let v = bool("final_norm") { finalNorm = v }
-        if let v = a["global_pool"] as? String {
+        if let v = try bool("no_embed_class") { noEmbedClass = v }
+        if let v = try bool("pre_norm") { preNorm = v; if v { patchBias = false } }
+        if let v = try bool("final_norm") { finalNorm = v }
+        if let v = try string("global_pool") {
             guard let p = Pooling(rawValue: v) else { throw CoreError("global_pool '\(v)' is not supported (token or avg)") }
             pooling = p
             fcNorm = p == .avg
         }
-        if let v = bool("fc_norm") { fcNorm = v }
-        if a["init_values"] is NSNumber, !postNorm { layerScale = true }
-        if let v = a["act_layer"] as? String {
+        if let v = try bool("fc_norm") { fcNorm = v }
+        if try ViTConfig.jsonNumber(a["init_values"], key: "model_args.init_values") != nil, !postNorm { layerScale = true }
+        if let v = try string("act_layer") {
             switch v {
             case "gelu": activation = .gelu
             case "quick_gelu", "quickgelu": activation = .quickGelu
             default: throw CoreError("act_layer '\(v)' is not supported (gelu or quick_gelu)")
             }
         }
-        if let v = a["block_fn"] as? String { postNorm = v.contains("ResPostBlock") }
-        if let v = (a["norm_eps"] as? NSNumber)?.floatValue { eps = v }
+        if let v = try string("block_fn") { postNorm = v.contains("ResPostBlock") }
+        if let v = try ViTConfig.jsonEps(a["norm_eps"], key: "model_args.norm_eps") { eps = v }
         if let v = try int("num_classes") { numClasses = v }
     }
 }
@@ -218,6 +220,61 @@ extension ViTConfig {
         let d = n.doubleValue
         guard d.isFinite, d >= 0, d <= Double(maxConfigInt), let i = Int(exactly: d) else { throw fail() }
         return i
+    }
+
+    /// How a JSON value shows in an error.
+    static func shown(_ value: Any) -> String {
+        if let s = value as? String { return "the string \"\(escapingControlCharacters(String(s.prefix(40))))\"" }
+        if let n = value as? NSNumber, isJSONBool(n) { return n.boolValue ? "true" : "false" }
+        if let n = value as? NSNumber { return "\(n)" }
+        if value is NSNull { return "null" }
+        return "a \(value is [Any] ? "list" : value is [String: Any] ? "object" : "value of another type")"
+    }
+
+    /// A string, nil when absent or null, else an error naming the file and key.
+    static func jsonString(_ value: Any?, key: String, file: String = "config.json") throws -> String? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let s = value as? String else { throw CoreError("\(file): '\(key)' must be a string, got \(shown(value))") }
+        return s
+    }
+
+    /// A JSON `true`/`false`, nil when absent or null (a 0, 1 or "true" is an error).
+    static func jsonBool(_ value: Any?, key: String, file: String = "config.json") throws -> Bool? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let n = value as? NSNumber, isJSONBool(n) else { throw CoreError("\(file): '\(key)' must be true or false, got \(shown(value))") }
+        return n.boolValue
+    }
+
+    /// A finite number that float32 can hold (1e39 would become infinity in a kernel).
+    static func jsonNumber(_ value: Any?, key: String, file: String = "config.json") throws -> Double? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let n = value as? NSNumber, !isJSONBool(n), n.doubleValue.isFinite, abs(n.doubleValue) <= Double(Float.greatestFiniteMagnitude) else {
+            throw CoreError("\(file): '\(key)' must be a finite number within float32's range, got \(shown(value))")
+        }
+        return n.doubleValue
+    }
+
+    /// A layer-norm epsilon: a number whose float32 value is positive and finite (a string
+    /// "1e-12" was ignored for the default; 1e-300 becomes 0 in float32).
+    static func jsonEps(_ value: Any?, key: String, file: String = "config.json") throws -> Float? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let d = try? jsonNumber(value, key: key, file: file), Float(d) > 0, Float(d).isFinite, d < 1 else {
+            throw CoreError("\(file): '\(key)' must be a positive number below 1 (float32), got \(shown(value))")
+        }
+        return Float(d)
+    }
+
+    /// Exactly `count` finite float32 numbers (a preprocessing mean or std, one per channel).
+    static func jsonNumbers(_ value: Any?, key: String, count: Int, positive: Bool = false, file: String = "config.json") throws -> [Double]? {
+        guard let value, !(value is NSNull) else { return nil }
+        let what = "a list of \(count) finite\(positive ? " positive" : "") numbers (one per channel)"
+        guard let l = value as? [Any], l.count == count else { throw CoreError("\(file): '\(key)' must be \(what), got \(shown(value))\((value as? [Any]).map { " of \($0.count)" } ?? "")") }
+        return try l.enumerated().map { i, v in
+            guard let d = try? jsonNumber(v, key: key, file: file), !positive || d > 0 else {
+                throw CoreError("\(file): '\(key)' must be \(what), got \(shown(v)) at index \(i)")
+            }
+            return d
+        }
     }
 
     /// Checks that the architecture is one a forward pass can run, before any tensor is

@@ -64,7 +64,10 @@ public enum Files {
         }
         if permissions == .privateFile { mode = 0o600 }
         let (dir, name) = split(path)
-        var template = Array(((dir.isEmpty ? "" : dir + "/") + "." + name + ".tmp-XXXXXX").utf8CString)
+        removeStaleTemporaries(folder: dir, target: name)
+        // `.vls-tmp-HASH-XXXXXX`: 32 bytes whatever the target's name (a 254-byte name
+        // plus a suffix passed NAME_MAX), recognisable as vls's, HASH tying it to its target.
+        var template = Array(((dir.isEmpty ? "" : dir + "/") + temporaryPrefix(for: name) + "XXXXXX").utf8CString)
         // mkstemp(3) opens with O_CREAT | O_EXCL (mode 0600): a name that exists, a planted
         // symlink included, is never opened. (mkostemp is not exported to Swift by Glibc.)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -92,6 +95,66 @@ public enum Files {
         // The rename itself reaches the disk with the folder.
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    // MARK: - Temporary files
+
+    /// Every temporary file starts with this (then 16 hex digits of the target's name, a
+    /// dash and mkstemp's six characters).
+    public static let temporaryMarker = ".vls-tmp-"
+
+    /// A temporary file older than this, not written to since, is a killed write's (a
+    /// live write touches its file at every block it writes).
+    public static let staleAge: Int = 15 * 60
+
+    /// `.vls-tmp-HASH-` for a target file name (FNV-1a 64 of the name).
+    public static func temporaryPrefix(for name: String) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        var hex = String(h, radix: 16)
+        while hex.count < 16 { hex = "0" + hex }
+        return temporaryMarker + hex + "-"
+    }
+
+    nonisolated(unsafe) private static var staleByFolder: [String: [String]] = [:]   // folder -> stale temporary names found
+    private static let staleLock = Mutex()
+
+    /// A write killed by SIGKILL (or a power cut) leaves its temporary file behind. A later
+    /// write to the same target removes those of its own that are stale: regular files,
+    /// owned by this user, named `temporaryPrefix(for: target)` + six characters, untouched
+    /// for `staleAge` seconds. The folder is listed once per process (the stale names of
+    /// every target are kept for their own later writes), so writing many files into one
+    /// folder stays linear. Failures are ignored: this is housekeeping, never an error.
+    static func removeStaleTemporaries(folder: String, target: String) {
+        let dir = folder.isEmpty ? "." : folder
+        staleLock.lock()
+        defer { staleLock.unlock() }
+        if staleByFolder[dir] == nil {
+            var found: [String] = []
+            if let d = opendir(dir) {
+                while let e = readdir(d) {
+                    let n = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+                    if n.hasPrefix(temporaryMarker) || n.hasPrefix(".") && n.contains(".tmp-") { found.append(n) }
+                }
+                closedir(d)
+            }
+            staleByFolder[dir] = found
+        }
+        let prefix = temporaryPrefix(for: target), legacy = "." + target + ".tmp-"
+        var kept: [String] = []
+        for n in staleByFolder[dir] ?? [] {
+            // Ours: this target's prefix and mkstemp's six characters (or the older
+            // `.NAME.tmp-XXXXXX` form).
+            guard n.utf8.count == prefix.utf8.count + 6 && n.hasPrefix(prefix) || n.utf8.count == legacy.utf8.count + 6 && n.hasPrefix(legacy) else {
+                kept.append(n); continue
+            }
+            let full = dir + "/" + n
+            var st = stat()
+            guard lstat(full, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_uid == getuid() else { continue }
+            let age = Int(time(nil)) - Int(st.st_mtim.tv_sec)
+            if age >= staleAge { unlink(full) } else { kept.append(n) }
+        }
+        staleByFolder[dir] = kept
     }
 
     /// Read-modify-write under an exclusive `flock` on `PATH.lock` (opened with O_NOFOLLOW,
@@ -219,4 +282,16 @@ public enum Files {
 @inline(__always)
 private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
     write(fd, p, n)
+}
+
+/// A pthread mutex (no Foundation in this module).
+private final class Mutex: @unchecked Sendable {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        m = .allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(m, nil)
+    }
+    func lock() { pthread_mutex_lock(m) }
+    func unlock() { pthread_mutex_unlock(m) }
 }

@@ -1,5 +1,6 @@
 import CImageShim
 import Foundation
+import VLSFiles
 
 /// The container formats the decoder recognises by their leading bytes.
 public enum ImageFormat: String, Sendable {
@@ -53,13 +54,14 @@ extension Image {
         var height: Int32 = 0
         var out: UnsafeMutablePointer<UInt8>? = nil
         var message = [CChar](repeating: 0, count: 512)
+        let cap = MemoryCap.bytes   // width x height x 3 is checked against it from the header
         let status: Int32 = bytes.withUnsafeBufferPointer { buf in
             message.withUnsafeMutableBufferPointer { msg in
                 switch format {
                 case .png:
-                    vls_png_decode(buf.baseAddress, buf.count, &width, &height, &out, msg.baseAddress, msg.count)
+                    vls_png_decode(buf.baseAddress, buf.count, &width, &height, &out, cap, msg.baseAddress, msg.count)
                 case .jpeg:
-                    vls_jpeg_decode(buf.baseAddress, buf.count, &width, &height, &out, msg.baseAddress, msg.count)
+                    vls_jpeg_decode(buf.baseAddress, buf.count, &width, &height, &out, cap, msg.baseAddress, msg.count)
                 }
             }
         }

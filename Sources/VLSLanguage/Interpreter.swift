@@ -34,6 +34,9 @@ public final class Interpreter {
     /// Loaded modules by path, and the paths being loaded (circular imports).
     var modules: [String: Value] = [:]
     var loading: Set<String> = []
+    /// The files imported so far (`import name` found beside the importer, `import
+    /// "path.vls"`), in order: inputs of the run that an output must not replace.
+    public internal(set) var importedFiles: [String] = []
     /// Nesting of user function calls (bounded by `maxCallDepth`).
     var callDepth = 0
     /// The Ctrl-C flag (see `Interrupt.poll(_:)`).

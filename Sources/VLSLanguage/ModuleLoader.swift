@@ -38,6 +38,7 @@ extension Interpreter {
                 throw Diagnostic(message: "cannot import '\(name)': no stdlib module of that name and no file '\(path)'", file: file, location: loc)
             }
             source = text
+            importedFiles.append(path)
         }
         loading.insert(path)
         defer { loading.remove(path) }

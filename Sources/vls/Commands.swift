@@ -31,7 +31,7 @@ struct VLSCommand: ParsableCommand {
 
 /// Options shared by every way of running code.
 struct SessionFlags: ParsableArguments {
-    @Option(help: "Worker threads for the numerical core (default: $VLS_THREADS, else all cores).")
+    @Option(help: "Worker threads for the numerical core (default: $VLS_THREADS, else the CPUs this process may run on, its affinity mask; at most the CPU count).")
     var threads: Int?
 
     @Option(help: "Seed from which every random draw of the run derives.")
@@ -91,7 +91,13 @@ struct SessionFlags: ParsableArguments {
         if noFastPaths { FastPaths.enabled = false }
         let interp = Interpreter()
         Interrupt.setStepLimit(maxSteps)
-        let options = SessionOptions(threads: try resolvedThreads(), seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
+        let threads = try resolvedThreads()
+        if let threads, threads > Threads.available {
+            // Allowed (the mask may change, or the user knows better), but said: the extra
+            // workers share the CPUs of the mask.
+            writeStandardError("vls: note: \(threads) threads on the \(Threads.available) CPU\(Threads.available == 1 ? "" : "s") this process may run on (its affinity mask, e.g. from taskset); the workers will share \(Threads.available == 1 ? "it" : "them")\n")
+        }
+        let options = SessionOptions(threads: threads, seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
         Builtins.install(into: interp, options: options)
         interp.setGlobal("args", .list(scriptArgs.map { .string($0) }))
         if let provider = ToolHooks.stdlib { interp.stdlibProvider = provider }
@@ -246,9 +252,10 @@ struct Notebook: ParsableCommand {
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
-        // A kill mid-write keeps the old page; `-o` naming the script itself is refused.
+        // A kill mid-write keeps the old page; `-o` naming the script itself or a module it
+        // imported is refused.
         do {
-            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file])
+            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file] + interp.importedFiles)
         } catch {
             writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
@@ -258,14 +265,17 @@ struct Notebook: ParsableCommand {
 
     private func writeNotebook(_ source: String, to output: String) throws {
         var runner: CellRunner?
+        var interp: Interpreter?
         if execute {
-            runner = CellRunner(interpreter: try session.makeInterpreter(scriptArgs: scriptArgs))
+            let made = try session.makeInterpreter(scriptArgs: scriptArgs)
+            interp = made
+            runner = CellRunner(interpreter: made)
             installScriptInterruptHandler()
         }
         let (nb, failed) = IpynbWriter(path: file, runner: runner).notebook(source)
         guard let text = IpynbWriter.serialize(nb) else { throw ExitCode(Exit.runtime) }
         do {
-            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file])
+            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file] + (interp?.importedFiles ?? []))
         } catch {
             writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)

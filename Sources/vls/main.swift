@@ -1,3 +1,5 @@
+import VLSFiles
+import Foundation
 import VLSLanguage
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +15,14 @@ if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {   // RTL
     _ = mallopt(-1, 512 << 20)   // M_TRIM_THRESHOLD
 }
 #endif
+
+// The memory cap's variable is checked before any command runs (each reads it: scripts,
+// merge, the kernel): a value that is not a size, under one byte or above the physical
+// memory is an error naming the variable, never a silent default.
+if let problem = MemoryCap.problem() {
+    FileHandle.standardError.write(Data("Error: \(problem)\n".utf8))
+    exit(64)
+}
 
 // `vls FILE.vls [ARG...]` means `vls run FILE.vls [ARG...]`; no argument starts the REPL.
 var arguments = Array(CommandLine.arguments.dropFirst())

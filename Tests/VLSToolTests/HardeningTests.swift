@@ -362,7 +362,8 @@ final class HardeningTests: XCTestCase {
                              nan, nan, nan, nan], shape: [3, 4])
         XCTAssertEqual(try LensMath.ranks(logits, classes: Tensor([0, 0, 2], shape: [3])).scalars, [3, 0, 3])
         XCTAssertEqual(try LensMath.identifiability(logits, classes: Tensor([0, 0, 2], shape: [3])).scalars, [0.25, 1, 0.25])
-        XCTAssertEqual(LensMath.predictions(logits), [3, 0, 0])
+        // A row holding NaN predicts nothing (HardeningReviewTests.testNaNRowsPredictNothing).
+        XCTAssertEqual(LensMath.predictions(logits), [-1, -1, -1])
         let (idx, _) = try LensMath.topk(Tensor([nan, 1, nan, 3, 2], shape: [1, 5]), k: 3)
         XCTAssertEqual(idx.scalars, [3, 4, 1])
         let (all, _) = try LensMath.topk(Tensor((0..<20).map { $0 % 3 == 0 ? nan : Float($0) }, shape: [1, 20]), k: 20)
@@ -385,7 +386,7 @@ final class HardeningTests: XCTestCase {
         NaNWatch.reset()
         let ranks = try model.lensRanks(run, layers: [.residPost], classes: Tensor(zeros: [2, c.numTokens]))
         _ = try model.lensRanks(run, layers: [.residPost], classes: Tensor(zeros: [2, c.numTokens]))
-        XCTAssertEqual(said, ["warning: lens: the activations hold NaN from block 0 on; NaN logits rank last and never count as a prediction\n"])
+        XCTAssertEqual(said, ["warning: lens: the activations hold NaN from block 0 on; NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n"])
         // Image 0 (a NaN pixel) ranks its NaN label last at every block and token; image 1
         // is untouched by it (batch rows are independent) and ranks as a model alone would.
         let r = ranks[.residPost]!, T = c.numTokens

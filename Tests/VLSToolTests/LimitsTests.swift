@@ -57,6 +57,16 @@ final class LimitsTests: XCTestCase {
         XCTAssertNil(error("x = zeros(256, 1) * zeros(1, 256)\ny = zeros(256, 1) @ zeros(1, 256)"))
     }
 
+    /// The last constructors sized by input without the cap: a list of images through a
+    /// model's pipeline, the lens over a run.
+    func testModelAllocationsSizedByInputAreCapped() {
+        let m = "m = load(\"\(BuiltinCaseTests.root)/Tests/Fixtures/models/standard\")\n"
+        let img = "img = image(\"\(BuiltinCaseTests.root)/Tests/Fixtures/images/base.png\")\n"
+        // 100 images of [3, 32, 32] floats: 1.2 MiB.
+        expectError(m + img + "m.preprocess([img] * 100)", "model.preprocess: a tensor of shape [100, 3, 32, 32] needs 1.2 MiB, more than the limit of 1.0 MiB")
+        XCTAssertNil(error(m + img + "m.preprocess([img] * 20)"))
+    }
+
     func testReshapeToUncountableShapesIsAnError() {
         expectError("zeros(4).reshape(4611686018427387904, 4611686018427387904)", "cannot reshape tensor of shape [4]")
         expectError("zeros(4).reshape(-1, 4611686018427387904, 4)", "cannot reshape tensor of shape [4]")

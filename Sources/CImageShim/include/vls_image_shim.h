@@ -23,16 +23,22 @@ int vls_image_shim_version(void);
 /* Releases a buffer returned by any function below. */
 void vls_image_free(void *p);
 
+/* Both decoders refuse, from the header and before any pixel buffer exists, an image
+ * whose width * height * 3 bytes exceed `maxbytes` (the memory cap, VLS_MAX_TENSOR_BYTES).
+ * The PNG decoder also bounds every ancillary chunk (tEXt, zTXt, iTXt, sPLT, ...) by the
+ * file's size: a 100-byte file declaring a 2 GB text chunk is an error, not a 2 GB
+ * allocation. */
+
 /* Decodes a PNG (any colour type and depth) to 8-bit RGB: 16-bit samples keep their
  * high byte, palettes are expanded, gray is replicated, alpha is dropped. */
 int vls_png_decode(const unsigned char *data, size_t size, int *width, int *height,
-                   unsigned char **rgb, char *msg, size_t msgcap);
+                   unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap);
 
 /* Decodes a baseline or progressive 8-bit JPEG to RGB (gray replicated, CMYK/YCCK
  * converted as Pillow does, assuming Adobe-inverted CMYK). A file that ends early
  * is an error. */
 int vls_jpeg_decode(const unsigned char *data, size_t size, int *width, int *height,
-                    unsigned char **rgb, char *msg, size_t msgcap);
+                    unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap);
 
 /* Encodes 8-bit RGB (channels 3) or RGBA (channels 4) pixels as a PNG. */
 int vls_png_encode(const unsigned char *pixels, int width, int height, int channels,

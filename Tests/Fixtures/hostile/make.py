@@ -82,6 +82,9 @@ def main():
     case("st-deep-unclosed", {"x.safetensors": safetensors(
         '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":' + "[" * 10000 + "}}", b"\0" * 4)},
         'read_safetensors("x.safetensors")')
+    case("st-rank-huge", {"x.safetensors": safetensors(
+        '{"a":{"dtype":"F32","shape":[' + ",".join(["1"] * 100000) + '],"data_offsets":[0,4]}}', b"\0" * 4)},
+        'read_safetensors("x.safetensors")')
     case("st-fifo", {}, 'read_safetensors("x.safetensors")', setup=["fifo x.safetensors"])
     case("st-fifo-in-folder", {}, 'load("m")', setup=["mkdir m", "fifo m/model.safetensors"])
     case("st-u8-over-cap", {"x.safetensors": safetensors(
@@ -97,6 +100,14 @@ def main():
          setup=["symlink gone.safetensors m/model.safetensors"])
     case("config-crop-pct-tiny", {"m/config.json": timm_config(pretrained_cfg__crop_pct=1e-300)}, 'load("m")',
          setup=[f"symlink {STANDARD} m/model.safetensors"])
+    weights = [f"symlink {STANDARD} m/model.safetensors"]
+    case("config-trailing-comma", {"m/config.json": json.dumps(STANDARD_CONFIG)[:-1] + ", }"}, 'load("m")', setup=weights)
+    case("config-duplicate-key", {"m/config.json": '{"num_classes": 10, ' + json.dumps(STANDARD_CONFIG)[1:]}, 'load("m")', setup=weights)
+    case("config-crop-mode-squash", {"m/config.json": timm_config(pretrained_cfg__crop_mode="squash")}, 'load("m")', setup=weights)
+    case("config-mean-overflow", {"m/config.json": timm_config(pretrained_cfg__mean=[1e39, 0.5, 0.5])}, 'load("m")', setup=weights)
+    case("config-embed-dim-mismatch", {"m/config.json": timm_config(model_args__embed_dim=64)}, 'load("m")', setup=weights)
+    case("config-id2label-malformed", {"m/config.json": json.dumps({k: v for k, v in STANDARD_CONFIG.items() if k != "label_names"} | {"id2label": {"zero": "a"}})},
+         'load("m")', setup=weights)
     case("config-img-size-huge", {"m/config.json": timm_config(model_args__img_size=1e9)}, 'load("m")',
          setup=[f"symlink {STANDARD} m/model.safetensors"])
     case("config-img-size-string", {"m/config.json": timm_config(model_args__img_size="28")}, 'load("m")',
@@ -114,11 +125,32 @@ def main():
          'read_npy("x.npy")')
 
     case("npy-fifo", {}, 'read_npy("x.npy")', setup=["fifo x.npy"])
+    # A rank-30000 shape in a version 2.0 header (4-byte length).
+    h = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + "1, " * 30000 + "), }"
+    h = h + " " * ((64 - (12 + len(h) + 1) % 64) % 64) + "\n"
+    case("npy-rank-huge", {"x.npy": b"\x93NUMPY\x02\x00" + struct.pack("<I", len(h)) + h.encode() + b"\0" * 4},
+         'read_npy("x.npy")')
+    case("npy-duplicate-key", {"x.npy": npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'shape': (2,), }", b"\0" * 8)},
+         'read_npy("x.npy")')
+    case("npy-fortran-order-int", {"x.npy": npy("{'descr': '<f4', 'fortran_order': 0, 'shape': (1,), }", b"\0" * 4)},
+         'read_npy("x.npy")')
 
     # MARK: images
     case("png-fifo", {}, 'image("x.png")', setup=["fifo x.png"])
     png = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
     case("png-truncated", {"x.png": png + png_chunk(b"IDAT", zlib.compress(b"\0" * 13 * 4))[:20]}, 'image("x.png")')
+    # Ancillary chunks declaring 2 GB in a small file (libpng allocated the length first).
+    for kind in [b"tEXt", b"zTXt", b"iTXt", b"sPLT"]:
+        case(f"png-{kind.decode().lower()}-2gb", {"x.png": png + struct.pack(">I", 0x7FFFFF00) + kind + b"k\0" + b"\0" * 64},
+             'image("x.png")')
+    # A 13000x13000 header (about 500 MB of RGB) under a 100 MB cap: refused from the header.
+    bomb = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 13000, 13000, 8, 2, 0, 0, 0))
+    case("png-bomb-over-cap", {"x.png": bomb + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))}, 'image("x.png")',
+         env={"VLS_MAX_TENSOR_BYTES": "100M"})
+    jpg = open(os.path.join(HERE, "..", "images", "gray.jpg"), "rb").read()
+    sof = jpg.find(b"\xff\xc0")
+    jpg = jpg[:sof + 5] + struct.pack(">HH", 13000, 13000) + jpg[sof + 9:]
+    case("jpeg-bomb-over-cap", {"x.jpg": jpg}, 'image("x.jpg")', env={"VLS_MAX_TENSOR_BYTES": "100M"})
 
     # MARK: datasets
     for name, value in [("negative", "-5.0"), ("nan", 'float("nan")'), ("inf", 'float("inf")'), ("huge", "3e8")]:
@@ -126,8 +158,21 @@ def main():
 
     # MARK: tool level
     case("notebook-onto-itself", {"nb.vls": "print(1)\n"}, None, command=["notebook", "nb.vls", "-o", "nb.vls"])
+    case("notebook-onto-module", {"nb.vls": "import helper\nprint(helper.x)\n", "helper.vls": "x = 1\n"}, None,
+         command=["notebook", "nb.vls", "-o", "helper.vls"])
+    case("notebook-ipynb-onto-module", {"nb.vls": "import \"lib/helper.vls\"\n", "lib/helper.vls": "x = 1\n"}, None,
+         command=["notebook", "--ipynb", "--execute", "nb.vls", "-o", "lib/../lib/helper.vls"])
     case("write-through-missing-dotdot", {}, 'write_npy("a/../b/../x.npy", tensor([1.0]))')
     case("tensor-cap-unparsable", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "lots"})
+    case("tensor-cap-zero", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "0"})
+    case("tensor-cap-below-a-byte", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "1e-3"})
+    case("tensor-cap-above-memory", {}, "print(1)", env={"VLS_MAX_TENSOR_BYTES": "1000000T"})
+    case("tensor-cap-merge", {}, None, command=["merge", "a.part", "-o", "b.part"], env={"VLS_MAX_TENSOR_BYTES": "0"})
+    case("rank-over-64", {}, "x = zeros(1).reshape([1] * 30000)")
+    case("nan-logits-predictions", {}, """m = load("m")
+r = m.run(zeros(1, 3, 32, 32) * float("nan"))
+print(argmax(r.logits))
+print(r.predictions)""", setup=["mkdir m", f"symlink {STANDARD} m/model.safetensors", "symlink {fixtures}/models/standard/config.json m/config.json"])
     case("threads-over-cpu-count", {}, "print(1)", command=["run", "--threads", "100000", "run.vls"])
     case("hook-calls-model", {}, """m = load("model.safetensors")
 x = zeros(1, 3, 32, 32)
