@@ -45,7 +45,7 @@ let package = Package(
 
         // MARK: Core (no language code)
         .target(name: "VLSImaging", dependencies: ["CImageShim", "CZlib", "CCairo", "VLSFiles"], swiftSettings: optimize),
-        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSFiles"], swiftSettings: optimize),
+        .target(name: "VLSCore", dependencies: ["CBLAS", "CLibCrypto", "VLSImaging", "VLSFiles"], swiftSettings: optimize),
 
         // MARK: Language (knows nothing of ViTs)
         .target(name: "VLSLanguage", dependencies: ["VLSFiles"], swiftSettings: interpreterOptimize),

@@ -1,5 +1,6 @@
 import Foundation
 import VLSFiles
+import VLSImaging
 
 extension Checkpoint {
     /// Architecture of a timm-layout checkpoint: name table, then `model_args`, then shapes.

@@ -1,5 +1,5 @@
 import Foundation
-import VLSImaging
+import VLSFiles
 
 /// The JSON header of a safetensors file, parsed straight from the mapped bytes.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 import VLSImaging
 
 /// The architecture of a Vision Transformer, as timm builds it.
