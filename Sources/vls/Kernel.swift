@@ -179,6 +179,7 @@ final class Kernel {
                 let error: JSON = ["status": "error", "ename": "BadRequest", "evalue": "execute_request: 'code' must be a string",
                                    "traceback": [String](), "execution_count": runner.executionCount]
                 reply(shell, to: msg, "execute_reply", error, metadata: ["status": "error"])
+                if jsonBool(c["stop_on_error"], default: true) { abortQueuedExecutions() }
                 return
             }
             let silent = jsonBool(c["silent"], default: false)
@@ -188,7 +189,9 @@ final class Kernel {
                                          userExpressions: c["user_expressions"] as? JSON ?? [:])
             capture?.silent = false
             reply(shell, to: msg, "execute_reply", content, metadata: ["status": content["status"] ?? "ok"])
-            if content["status"] as? String == "error", jsonBool(c["stop_on_error"], default: true) {
+            // As ipykernel: only a failed non-silent cell stops the queue (a front end's
+            // silent helper request that fails must not skip the user's cells).
+            if content["status"] as? String == "error", !silent, jsonBool(c["stop_on_error"], default: true) {
                 abortQueuedExecutions()
             }
         case "complete_request":

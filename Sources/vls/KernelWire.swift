@@ -28,7 +28,9 @@ struct ConnectionInfo {
         }
         func port(_ name: String) throws -> Int {
             // An integer: 1.5 is not port 1.
-            guard let n = o[name] as? NSNumber, let p = Int(exactly: n.doubleValue), p >= 0, p < 65536 else {
+            // (JSON true/false also arrive as NSNumber, of objCType "c".)
+            guard let n = o[name] as? NSNumber, String(cString: n.objCType) != "c",
+                  let p = Int(exactly: n.doubleValue), p >= 0, p < 65536 else {
                 throw KernelError("connection file: missing or bad '\(name)' (an integer port 0...65535)")
             }
             return p
@@ -38,6 +40,9 @@ struct ConnectionInfo {
         shellPort = try port("shell_port"); iopubPort = try port("iopub_port"); stdinPort = try port("stdin_port")
         controlPort = try port("control_port"); hbPort = try port("hb_port")
         if let k = o["key"], !(k is String) { throw KernelError("connection file: 'key' must be a string") }
+        for name in ["ip", "transport", "signature_scheme"] where o[name] != nil && !(o[name] is String) {
+            throw KernelError("connection file: '\(name)' must be a string")
+        }
         key = Array((o["key"] as? String ?? "").utf8)
         signatureScheme = o["signature_scheme"] as? String ?? "hmac-sha256"
         guard signatureScheme == "hmac-sha256" else { throw KernelError("unsupported signature_scheme '\(signatureScheme)' (hmac-sha256 only)") }
@@ -118,7 +123,10 @@ final class ZSocket {
         var linger: Int32 = 1000
         zmq_setsockopt(s, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
         if type == ZMQ_PUB {
-            var hwm: Int32 = 0   // unbounded: a front end reading late must still get every output and the final idle
+            // Ten times ZeroMQ's default of 1000 messages: a front end reading late still gets a
+            // burst of thousands of outputs and the final idle, while a stalled subscriber
+            // cannot make the kernel hold every output of a long cell in memory.
+            var hwm: Int32 = 10_000
             zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, MemoryLayout<Int32>.size)
         }
         if type == ZMQ_ROUTER {
@@ -181,7 +189,7 @@ final class Wire {
     private var seen = Set<[UInt8]>()
     private var seenOrder: [[UInt8]] = []
     private let seenLock = NSLock()
-    static let replayWindow = 20_000
+    static let replayWindow = 131_072   // forgets the older half: at least 65,536 kept, as jupyter_client
 
     private func firstTime(_ signature: [UInt8]) -> Bool {
         guard !signature.isEmpty else { return true }   // unsigned mode: nothing to compare
@@ -216,7 +224,7 @@ final class Wire {
         // The content must be a JSON object (an empty one is `{}`): anything else is not a
         // request, and running it as an empty cell would consume an execution count.
         guard let content = obj(parts[3]) else {
-            log("vls kernel: dropped a '\(header["msg_type"] as? String ?? "?")' message whose content is not a JSON object")
+            log("vls kernel: dropped a '\(header["msg_type"] as? String ?? "?")' message whose content is not a JSON object (or not decodable JSON, e.g. a lone UTF-16 surrogate)")
             return nil
         }
         return KernelMessage(identities: Array(frames[..<d]), header: header, parentHeader: obj(parts[1]) ?? [:],
