@@ -159,6 +159,13 @@ case("other-analysis", ["part-1-of-2.json", "perturbation-probe-1.json"], "pertu
 cases[-1]["expect"] = "are parts of different runs: analysis perturbation vs identifiability"
 variant("other-count.json", lambda p: (p.update(shard_count=3, shards=[2], missing_shards=[1, 3], items=[1, 4])), "different runs: shard count", base=p2)
 cases[-1]["inputs"] = ["part-1-of-2.json", "hostile/other-count.json"]
+# review: a histogram count whose row sum overflows; tokens beyond the images; a negative sum of squares
+variant("hist-sum-overflow.json", lambda p: S(p)["hist_cls"]["ints"].__setitem__(0, 2**63 - 1),
+        "field statistics.hist_cls[0]: its counts overflow a 64-bit sum")
+variant("memories-tokens-huge.json", lambda p: S(p)["tokens"]["ints"].__setitem__(0, 2**62),
+        "field statistics.tokens[0, 0] counts more tokens than the part's", base=mem)
+variant("probes-negative-diagonal.json", lambda p: S(p)["xtx"]["floats"].__setitem__(0, -5.0),
+        "field statistics.xtx[0, 0, 0, 0] is -5.0: a sum of squares cannot be negative", base=prb)
 # parts that must not merge: other probes, other masks (the analysis's own identity)
 case("other-probes", ["perturbation-probe-1.json", "perturbation-probe-2.json"], "are parts of different runs: arguments (method: probe, order: negative, probes: probes of resid_post: 3 blocks x 17 positions, ridge alpha 2.0, trained on 5 images, sha256 ")
 case("other-masks", ["context-1.json", "context-2.json"], "are parts of different runs: arguments (masks: given, sha256 ")

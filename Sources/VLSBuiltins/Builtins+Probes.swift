@@ -76,13 +76,14 @@ final class ProbesObject: DeclaredObject {
             let run = try m.model.run(x, capture: points)
             for b in 0..<L {
                 guard let act = run.captured[points[b]] else { continue }
-                let lensTop = try m.model.project(act).reduce(.argmax, axis: -1)   // [B, T]
+                // A row holding NaN predicts nothing and counts as wrong (argmax would say class 0).
+                let lensTop = LensMath.predictions(try m.model.project(act))   // [B * T]
                 for t in 0..<T {
                     let rows = try act.narrowed(axis: 1, start: t, count: 1).contiguous().reshaped([labels.count, m.c.width])
-                    let pred = try probes[b][t].scores(rows).reduce(.argmax, axis: -1).scalars
+                    let pred = LensMath.predictions(try probes[b][t].scores(rows))
                     for (i, l) in labels.enumerated() {
-                        if Int(pred[i]) == l { probeRight[b][t] += 1 }
-                        if Int(lensTop.item([i, t])) == l { lensRight[b][t] += 1 }
+                        if pred[i] == l { probeRight[b][t] += 1 }
+                        if lensTop[i * T + t] == l { lensRight[b][t] += 1 }
                     }
                 }
             }

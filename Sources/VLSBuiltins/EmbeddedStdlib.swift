@@ -292,6 +292,10 @@ def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "g
 # The native p.evaluate(data) gives the same table in Swift; the Stdlib tests check that the
 # two agree.
 
+def right(scores, truth):
+    "Whether each row's top class is the truth; a row holding NaN predicts nothing (argmax would say its first NaN)."
+    return logical_and(scores.argmax(axis: -1) == truth, logical_not(isnan(scores).any(axis: -1)))
+
 def correct_counts(model, probes, data, batch = 32):
     "Per block and token position, how many images the probes and the lens get right: a dict with probe and lens ([blocks, tokens] tensors of counts; right = argmax is the true class) and images."
     layer = probes.layer
@@ -301,8 +305,8 @@ def correct_counts(model, probes, data, batch = 32):
     for x, y in data.batches(batch, model: model):
         acts = model.run(x, capture: [layer])[layer]             # [L, B, T, D]
         truth = y.reshape(1, len(y), 1)
-        probe_right = probe_right + (probes.scores(acts).argmax(axis: -1) == truth).sum(axis: 1)
-        lens_right = lens_right + (project(model, acts).argmax(axis: -1) == truth).sum(axis: 1)
+        probe_right = probe_right + right(probes.scores(acts), truth).sum(axis: 1)
+        lens_right = lens_right + right(project(model, acts), truth).sum(axis: 1)
         images += len(y)
     return {"probe": probe_right, "lens": lens_right, "images": images}
 

@@ -50,7 +50,11 @@ extension DatasetObject {
 func makePart(_ analysis: String, _ arguments: [String: String], model m: ModelObject, data: DatasetObject,
               session: Session, statistics: [String: PartStatistic]) throws -> Part {
     try requireSharded(data, session: session, analysis)
-    let identity = Part.ModelIdentity(sha256: m.model.weightDigest, config: m.model.partConfig, summary: m.c.summary, seed: session.options.seed)
+    // The same weights under another preprocessing (mean, std, size, interpolation, crop) is
+    // another analysis: the transform is part of the identity parts are compared by.
+    let transform = (try? m.preprocessing(nil).description) ?? "-"
+    let identity = Part.ModelIdentity(sha256: m.model.weightDigest, config: m.model.partConfig,
+                                      summary: m.c.summary + "; preprocessing: " + transform, seed: session.options.seed)
     return Part(analysis: analysis, arguments: arguments, shard: data.shardSpec ?? (1, 1),
                 dataset: data.partIdentity(), model: identity, statistics: statistics)
 }
@@ -325,6 +329,10 @@ enum PartResults {
             throw CoreError("\(name): field statistics.s[\(i / (L * N)), \((i / N) % L), \(i % N)] is \(s[i]), not in 0...1 (s = 1 - rank/classes)")
         }
         let d = try p.floats("logit_change", shape: [L, N], rows: true, name: name)
+        // a change of the class's lens logit: finite (nan where a token is missing)
+        if let i = d.firstIndex(where: { $0.isInfinite }) {
+            throw CoreError("\(name): field statistics.logit_change[\(i / (L * N)), \((i / N) % L), \(i % N)] is \(d[i]), not a finite logit change")
+        }
         let mask = try p.ints("mask", shape: [N], rows: true, name: name)
         guard mask.allSatisfy({ $0 <= 1 }) else { throw CoreError("\(name): field statistics.mask must hold 0 or 1") }
         let removal = try p.floats("removal", shape: [6], rows: true, name: name)

@@ -63,7 +63,16 @@ extension IdentifiabilityMetrics {
             func atMost(_ field: String, _ v: Int, _ limit: Int, _ what: String) throws {
                 guard v <= limit else { throw fail("\(field)[\(b)]", "is \(v), more than the \(limit) \(what)") }
             }
-            let hc = histCls[b].reduce(0, +), hi = histImage[b].reduce(0, +)
+            func total(_ row: [Int], _ field: String) throws -> Int {
+                var sum = 0
+                for v in row {
+                    let (r, overflow) = sum.addingReportingOverflow(v)
+                    guard !overflow else { throw fail("\(field)[\(b)]", "its counts overflow a 64-bit sum") }
+                    sum = r
+                }
+                return sum
+            }
+            let hc = try total(histCls[b], "hist_cls"), hi = try total(histImage[b], "hist_image")
             guard hc == cls else { throw fail("hist_cls[\(b)]", "counts \(hc) CLS tokens, the \(images) images have \(cls)") }
             guard hi == img else { throw fail("hist_image[\(b)]", "counts \(hi) image tokens, the \(images) images have \(img)") }
             try atMost("cls_identifiable", clsIdentifiable[b], cls, "CLS tokens")
@@ -125,6 +134,22 @@ extension MemoryStats {
         for kd in 0..<2 { for b in 0..<d { for j in 0..<c where agree[kd][b][j] > tokens[kd][b][j] || agreeRandom[kd][b][j] > tokens[kd][b][j] {
             throw CoreError("\(name): field statistics.agree exceeds statistics.tokens at [\(kd), \(b), \(j)]")
         } } }
+        // every count is of tokens of the part's images: at most images x tokens per image
+        let tokensPerImage = try p.config("tokens", name: name)
+        let (most, over) = p.items.count.multipliedReportingOverflow(by: max(tokensPerImage, 1))
+        for kd in 0..<2 { for b in 0..<d {
+            var sum = 0
+            for j in 0..<c {
+                let (r, o) = sum.addingReportingOverflow(tokens[kd][b][j])
+                guard !o, over || r <= most else {
+                    throw CoreError("\(name): field statistics.tokens[\(kd), \(b)] counts more tokens than the part's \(p.items.count) images have (\(tokensPerImage) each)")
+                }
+                sum = r
+            }
+            for j in 0..<g where composedTotal[kd][b][j] > most && !over {
+                throw CoreError("\(name): field statistics.composed_total[\(kd), \(b), \(j)] is \(composedTotal[kd][b][j]), more tokens than the part's \(p.items.count) images have")
+            }
+        } }
         for kd in 0..<2 { for b in 0..<d { for j in 0..<g where composed[kd][b][j] > composedTotal[kd][b][j] {
             throw CoreError("\(name): field statistics.composed[\(kd), \(b), \(j)] is \(composed[kd][b][j]), more than statistics.composed_total (\(composedTotal[kd][b][j]))")
         } } }
@@ -179,6 +204,10 @@ extension RidgeStats {
             }
             guard classCount == nn else {
                 throw CoreError("\(name): field statistics.sum_y[\(i / T), \(i % T)]: the class counts it implies add to \(classCount), not n = \(n[i])")
+            }
+            // XᵀX is a Gram matrix: its diagonal holds sums of squares
+            for j in 0..<D where !(xtx[i * D * D + j * D + j] >= 0) {
+                throw CoreError("\(name): field statistics.xtx[\(i / T), \(i % T), \(j), \(j)] is \(xtx[i * D * D + j * D + j]): a sum of squares cannot be negative")
             }
         }
         return (0..<L).map { b in (0..<T).map { t in
