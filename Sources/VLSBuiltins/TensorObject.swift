@@ -51,7 +51,7 @@ final class TensorObject: DeclaredObject {
         let x = tensor.scalars[0]
         switch dtype {
         case .float32: return .float(Double(x))
-        case .int64: return .int(Int(x))
+        case .int64: return .int(try TensorObject.intElement(x))
         case .bool: return .int(x != 0 ? 1 : 0)
         }
     }
@@ -152,12 +152,13 @@ final class TensorObject: DeclaredObject {
             let x = t.scalars[0]
             switch o.dtype {
             case .float32: return .float(Double(x))
-            case .int64: return .int(Int(x))
+            case .int64: return .int(try TensorObject.intElement(x))
             case .bool: return .bool(x != 0)
             }
         }
         m.method("t.tolist()", "Nested lists of Python numbers (floats, ints for int64, bools for bool).") { o, _ in
-            nestedList(o.tensor, ints: o.dtype == .int64, bools: o.dtype == .bool)
+            if o.dtype == .int64 { for x in o.tensor.scalars { _ = try intElement(x) } }
+            return nestedList(o.tensor, ints: o.dtype == .int64, bools: o.dtype == .bool)
         }
         m.method("t.copy()", "A copy with its own memory.") { o, _ in o.like(o.tensor.copy()) }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
@@ -231,7 +232,8 @@ final class TensorObject: DeclaredObject {
             throw RuntimeError("in-place \(op.rawValue)=: the result's shape \(r.tensor.shape) differs from the tensor's \(tensor.shape) (write t = t \(op.rawValue) x for a new tensor)")
         }
         let (shape, offsets) = try TensorIndexing.targets(tensor, [])
-        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: r.tensor) }
+        let cast = try castForWrite(r.tensor, "in-place \(op.rawValue)=")
+        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: cast) }
         return .object(self)
     }
 
@@ -249,7 +251,7 @@ final class TensorObject: DeclaredObject {
 
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
         let out = try TensorIndexing.index(tensor, items)
-        return out.rank == 0 ? scalar(out.scalars[0]) : like(out)
+        return out.rank == 0 ? try scalar(out.scalars[0]) : like(out)
     }
 
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? {
@@ -260,7 +262,7 @@ final class TensorObject: DeclaredObject {
             guard i < t.shape[0] else { return nil }
             defer { i += 1 }
             let row = t.select(i)
-            return row.rank == 0 ? scalar(row.scalars[0]) : like(row)
+            return row.rank == 0 ? try scalar(row.scalars[0]) : like(row)
         }
     }
 }

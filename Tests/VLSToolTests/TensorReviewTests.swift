@@ -1,0 +1,51 @@
+import Foundation
+import XCTest
+import VLSCore
+@testable import VLSBuiltins
+import VLSLanguage
+
+/// Issue 17 (the adversarial review of the numpy-like tensors): each defect found, checked
+/// against numpy 2.x's behaviour (the expected values below are what numpy 2.4 prints for
+/// the same program, noted beside each).
+extension TensorOpsTests {
+    /// Runs a program with the builtins; (printed text, error text or nil).
+    func runVLS(_ source: String) -> (String, String?) {
+        let interp = Interpreter()
+        var out = ""
+        interp.output = { out += $0 }
+        Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: 0, scriptArgs: []))
+        switch interp.run(source: source, path: "<review>") {
+        case .ok: return (out, nil)
+        case .syntaxErrors(let d): return (out, d.map(\.message).joined(separator: "; "))
+        case .runtimeError(let d): return (out, d.message)
+        }
+    }
+
+    func assertError(_ source: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+        let (_, err) = runVLS(source)
+        guard let err else { return XCTFail("`\(source)` ran; an error naming '\(fragment)' was expected", file: file, line: line) }
+        XCTAssertTrue(err.contains(fragment), "`\(source)`: error \(err) does not name '\(fragment)'", file: file, line: line)
+    }
+
+    func assertPrints(_ source: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        let (out, err) = runVLS(source)
+        XCTAssertNil(err, "`\(source)` failed", file: file, line: line)
+        XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), expected, "`\(source)`", file: file, line: line)
+    }
+
+    /// Finding 1: NaN, inf, fractions and values beyond float32's exact integers written into
+    /// an int64 tensor are errors at the write (numpy: "cannot convert float NaN to
+    /// integer"), so no later read traps; into a bool tensor numpy casts (non-zero is True).
+    func testReviewWritesIntoIntegerAndBoolTensorsCast() {
+        let i = "i = tensor([2.0, 1.0]).argsort()\n"
+        assertError(i + "i[0] = float(\"nan\")", "cannot convert float NaN to integer")
+        assertError(i + "i[:] = tensor([float(\"inf\"), 1.0])", "cannot convert float inf to integer")
+        assertError(i + "i[0] = 123456789", "123456789")
+        assertError(i + "i[0] = 3e38", "2^24")
+        assertError(i + "i[0] = 2.5", "2.5 is not an integer")
+        // np.argsort([2., 1.]) then i[0] = 7: [7, 0]
+        assertPrints(i + "i[0] = 7\nprint(i.tolist(), i[0], i.dtype)", "[7, 0] 7 int64")
+        // m = np.array([1., 0., 2.]) > .5; m[1] = 2.5; m[0] = 0; m[2] = np.nan -> [False, True, True]
+        assertPrints("m = tensor([1.0, 0.0, 2.0]) > 0.5\nm[1] = 2.5\nm[0] = 0\nm[2] = float(\"nan\")\nprint(m.tolist(), m.sum())", "[false, true, true] 2")
+    }
+}
