@@ -360,8 +360,8 @@ enum TensorIndexing {
                 view = Tensor(storage: view.storage, shape: dropped(view.shape, axis), strides: dropped(view.strides, axis),
                               offset: view.offset + i * view.strides[axis])
             case .slice(let start, let stop, let step):
-                let st = step ?? 1
-                guard st != 0 else { throw RuntimeError("slice step cannot be zero") }
+                guard step != 0 else { throw RuntimeError("slice step cannot be zero") }
+                let st = clampedStep(step ?? 1, n: n)
                 let (lo, count) = sliceBounds(n: n, start: start, stop: stop, step: st)
                 view = view.narrowed(axis: axis, start: lo, count: count, step: st)
                 axis += 1
@@ -432,8 +432,8 @@ enum TensorIndexing {
         for (k, item) in items.enumerated() {
             switch item {
             case .slice(let start, let stop, let step):
-                let sp = step ?? 1
-                guard sp != 0 else { throw RuntimeError("slice step cannot be zero") }
+                guard step != 0 else { throw RuntimeError("slice step cannot be zero") }
+                let sp = clampedStep(step ?? 1, n: t.shape[k])
                 let (lo, count) = sliceBounds(n: t.shape[k], start: start, stop: stop, step: sp)
                 groups.append(.axis((0..<count).map { (lo + $0 * sp) * t.strides[k] }))
                 shape.append(count)
@@ -479,8 +479,17 @@ enum TensorIndexing {
 
     static func dropped(_ a: [Int], _ i: Int) -> [Int] { var b = a; b.remove(at: i); return b }
 
+    /// A slice step over an axis of length n with the same selection and no overflow: a
+    /// step of n or more (either sign) selects at most one element, so it is clamped to n
+    /// before anyone multiplies it by a stride (`t[::2**62]` is numpy's first row).
+    static func clampedStep(_ step: Int, n: Int) -> Int {
+        let m = max(n, 1)
+        return step > 0 ? min(step, m) : max(step, -m)
+    }
+
     /// Python slice semantics: (first index, element count).
-    static func sliceBounds(n: Int, start: Int?, stop: Int?, step: Int) -> (Int, Int) {
+    static func sliceBounds(n: Int, start: Int?, stop: Int?, step rawStep: Int) -> (Int, Int) {
+        let step = clampedStep(rawStep, n: n)
         func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { min(max(v, lo), hi) }
         if step > 0 {
             let s = start.map { $0 < 0 ? clamp($0 + n, 0, n) : clamp($0, 0, n) } ?? 0

@@ -48,4 +48,16 @@ extension TensorOpsTests {
         // m = np.array([1., 0., 2.]) > .5; m[1] = 2.5; m[0] = 0; m[2] = np.nan -> [False, True, True]
         assertPrints("m = tensor([1.0, 0.0, 2.0]) > 0.5\nm[1] = 2.5\nm[0] = 0\nm[2] = float(\"nan\")\nprint(m.tolist(), m.sum())", "[false, true, true] 2")
     }
+
+    /// Finding 2: a slice step whose product with a stride overflows selects what numpy
+    /// does (one element per axis when the step passes the length), never a trap.
+    func testReviewHugeSliceStepsSelectOneElement() {
+        let t = "t = arange(6).reshape(2, 3)\n"
+        // np.arange(6).reshape(2, 3)[::2**62], [::-2**62], [0:1:2**62], [:, ::2**62], [:, ::-2**62]
+        assertPrints(t + "print(t[::2**62].tolist(), t[::-2**62].tolist(), t[0:1:2**62].tolist())", "[[0.0, 1.0, 2.0]] [[3.0, 4.0, 5.0]] [[0.0, 1.0, 2.0]]")
+        assertPrints(t + "print(t[:, ::2**62].tolist(), t[:, ::-2**62].tolist(), t[[1], ::2**62].tolist())", "[[0.0], [3.0]] [[2.0], [5.0]] [[3.0]]")
+        // numpy: t[::2**62] = 7 writes the first row only.
+        assertPrints(t + "t[::2**62] = 7\nprint(t.tolist())", "[[7.0, 7.0, 7.0], [3.0, 4.0, 5.0]]")
+        assertPrints("print(arange(0)[::2**62].shape, arange(5)[::9223372036854775807].tolist(), arange(5)[::-9223372036854775807].tolist())", "[0] [0.0] [4.0]")
+    }
 }
