@@ -60,4 +60,13 @@ extension TensorOpsTests {
         assertPrints(t + "t[::2**62] = 7\nprint(t.tolist())", "[[7.0, 7.0, 7.0], [3.0, 4.0, 5.0]]")
         assertPrints("print(arange(0)[::2**62].shape, arange(5)[::9223372036854775807].tolist(), arange(5)[::-9223372036854775807].tolist())", "[0] [0.0] [4.0]")
     }
+
+    /// Finding 3: range slicing with huge steps: Python's elements, never a trap.
+    func testReviewRangeSlicingDoesNotOverflow() {
+        // python3: list(range(0, 9, 3)[::2**62]) == [0]; list(range(0, 10, 2**62)[::2]) == [0]
+        assertPrints("print(list(range(0, 9, 3)[::2**62]), list(range(0, 10, 2**62)[::2]), list(range(10)[::-2**62]))", "[0] [0] [9]")
+        // python3: list(range(-2**62, 2**62, 2**62)[::-1]) == [0, -4611686018427387904]
+        assertPrints("print(list(range(-2**62, 2**62, 2**62)[::-1]), len(range(-2**62, 2**62, 2**62)))", "[0, -4611686018427387904] 2")
+        assertPrints("print([1, 2, 3][1::2**62], [1, 2, 3][::-9223372036854775807])", "[2] [3]")
+    }
 }
