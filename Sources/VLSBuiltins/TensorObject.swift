@@ -227,6 +227,7 @@ final class TensorObject: DeclaredObject {
     /// aliases and views see it; it must keep t's shape.
     func inPlace(_ op: BinaryOperator, _ other: Value) throws -> Value? {
         guard [.add, .subtract, .multiply, .divide, .power, .modulo].contains(op) else { return nil }
+        try checkSameKind(op, other)
         guard case .object(let r as TensorObject)? = try binary(op, other, reversed: false) else { return nil }
         guard r.tensor.shape == tensor.shape else {
             throw RuntimeError("in-place \(op.rawValue)=: the result's shape \(r.tensor.shape) differs from the tensor's \(tensor.shape) (write t = t \(op.rawValue) x for a new tensor)")
@@ -235,6 +236,42 @@ final class TensorObject: DeclaredObject {
         let cast = try castForWrite(r.tensor, "in-place \(op.rawValue)=")
         try bridged { try tensor.assign(offsets: offsets, shape: shape, from: cast) }
         return .object(self)
+    }
+
+    /// A Python bool or a bool tensor (numpy's bool operand).
+    static func isBool(_ v: Value) -> Bool {
+        switch v {
+        case .bool: return true
+        case .object(let o as TensorObject): return o.dtype == .bool
+        default: return false
+        }
+    }
+
+    /// numpy's in-place casting rule (same_kind): the result of `t op= x` must be of t's kind
+    /// or a lower one (bool < integer < float). So an int64 tensor refuses /= and any float
+    /// operand, and a bool tensor refuses arithmetic with numbers (bool += bool, or, and
+    /// bool *= bool, and, stay), as numpy's UFuncTypeError; vls never truncates silently.
+    func checkSameKind(_ op: BinaryOperator, _ other: Value) throws {
+        guard dtype != .float32 else { return }
+        // The operand's dtype as numpy names it.
+        let otherType: String
+        switch other {
+        case .bool: otherType = "bool"
+        case .int: otherType = "int64"
+        case .float: otherType = "float64"
+        case .float32: otherType = "float32"
+        case .object(let o as TensorObject): otherType = o.dtype.rawValue
+        default: return   // lists and others: binary() decides
+        }
+        let resultType: String
+        if otherType.hasPrefix("float") { resultType = otherType == "float32" && dtype == .bool ? "float32" : "float64" }
+        else if op == .divide { resultType = "float64" }
+        else if dtype == .bool && otherType == "bool" { resultType = [.add, .multiply].contains(op) ? "bool" : "int8" }
+        else { resultType = "int64" }
+        let kind: (String) -> Int = { $0 == "bool" ? 0 : $0.hasPrefix("int") ? 1 : 2 }
+        guard kind(resultType) > kind(dtype.rawValue) else { return }
+        let ufunc: [BinaryOperator: String] = [.add: "add", .subtract: "subtract", .multiply: "multiply", .divide: "divide", .power: "power", .modulo: "remainder"]
+        throw RuntimeError("in-place \(op.rawValue)= on a\(dtype == .int64 ? "n" : "") \(dtype.rawValue) tensor with a\(otherType == "int64" ? "n" : "") \(otherType) operand: cannot cast ufunc '\(ufunc[op] ?? op.rawValue)' output from \(resultType) to \(dtype.rawValue) (numpy's same_kind rule); write t = t \(op.rawValue) x for a new tensor")
     }
 
     func unary(_ op: UnaryOperator) throws -> Value? {

@@ -69,4 +69,23 @@ extension TensorOpsTests {
         assertPrints("print(list(range(-2**62, 2**62, 2**62)[::-1]), len(range(-2**62, 2**62, 2**62)))", "[0, -4611686018427387904] 2")
         assertPrints("print([1, 2, 3][1::2**62], [1, 2, 3][::-9223372036854775807])", "[2] [3]")
     }
+
+    /// Finding 4: in-place operators follow numpy's same_kind casting: an int64 tensor
+    /// refuses /= and float operands, a bool tensor refuses arithmetic with numbers.
+    func testReviewInPlaceCastingIsSameKind() {
+        let i = "i = tensor([3.0, 1.0, 2.0]).argsort()\n"
+        assertError(i + "i /= 2", "cannot cast ufunc 'divide' output from float64 to int64")
+        assertError(i + "i += 0.5", "cannot cast ufunc 'add' output from float64 to int64")
+        assertError(i + "i *= 1.5", "with a float64 operand")
+        assertError(i + "i *= tensor([1.0, 1.0, 1.0])", "float32 operand")
+        let m = "m = tensor([1.0, 0.0]) > 0.5\n"
+        assertError(m + "m += 1", "cannot cast ufunc 'add' output from int64 to bool")
+        assertError(m + "m *= 2", "cannot cast ufunc 'multiply' output from int64 to bool")
+        // numpy: i = np.argsort([3., 1., 2.]); i += 1; i *= 2 -> [4, 6, 2]
+        assertPrints(i + "i += 1\ni *= 2\ni -= tensor([1.0]) > 0\nprint(i.tolist(), i.dtype)", "[3, 5, 1] int64")
+        // numpy: m = np.array([1., 0.]) > .5; m += np.array([False, True]) -> [True, True]; m *= False -> [False, False]
+        assertPrints(m + "m += tensor([0.0, 1.0]) > 0.5\nprint(m.tolist())\nm *= false\nprint(m.tolist(), m.dtype)", "[true, true]\n[false, false] bool")
+        // a float32 tensor takes anything in place.
+        assertPrints("f = tensor([1.0, 2.0])\nf /= 2\nf += tensor([1.0, 0.0]) > 0.5\nprint(f.tolist())", "[1.5, 1.0]")
+    }
 }
