@@ -202,14 +202,9 @@ final class TensorObject: DeclaredObject {
         }
         let map: [BinaryOperator: Tensor.BinaryOp] = [.add: .add, .subtract: .sub, .multiply: .mul, .divide: .div,
                                                       .power: .pow, .modulo: .mod, .less: .lt, .lessEqual: .le,
-                                                      .greater: .gt, .greaterEqual: .ge, .equal: .eq, .notEqual: .ne]
-        guard let top = map[op] else {
-            if op == .floorDivide {
-                let q = try binary(.divide, other, reversed: reversed)
-                if case .object(let o as TensorObject)? = q { return .tensor(o.tensor.map { $0.rounded(.down) }) }
-            }
-            return nil
-        }
+                                                      .greater: .gt, .greaterEqual: .ge, .equal: .eq, .notEqual: .ne,
+                                                      .floorDivide: .floorDiv]
+        guard let top = map[op] else { return nil }
         let comparison: Set<Tensor.BinaryOp> = [.lt, .le, .gt, .ge, .eq, .ne]
         let wrap: (Tensor) -> Value = { comparison.contains(top) ? .mask($0) : .tensor($0) }
         switch other {

@@ -88,4 +88,34 @@ extension TensorOpsTests {
         // a float32 tensor takes anything in place.
         assertPrints("f = tensor([1.0, 2.0])\nf /= 2\nf += tensor([1.0, 0.0]) > 0.5\nprint(f.tolist())", "[1.5, 1.0]")
     }
+
+    /// Finding 5: float floor division is numpy's npy_floor_divide in float32, bit for bit
+    /// on 5011 pairs numpy 2.4 divided (Tests/Fixtures/tensors/floordiv.json from
+    /// Scripts/fixtures_floordiv.py), elementwise and through the `//` operator.
+    func testReviewFloatFloorDivisionMatchesNumpy() throws {
+        let url = Self.fixture.deletingLastPathComponent().appendingPathComponent("floordiv.json")
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let f: (String) throws -> [Float] = { k in try XCTUnwrap(root[k] as? [NSNumber]).map { Float(bitPattern: $0.uint32Value) } }
+        let a = try f("a"), b = try f("b"), want = try f("floordiv")
+        XCTAssertEqual(a.count, 5011)
+        var bad = 0
+        for k in 0..<a.count {
+            let got = Tensor.floorDivide(a[k], b[k])
+            if got.bitPattern != want[k].bitPattern && !(got.isNaN && want[k].isNaN) {
+                bad += 1
+                if bad <= 10 { XCTFail("\(a[k]) // \(b[k]): \(got), numpy \(want[k])") }
+            }
+        }
+        XCTAssertEqual(bad, 0)
+        // Through the operator on tensors (tensor // tensor): the same bits.
+        let interp = Interpreter()
+        Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: 0, scriptArgs: []))
+        interp.setGlobal("a", .object(TensorObject(Tensor(a, shape: [a.count]))))
+        interp.setGlobal("b", .object(TensorObject(Tensor(b, shape: [b.count]))))
+        guard case .ok = interp.run(source: "r = a // b", path: "<floordiv>"),
+              case .object(let r as TensorObject)? = interp.global("r") else { return XCTFail("a // b failed") }
+        XCTAssertEqual(r.tensor.scalars.map(\.bitPattern), want.map(\.bitPattern))
+        // numpy: np.array([1., 5., .7], np.float32) // .1 -> [9., 49., 6.]; np.float32(1.) // .1 -> 9.0
+        assertPrints("a = tensor([1.0, 5.0, 0.7])\nprint((a // 0.1).tolist(), a[0] // 0.1, (1.0 // tensor([0.1])).tolist())", "[9.0, 49.0, 6.0] 9.0 [9.0]")
+    }
 }
