@@ -183,7 +183,7 @@ extension TensorIndexing {
     /// shape selects rows).
     static func targets(_ t: Tensor, _ rawItems: [IndexItem]) throws -> ([Int], [Int]) {
         try checkAmbiguous(t, rawItems)
-        let (maskTensor, items) = try resolve(rawItems)
+        let (maskTensor, items) = try resolve(rawItems, shape: t.shape)
         if let mask = maskTensor {
             guard mask.rank >= 1, mask.rank <= t.rank, Array(t.shape.prefix(mask.rank)) == mask.shape else {
                 throw RuntimeError("a tensor index is a mask of the indexed tensor's (leading) shape \(t.shape), got \(mask.shape)")

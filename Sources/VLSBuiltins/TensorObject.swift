@@ -309,21 +309,49 @@ enum TensorIndexing {
         case array(shape: [Int], values: [Int])
     }
 
-    /// Tensor items resolved: a bool tensor (alone) selects where it is true; any other
-    /// tensor, and any list, holds positions (integral values, as numpy's integer arrays). A
-    /// float32 tensor of 0s and 1s is positions, never silently a mask.
-    static func resolve(_ items: [IndexItem]) throws -> (mask: Tensor?, items: [Resolved]) {
+    /// Tensor items resolved: a bool tensor alone selects where it is true; among other
+    /// items it selects along the axes it spans (of `shape`, the indexed tensor's), as its
+    /// true positions (numpy); any other tensor, and any list, holds positions (integral
+    /// values, as numpy's integer arrays). A float32 tensor of 0s and 1s is positions, never
+    /// silently a mask.
+    static func resolve(_ items: [IndexItem], shape: [Int]) throws -> (mask: Tensor?, items: [Resolved]) {
         if items.count == 1, case .value(.object(let o as TensorObject)) = items[0], o.isMask { return (o.tensor, []) }
-        let out = try items.map { item -> Resolved in
+        // The axis each item starts at (a mask of rank k spans k axes), for masks in a tuple.
+        var axis = 0
+        var out: [Resolved] = []
+        for item in items {
+            if case .value(.object(let o as TensorObject)) = item, o.isMask {
+                // numpy: a bool array among other indices is its nonzero() positions, one
+                // integer array per axis it spans; its shape must match those axes.
+                let m = o.tensor
+                guard m.rank >= 1 else { throw RuntimeError("a 0-d mask is not a tensor index among others; index with ints, slices or a mask of whole axes") }
+                let axes = Array(shape.dropFirst(axis).prefix(m.rank))
+                guard axes == m.shape else {
+                    throw RuntimeError("boolean index did not match the indexed tensor along axes \(axis)..<\(axis + m.rank): those have sizes \(axes), the mask has shape \(m.shape)")
+                }
+                let flat = m.scalars
+                let hits = (0..<flat.count).filter { flat[$0] != 0 }
+                var strides = [Int](repeating: 1, count: m.rank)
+                for d in stride(from: m.rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * m.shape[d + 1] }
+                for d in 0..<m.rank {
+                    out.append(.array(shape: [hits.count], values: hits.map { ($0 / strides[d]) % m.shape[d] }))
+                }
+                axis += m.rank
+                continue
+            }
+            axis += 1
+            out.append(try resolveOne(item))
+        }
+        return (nil, out)
+    }
+
+    static func resolveOne(_ item: IndexItem) throws -> Resolved {
             switch item {
             case .slice(let a, let b, let c): return .slice(start: a, stop: b, step: c)
             case .value(.int(let i)): return .int(i)
             case .value(.bool):
                 throw RuntimeError("a bool is not a tensor index (numpy would add an axis); index with ints, or with a comparison as a mask")
             case .value(.object(let o as TensorObject)):
-                if o.isMask {
-                    throw RuntimeError("a mask (a comparison such as t > 0) indexes alone: t[mask]; combine it with other indices by indexing twice")
-                }
                 return .array(shape: o.tensor.shape, values: try integral(o.tensor.scalars, what: "tensor index"))
             case .value(.list(let l)):
                 let t: Tensor
@@ -342,8 +370,6 @@ enum TensorIndexing {
             case .value(let v):
                 throw RuntimeError("tensor indices must be ints, slices, lists of ints or tensors, got \(v.typeName)")
             }
-        }
-        return (nil, out)
     }
 
     static func integral(_ xs: [Float], what: String) throws -> [Int] {
@@ -367,7 +393,7 @@ enum TensorIndexing {
 
     static func index(_ t: Tensor, _ rawItems: [IndexItem]) throws -> Tensor {
         try checkAmbiguous(t, rawItems)
-        let (mask, items) = try resolve(rawItems)
+        let (mask, items) = try resolve(rawItems, shape: t.shape)
         if let mask { return try masked(t, mask) }
         guard items.count <= t.rank else {
             throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")

@@ -118,4 +118,23 @@ extension TensorOpsTests {
         // numpy: np.array([1., 5., .7], np.float32) // .1 -> [9., 49., 6.]; np.float32(1.) // .1 -> 9.0
         assertPrints("a = tensor([1.0, 5.0, 0.7])\nprint((a // 0.1).tolist(), a[0] // 0.1, (1.0 // tensor([0.1])).tolist())", "[9.0, 49.0, 6.0] 9.0 [9.0]")
     }
+
+    /// Finding 6: tensor() of Python bools is a bool tensor (numpy's dtype), a mask; masks
+    /// inside an index tuple select by condition along their axes (numpy's nonzero()), and a
+    /// mask of the wrong length is an error.
+    func testReviewBoolListsAreMasksAlsoInTuples() {
+        assertPrints("print(tensor([true, false]).dtype, tensor([[true], [false]]).dtype, tensor([1, 0]).dtype, tensor(true).dtype)", "bool bool float32 bool")
+        // numpy: np.arange(20).reshape(4, 5)[:, np.array([True, False, True, True, False])]
+        assertPrints("t = arange(20).reshape(4, 5)\nprint(t[:, tensor([true, false, true, true, false])].tolist())",
+                     "[[0.0, 2.0, 3.0], [5.0, 7.0, 8.0], [10.0, 12.0, 13.0], [15.0, 17.0, 18.0]]")
+        // numpy: t = np.arange(24).reshape(2, 3, 4); t[np.array([True, False]), 1:, np.array([True, False, False, True])]
+        assertPrints("t = arange(24).reshape(2, 3, 4)\nprint(t[tensor([true, false]), 1:, tensor([true, false, false, true])].tolist())", "[[4.0, 8.0], [7.0, 11.0]]")
+        // numpy: a 2-d mask over the last two axes: t[:, m2]
+        assertPrints("t = arange(24).reshape(2, 3, 4)\nm = tensor([[true, false, true, true], [false, false, true, false], [true, true, false, false]])\nprint(t[:, m].tolist())",
+                     "[[0.0, 2.0, 3.0, 6.0, 8.0, 9.0], [12.0, 14.0, 15.0, 18.0, 20.0, 21.0]]")
+        // numpy: assignment through a mask in a tuple
+        assertPrints("t = arange(6).reshape(2, 3)\nt[1, tensor([true, false, true])] = 0\nprint(t.tolist())", "[[0.0, 1.0, 2.0], [0.0, 4.0, 0.0]]")
+        assertError("arange(5)[tensor([true, false])]", "mask")
+        assertError("arange(20).reshape(4, 5)[:, tensor([true, false])]", "boolean index did not match")
+    }
 }
