@@ -187,10 +187,12 @@ final class TensorObject: DeclaredObject {
         }
         // int64 (and bool) with ints: numpy's integer arithmetic, exact, errors where numpy warns.
         if dtype != .float32, TensorObject.operandIsInteger(other) == true {
-            if dtype == .bool, case .object(let b as TensorObject) = other, b.dtype == .bool, [.add, .multiply, .subtract].contains(op) {
-                // numpy: bool + bool is or, bool * bool is and, bool - bool an error.
+            if dtype == .bool, TensorObject.isBool(other), [.add, .multiply, .subtract].contains(op) {
+                // numpy: bool + bool is or, bool * bool is and, bool - bool an error (a
+                // Python bool counts as a bool here: mask + True is all True).
                 guard op != .subtract else { throw RuntimeError("numpy boolean subtract, the - operator, is not supported; use != (xor)") }
-                return .mask(try bridged { try tensor.binary(op == .add ? .maximum : .mul, b.tensor) })
+                let b = try tensorValue(other)
+                return .mask(try bridged { try tensor.binary(op == .add ? .maximum : .mul, b) })
             }
             let o = try tensorValue(other)
             if let v = try (reversed ? TensorObject.integerBinary(op, o, tensor) : TensorObject.integerBinary(op, tensor, o)) { return v }

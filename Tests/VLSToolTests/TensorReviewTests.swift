@@ -137,4 +137,12 @@ extension TensorOpsTests {
         assertError("arange(5)[tensor([true, false])]", "mask")
         assertError("arange(20).reshape(4, 5)[:, tensor([true, false])]", "boolean index did not match")
     }
+
+    /// Finding 7: bool with a Python bool is numpy's bool arithmetic: + is or, * is and.
+    func testReviewBoolWithPythonBool() {
+        // numpy: m = np.array([1., 0., 2.]) > .5; m + True, m * True, True * m, m * False
+        assertPrints("m = tensor([1.0, 0.0, 2.0]) > 0.5\nprint((m + true).tolist(), (m * true).tolist(), (true * m).tolist(), (m * false).dtype, (m + true).sum())",
+                     "[true, true, true] [true, false, true] [true, false, true] bool 3")
+        assertError("m = tensor([1.0]) > 0.5\nprint(m - true)", "boolean subtract")
+    }
 }
