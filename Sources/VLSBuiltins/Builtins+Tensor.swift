@@ -26,10 +26,20 @@ func tensorBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "tensor"
     return [
         native("tensor", "tensor(data: tensorlike, /)", area: area,
-               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied, keeping its dtype).") { a in
+               "A float32 tensor from a number, a (nested, rectangular) list of numbers, e.g. `tensor([[1, 2], [3, 4]])`, or a tensor (copied, keeping its dtype); of bools only (`tensor([true, false])`) a bool tensor, a mask, as numpy's.") { a in
             // A copy of a tensor argument, as numpy's array(t): assigning into it leaves t alone.
             let v = try a.value(0, "data")
             if case .object(let o as TensorObject) = v { return o.like(o.tensor.copy()) }   // the dtype stays, as numpy's array(t)
+            // numpy: np.array([True, False]).dtype is bool, so it indexes as a mask.
+            func allBools(_ v: Value) -> Bool {
+                switch v {
+                case .bool: return true
+                case .list(let l): return !l.items.isEmpty && l.items.allSatisfy(allBools)
+                case .object(let o as TensorObject): return o.dtype == .bool
+                default: return false
+                }
+            }
+            if allBools(v) { return .mask(try tensorValue(v)) }
             return .tensor(try tensorValue(v))
         },
         native("zeros", "zeros(*shape: int|list[int])", area: area, "A tensor of zeros: `zeros(2, 3)` or `zeros([2, 3])`.") { a in

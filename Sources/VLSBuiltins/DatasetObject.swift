@@ -279,8 +279,8 @@ final class BatchIterator: VLSObject {
             guard k >= 0, k < count else { throw RuntimeError("batch \(k0) out of range (\(count) batches of \(size))") }
             return try one(k)
         case .slice(let start, let stop, let step):
-            let st = step ?? 1
-            guard st != 0 else { throw RuntimeError("slice step cannot be zero") }
+            guard step != 0 else { throw RuntimeError("slice step cannot be zero") }
+            let st = TensorIndexing.clampedStep(step ?? 1, n: count)
             let (lo, n) = TensorIndexing.sliceBounds(n: count, start: start, stop: stop, step: st)
             return .list(try (0..<n).map { try one(lo + $0 * st) })
         case .value(let v):

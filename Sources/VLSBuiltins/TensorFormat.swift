@@ -45,8 +45,10 @@ enum TensorFormat {
             format = f.format
         case .int64:
             // numpy's IntegerFormat: every element right-aligned to the widest of the shown ones.
-            let width = data.map { String(Int($0)).count }.max() ?? 1
-            format = { x in let s = String(Int(x)); return String(repeating: " ", count: max(0, width - s.count)) + s }
+            // Checked: a value that is no integer (never written, but never a trap) prints as a float.
+            let text: (Float) -> String = { x in x.isFinite && x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
+            let width = data.map { text($0).count }.max() ?? 1
+            format = { x in let s = text(x); return String(repeating: " ", count: max(0, width - s.count)) + s }
         case .bool:
             // numpy's BoolFormat: " True" beside "False" (a 0-d bool prints "True").
             let rank0 = t.rank == 0

@@ -27,11 +27,40 @@ extension TensorObject {
     }
 
     /// One element as numpy's scalar of the dtype: np.float32, int or bool.
-    func scalar(_ x: Float) -> Value {
+    func scalar(_ x: Float) throws -> Value {
         switch dtype {
         case .float32: return .float32(x)
-        case .int64: return .int(Int(x))
+        case .int64: return .int(try TensorObject.intElement(x))
         case .bool: return .bool(x != 0)
+        }
+    }
+
+    /// An int64 tensor's element as an Int, checked: writes keep these finite integers
+    /// below 2^24, but a read never traps (Int(Float) does on NaN, inf or beyond 2^63).
+    static func intElement(_ x: Float) throws -> Int {
+        guard x.isFinite, x == x.rounded(), abs(x) < exactIntegerLimit else {
+            throw RuntimeError("an int64 tensor holds \(x), not an integer below 2^24 = 16777216")
+        }
+        return Int(x)
+    }
+
+    /// The values written into a tensor of this dtype, as numpy casts them on assignment:
+    /// into bool any non-zero (NaN too) is true; into int64 each value must be a finite
+    /// integer below 2^24 in magnitude (numpy: "cannot convert float NaN to integer"; vls
+    /// also refuses fractions and values float32 storage cannot hold exactly, instead of
+    /// rounding them silently).
+    func castForWrite(_ src: Tensor, _ what: String) throws -> Tensor {
+        switch dtype {
+        case .float32: return src
+        case .bool: return src.map { $0 != 0 ? 1 : 0 }
+        case .int64:
+            for x in src.scalars where !(x.isFinite && x == x.rounded() && abs(x) < TensorObject.exactIntegerLimit) {
+                if x.isNaN { throw RuntimeError("\(what): cannot convert float NaN to integer (the tensor is int64)") }
+                if x.isInfinite { throw RuntimeError("\(what): cannot convert float \(x > 0 ? "inf" : "-inf") to integer (the tensor is int64)") }
+                if x != x.rounded() { throw RuntimeError("\(what): \(x) is not an integer, and the tensor is int64 (write into a float32 copy, or round first)") }
+                throw RuntimeError("\(what): \(x) reaches 2^24 = 16777216; vls keeps int64 tensors in float32 storage, which holds integers exactly only below that")
+            }
+            return src
         }
     }
 

@@ -34,7 +34,7 @@ extension TensorObject {
         } else {
             o = TensorObject(out, dtype: outType)
         }
-        return out.rank == 0 ? o.scalar(out.scalars[0]) : .object(o)
+        return out.rank == 0 ? try o.scalar(out.scalars[0]) : .object(o)
     }
 
     /// mean, std and var of a whole int64 or bool tensor: numpy's float64 scalar (a Python
@@ -165,8 +165,14 @@ extension TensorObject {
         case .int, .float, .float32, .bool, .list, .range, .object(is TensorObject): src = try tensorValue(value)
         default: throw RuntimeError("a tensor's items take numbers or tensors, got \(value.typeName)")
         }
+        // A Python int beyond float32's exact integers is named as written (its float32
+        // conversion would print rounded).
+        if dtype == .int64, case .int(let v) = value, v.magnitude >= 1 << 24 {
+            throw RuntimeError("assignment into an int64 tensor: \(v) reaches 2^24 = 16777216; vls keeps int64 tensors in float32 storage, which holds integers exactly only below that")
+        }
         let (shape, offsets) = try TensorIndexing.targets(tensor, items)
-        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: src) }
+        let cast = try castForWrite(src, "assignment into a\(dtype == .int64 ? "n" : "") \(dtype.rawValue) tensor")
+        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: cast) }
         return true
     }
 }
@@ -177,7 +183,7 @@ extension TensorIndexing {
     /// shape selects rows).
     static func targets(_ t: Tensor, _ rawItems: [IndexItem]) throws -> ([Int], [Int]) {
         try checkAmbiguous(t, rawItems)
-        let (maskTensor, items) = try resolve(rawItems)
+        let (maskTensor, items) = try resolve(rawItems, shape: t.shape)
         if let mask = maskTensor {
             guard mask.rank >= 1, mask.rank <= t.rank, Array(t.shape.prefix(mask.rank)) == mask.shape else {
                 throw RuntimeError("a tensor index is a mask of the indexed tensor's (leading) shape \(t.shape), got \(mask.shape)")

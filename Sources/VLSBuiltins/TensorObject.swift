@@ -51,7 +51,7 @@ final class TensorObject: DeclaredObject {
         let x = tensor.scalars[0]
         switch dtype {
         case .float32: return .float(Double(x))
-        case .int64: return .int(Int(x))
+        case .int64: return .int(try TensorObject.intElement(x))
         case .bool: return .int(x != 0 ? 1 : 0)
         }
     }
@@ -152,12 +152,13 @@ final class TensorObject: DeclaredObject {
             let x = t.scalars[0]
             switch o.dtype {
             case .float32: return .float(Double(x))
-            case .int64: return .int(Int(x))
+            case .int64: return .int(try TensorObject.intElement(x))
             case .bool: return .bool(x != 0)
             }
         }
         m.method("t.tolist()", "Nested lists of Python numbers (floats, ints for int64, bools for bool).") { o, _ in
-            nestedList(o.tensor, ints: o.dtype == .int64, bools: o.dtype == .bool)
+            if o.dtype == .int64 { for x in o.tensor.scalars { _ = try intElement(x) } }
+            return nestedList(o.tensor, ints: o.dtype == .int64, bools: o.dtype == .bool)
         }
         m.method("t.copy()", "A copy with its own memory.") { o, _ in o.like(o.tensor.copy()) }
         m.method("t.squeeze(axis: int = nil)", "Drops the axes of length 1 (or only `axis`, which must have length 1).") { o, a in
@@ -186,10 +187,12 @@ final class TensorObject: DeclaredObject {
         }
         // int64 (and bool) with ints: numpy's integer arithmetic, exact, errors where numpy warns.
         if dtype != .float32, TensorObject.operandIsInteger(other) == true {
-            if dtype == .bool, case .object(let b as TensorObject) = other, b.dtype == .bool, [.add, .multiply, .subtract].contains(op) {
-                // numpy: bool + bool is or, bool * bool is and, bool - bool an error.
+            if dtype == .bool, TensorObject.isBool(other), [.add, .multiply, .subtract].contains(op) {
+                // numpy: bool + bool is or, bool * bool is and, bool - bool an error (a
+                // Python bool counts as a bool here: mask + True is all True).
                 guard op != .subtract else { throw RuntimeError("numpy boolean subtract, the - operator, is not supported; use != (xor)") }
-                return .mask(try bridged { try tensor.binary(op == .add ? .maximum : .mul, b.tensor) })
+                let b = try tensorValue(other)
+                return .mask(try bridged { try tensor.binary(op == .add ? .maximum : .mul, b) })
             }
             let o = try tensorValue(other)
             if let v = try (reversed ? TensorObject.integerBinary(op, o, tensor) : TensorObject.integerBinary(op, tensor, o)) { return v }
@@ -201,14 +204,9 @@ final class TensorObject: DeclaredObject {
         }
         let map: [BinaryOperator: Tensor.BinaryOp] = [.add: .add, .subtract: .sub, .multiply: .mul, .divide: .div,
                                                       .power: .pow, .modulo: .mod, .less: .lt, .lessEqual: .le,
-                                                      .greater: .gt, .greaterEqual: .ge, .equal: .eq, .notEqual: .ne]
-        guard let top = map[op] else {
-            if op == .floorDivide {
-                let q = try binary(.divide, other, reversed: reversed)
-                if case .object(let o as TensorObject)? = q { return .tensor(o.tensor.map { $0.rounded(.down) }) }
-            }
-            return nil
-        }
+                                                      .greater: .gt, .greaterEqual: .ge, .equal: .eq, .notEqual: .ne,
+                                                      .floorDivide: .floorDiv]
+        guard let top = map[op] else { return nil }
         let comparison: Set<Tensor.BinaryOp> = [.lt, .le, .gt, .ge, .eq, .ne]
         let wrap: (Tensor) -> Value = { comparison.contains(top) ? .mask($0) : .tensor($0) }
         switch other {
@@ -226,13 +224,51 @@ final class TensorObject: DeclaredObject {
     /// aliases and views see it; it must keep t's shape.
     func inPlace(_ op: BinaryOperator, _ other: Value) throws -> Value? {
         guard [.add, .subtract, .multiply, .divide, .power, .modulo].contains(op) else { return nil }
+        try checkSameKind(op, other)
         guard case .object(let r as TensorObject)? = try binary(op, other, reversed: false) else { return nil }
         guard r.tensor.shape == tensor.shape else {
             throw RuntimeError("in-place \(op.rawValue)=: the result's shape \(r.tensor.shape) differs from the tensor's \(tensor.shape) (write t = t \(op.rawValue) x for a new tensor)")
         }
         let (shape, offsets) = try TensorIndexing.targets(tensor, [])
-        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: r.tensor) }
+        let cast = try castForWrite(r.tensor, "in-place \(op.rawValue)=")
+        try bridged { try tensor.assign(offsets: offsets, shape: shape, from: cast) }
         return .object(self)
+    }
+
+    /// A Python bool or a bool tensor (numpy's bool operand).
+    static func isBool(_ v: Value) -> Bool {
+        switch v {
+        case .bool: return true
+        case .object(let o as TensorObject): return o.dtype == .bool
+        default: return false
+        }
+    }
+
+    /// numpy's in-place casting rule (same_kind): the result of `t op= x` must be of t's kind
+    /// or a lower one (bool < integer < float). So an int64 tensor refuses /= and any float
+    /// operand, and a bool tensor refuses arithmetic with numbers (bool += bool, or, and
+    /// bool *= bool, and, stay), as numpy's UFuncTypeError; vls never truncates silently.
+    func checkSameKind(_ op: BinaryOperator, _ other: Value) throws {
+        guard dtype != .float32 else { return }
+        // The operand's dtype as numpy names it.
+        let otherType: String
+        switch other {
+        case .bool: otherType = "bool"
+        case .int: otherType = "int64"
+        case .float: otherType = "float64"
+        case .float32: otherType = "float32"
+        case .object(let o as TensorObject): otherType = o.dtype.rawValue
+        default: return   // lists and others: binary() decides
+        }
+        let resultType: String
+        if otherType.hasPrefix("float") { resultType = otherType == "float32" && dtype == .bool ? "float32" : "float64" }
+        else if op == .divide { resultType = "float64" }
+        else if dtype == .bool && otherType == "bool" { resultType = [.add, .multiply].contains(op) ? "bool" : "int8" }
+        else { resultType = "int64" }
+        let kind: (String) -> Int = { $0 == "bool" ? 0 : $0.hasPrefix("int") ? 1 : 2 }
+        guard kind(resultType) > kind(dtype.rawValue) else { return }
+        let ufunc: [BinaryOperator: String] = [.add: "add", .subtract: "subtract", .multiply: "multiply", .divide: "divide", .power: "power", .modulo: "remainder"]
+        throw RuntimeError("in-place \(op.rawValue)= on a\(dtype == .int64 ? "n" : "") \(dtype.rawValue) tensor with a\(otherType == "int64" ? "n" : "") \(otherType) operand: cannot cast ufunc '\(ufunc[op] ?? op.rawValue)' output from \(resultType) to \(dtype.rawValue) (numpy's same_kind rule); write t = t \(op.rawValue) x for a new tensor")
     }
 
     func unary(_ op: UnaryOperator) throws -> Value? {
@@ -249,7 +285,7 @@ final class TensorObject: DeclaredObject {
 
     func subscriptGet(_ items: [IndexItem], interpreter: Interpreter) throws -> Value {
         let out = try TensorIndexing.index(tensor, items)
-        return out.rank == 0 ? scalar(out.scalars[0]) : like(out)
+        return out.rank == 0 ? try scalar(out.scalars[0]) : like(out)
     }
 
     func makeIterator(interpreter: Interpreter) throws -> (() throws -> Value?)? {
@@ -260,7 +296,7 @@ final class TensorObject: DeclaredObject {
             guard i < t.shape[0] else { return nil }
             defer { i += 1 }
             let row = t.select(i)
-            return row.rank == 0 ? scalar(row.scalars[0]) : like(row)
+            return row.rank == 0 ? try scalar(row.scalars[0]) : like(row)
         }
     }
 }
@@ -275,21 +311,49 @@ enum TensorIndexing {
         case array(shape: [Int], values: [Int])
     }
 
-    /// Tensor items resolved: a bool tensor (alone) selects where it is true; any other
-    /// tensor, and any list, holds positions (integral values, as numpy's integer arrays). A
-    /// float32 tensor of 0s and 1s is positions, never silently a mask.
-    static func resolve(_ items: [IndexItem]) throws -> (mask: Tensor?, items: [Resolved]) {
+    /// Tensor items resolved: a bool tensor alone selects where it is true; among other
+    /// items it selects along the axes it spans (of `shape`, the indexed tensor's), as its
+    /// true positions (numpy); any other tensor, and any list, holds positions (integral
+    /// values, as numpy's integer arrays). A float32 tensor of 0s and 1s is positions, never
+    /// silently a mask.
+    static func resolve(_ items: [IndexItem], shape: [Int]) throws -> (mask: Tensor?, items: [Resolved]) {
         if items.count == 1, case .value(.object(let o as TensorObject)) = items[0], o.isMask { return (o.tensor, []) }
-        let out = try items.map { item -> Resolved in
+        // The axis each item starts at (a mask of rank k spans k axes), for masks in a tuple.
+        var axis = 0
+        var out: [Resolved] = []
+        for item in items {
+            if case .value(.object(let o as TensorObject)) = item, o.isMask {
+                // numpy: a bool array among other indices is its nonzero() positions, one
+                // integer array per axis it spans; its shape must match those axes.
+                let m = o.tensor
+                guard m.rank >= 1 else { throw RuntimeError("a 0-d mask is not a tensor index among others; index with ints, slices or a mask of whole axes") }
+                let axes = Array(shape.dropFirst(axis).prefix(m.rank))
+                guard axes == m.shape else {
+                    throw RuntimeError("boolean index did not match the indexed tensor along axes \(axis)..<\(axis + m.rank): those have sizes \(axes), the mask has shape \(m.shape)")
+                }
+                let flat = m.scalars
+                let hits = (0..<flat.count).filter { flat[$0] != 0 }
+                var strides = [Int](repeating: 1, count: m.rank)
+                for d in stride(from: m.rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * m.shape[d + 1] }
+                for d in 0..<m.rank {
+                    out.append(.array(shape: [hits.count], values: hits.map { ($0 / strides[d]) % m.shape[d] }))
+                }
+                axis += m.rank
+                continue
+            }
+            axis += 1
+            out.append(try resolveOne(item))
+        }
+        return (nil, out)
+    }
+
+    static func resolveOne(_ item: IndexItem) throws -> Resolved {
             switch item {
             case .slice(let a, let b, let c): return .slice(start: a, stop: b, step: c)
             case .value(.int(let i)): return .int(i)
             case .value(.bool):
                 throw RuntimeError("a bool is not a tensor index (numpy would add an axis); index with ints, or with a comparison as a mask")
             case .value(.object(let o as TensorObject)):
-                if o.isMask {
-                    throw RuntimeError("a mask (a comparison such as t > 0) indexes alone: t[mask]; combine it with other indices by indexing twice")
-                }
                 return .array(shape: o.tensor.shape, values: try integral(o.tensor.scalars, what: "tensor index"))
             case .value(.list(let l)):
                 let t: Tensor
@@ -308,8 +372,6 @@ enum TensorIndexing {
             case .value(let v):
                 throw RuntimeError("tensor indices must be ints, slices, lists of ints or tensors, got \(v.typeName)")
             }
-        }
-        return (nil, out)
     }
 
     static func integral(_ xs: [Float], what: String) throws -> [Int] {
@@ -333,7 +395,7 @@ enum TensorIndexing {
 
     static func index(_ t: Tensor, _ rawItems: [IndexItem]) throws -> Tensor {
         try checkAmbiguous(t, rawItems)
-        let (mask, items) = try resolve(rawItems)
+        let (mask, items) = try resolve(rawItems, shape: t.shape)
         if let mask { return try masked(t, mask) }
         guard items.count <= t.rank else {
             throw RuntimeError("too many indices for a tensor of shape \(t.shape) (\(items.count) given)")
@@ -358,8 +420,8 @@ enum TensorIndexing {
                 view = Tensor(storage: view.storage, shape: dropped(view.shape, axis), strides: dropped(view.strides, axis),
                               offset: view.offset + i * view.strides[axis])
             case .slice(let start, let stop, let step):
-                let st = step ?? 1
-                guard st != 0 else { throw RuntimeError("slice step cannot be zero") }
+                guard step != 0 else { throw RuntimeError("slice step cannot be zero") }
+                let st = clampedStep(step ?? 1, n: n)
                 let (lo, count) = sliceBounds(n: n, start: start, stop: stop, step: st)
                 view = view.narrowed(axis: axis, start: lo, count: count, step: st)
                 axis += 1
@@ -430,8 +492,8 @@ enum TensorIndexing {
         for (k, item) in items.enumerated() {
             switch item {
             case .slice(let start, let stop, let step):
-                let sp = step ?? 1
-                guard sp != 0 else { throw RuntimeError("slice step cannot be zero") }
+                guard step != 0 else { throw RuntimeError("slice step cannot be zero") }
+                let sp = clampedStep(step ?? 1, n: t.shape[k])
                 let (lo, count) = sliceBounds(n: t.shape[k], start: start, stop: stop, step: sp)
                 groups.append(.axis((0..<count).map { (lo + $0 * sp) * t.strides[k] }))
                 shape.append(count)
@@ -477,8 +539,17 @@ enum TensorIndexing {
 
     static func dropped(_ a: [Int], _ i: Int) -> [Int] { var b = a; b.remove(at: i); return b }
 
+    /// A slice step over an axis of length n with the same selection and no overflow: a
+    /// step of n or more (either sign) selects at most one element, so it is clamped to n
+    /// before anyone multiplies it by a stride (`t[::2**62]` is numpy's first row).
+    static func clampedStep(_ step: Int, n: Int) -> Int {
+        let m = max(n, 1)
+        return step > 0 ? min(step, m) : max(step, -m)
+    }
+
     /// Python slice semantics: (first index, element count).
-    static func sliceBounds(n: Int, start: Int?, stop: Int?, step: Int) -> (Int, Int) {
+    static func sliceBounds(n: Int, start: Int?, stop: Int?, step rawStep: Int) -> (Int, Int) {
+        let step = clampedStep(rawStep, n: n)
         func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { min(max(v, lo), hi) }
         if step > 0 {
             let s = start.map { $0 < 0 ? clamp($0 + n, 0, n) : clamp($0, 0, n) } ?? 0

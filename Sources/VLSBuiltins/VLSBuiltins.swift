@@ -330,7 +330,8 @@ func tensorFromNestedList(_ l: ListRef) throws -> Tensor {
 /// Converts a tensor to nested lists of floats (ints when `ints`, bools when `bools`).
 func nestedList(_ t: Tensor, ints: Bool = false, bools: Bool = false) -> Value {
     let values = t.scalars
-    func leaf(_ v: Float) -> Value { bools ? .bool(v != 0) : ints ? .int(Int(v)) : .float(Double(v)) }
+    // ints: the caller checked each value (TensorObject.intElement); anything else stays a float rather than trap.
+    func leaf(_ v: Float) -> Value { bools ? .bool(v != 0) : ints && v.isFinite && abs(v) < 1e15 ? .int(Int(v)) : .float(Double(v)) }
     func build(_ dim: Int, _ offset: Int) -> Value {
         if dim == t.rank {
             return leaf(values[offset])

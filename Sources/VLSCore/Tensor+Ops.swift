@@ -6,6 +6,10 @@ extension Tensor {
         case add = "+", sub = "-", mul = "*", div = "/", pow = "**", mod = "%"
         case lt = "<", le = "<=", gt = ">", ge = ">=", eq = "==", ne = "!="
         case minimum = "minimum", maximum = "maximum"
+        /// numpy's floor_divide of floats (npy_floor_divide, in float32 as numpy's for
+        /// float32): from fmod, so 1 // 0.1 is 9 (0.1 is a little more than a tenth), not
+        /// floor(1 / 0.1) = 10.
+        case floorDiv = "//"
 
         @inline(__always) func apply(_ a: Float, _ b: Float) -> Float {
             switch self {
@@ -23,8 +27,23 @@ extension Tensor {
             case .ne: return a != b ? 1 : 0
             case .minimum: return Swift.min(a, b)
             case .maximum: return Swift.max(a, b)
+            case .floorDiv: return Tensor.floorDivide(a, b)
             }
         }
+    }
+
+    /// numpy's npy_floor_divide for float32 (npymath's npy_divmodf): div = (a - fmod(a, b)) / b,
+    /// one less when the remainder and b differ in sign, then rounded to the nearest integer
+    /// below (floor, plus one when floor lost more than a half). b == 0 gives a / b (inf or NaN).
+    @inline(__always) public static func floorDivide(_ a: Float, _ b: Float) -> Float {
+        if b == 0 { return a / b }
+        let mod = fmodf(a, b)
+        var div = (a - mod) / b
+        if mod != 0, (b < 0) != (mod < 0) { div -= 1 }
+        guard div != 0 else { return Float(signOf: a / b, magnitudeOf: 0) }
+        var floordiv = div.rounded(.down)
+        if div - floordiv > 0.5 { floordiv += 1 }
+        return floordiv
     }
 
     /// The broadcast shape of two shapes (numpy rules), or an error naming both.

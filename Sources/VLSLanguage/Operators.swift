@@ -452,8 +452,10 @@ enum Ops {
 
     /// Python slice semantics: the indices selected by start:stop:step.
     static func sliceIndices(_ count: Int, _ start: Int?, _ stop: Int?, _ step: Int?) throws -> StrideTo<Int> {
-        let st = step ?? 1
-        if st == 0 { throw RuntimeError("slice step cannot be zero") }
+        if step == 0 { throw RuntimeError("slice step cannot be zero") }
+        // A step of count or more (either sign) selects at most one index: clamped to count,
+        // the same indices without overflow (StrideTo's next index would overflow at 2**62).
+        let st = clampedStep(step ?? 1, count)
         func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { min(max(v, lo), hi) }
         if st > 0 {
             let a = start.map { $0 < 0 ? clamp($0 + count, 0, count) : clamp($0, 0, count) } ?? 0
@@ -463,6 +465,53 @@ enum Ops {
         let a = start.map { $0 < 0 ? clamp($0 + count, -1, count - 1) : clamp($0, -1, count - 1) } ?? count - 1
         let b = stop.map { $0 < 0 ? clamp($0 + count, -1, count - 1) : clamp($0, -1, count - 1) } ?? -1
         return stride(from: a, to: min(a, b), by: st)
+    }
+
+    /// A slice step over `count` items with the same selection and no overflow.
+    static func clampedStep(_ step: Int, _ count: Int) -> Int {
+        let m = max(count, 1)
+        return step > 0 ? min(step, m) : max(step, -m)
+    }
+
+    /// Python's range slicing, overflow-safe: the first selected index and how many there
+    /// are come from arithmetic on the range's length (never a list of the indices); the new
+    /// step is the range's times the slice's. Where Python's bounds (arbitrary-precision
+    /// ints) fit in Int they are Python's; where they do not, the same elements with the
+    /// tightest bounds that do (range(0, 9, 3)[::2**62] holds 0, as Python's); an "integer
+    /// overflow" error only when even those do not fit.
+    static func sliceRange(_ r: RangeRef, _ a: Int?, _ b: Int?, _ c: Int?) throws -> RangeRef {
+        if c == 0 { throw RuntimeError("slice step cannot be zero") }
+        let n = r.count
+        let st = clampedStep(c ?? 1, n)
+        func clamp(_ v: Int, _ lo: Int, _ hi: Int) -> Int { min(max(v, lo), hi) }
+        let lo: Int, count: Int
+        if st > 0 {
+            lo = a.map { $0 < 0 ? clamp($0 &+ n, 0, n) : clamp($0, 0, n) } ?? 0
+            let e = b.map { $0 < 0 ? clamp($0 &+ n, 0, n) : clamp($0, 0, n) } ?? n
+            count = e > lo ? (e - lo - 1) / st + 1 : 0
+        } else {
+            lo = a.map { $0 < 0 ? clamp($0 &+ n, -1, n - 1) : clamp($0, -1, n - 1) } ?? n - 1
+            let e = b.map { $0 < 0 ? clamp($0 &+ n, -1, n - 1) : clamp($0, -1, n - 1) } ?? -1
+            count = lo > e ? (lo - e - 1) / (-st) + 1 : 0
+        }
+        guard count > 0 else { return RangeRef(start: 0, stop: 0, step: 1) }
+        let first = r[lo]
+        let (step, o1) = r.step.multipliedReportingOverflow(by: c ?? 1)
+        if !o1 {
+            let (span, o2) = count.multipliedReportingOverflow(by: step)
+            let (stop, o3) = first.addingReportingOverflow(span)
+            if !o2 && !o3 { return RangeRef(start: first, stop: stop, step: step) }
+        }
+        let positive = (r.step > 0) == ((c ?? 1) > 0)
+        if count == 1 {
+            let (stop, o) = first.addingReportingOverflow(positive ? 1 : -1)
+            if !o { return RangeRef(start: first, stop: stop, step: positive ? 1 : -1) }
+        } else if !o1 {
+            let last = r[lo + (count - 1) * st]
+            let (stop, o) = last.addingReportingOverflow(positive ? 1 : -1)
+            if !o { return RangeRef(start: first, stop: stop, step: step) }
+        }
+        throw RuntimeError("integer overflow: range(\(r.start), \(r.stop), \(r.step))[\(a.map(String.init) ?? ""):\(b.map(String.init) ?? ""):\(c.map(String.init) ?? "")] has bounds beyond 64-bit ints")
     }
 
     static func getItem(_ container: Value, _ items: [IndexItem], _ interp: Interpreter) throws -> Value {
@@ -490,10 +539,7 @@ enum Ops {
         case (.range(let r), .value(let iv)):
             return .int(r[try normalize(try intIndex(iv, "range"), r.count, "range")])
         case (.range(let r), .slice(let a, let b, let c)):
-            let idx = Array(try sliceIndices(r.count, a, b, c))
-            guard let first = idx.first else { return .range(RangeRef(start: 0, stop: 0, step: 1)) }
-            let step = r.step * (c ?? 1)
-            return .range(RangeRef(start: r[first], stop: r[first] + idx.count * step, step: step))
+            return .range(try sliceRange(r, a, b, c))
         default:
             throw RuntimeError("\(container.typeName) is not subscriptable")
         }

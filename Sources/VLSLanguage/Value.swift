@@ -121,12 +121,14 @@ public final class RangeRef {
     public let stop: Int
     public let step: Int
     public init(start: Int, stop: Int, step: Int) { self.start = start; self.stop = stop; self.step = step == 0 ? 1 : step }
+    /// The number of elements (Int.max when there are more). The span is taken as a UInt:
+    /// stop - start of range(-2**62, 2**62, 2**62) overflows Int but not UInt, and the
+    /// range holds 2 elements, not Int.max.
     public var count: Int {
-        let (span, o1) = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
-        if o1 { return Int.max }
-        if span <= 0 { return 0 }
-        let s = step > 0 ? step : (step == Int.min ? Int.max : -step)
-        return (span - 1) / s + 1
+        if step > 0 ? stop <= start : start <= stop { return 0 }
+        let span = step > 0 ? UInt(bitPattern: stop &- start) : UInt(bitPattern: start &- stop)
+        let c = (span - 1) / step.magnitude + 1
+        return c > UInt(Int.max) ? Int.max : Int(c)
     }
     public subscript(i: Int) -> Int { start &+ i &* step }
 }
