@@ -294,7 +294,7 @@ def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "g
 
 def right(scores, truth):
     "Whether each row's top class is the truth; a row holding NaN predicts nothing (argmax would say its first NaN)."
-    return logical_and(scores.argmax(axis: -1) == truth, logical_not(isnan(scores).any(axis: -1)))
+    return logical_and(scores.argmax(axis: -1) == truth, logical_not(scores.isnan().any(axis: -1)))
 
 def correct_counts(model, probes, data, batch = 32):
     "Per block and token position, how many images the probes and the lens get right: a dict with probe and lens ([blocks, tokens] tensors of counts; right = argmax is the true class) and images."
