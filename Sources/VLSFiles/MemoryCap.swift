@@ -23,6 +23,13 @@ public enum MemoryCap {
         set { cap = max(0, newValue) }
     }
 
+    /// The soft RLIMIT_AS in bytes, or nil when unlimited.
+    public static var addressSpaceLimit: Int? {
+        var r = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &r) == 0, r.rlim_cur != rlim_t.max else { return nil }   // RLIM_INFINITY
+        return r.rlim_cur > UInt64(Int.max) ? nil : Int(r.rlim_cur)
+    }
+
     /// This machine's physical memory in bytes (8 GiB when unknown).
     public static var physicalMemory: Int {
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
@@ -39,8 +46,12 @@ public enum MemoryCap {
     /// The cap from the environment, else half the physical memory. A value the tool
     /// refuses (`problem`) also gives the default here; the tool refuses to start on it.
     public static func defaultBytes(environment: [String: String] = processEnvironment) -> Int {
-        if let text = environment[variable], problem(environment, physical: physicalMemory) == nil, let b = parse(text) { return b }
-        return physicalMemory / 2
+        if let text = environment[variable], problem(environment, physical: physicalMemory) == nil, let b = parse(text) {
+            return min(b, addressSpaceLimit.map { $0 / 2 } ?? b)
+        }
+        // Half the physical memory, and half the address-space limit (`ulimit -v`) when one
+        // is set: under it a larger allocation aborts instead of failing with an error.
+        return min(physicalMemory / 2, addressSpaceLimit.map { $0 / 2 } ?? Int.max)
     }
 
     /// Why the variable cannot be used, or nil when it is unset or valid: not a size, less

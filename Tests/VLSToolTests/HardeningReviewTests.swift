@@ -59,6 +59,30 @@ final class HardeningReviewTests: XCTestCase {
     /// cap of 0 misread), and a cap above the physical memory let allocations through
     /// that abort the process. Each is an error naming the variable; the decoders read
     /// the same cap (one value in VLSFiles).
+    /// Under `ulimit -v` the default cap follows the address-space limit: a tensor past it
+    /// is an error, not an abort in the allocator (signal 6).
+    func testDefaultCapFollowsTheAddressSpaceLimit() throws {
+        let vls = try builtVLS()
+        let dir = NSTemporaryDirectory() + "vls-ulimit-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "x = zeros(300000000)\n".write(toFile: dir + "/u.vls", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", "ulimit -v 2000000; exec \"$0\" run \"$1\"", vls, dir + "/u.vls"]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: MemoryCap.variable)
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 70, text)
+        XCTAssertTrue(text.contains("more than the limit"), text)
+    }
+
     func testMemoryCapVariableIsValidated() throws {
         let v = MemoryCap.variable
         XCTAssertEqual(MemoryCap.problem([v: "0"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='0' is less than one byte (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
