@@ -248,14 +248,21 @@ struct Notebook: ParsableCommand {
             throw ExitCode(Exit.io)
         }
         let source = try readScript(file)
-        if ipynb { return try writeNotebook(source, to: output) }
+        // Every module the script names in an `import`, run or not (an import inside a
+        // branch or a cell after a failing one), is an input `-o` must not replace.
+        let named = importedPaths(in: source, script: file)
+        if let hit = named.first(where: { Files.sameFile(output, $0) }) {
+            writeStandardError("vls: \(output): refusing to overwrite '\(hit)', a module the script imports (choose another output file)\n")
+            throw ExitCode(Exit.io)
+        }
+        if ipynb { return try writeNotebook(source, to: output, named: named) }
         let interp = try session.makeInterpreter(scriptArgs: scriptArgs)
         installScriptInterruptHandler()
         let (html, failed) = NotebookRenderer(interpreter: interp, path: file).render(source)
         // A kill mid-write keeps the old page; `-o` naming the script itself or a module it
         // imported is refused.
         do {
-            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file] + interp.importedFiles)
+            try Files.writeAtomically(Array(html.utf8), to: output, inputs: [file] + named + interp.importedFiles)
         } catch {
             writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
@@ -263,7 +270,7 @@ struct Notebook: ParsableCommand {
         if failed { throw ExitCode(Exit.runtime) }
     }
 
-    private func writeNotebook(_ source: String, to output: String) throws {
+    private func writeNotebook(_ source: String, to output: String, named: [String]) throws {
         var runner: CellRunner?
         var interp: Interpreter?
         if execute {
@@ -275,7 +282,7 @@ struct Notebook: ParsableCommand {
         let (nb, failed) = IpynbWriter(path: file, runner: runner).notebook(source)
         guard let text = IpynbWriter.serialize(nb) else { throw ExitCode(Exit.runtime) }
         do {
-            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file] + (interp?.importedFiles ?? []))
+            try Files.writeAtomically(Array(text.utf8), to: output, inputs: [file] + named + (interp?.importedFiles ?? []))
         } catch {
             writeStandardError("vls: \(error)\n")
             throw ExitCode(Exit.io)
@@ -313,4 +320,31 @@ struct Merge: ParsableCommand {
             throw ExitCode(Exit.runtime)
         }
     }
+}
+
+/// The files a script's `import` statements name (`import name` -> name.vls beside the
+/// script, `import "path.vls"` relative to it), found in the text without running it.
+func importedPaths(in source: String, script: String) -> [String] {
+    let dir = script.contains("/") ? String(script[..<script.lastIndex(of: "/")!]) : "."
+    var out: [String] = []
+    for raw in source.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        var line = raw.drop { $0 == " " || $0 == "\t" }
+        guard line.hasPrefix("import") else { continue }
+        line = line.dropFirst("import".count)
+        guard let first = line.first, first == " " || first == "\t" else { continue }
+        line = line.drop { $0 == " " || $0 == "\t" }
+        var target: String
+        if line.first == "\"" || line.first == "'" {
+            let q = line.first!
+            let rest = line.dropFirst()
+            guard let end = rest.firstIndex(of: q) else { continue }
+            target = String(rest[..<end])
+        } else {
+            target = String(line.prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+            guard !target.isEmpty else { continue }
+            target += ".vls"
+        }
+        out.append(target.hasPrefix("/") ? target : dir + "/" + target)
+    }
+    return out
 }

@@ -83,6 +83,21 @@ final class HardeningReviewTests: XCTestCase {
         XCTAssertTrue(text.contains("more than the limit"), text)
     }
 
+    /// `vls notebook -o` never replaces a module the script names in an import, even one that
+    /// did not run (inside a branch not taken, or after a failing cell).
+    func testNotebookOutputNeverReplacesANamedModule() throws {
+        let dir = NSTemporaryDirectory() + "vls-nbimport-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "x = 1\n".write(toFile: dir + "/helper.vls", atomically: true, encoding: .utf8)
+        try "# %%\nprint(1/0)\n# %%\nif 1 == 2:\n    import \"helper.vls\"\n".write(toFile: dir + "/nb.vls", atomically: true, encoding: .utf8)
+        for extra in [[], ["--ipynb"]] {
+            let (status, _) = try runVLSPiped(["notebook", dir + "/nb.vls"] + extra + ["-o", dir + "/helper.vls"])
+            XCTAssertEqual(status, 74, "\(extra)")
+            XCTAssertEqual(try String(contentsOfFile: dir + "/helper.vls", encoding: .utf8), "x = 1\n", "\(extra)")
+        }
+    }
+
     func testMemoryCapVariableIsValidated() throws {
         let v = MemoryCap.variable
         XCTAssertEqual(MemoryCap.problem([v: "0"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='0' is less than one byte (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
