@@ -104,12 +104,23 @@ final class DatasetObject: DeclaredObject {
         if case .tensors = source { return nil }
         let modelNames = (0..<m.c.numClasses).map(m.label)
         if classNames == Array(modelNames.prefix(classNames.count)) && classNames.count <= m.c.numClasses { return nil }
+        // A name two classes share (ImageNet's "crane" is 134 and 517) maps to neither: the
+        // folder must be named by wnid. Names compare without case, so "Shirt" and "shirt"
+        // are one name.
         var lookup: [String: Int] = [:]
-        for (i, n) in modelNames.enumerated() { lookup[n.lowercased()] = i }
+        var shared: [String: [Int]] = [:]
+        for (i, n) in modelNames.enumerated() {
+            let key = n.lowercased()
+            if let j = lookup[key] { shared[key, default: [j]].append(i) } else { lookup[key] = i }
+        }
+        for key in shared.keys { lookup[key] = nil }
         if m.c.numClasses == 1000 { for (i, w) in ImageNetLabels.wnids.enumerated() { lookup[w.lowercased()] = i } }
         var map: [Int] = []
         var missing: [String] = []
         for n in classNames {
+            if let classes = shared[n.lowercased()], lookup[n.lowercased()] == nil {
+                throw RuntimeError("dataset \(name): class folder '\(n)' names \(classes.count) classes of the model (\(classes.map(String.init).joined(separator: ", "))); rename the folder (by wnid for an ImageNet model)")
+            }
             if let i = lookup[n.lowercased()] { map.append(i) }
             else if let i = Int(n), i >= 0, i < m.c.numClasses, m.c.labels == nil { map.append(i) }
             else { missing.append(n) }

@@ -98,6 +98,38 @@ final class HardeningReviewTests: XCTestCase {
         }
     }
 
+    /// A class name two classes of the model share (ImageNet's "crane") maps a folder to
+    /// neither: an error asking for another folder name, never the last of the two.
+    func testSharedClassNamesAreAmbiguous() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let dir = NSTemporaryDirectory() + "vls-dupnames-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/model", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: dir) }
+        try fm.copyItem(atPath: root + "/Examples/models/fashion-vit/model.safetensors", toPath: dir + "/model/model.safetensors")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/Examples/models/fashion-vit/config.json"))) as! [String: Any]
+        var names = config["label_names"] as! [String]
+        names[1] = "shirt"   // class 6 is "Shirt": one name, without case, for two classes
+        config["label_names"] = names
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/model/config.json"))
+        for folder in ["Shirt", "Bag"] {
+            try fm.createDirectory(atPath: dir + "/data/" + folder, withIntermediateDirectories: true)
+            try fm.copyItem(atPath: root + "/Tests/Fixtures/images/base.png", toPath: dir + "/data/\(folder)/a.png")
+        }
+        try "m = load(\"\(dir)/model\")\nd = dataset(\"\(dir)/data\", model: m)\nprint(d.labels)\n".write(toFile: dir + "/s.vls", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try builtVLS())
+        p.arguments = ["run", dir + "/s.vls"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 70, text)
+        XCTAssertTrue(text.contains("class folder 'Shirt' names 2 classes of the model (1, 6)"), text)
+    }
+
     func testMemoryCapVariableIsValidated() throws {
         let v = MemoryCap.variable
         XCTAssertEqual(MemoryCap.problem([v: "0"], physical: 1 << 30), "VLS_MAX_TENSOR_BYTES='0' is less than one byte (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)")
