@@ -59,6 +59,21 @@ final class HardeningReviewTests: XCTestCase {
     /// cap of 0 misread), and a cap above the physical memory let allocations through
     /// that abort the process. Each is an error naming the variable; the decoders read
     /// the same cap (one value in VLSFiles).
+    /// Runs a program; its exit status and standard error.
+    private func standardError(of program: String, _ args: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = args
+        if let environment { p.environment = environment }
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+
     /// Under `ulimit -v` the default cap follows the address-space limit: a tensor past it
     /// is an error, not an abort in the allocator (signal 6).
     func testDefaultCapFollowsTheAddressSpaceLimit() throws {
@@ -67,19 +82,10 @@ final class HardeningReviewTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "x = zeros(300000000)\n".write(toFile: dir + "/u.vls", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", "ulimit -v 2000000; exec \"$0\" run \"$1\"", vls, dir + "/u.vls"]
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: MemoryCap.variable)
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 70, text)
+        let (status, text) = try standardError(of: "/bin/bash", ["-c", "ulimit -v 2000000; exec \"$0\" run \"$1\"", vls, dir + "/u.vls"], environment: env)
+        XCTAssertEqual(status, 70, text)
         XCTAssertTrue(text.contains("more than the limit"), text)
     }
 
@@ -117,16 +123,8 @@ final class HardeningReviewTests: XCTestCase {
             try fm.copyItem(atPath: root + "/Tests/Fixtures/images/base.png", toPath: dir + "/data/\(folder)/a.png")
         }
         try "m = load(\"\(dir)/model\")\nd = dataset(\"\(dir)/data\", model: m)\nprint(d.labels)\n".write(toFile: dir + "/s.vls", atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try builtVLS())
-        p.arguments = ["run", dir + "/s.vls"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 70, text)
+        let (status, text) = try standardError(of: try builtVLS(), ["run", dir + "/s.vls"])
+        XCTAssertEqual(status, 70, text)
         XCTAssertTrue(text.contains("class folder 'Shirt' names 2 classes of the model (1, 6)"), text)
     }
 
