@@ -220,10 +220,10 @@ def shared_order(model, seed):
     return by_order
 
 def auc(accuracy, patches):
-    "The paper's AUC of a curve: sum(acc) / (max(acc) * n), n the number of patches (0 for an all-zero curve)."
+    "The paper's AUC of a curve: sum(acc) / (max(acc) * n), n the number of patches; nan for a curve with no correct image at any k (undefined; 0 would read as the best positive-order score)."
     top = max(accuracy)
     if top <= 0:
-        return 0.0
+        return float("nan")
     return sum(accuracy) / (top * patches)
 
 def trapezoid_auc(accuracy, patches):

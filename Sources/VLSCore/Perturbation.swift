@@ -20,10 +20,11 @@ public struct PerturbationCurve: Codable, Sendable {
 
     public var accuracy: [Double] { correct.map { Double($0) / Double(max(images, 1)) } }
 
-    /// The paper's AUC: sum(acc) / (max(acc) · n).
+    /// The paper's AUC: sum(acc) / (max(acc) · n). Undefined (NaN) for a curve with no
+    /// correct image at any k (a NaN model): 0 would read as the best positive-order score.
     public var auc: Double {
         let a = accuracy
-        guard let m = a.max(), m > 0 else { return 0 }
+        guard let m = a.max(), m > 0 else { return .nan }
         return a.reduce(0, +) / (m * Double(patches))
     }
 
