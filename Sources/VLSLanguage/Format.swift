@@ -189,9 +189,30 @@ enum Format {
         case "d":
             guard case .int(let i) = v else { throw RuntimeError("format spec 'd' needs an int, got \(v.typeName)") }
             body = String(i)
+        case nil where precision != nil && { if case .float = v { return true }; if case .float32 = v { return true }; return false }():
+            // Python's float format with a precision and no type: 'g' with at least one
+            // digit after the point in fixed notation ('{2.0:.2}' is 2.0, '{1e20:.3}' 1e+20).
+            // Scientific when the rounded exponent is below -4 or at least precision - 1 (the
+            // digit after the point must fit in the precision).
+            let x = try number(), p = max(precision ?? 1, 1)
+            let sci = cFormat("%.\(p - 1)e", x)
+            if !x.isFinite {
+                body = cFormat("%g", x)
+            } else if let e = sci.split(separator: "e").last.flatMap({ Int($0) }), e < -4 || e >= p - 1 {
+                var parts = sci.split(separator: "e", maxSplits: 1).map(String.init)
+                if parts[0].contains(".") {
+                    while parts[0].hasSuffix("0") { parts[0].removeLast() }
+                    if parts[0].hasSuffix(".") { parts[0].removeLast() }
+                }
+                body = parts[0] + "e" + parts[1]
+            } else {
+                body = cFormat("%.\(p)g", x)
+                if !body.contains(".") { body += ".0" }
+            }
+        case nil where precision != nil && { if case .int = v { return true }; if case .bool = v { return true }; return false }():
+            throw RuntimeError("precision not allowed in an integer format spec '\(spec)' (as Python)")
         case "s", nil:
-            if let precision, case .float(let d) = v { body = fixed(d, precision) }
-            else if let precision, case .float32(let f) = v { body = fixed(Double(f), precision) } else {
+            do {
                 body = interp.str(v)
                 if let precision, type == "s" { body = String(body.prefix(precision)) }
             }
