@@ -241,6 +241,9 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
         native("hist", "hist(values: tensorlike, bins: int = 10, range: list = nil, *, title: string = \"\", xlabel: string = \"\", ylabel: string = \"count\")", area: area,
                "A histogram: the counts of `values` in `bins` equal bins over `range` ([low, high]; the data's range by default), as numpy.histogram (values outside the range are not counted, the last bin includes its right edge). The figure's `counts` and `edges` give the numbers.") { a in
             let values = try numbers(a, 0, "values")
+            // numpy bins a float32 array in float32 arithmetic (ints and Python floats in float64).
+            var float32 = false
+            if case .object(let o as TensorObject) = try a.value(0, "values"), o.dtype == .float32 { float32 = true }
             let bins = try a.int(nil, "bins", default: 10)
             guard bins >= 1, bins <= 10_000 else { throw RuntimeError("hist: bins must be 1...10000, got \(bins)") }
             var range: (Double, Double)?
@@ -255,7 +258,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let title = try a.string(nil, "title", default: "")
             let h: Histogram
             do {
-                h = try Histogram(values: values, bins: bins, range: range, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
+                h = try Histogram(values: values, bins: bins, range: range, float32: float32, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
                                   yLabel: try a.string(nil, "ylabel", default: "count"))
             } catch { throw RuntimeError("hist: \(error)") }
             return .object(FigureObject(h, kind: "hist", caption: title.isEmpty ? "histogram of \(values.count) values, \(bins) bins" : title))

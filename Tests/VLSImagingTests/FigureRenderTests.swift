@@ -223,7 +223,8 @@ final class FigureRenderTests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: FigureRenderTests.directory + "/hist.json"))
         let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let cases = try XCTUnwrap(root["cases"] as? [[String: Any]])
-        XCTAssertEqual(cases.count, 10)
+        XCTAssertEqual(cases.count, 18)
+        XCTAssertEqual(cases.filter { $0["dtype"] as? String == "float32" }.count, 8)
         for c in cases {
             let name = c["name"] as? String ?? "?"
             // Numbers are repr strings: Double(String) round-trips them exactly.
@@ -232,7 +233,9 @@ final class FigureRenderTests: XCTestCase {
             XCTAssertEqual(values.count, (c["data"] as? [String])?.count)
             let bins = try XCTUnwrap(c["bins"] as? Int, name)
             let range = doubles("range").map { ($0[0], $0[1]) }
-            let h = try Histogram(values: values, bins: bins, range: range)
+            let float32 = try XCTUnwrap(c["dtype"] as? String, name) == "float32"
+            if float32 { XCTAssertEqual(values, values.map { Double(Float($0)) }, "\(name): float32 data") }
+            let h = try Histogram(values: values, bins: bins, range: range, float32: float32)
             XCTAssertEqual(h.counts, c["counts"] as? [Int], name)
             XCTAssertEqual(h.edges, doubles("edges"), name)
         }
