@@ -69,8 +69,28 @@ public struct Axes: Sendable {
         top = title.isEmpty ? 16 : 36
         plotWidth = max(1, Double(width) - left - rightMargin.rounded())
         plotHeight = max(1, Double(height) - top - 48)
-        (xlo, xhi) = x.1 > x.0 ? x : (x.0 - 0.5, x.0 + 0.5)
-        (ylo, yhi) = y.1 > y.0 ? y : (y.0 - 0.5, y.0 + 0.5)
+        (xlo, xhi) = Axes.widened(x.0, x.1)
+        (ylo, yhi) = Axes.widened(y.0, y.1)
+    }
+
+    /// A range with room in it: a zero (or reversed) range around v becomes
+    /// v -/+ max(0.5, |v| * 1e-6), at least one ulp each side and clamped to the finite
+    /// doubles, so that 1e16 (where v + 0.5 == v) still maps to pixels.
+    public static func widened(_ lo: Double, _ hi: Double) -> (Double, Double) {
+        guard !(hi > lo), lo.isFinite else { return (lo, hi) }
+        let pad = max(0.5, abs(lo) * 1e-6)
+        let a = max(min(lo - pad, lo.nextDown), -Double.greatestFiniteMagnitude)
+        let b = min(max(lo + pad, lo.nextUp), Double.greatestFiniteMagnitude)
+        return (a, b)
+    }
+
+    /// Errors unless both data ranges are finite with a finite, positive width: values
+    /// such as 1e308 and -1e308 are finite but their span overflows, which would draw
+    /// nothing. `x` and `y` name the data for the message.
+    public func check(x: String, y: String) throws(ImagingError) {
+        for (lo, hi, what) in [(xlo, xhi, x), (ylo, yhi, y)] where !(lo.isFinite && hi.isFinite && (hi - lo).isFinite && hi > lo) {
+            throw ImagingError("\(what) span more than a figure can show (from \(lo) to \(hi), a width that overflows a double)")
+        }
     }
 
     /// Pixel column of a data x.
@@ -83,7 +103,7 @@ public struct Axes: Sendable {
         var finite = values.filter(\.isFinite)
         if includeZero { finite.append(0) }
         var lo = finite.min() ?? 0, hi = finite.max() ?? 1
-        if hi <= lo { lo -= 0.5; hi += 0.5 }
+        (lo, hi) = widened(lo, hi)
         let pad = (hi - lo) * 0.05
         if includeZero && lo == 0 { return (0, hi + pad) }
         if includeZero && hi == 0 { return (lo - pad, 0) }

@@ -106,7 +106,7 @@ public struct Histogram: Figure, Sendable {
         return (counts, edges.map(Double.init))
     }
 
-    public func validate() throws(ImagingError) {}
+    public func validate() throws(ImagingError) { try axes().check(x: "histogram edges", y: "histogram counts") }
 
     /// The axes: x over the edges, y from 0 to the largest count plus 5%.
     public func axes() -> Axes {
@@ -175,6 +175,7 @@ public struct BarChart: Figure, Sendable {
                 }
             }
         }
+        try axes().check(x: "bar labels", y: "bar values (with their error bars)")
     }
 
     /// The axes: label i is centred on x = i; y covers 0, every bar and error bar.
@@ -257,6 +258,7 @@ public struct ScatterPlot: Figure, Sendable {
         if let bad = x.indices.first(where: { !x[$0].isFinite || !y[$0].isFinite }) {
             throw ImagingError("scatter point \(bad) is (\(x[bad]), \(y[bad])); points must be finite")
         }
+        try axes().check(x: "scatter x values", y: "scatter y values")
     }
 
     /// The axes: both ranges padded by 5%.

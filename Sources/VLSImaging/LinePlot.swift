@@ -71,6 +71,7 @@ public struct LinePlot: Figure, Sendable {
                 throw ImagingError("series '\(s.name)' has \(values.count) \(what) values for \(x.count) x values")
             }
         }
+        try axes().check(x: "line plot x values", y: "line plot y values (with their bands)")
     }
 
     /// The axes: x over the data, y over every series and band with a 5% margin.

@@ -153,6 +153,36 @@ final class FigureRenderTests: XCTestCase {
         }
     }
 
+    /// Finite values whose span overflows (1e308 and -1e308) are an error naming the data,
+    /// never an empty plot; a flat range at 1e16 (where v + 0.5 == v) is widened relative
+    /// to the magnitude, so the points are drawn (cairo refused the zero-width range).
+    func testHugeAndFlatRanges() throws {
+        func message(_ f: () throws -> Any) -> String {
+            do { _ = try f(); return "no error" } catch { return "\(error)" }
+        }
+        let bar = BarChart(labels: ["a", "b"], series: [.init(name: "", values: [1e308, -1e308])], width: 320, height: 200)
+        XCTAssertTrue(message { try bar.pngData() }.contains("bar values (with their error bars) span more than a figure can show"), message { try bar.pngData() })
+        let wide = ScatterPlot(x: [1e308, -1e308], y: [1, 2], width: 320, height: 200)
+        XCTAssertTrue(message { try wide.svg() }.contains("scatter x values span more than a figure can show"), message { try wide.svg() })
+        let line = LinePlot(x: [0, 1], series: [.init(name: "", y: [1e308, -1e308])], width: 320, height: 200)
+        XCTAssertTrue(message { try line.pngData() }.contains("line plot y values"), message { try line.pngData() })
+
+        for v in [0.0, 1e16, -9e15, 1e300, Double.greatestFiniteMagnitude] {
+            let (lo, hi) = Axes.widened(v, v)
+            XCTAssertTrue(lo < v && v <= hi && (v < hi || v == .greatestFiniteMagnitude) && lo.isFinite && hi.isFinite && (hi - lo).isFinite, "\(v): (\(lo), \(hi))")
+            XCTAssertLessThanOrEqual(hi - lo, max(1, abs(v) * 2e-6) * (1 + 1e-12), "\(v): widened by more than max(0.5, |v| 1e-6)")
+        }
+        XCTAssertTrue(Axes.widened(1, 2) == (1, 2))
+        let flat = ScatterPlot(x: [1e16, 1e16], y: [1, 2], width: 320, height: 200)
+        let image = try flat.image()
+        let f = try XCTUnwrap(frame(image))
+        // Both points sit on the centre column of the plot.
+        let cx = f.left + f.width / 2
+        var rows = Set<Int>()
+        for y in f.top..<(f.top + f.height) where close(image.pixel(x: cx, y: y), Color.series(0), 60) { rows.insert(y) }
+        XCTAssertGreaterThan(rows.count, 8, "the two points at x = 1e16 are not drawn")
+    }
+
     func testBarMarksSitOnTheirData() throws {
         let chart = Self.bar
         let image = try chart.image()
