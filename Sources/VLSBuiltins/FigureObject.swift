@@ -350,10 +350,15 @@ enum TerminalDisplay {
         let fig = figure as? FigureObject
         let what = fig.map { "\($0.caption), \($0.kind) \($0.figure.width)x\($0.figure.height)" } ?? figure.caption
         let saved = fig?.savedPath.map { ", saved to \($0)" }
-        guard isatty(1) != 0, env["TERM"] != "dumb", let fig, let image = try? fig.image() else {
+        guard let fig else { return "[\(figure.caption)]" }
+        guard isatty(1) != 0, env["TERM"] != "dumb" else {
             let reason = isatty(1) == 0 ? "output is not a terminal" : "TERM=dumb"
-            if fig == nil { return "[\(figure.caption)]" }
             return "[\(what), not shown (\(reason))\(saved ?? "; save(figure, \"figure.png\") writes it")]"
+        }
+        let image: Image
+        do { image = try fig.image() } catch {
+            // The terminal is fine: say what failed, not a TERM it does not have.
+            return "[\(what), not shown: drawing failed: \(error)]"
         }
         let size = terminalSize()
         let line = "[\(what)\(saved ?? "")]"

@@ -112,7 +112,7 @@ public struct Axes: Sendable {
 
     /// Title, horizontal grid lines with y tick labels, and the axis labels.
     public func drawBackground(_ c: Canvas, width: Int, height: Int, title: String, xLabel: String, yLabel: String) {
-        if !title.isEmpty { c.text(title, Double(width) / 2, 22, size: 14, bold: true) }
+        if !title.isEmpty { c.text(c.ellipsized(title, maxWidth: Double(width) - 16, size: 14, bold: true), Double(width) / 2, 22, size: 14, bold: true) }
         for t in Ticks.nice(ylo, yhi) {
             let y = py(t).rounded() + 0.5
             c.line(left, y, left + plotWidth, y, .grid)

@@ -211,6 +211,24 @@ final class FigureRenderTests: XCTestCase {
         XCTAssertTrue((f.top..<(f.top + f.height)).contains { close(image.pixel(x: mid, y: $0), Color.series(0), 60) }, "the line is drawn")
     }
 
+    /// A long title widens a matrix plot only up to maxTitleWidth and is ellipsized there
+    /// (2000 characters made it 20024 px wide, which cairo refused at save).
+    func testLongMatrixTitleIsEllipsized() throws {
+        let plot = MatrixPlot(values: [1, 2, 3, 4], rows: 2, cols: 2, title: String(repeating: "W", count: 2000))
+        XCTAssertEqual(plot.width, MatrixPlot.maxTitleWidth)
+        let image = try plot.image()
+        XCTAssertEqual(image.width, MatrixPlot.maxTitleWidth)
+        let short = MatrixPlot(values: [1, 2, 3, 4], rows: 2, cols: 2, title: "ab")
+        XCTAssertLessThan(short.width, 400)
+        let c = try Canvas.raster(width: 10, height: 10) { c in
+            let cut = c.ellipsized(String(repeating: "W", count: 2000), maxWidth: 300, size: 14, bold: true)
+            XCTAssertTrue(cut.hasSuffix("…")); XCTAssertLessThanOrEqual(c.textWidth(cut, size: 14, bold: true), 300)
+            XCTAssertGreaterThan(c.textWidth(cut, size: 14, bold: true), 280)
+            XCTAssertEqual(c.ellipsized("short", maxWidth: 300, size: 14), "short")
+        }
+        XCTAssertEqual(c.width, 10)
+    }
+
     func testBarMarksSitOnTheirData() throws {
         let chart = Self.bar
         let image = try chart.image()

@@ -82,6 +82,23 @@ final class TerminalFigureTests: XCTestCase {
         XCTAssertFalse(out.contains("\u{1B}P0;1;0q"))
     }
 
+    /// A figure that cannot be drawn (a 3000-character row label makes it wider than
+    /// cairo's 16384 px) says why on a terminal, not "TERM=dumb".
+    func testDrawingFailureIsReported() throws {
+        let path = tmp + "/fail.vls"
+        FileManager.default.createFile(atPath: path, contents: Data("""
+        show(matrix_plot(ones([1, 1]), rows: ["x" * 3000]))
+        print("done")
+
+        """.utf8))
+        let pty = try PTY([try builtVLS(), "run", path], env: ["TERM": "xterm-256color", "HOME": tmp], columns: 100, rows: 40, pixelWidth: 0, pixelHeight: 0)
+        pty.responder = { $0.contains("\u{1B}[c") ? "\u{1B}[?62;22c" : nil }
+        pty.expect("done")
+        XCTAssertEqual(pty.wait(), 0)
+        XCTAssertTrue(pty.transcript.contains("not shown: drawing failed: figure size"), pty.transcript.debugDescription)
+        XCTAssertFalse(pty.transcript.contains("TERM=dumb"))
+    }
+
     func testPipeGetsOneLine() throws {
         let (status, out) = try runVLSPiped(["run", script()])
         XCTAssertEqual(status, 0)
