@@ -425,9 +425,16 @@ enum TerminalDisplay {
             let n = read(fd, &buf, buf.count)
             if n <= 0 { break }
             answer += buf[0..<n]
-            if let start = answer.firstIndex(of: 0x1B), answer[start...].contains(0x63) { break }   // ...c ends the answer
+            if TerminalInput.da1Answer(in: answer) != nil { break }
         }
-        return parseDA1(answer) ?? false
+        // Everything else read here was typed ahead: the REPL's reader gets it back.
+        guard let r = TerminalInput.da1Answer(in: answer) else {
+            TerminalInput.typeAhead += answer
+            TerminalInput.lateDA1 = true
+            return false
+        }
+        TerminalInput.typeAhead += answer[..<r.lowerBound] + answer[r.upperBound...]
+        return parseDA1(Array(answer[r])) ?? false
     }
 
     /// The attributes of a DA1 answer (`ESC [ ? a ; b ; ... c`) include 4 (sixel); nil when

@@ -99,6 +99,43 @@ final class TerminalFigureTests: XCTestCase {
         XCTAssertFalse(pty.transcript.contains("TERM=dumb"))
     }
 
+    /// The REPL under a pty, the test typing as a user and playing the terminal.
+    func repl() throws -> PTY {
+        let pty = try PTY([try builtVLS()], env: ["TERM": "xterm-256color", "HOME": tmp, "VLS_HISTORY": tmp + "/history"],
+                          columns: 100, rows: 30, pixelWidth: 0, pixelHeight: 0)
+        pty.expect("> ")
+        return pty
+    }
+
+    /// What the user types while show() waits for the DA1 answer is kept and run, not
+    /// swallowed with the answer.
+    func testTypeAheadDuringDA1QueryIsKept() throws {
+        let pty = try repl()
+        pty.type("show(hist([1, 2]))\rprint(\"TYPE\" + \"AHEAD\")\r", pause: 0)
+        pty.expect("\u{1B}[c")
+        pty.type("\u{1B}[?62;22c", pause: 0)
+        pty.expect("[histogram of 2 values")
+        pty.expect("TYPEAHEAD\r\n")
+        pty.type("\u{4}")
+        XCTAssertEqual(pty.wait(), 0)
+    }
+
+    /// An answer arriving after the query gave up (0.5 s) is dropped, not typed into the
+    /// next line ("62;4;22cprint(...)" was a syntax error).
+    func testLateDA1AnswerIsDropped() throws {
+        let pty = try repl()
+        pty.type("show(hist([1, 2]))\r", pause: 0)
+        pty.expect("\u{1B}[c")
+        pty.expect("[histogram of 2 values")
+        pty.type("\u{1B}[?62;4;22c")
+        pty.readAvailable(timeout: 0.3)
+        pty.type("print(40 + 2)\r")
+        pty.expect("42\r\n")
+        pty.type("\u{4}")
+        XCTAssertEqual(pty.wait(), 0)
+        XCTAssertFalse(pty.transcript.contains("error"), pty.transcript.debugDescription)
+    }
+
     func testPipeGetsOneLine() throws {
         let (status, out) = try runVLSPiped(["run", script()])
         XCTAssertEqual(status, 0)
