@@ -348,9 +348,11 @@ enum TerminalDisplay {
     static func render(_ figure: Displayable) -> String {
         let env = ProcessInfo.processInfo.environment
         let fig = figure as? FigureObject
-        let what = fig.map { "\($0.caption), \($0.kind) \($0.figure.width)x\($0.figure.height)" } ?? figure.caption
+        // A caption (a title) may hold control characters: printed raw they would move the
+        // cursor or colour the terminal, so they are shown escaped.
+        let what = escapingControls(fig.map { "\($0.caption), \($0.kind) \($0.figure.width)x\($0.figure.height)" } ?? figure.caption)
         let saved = fig?.savedPath.map { ", saved to \($0)" }
-        guard let fig else { return "[\(figure.caption)]" }
+        guard let fig else { return "[\(what)]" }
         guard isatty(1) != 0, env["TERM"] != "dumb" else {
             let reason = isatty(1) == 0 ? "output is not a terminal" : "TERM=dumb"
             return "[\(what), not shown (\(reason))\(saved ?? "; save(figure, \"figure.png\") writes it")]"
@@ -380,6 +382,20 @@ enum TerminalDisplay {
             let cols = max(1, min(size.columns, image.width, byHeight))
             return ((try? TerminalPreview.halfBlocks(image, columns: cols)) ?? "") + line
         }
+    }
+
+    /// `s` with C0/C1 control characters and DEL written as `\n`, `\t` or `\u{1B}`.
+    static func escapingControls(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u.value {
+            case 0x0A: out += "\\n"
+            case 0x09: out += "\\t"
+            case 0..<0x20, 0x7F...0x9F: out += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     static func chooseProtocol(_ env: [String: String]) -> Encoding {

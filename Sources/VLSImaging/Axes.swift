@@ -31,6 +31,19 @@ public enum Ticks {
         return s
     }
 
+    /// Labels for a row of ticks: `label` each, with more significant digits (up to 17)
+    /// while two neighbours would read the same (ticks at 100000 and 100002 are "1e+05" at
+    /// 2 digits).
+    public static func labels(_ ticks: [Double]) -> [String] {
+        var out = ticks.map(label)
+        var digits = 3
+        while digits <= 17, zip(out, out.dropFirst()).contains(where: { $0 == $1 }) {
+            out = ticks.map { $0 == 0 ? "0" : String(format: "%.\(digits)g", $0) }
+            digits += 1
+        }
+        return out
+    }
+
     /// "Nice" ticks covering [lo, hi] (steps of 1, 2, 2.5 or 5 times a power of ten).
     public static func nice(_ lo: Double, _ hi: Double, target: Int = 6) -> [Double] {
         guard lo.isFinite, hi.isFinite else { return [] }
@@ -113,10 +126,11 @@ public struct Axes: Sendable {
     /// Title, horizontal grid lines with y tick labels, and the axis labels.
     public func drawBackground(_ c: Canvas, width: Int, height: Int, title: String, xLabel: String, yLabel: String) {
         if !title.isEmpty { c.text(c.ellipsized(title, maxWidth: Double(width) - 16, size: 14, bold: true), Double(width) / 2, 22, size: 14, bold: true) }
-        for t in Ticks.nice(ylo, yhi) {
+        let ticks = Ticks.nice(ylo, yhi)
+        for (t, text) in zip(ticks, Ticks.labels(ticks)) {
             let y = py(t).rounded() + 0.5
             c.line(left, y, left + plotWidth, y, .grid)
-            c.textCentred(Ticks.label(t), left - 6, py(t), size: 11, anchor: .end)
+            c.textCentred(text, left - 6, py(t), size: 11, anchor: .end)
         }
         if !xLabel.isEmpty { c.text(xLabel, left + plotWidth / 2, Double(height) - 10, size: 12) }
         if !yLabel.isEmpty { c.text(yLabel, 16, top + plotHeight / 2, size: 12, rotate: true) }
@@ -124,10 +138,11 @@ public struct Axes: Sendable {
 
     /// Numeric x ticks below the plot.
     public func drawXTicks(_ c: Canvas, target: Int = 6) {
-        for t in Ticks.nice(xlo, xhi, target: target) {
+        let ticks = Ticks.nice(xlo, xhi, target: target)
+        for (t, text) in zip(ticks, Ticks.labels(ticks)) {
             let x = px(t).rounded() + 0.5
             c.line(x, top + plotHeight, x, top + plotHeight + 5, .black)
-            c.text(Ticks.label(t), px(t), top + plotHeight + 18, size: 11)
+            c.text(text, px(t), top + plotHeight + 18, size: 11)
         }
     }
 

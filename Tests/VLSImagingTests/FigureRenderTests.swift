@@ -229,6 +229,19 @@ final class FigureRenderTests: XCTestCase {
         XCTAssertEqual(c.width, 10)
     }
 
+    /// Neighbouring tick labels never read the same: 2 significant digits made every tick
+    /// between 100000 and 100010 "1e+05".
+    func testTickLabelsAreDistinct() {
+        for (lo, hi) in [(100_000.0, 100_010.0), (1e16, 1e16 + 2e10), (0.0, 1.0), (-3e-4, 7e-4), (123_456.0, 123_457.0)] {
+            let ticks = Ticks.nice(lo, hi)
+            let labels = Ticks.labels(ticks)
+            XCTAssertEqual(labels.count, ticks.count)
+            XCTAssertEqual(Set(labels).count, labels.count, "\(lo)...\(hi): \(labels)")
+            for (t, l) in zip(ticks, labels) { XCTAssertEqual(Double(l)!, t, accuracy: abs(t) * 1e-9 + 1e-12, "\(l) for \(t)") }
+        }
+        XCTAssertEqual(Ticks.labels([0, 0.5, 1]), ["0", "0.5", "1"])
+    }
+
     func testBarMarksSitOnTheirData() throws {
         let chart = Self.bar
         let image = try chart.image()

@@ -136,6 +136,15 @@ final class TerminalFigureTests: XCTestCase {
         XCTAssertFalse(pty.transcript.contains("error"), pty.transcript.debugDescription)
     }
 
+    /// Control characters in a title are shown escaped, not sent to the terminal raw.
+    func testCaptionControlsAreEscaped() throws {
+        let path = tmp + "/caption.vls"
+        FileManager.default.createFile(atPath: path, contents: Data("show(hist([1, 2], title: \"a\\u{1b}[31mRED\\nsecond\"))\n".utf8))
+        let (status, out) = try runVLSPiped(["run", path])
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(out, "[a\\u{1B}[31mRED\\nsecond, hist 640x400, not shown (output is not a terminal); save(figure, \"figure.png\") writes it]\n")
+    }
+
     func testPipeGetsOneLine() throws {
         let (status, out) = try runVLSPiped(["run", script()])
         XCTAssertEqual(status, 0)
