@@ -16,11 +16,12 @@ rng = np.random.RandomState(18)
 cases = []
 
 
-def case(name, data, bins, rng_=None):
-    data = np.asarray(data, dtype=np.float64)
+def case(name, data, bins, rng_=None, dtype=np.float64):
+    data = np.asarray(data, dtype=dtype)
     counts, edges = np.histogram(data, bins=bins, range=rng_)
     cases.append({
         "name": name,
+        "dtype": np.dtype(dtype).name,
         "data": [repr(float(v)) for v in data],
         "bins": bins,
         "range": None if rng_ is None else [repr(float(rng_[0])), repr(float(rng_[1]))],
@@ -39,6 +40,16 @@ case("constant", [2.5] * 7, 4)
 case("uniform, 1 bin", rng.uniform(-1, 1, size=50), 1)
 case("exponential, 25 bins", rng.exponential(0.01, size=300), 25)
 case("awkward range", rng.uniform(0, 1, size=300), 13, (0.1, 0.7))
+# float32 arrays: numpy bins them with float32 edges and (without a range) float32 arithmetic,
+# which differs from float64 near edges (arange(0, 127) / 7 in float32: the last bin gets 10).
+case("float32 sevenths, 14 bins", np.arange(0, 127, dtype=np.float32) / np.float32(7), 14, dtype=np.float32)
+case("float32 sevenths, 9 bins", np.arange(0, 127, dtype=np.float32) / np.float32(7), 9, dtype=np.float32)
+case("float32 tenths", np.arange(0, 31, dtype=np.float32) / np.float32(10), 3, dtype=np.float32)
+case("float32 tenths, 7 bins", np.arange(0, 101, dtype=np.float32) / np.float32(10), 7, dtype=np.float32)
+case("float32 tenths, range", np.arange(0, 31, dtype=np.float32) / np.float32(10), 3, (0.0, 3.0), dtype=np.float32)
+case("float32 normal, 23 bins", rng.normal(0.3, 1.7, size=2000).astype(np.float32), 23, dtype=np.float32)
+case("float32 uniform, awkward range", rng.uniform(0, 1, size=2000).astype(np.float32), 13, (0.1, 0.7), dtype=np.float32)
+case("float32 constant", np.full(5, 0.1, dtype=np.float32), 3, dtype=np.float32)
 
 out = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "figures", "hist.json")
 with open(out, "w") as f:

@@ -27,6 +27,13 @@ static inline void vls_rl_completion_options(void) {
     rl_filename_quoting_desired = 0;
 }
 
+/* The REPL's own input source: bytes read ahead (type-ahead kept by a terminal query)
+   come first, and readline asks the hook whether more input is waiting. */
+static inline void vls_rl_set_input(rl_getc_func_t *getc_fn, rl_hook_func_t *available) {
+    rl_getc_function = getc_fn;
+    rl_input_available_hook = available;
+}
+
 static inline const char *vls_rl_line_buffer(void) { return rl_line_buffer; }
 
 static inline void vls_rl_write_output(const char *text) {

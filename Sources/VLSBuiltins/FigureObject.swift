@@ -241,6 +241,9 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
         native("hist", "hist(values: tensorlike, bins: int = 10, range: list = nil, *, title: string = \"\", xlabel: string = \"\", ylabel: string = \"count\")", area: area,
                "A histogram: the counts of `values` in `bins` equal bins over `range` ([low, high]; the data's range by default), as numpy.histogram (values outside the range are not counted, the last bin includes its right edge). The figure's `counts` and `edges` give the numbers.") { a in
             let values = try numbers(a, 0, "values")
+            // numpy bins a float32 array in float32 arithmetic (ints and Python floats in float64).
+            var float32 = false
+            if case .object(let o as TensorObject) = try a.value(0, "values"), o.dtype == .float32 { float32 = true }
             let bins = try a.int(nil, "bins", default: 10)
             guard bins >= 1, bins <= 10_000 else { throw RuntimeError("hist: bins must be 1...10000, got \(bins)") }
             var range: (Double, Double)?
@@ -255,7 +258,7 @@ func figureBuiltins(_ session: Session) -> [NativeFunction] {
             let title = try a.string(nil, "title", default: "")
             let h: Histogram
             do {
-                h = try Histogram(values: values, bins: bins, range: range, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
+                h = try Histogram(values: values, bins: bins, range: range, float32: float32, title: title, xLabel: try a.string(nil, "xlabel", default: ""),
                                   yLabel: try a.string(nil, "ylabel", default: "count"))
             } catch { throw RuntimeError("hist: \(error)") }
             return .object(FigureObject(h, kind: "hist", caption: title.isEmpty ? "histogram of \(values.count) values, \(bins) bins" : title))
@@ -345,12 +348,19 @@ enum TerminalDisplay {
     static func render(_ figure: Displayable) -> String {
         let env = ProcessInfo.processInfo.environment
         let fig = figure as? FigureObject
-        let what = fig.map { "\($0.caption), \($0.kind) \($0.figure.width)x\($0.figure.height)" } ?? figure.caption
+        // A caption (a title) may hold control characters: printed raw they would move the
+        // cursor or colour the terminal, so they are shown escaped.
+        let what = escapingControls(fig.map { "\($0.caption), \($0.kind) \($0.figure.width)x\($0.figure.height)" } ?? figure.caption)
         let saved = fig?.savedPath.map { ", saved to \($0)" }
-        guard isatty(1) != 0, env["TERM"] != "dumb", let fig, let image = try? fig.image() else {
+        guard let fig else { return "[\(what)]" }
+        guard isatty(1) != 0, env["TERM"] != "dumb" else {
             let reason = isatty(1) == 0 ? "output is not a terminal" : "TERM=dumb"
-            if fig == nil { return "[\(figure.caption)]" }
             return "[\(what), not shown (\(reason))\(saved ?? "; save(figure, \"figure.png\") writes it")]"
+        }
+        let image: Image
+        do { image = try fig.image() } catch {
+            // The terminal is fine: say what failed, not a TERM it does not have.
+            return "[\(what), not shown: drawing failed: \(error)]"
         }
         let size = terminalSize()
         let line = "[\(what)\(saved ?? "")]"
@@ -372,6 +382,20 @@ enum TerminalDisplay {
             let cols = max(1, min(size.columns, image.width, byHeight))
             return ((try? TerminalPreview.halfBlocks(image, columns: cols)) ?? "") + line
         }
+    }
+
+    /// `s` with C0/C1 control characters and DEL written as `\n`, `\t` or `\u{1B}`.
+    static func escapingControls(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u.value {
+            case 0x0A: out += "\\n"
+            case 0x09: out += "\\t"
+            case 0..<0x20, 0x7F...0x9F: out += "\\u{\(String(u.value, radix: 16, uppercase: true))}"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     static func chooseProtocol(_ env: [String: String]) -> Encoding {
@@ -417,9 +441,16 @@ enum TerminalDisplay {
             let n = read(fd, &buf, buf.count)
             if n <= 0 { break }
             answer += buf[0..<n]
-            if let start = answer.firstIndex(of: 0x1B), answer[start...].contains(0x63) { break }   // ...c ends the answer
+            if TerminalInput.da1Answer(in: answer) != nil { break }
         }
-        return parseDA1(answer) ?? false
+        // Everything else read here was typed ahead: the REPL's reader gets it back.
+        guard let r = TerminalInput.da1Answer(in: answer) else {
+            TerminalInput.typeAhead += answer
+            TerminalInput.lateDA1 = true
+            return false
+        }
+        TerminalInput.typeAhead += answer[..<r.lowerBound] + answer[r.upperBound...]
+        return parseDA1(Array(answer[r])) ?? false
     }
 
     /// The attributes of a DA1 answer (`ESC [ ? a ; b ; ... c`) include 4 (sixel); nil when

@@ -31,6 +31,19 @@ public enum Ticks {
         return s
     }
 
+    /// Labels for a row of ticks: `label` each, with more significant digits (up to 17)
+    /// while two neighbours would read the same (ticks at 100000 and 100002 are "1e+05" at
+    /// 2 digits).
+    public static func labels(_ ticks: [Double]) -> [String] {
+        var out = ticks.map(label)
+        var digits = 3
+        while digits <= 17, zip(out, out.dropFirst()).contains(where: { $0 == $1 }) {
+            out = ticks.map { $0 == 0 ? "0" : String(format: "%.\(digits)g", $0) }
+            digits += 1
+        }
+        return out
+    }
+
     /// "Nice" ticks covering [lo, hi] (steps of 1, 2, 2.5 or 5 times a power of ten).
     public static func nice(_ lo: Double, _ hi: Double, target: Int = 6) -> [Double] {
         guard lo.isFinite, hi.isFinite else { return [] }
@@ -69,8 +82,28 @@ public struct Axes: Sendable {
         top = title.isEmpty ? 16 : 36
         plotWidth = max(1, Double(width) - left - rightMargin.rounded())
         plotHeight = max(1, Double(height) - top - 48)
-        (xlo, xhi) = x.1 > x.0 ? x : (x.0 - 0.5, x.0 + 0.5)
-        (ylo, yhi) = y.1 > y.0 ? y : (y.0 - 0.5, y.0 + 0.5)
+        (xlo, xhi) = Axes.widened(x.0, x.1)
+        (ylo, yhi) = Axes.widened(y.0, y.1)
+    }
+
+    /// A range with room in it: a zero (or reversed) range around v becomes
+    /// v -/+ max(0.5, |v| * 1e-6), at least one ulp each side and clamped to the finite
+    /// doubles, so that 1e16 (where v + 0.5 == v) still maps to pixels.
+    public static func widened(_ lo: Double, _ hi: Double) -> (Double, Double) {
+        guard !(hi > lo), lo.isFinite else { return (lo, hi) }
+        let pad = max(0.5, abs(lo) * 1e-6)
+        let a = max(min(lo - pad, lo.nextDown), -Double.greatestFiniteMagnitude)
+        let b = min(max(lo + pad, lo.nextUp), Double.greatestFiniteMagnitude)
+        return (a, b)
+    }
+
+    /// Errors unless both data ranges are finite with a finite, positive width: values
+    /// such as 1e308 and -1e308 are finite but their span overflows, which would draw
+    /// nothing. `x` and `y` name the data for the message.
+    public func check(x: String, y: String) throws(ImagingError) {
+        for (lo, hi, what) in [(xlo, xhi, x), (ylo, yhi, y)] where !(lo.isFinite && hi.isFinite && (hi - lo).isFinite && hi > lo) {
+            throw ImagingError("\(what) span more than a figure can show (from \(lo) to \(hi), a width that overflows a double)")
+        }
     }
 
     /// Pixel column of a data x.
@@ -83,7 +116,7 @@ public struct Axes: Sendable {
         var finite = values.filter(\.isFinite)
         if includeZero { finite.append(0) }
         var lo = finite.min() ?? 0, hi = finite.max() ?? 1
-        if hi <= lo { lo -= 0.5; hi += 0.5 }
+        (lo, hi) = widened(lo, hi)
         let pad = (hi - lo) * 0.05
         if includeZero && lo == 0 { return (0, hi + pad) }
         if includeZero && hi == 0 { return (lo - pad, 0) }
@@ -92,11 +125,12 @@ public struct Axes: Sendable {
 
     /// Title, horizontal grid lines with y tick labels, and the axis labels.
     public func drawBackground(_ c: Canvas, width: Int, height: Int, title: String, xLabel: String, yLabel: String) {
-        if !title.isEmpty { c.text(title, Double(width) / 2, 22, size: 14, bold: true) }
-        for t in Ticks.nice(ylo, yhi) {
+        if !title.isEmpty { c.text(c.ellipsized(title, maxWidth: Double(width) - 16, size: 14, bold: true), Double(width) / 2, 22, size: 14, bold: true) }
+        let ticks = Ticks.nice(ylo, yhi)
+        for (t, text) in zip(ticks, Ticks.labels(ticks)) {
             let y = py(t).rounded() + 0.5
             c.line(left, y, left + plotWidth, y, .grid)
-            c.textCentred(Ticks.label(t), left - 6, py(t), size: 11, anchor: .end)
+            c.textCentred(text, left - 6, py(t), size: 11, anchor: .end)
         }
         if !xLabel.isEmpty { c.text(xLabel, left + plotWidth / 2, Double(height) - 10, size: 12) }
         if !yLabel.isEmpty { c.text(yLabel, 16, top + plotHeight / 2, size: 12, rotate: true) }
@@ -104,10 +138,11 @@ public struct Axes: Sendable {
 
     /// Numeric x ticks below the plot.
     public func drawXTicks(_ c: Canvas, target: Int = 6) {
-        for t in Ticks.nice(xlo, xhi, target: target) {
+        let ticks = Ticks.nice(xlo, xhi, target: target)
+        for (t, text) in zip(ticks, Ticks.labels(ticks)) {
             let x = px(t).rounded() + 0.5
             c.line(x, top + plotHeight, x, top + plotHeight + 5, .black)
-            c.text(Ticks.label(t), px(t), top + plotHeight + 18, size: 11)
+            c.text(text, px(t), top + plotHeight + 18, size: 11)
         }
     }
 

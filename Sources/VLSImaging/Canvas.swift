@@ -224,6 +224,18 @@ public final class Canvas {
     }
 
     /// Width of a text in pixels at a font size.
+    /// `s` cut to fit `maxWidth` pixels, ending in "…" when cut (the longest such prefix).
+    public func ellipsized(_ s: String, maxWidth: Double, size: Double, bold: Bool = false) -> String {
+        if textWidth(s, size: size, bold: bold) <= maxWidth { return s }
+        let chars = Array(s)
+        var lo = 0, hi = chars.count
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if textWidth(String(chars[..<mid]) + "…", size: size, bold: bold) <= maxWidth { lo = mid } else { hi = mid - 1 }
+        }
+        return String(chars[..<lo]) + "…"
+    }
+
     public func textWidth(_ s: String, size: Double, bold: Bool = false) -> Double {
         font(size, bold)
         var e = cairo_text_extents_t()

@@ -14,8 +14,10 @@ public struct Histogram: Figure, Sendable {
     /// data's (widened by 0.5 each side when all values are equal); values outside the range
     /// are not counted; every bin is half-open except the last, which includes its right edge.
     /// Non-finite values are an error (numpy refuses them without a range and drops NaN
-    /// silently with one).
-    public init(values: [Double], bins: Int, range: (Double, Double)? = nil, title: String = "",
+    /// silently with one). `float32` says the values are a float32 array's (each exactly a
+    /// Float): numpy then computes the edges and bin indices in float32 (`bin`), which puts
+    /// values near an edge in other bins than float64 arithmetic would.
+    public init(values: [Double], bins: Int, range: (Double, Double)? = nil, float32: Bool = false, title: String = "",
                 xLabel: String = "", yLabel: String = "count", color: Color = Color.series(0),
                 width: Int = 640, height: Int = 400) throws(ImagingError) {
         guard bins >= 1, bins <= 10_000 else { throw ImagingError("histogram bins must be 1...10000, got \(bins)") }
@@ -32,9 +34,16 @@ public struct Histogram: Figure, Sendable {
             lo = values.min() ?? 0
             hi = values.max() ?? 1
         }
-        if lo == hi { lo -= 0.5; hi += 0.5 }
-        guard (hi - lo).isFinite else { throw ImagingError("histogram range (\(lo), \(hi)) is too wide: its width overflows") }
-        let (counts, edges) = Histogram.bin(values, bins: bins, lo: lo, hi: hi)
+        // numpy widens a float32 array's own (float32) range in float32, a given range in float64.
+        if lo == hi {
+            if float32 && range == nil { lo = Double(Float(lo) - 0.5); hi = Double(Float(hi) + 0.5) } else { lo -= 0.5; hi += 0.5 }
+        }
+        guard (hi - lo).isFinite, !float32 || (Float(hi) - Float(lo)).isFinite else {
+            throw ImagingError("histogram range (\(lo), \(hi)) is too wide: its width overflows")
+        }
+        let (counts, edges) = float32
+            ? Histogram.binFloat32(values.map { Float($0) }, bins: bins, lo: lo, hi: hi, rangeGiven: range != nil)
+            : Histogram.bin(values, bins: bins, lo: lo, hi: hi)
         // numpy refuses bins that round to nothing ("Too many bins for data range").
         if let i = edges.indices.dropLast().first(where: { edges[$0] >= edges[$0 + 1] }) {
             throw ImagingError("too many bins for the range (\(lo), \(hi)): bin \(i) has no width; use fewer bins")
@@ -65,7 +74,39 @@ public struct Histogram: Figure, Sendable {
         return (counts, edges)
     }
 
-    public func validate() throws(ImagingError) {}
+    /// numpy's fast path for a float32 array (numpy 2, NEP 50 promotion): the edges are
+    /// `linspace(..., dtype=float32)` and the values are compared with them in float32.
+    /// Without a range, the range is the array's own float32 min and max, so the edges
+    /// (`arange * step + lo`) and the index `(v - lo) / (hi - lo) * bins` are float32
+    /// arithmetic throughout. With a range (Python floats), linspace computes in float64 and
+    /// rounds to float32, `v - lo` is float32 (lo rounded to float32) but the division by the
+    /// float64 width `hi - lo` promotes the index to float64; the in-range test compares
+    /// with lo and hi rounded to float32.
+    static func binFloat32(_ values: [Float], bins: Int, lo: Double, hi: Double, rangeGiven: Bool) -> ([Int], [Double]) {
+        let flo = Float(lo), fhi = Float(hi)
+        var edges: [Float]
+        if rangeGiven {
+            let step = (hi - lo) / Double(bins)
+            edges = (0...bins).map { Float(step == 0 ? Double($0) / Double(bins) * (hi - lo) + lo : Double($0) * step + lo) }
+        } else {
+            let delta = fhi - flo, step = delta / Float(bins)
+            edges = (0...bins).map { step == 0 ? Float($0) / Float(bins) * delta + flo : Float($0) * step + flo }
+        }
+        edges[bins] = fhi
+        var counts = [Int](repeating: 0, count: bins)
+        let fdenom = fhi - flo, ddenom = hi - lo
+        for v in values where v >= flo && v <= fhi {
+            let f: Double = rangeGiven ? Double(v - flo) / ddenom * Double(bins) : Double((v - flo) / fdenom * Float(bins))
+            var i = Int(f)
+            if i == bins { i -= 1 }
+            if v < edges[i] { i -= 1 }
+            if i != bins - 1 && v >= edges[i + 1] { i += 1 }
+            counts[i] += 1
+        }
+        return (counts, edges.map(Double.init))
+    }
+
+    public func validate() throws(ImagingError) { try axes().check(x: "histogram edges", y: "histogram counts") }
 
     /// The axes: x over the edges, y from 0 to the largest count plus 5%.
     public func axes() -> Axes {
@@ -134,6 +175,7 @@ public struct BarChart: Figure, Sendable {
                 }
             }
         }
+        try axes().check(x: "bar labels", y: "bar values (with their error bars)")
     }
 
     /// The axes: label i is centred on x = i; y covers 0, every bar and error bar.
@@ -216,6 +258,7 @@ public struct ScatterPlot: Figure, Sendable {
         if let bad = x.indices.first(where: { !x[$0].isFinite || !y[$0].isFinite }) {
             throw ImagingError("scatter point \(bad) is (\(x[bad]), \(y[bad])); points must be finite")
         }
+        try axes().check(x: "scatter x values", y: "scatter y values")
     }
 
     /// The axes: both ranges padded by 5%.

@@ -69,10 +69,14 @@ public struct MatrixPlot: Figure, Sendable {
         return (left, top, lo, hi)
     }
 
+    /// The widest a title makes the figure (pixels).
+    public static let maxTitleWidth = 1600
+
     /// Matrix, labels and colour bar.
     public var width: Int {
-        // Room for the title too (DejaVu Sans Bold 14 px averages under 10 px a character).
-        max(Int(layout.left) + cols * cellSize + 16 + 16 + 56, title.count * 10 + 24)
+        // Room for the title too (DejaVu Sans Bold 14 px averages under 10 px a character),
+        // up to maxTitleWidth: a longer title is ellipsized, not a 20000 px figure.
+        max(Int(layout.left) + cols * cellSize + 16 + 16 + 56, min(title.count * 10 + 24, MatrixPlot.maxTitleWidth))
     }
     public var height: Int {
         let bottom = colLabels.isEmpty ? 12.0 : 16.0 + 6.5 * Double(colLabels.map(\.count).max() ?? 0)
@@ -92,7 +96,9 @@ public struct MatrixPlot: Figure, Sendable {
         let mw = cell * Double(cols), mh = cell * Double(rows)
         if !title.isEmpty {
             // Centred over the matrix when it fits there, else over the figure.
-            let tw = c.textWidth(title, size: 14, bold: true), w = Double(width)
+            let w = Double(width)
+            let title = c.ellipsized(self.title, maxWidth: w - 16, size: 14, bold: true)
+            let tw = c.textWidth(title, size: 14, bold: true)
             let x = left + mw / 2 - tw / 2 >= 8 && left + mw / 2 + tw / 2 <= w - 8 ? left + mw / 2 : w / 2
             c.text(title, x, 22, size: 14, bold: true)
         }

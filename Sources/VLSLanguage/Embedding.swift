@@ -409,3 +409,36 @@ public struct Arguments {
         return RuntimeError("bad argument '\(name)' to '\(functionName)' (\(expected) expected, got \(got.typeName))")
     }
 }
+
+/// Terminal input that a native read while it waited for a terminal's answer (the DA1
+/// query of `show`), handed to the REPL's line reader, which reads it before the terminal.
+public enum TerminalInput {
+    /// Bytes typed ahead that are not the awaited answer, oldest first.
+    nonisolated(unsafe) public static var typeAhead: [UInt8] = []
+    /// A device-attributes query went unanswered in time: its answer (`ESC [ ? ... c`) may
+    /// still arrive, and the reader drops it instead of taking it as typed input.
+    nonisolated(unsafe) public static var lateDA1 = false
+
+    /// The range of the first DA1 answer (`ESC [ ? digits and ; c`) in `bytes`.
+    public static func da1Answer(in bytes: [UInt8]) -> Range<Int>? {
+        var i = 0
+        while i + 2 < bytes.count {
+            if bytes[i] == 0x1B, bytes[i + 1] == 0x5B, bytes[i + 2] == 0x3F {
+                var j = i + 3
+                while j < bytes.count, (bytes[j] >= 0x30 && bytes[j] <= 0x39) || bytes[j] == 0x3B { j += 1 }
+                if j < bytes.count, bytes[j] == 0x63 { return i..<(j + 1) }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// `bytes` without a late DA1 answer, when one is awaited (then no longer).
+    public static func droppingLateAnswer(_ bytes: [UInt8]) -> [UInt8] {
+        guard lateDA1, let r = da1Answer(in: bytes) else { return bytes }
+        lateDA1 = false
+        var out = bytes
+        out.removeSubrange(r)
+        return out
+    }
+}

@@ -29,6 +29,7 @@ final class ReadlineReader: LineReader {
             historyPath = ".vls_history"
         }
         completionSession = session
+        ReadlineReader.installInput()
         vls_rl_setup(strdup("vls"), strdup(ReplSession.wordBreakCharacters)) { text, _, end in
             vls_rl_completion_options()
             guard let text, let session = completionSession else { return nil }
@@ -56,6 +57,18 @@ final class ReadlineReader: LineReader {
         sigemptyset(&sa.sa_mask)
         sa.sa_flags = 0
         sigaction(SIGINT, &sa, nil)
+    }
+
+    /// readline's input: bytes kept back (TerminalInput.typeAhead) first, then the terminal.
+    static func installInput() {
+        vls_rl_set_input({ stream in
+            if !TerminalInput.typeAhead.isEmpty { return Int32(TerminalInput.typeAhead.removeFirst()) }
+            return rl_getc(stream)
+        }, {
+            if !TerminalInput.typeAhead.isEmpty { return 1 }
+            var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            return poll(&pfd, 1, 100) > 0 ? 1 : 0   // readline's default waits 0.1 s too
+        })
     }
 
     func readLine(prompt: String) -> LineInput {
@@ -86,6 +99,10 @@ final class ReadlineReader: LineReader {
                 fflush(nil)
                 return .interrupted
             }
+            if !TerminalInput.typeAhead.isEmpty {
+                rl_callback_read_char()
+                continue
+            }
             pfd.revents = 0
             let r = poll(&pfd, 1, 100)
             if r < 0 {
@@ -94,7 +111,14 @@ final class ReadlineReader: LineReader {
                 return .endOfInput
             }
             if r > 0 {
-                if pfd.revents & Int16(POLLIN) != 0 {
+                if pfd.revents & Int16(POLLIN) != 0 && TerminalInput.lateDA1 {
+                    // A terminal's late answer to show()'s query is not typed input.
+                    var buf = [UInt8](repeating: 0, count: 4096)
+                    let n = read(0, &buf, buf.count)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { rl_callback_handler_remove(); return .endOfInput }
+                    TerminalInput.typeAhead += TerminalInput.droppingLateAnswer(Array(buf[..<n]))
+                } else if pfd.revents & Int16(POLLIN) != 0 {
                     rl_callback_read_char()
                 } else if pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
                     rl_callback_handler_remove()

@@ -153,6 +153,95 @@ final class FigureRenderTests: XCTestCase {
         }
     }
 
+    /// Finite values whose span overflows (1e308 and -1e308) are an error naming the data,
+    /// never an empty plot; a flat range at 1e16 (where v + 0.5 == v) is widened relative
+    /// to the magnitude, so the points are drawn (cairo refused the zero-width range).
+    func testHugeAndFlatRanges() throws {
+        func message(_ f: () throws -> Any) -> String {
+            do { _ = try f(); return "no error" } catch { return "\(error)" }
+        }
+        let bar = BarChart(labels: ["a", "b"], series: [.init(name: "", values: [1e308, -1e308])], width: 320, height: 200)
+        XCTAssertTrue(message { try bar.pngData() }.contains("bar values (with their error bars) span more than a figure can show"), message { try bar.pngData() })
+        let wide = ScatterPlot(x: [1e308, -1e308], y: [1, 2], width: 320, height: 200)
+        XCTAssertTrue(message { try wide.svg() }.contains("scatter x values span more than a figure can show"), message { try wide.svg() })
+        let line = LinePlot(x: [0, 1], series: [.init(name: "", y: [1e308, -1e308])], width: 320, height: 200)
+        XCTAssertTrue(message { try line.pngData() }.contains("line plot y values"), message { try line.pngData() })
+
+        for v in [0.0, 1e16, -9e15, 1e300, Double.greatestFiniteMagnitude] {
+            let (lo, hi) = Axes.widened(v, v)
+            XCTAssertTrue(lo < v && v <= hi && (v < hi || v == .greatestFiniteMagnitude) && lo.isFinite && hi.isFinite && (hi - lo).isFinite, "\(v): (\(lo), \(hi))")
+            XCTAssertLessThanOrEqual(hi - lo, max(1, abs(v) * 2e-6) * (1 + 1e-12), "\(v): widened by more than max(0.5, |v| 1e-6)")
+        }
+        XCTAssertTrue(Axes.widened(1, 2) == (1, 2))
+        let flat = ScatterPlot(x: [1e16, 1e16], y: [1, 2], width: 320, height: 200)
+        let image = try flat.image()
+        let f = try XCTUnwrap(frame(image))
+        // Both points sit on the centre column of the plot.
+        let cx = f.left + f.width / 2
+        var rows = Set<Int>()
+        for y in f.top..<(f.top + f.height) where close(image.pixel(x: cx, y: y), Color.series(0), 60) { rows.insert(y) }
+        XCTAssertGreaterThan(rows.count, 8, "the two points at x = 1e16 are not drawn")
+    }
+
+    /// A long line is stroked per pixel column (first, lowest, highest, last point), which
+    /// keeps every column's vertical extent and the order of points, and draws 200k points
+    /// quickly (stroking every point took 28 s for 100k).
+    func testLongLineIsDecimatedToThePixelGrid() throws {
+        var g = SystemRandomNumberGenerator()
+        let n = 50_000
+        let pts = (0..<n).map { i in (10 + Double(i) * 300 / Double(n), 100 + Double.random(in: -50...50, using: &g)) }
+        let d = LinePlot.decimated(pts)
+        XCTAssertLessThanOrEqual(d.count, 4 * 301)
+        XCTAssertEqual(d.first?.0, pts.first?.0); XCTAssertEqual(d.last?.0, pts.last?.0)
+        var full: [Double: (Double, Double)] = [:], kept: [Double: (Double, Double)] = [:]
+        for (x, y) in pts { let k = x.rounded(.down); let r = full[k] ?? (y, y); full[k] = (min(r.0, y), max(r.1, y)) }
+        for (x, y) in d { let k = x.rounded(.down); let r = kept[k] ?? (y, y); kept[k] = (min(r.0, y), max(r.1, y)) }
+        XCTAssertEqual(full.count, kept.count)
+        for (k, r) in full { XCTAssertTrue(kept[k]! == r, "column \(k)") }
+        XCTAssertTrue(zip(d, d.dropFirst()).allSatisfy { $0.0 <= $1.0 }, "points stay in order")
+        XCTAssertEqual(LinePlot.decimated(Array(pts.prefix(100))).count, 100, "short lines are kept whole")
+
+        let xs = (0..<200_000).map(Double.init)
+        let plot = LinePlot(x: xs, series: [.init(name: "", y: xs.map { sin($0 / 5000) + Double.random(in: -0.1...0.1, using: &g) })], width: 320, height: 200)
+        let t0 = Date()
+        let image = try plot.image()
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 10, "200k points")
+        let f = try XCTUnwrap(frame(image))
+        let mid = f.left + f.width / 2
+        XCTAssertTrue((f.top..<(f.top + f.height)).contains { close(image.pixel(x: mid, y: $0), Color.series(0), 60) }, "the line is drawn")
+    }
+
+    /// A long title widens a matrix plot only up to maxTitleWidth and is ellipsized there
+    /// (2000 characters made it 20024 px wide, which cairo refused at save).
+    func testLongMatrixTitleIsEllipsized() throws {
+        let plot = MatrixPlot(values: [1, 2, 3, 4], rows: 2, cols: 2, title: String(repeating: "W", count: 2000))
+        XCTAssertEqual(plot.width, MatrixPlot.maxTitleWidth)
+        let image = try plot.image()
+        XCTAssertEqual(image.width, MatrixPlot.maxTitleWidth)
+        let short = MatrixPlot(values: [1, 2, 3, 4], rows: 2, cols: 2, title: "ab")
+        XCTAssertLessThan(short.width, 400)
+        let c = try Canvas.raster(width: 10, height: 10) { c in
+            let cut = c.ellipsized(String(repeating: "W", count: 2000), maxWidth: 300, size: 14, bold: true)
+            XCTAssertTrue(cut.hasSuffix("…")); XCTAssertLessThanOrEqual(c.textWidth(cut, size: 14, bold: true), 300)
+            XCTAssertGreaterThan(c.textWidth(cut, size: 14, bold: true), 280)
+            XCTAssertEqual(c.ellipsized("short", maxWidth: 300, size: 14), "short")
+        }
+        XCTAssertEqual(c.width, 10)
+    }
+
+    /// Neighbouring tick labels never read the same: 2 significant digits made every tick
+    /// between 100000 and 100010 "1e+05".
+    func testTickLabelsAreDistinct() {
+        for (lo, hi) in [(100_000.0, 100_010.0), (1e16, 1e16 + 2e10), (0.0, 1.0), (-3e-4, 7e-4), (123_456.0, 123_457.0)] {
+            let ticks = Ticks.nice(lo, hi)
+            let labels = Ticks.labels(ticks)
+            XCTAssertEqual(labels.count, ticks.count)
+            XCTAssertEqual(Set(labels).count, labels.count, "\(lo)...\(hi): \(labels)")
+            for (t, l) in zip(ticks, labels) { XCTAssertEqual(Double(l)!, t, accuracy: abs(t) * 1e-9 + 1e-12, "\(l) for \(t)") }
+        }
+        XCTAssertEqual(Ticks.labels([0, 0.5, 1]), ["0", "0.5", "1"])
+    }
+
     func testBarMarksSitOnTheirData() throws {
         let chart = Self.bar
         let image = try chart.image()
@@ -223,7 +312,8 @@ final class FigureRenderTests: XCTestCase {
         let data = try Data(contentsOf: URL(fileURLWithPath: FigureRenderTests.directory + "/hist.json"))
         let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let cases = try XCTUnwrap(root["cases"] as? [[String: Any]])
-        XCTAssertEqual(cases.count, 10)
+        XCTAssertEqual(cases.count, 18)
+        XCTAssertEqual(cases.filter { $0["dtype"] as? String == "float32" }.count, 8)
         for c in cases {
             let name = c["name"] as? String ?? "?"
             // Numbers are repr strings: Double(String) round-trips them exactly.
@@ -232,7 +322,9 @@ final class FigureRenderTests: XCTestCase {
             XCTAssertEqual(values.count, (c["data"] as? [String])?.count)
             let bins = try XCTUnwrap(c["bins"] as? Int, name)
             let range = doubles("range").map { ($0[0], $0[1]) }
-            let h = try Histogram(values: values, bins: bins, range: range)
+            let float32 = try XCTUnwrap(c["dtype"] as? String, name) == "float32"
+            if float32 { XCTAssertEqual(values, values.map { Double(Float($0)) }, "\(name): float32 data") }
+            let h = try Histogram(values: values, bins: bins, range: range, float32: float32)
             XCTAssertEqual(h.counts, c["counts"] as? [Int], name)
             XCTAssertEqual(h.edges, doubles("edges"), name)
         }

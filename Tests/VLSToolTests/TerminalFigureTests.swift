@@ -82,6 +82,69 @@ final class TerminalFigureTests: XCTestCase {
         XCTAssertFalse(out.contains("\u{1B}P0;1;0q"))
     }
 
+    /// A figure that cannot be drawn (a 3000-character row label makes it wider than
+    /// cairo's 16384 px) says why on a terminal, not "TERM=dumb".
+    func testDrawingFailureIsReported() throws {
+        let path = tmp + "/fail.vls"
+        FileManager.default.createFile(atPath: path, contents: Data("""
+        show(matrix_plot(ones([1, 1]), rows: ["x" * 3000]))
+        print("done")
+
+        """.utf8))
+        let pty = try PTY([try builtVLS(), "run", path], env: ["TERM": "xterm-256color", "HOME": tmp], columns: 100, rows: 40, pixelWidth: 0, pixelHeight: 0)
+        pty.responder = { $0.contains("\u{1B}[c") ? "\u{1B}[?62;22c" : nil }
+        pty.expect("done")
+        XCTAssertEqual(pty.wait(), 0)
+        XCTAssertTrue(pty.transcript.contains("not shown: drawing failed: figure size"), pty.transcript.debugDescription)
+        XCTAssertFalse(pty.transcript.contains("TERM=dumb"))
+    }
+
+    /// The REPL under a pty, the test typing as a user and playing the terminal.
+    func repl() throws -> PTY {
+        let pty = try PTY([try builtVLS()], env: ["TERM": "xterm-256color", "HOME": tmp, "VLS_HISTORY": tmp + "/history"],
+                          columns: 100, rows: 30, pixelWidth: 0, pixelHeight: 0)
+        pty.expect("> ")
+        return pty
+    }
+
+    /// What the user types while show() waits for the DA1 answer is kept and run, not
+    /// swallowed with the answer.
+    func testTypeAheadDuringDA1QueryIsKept() throws {
+        let pty = try repl()
+        pty.type("show(hist([1, 2]))\rprint(\"TYPE\" + \"AHEAD\")\r", pause: 0)
+        pty.expect("\u{1B}[c")
+        pty.type("\u{1B}[?62;22c", pause: 0)
+        pty.expect("[histogram of 2 values")
+        pty.expect("TYPEAHEAD\r\n")
+        pty.type("\u{4}")
+        XCTAssertEqual(pty.wait(), 0)
+    }
+
+    /// An answer arriving after the query gave up (0.5 s) is dropped, not typed into the
+    /// next line ("62;4;22cprint(...)" was a syntax error).
+    func testLateDA1AnswerIsDropped() throws {
+        let pty = try repl()
+        pty.type("show(hist([1, 2]))\r", pause: 0)
+        pty.expect("\u{1B}[c")
+        pty.expect("[histogram of 2 values")
+        pty.type("\u{1B}[?62;4;22c")
+        pty.readAvailable(timeout: 0.3)
+        pty.type("print(40 + 2)\r")
+        pty.expect("42\r\n")
+        pty.type("\u{4}")
+        XCTAssertEqual(pty.wait(), 0)
+        XCTAssertFalse(pty.transcript.contains("error"), pty.transcript.debugDescription)
+    }
+
+    /// Control characters in a title are shown escaped, not sent to the terminal raw.
+    func testCaptionControlsAreEscaped() throws {
+        let path = tmp + "/caption.vls"
+        FileManager.default.createFile(atPath: path, contents: Data("show(hist([1, 2], title: \"a\\u{1b}[31mRED\\nsecond\"))\n".utf8))
+        let (status, out) = try runVLSPiped(["run", path])
+        XCTAssertEqual(status, 0)
+        XCTAssertEqual(out, "[a\\u{1B}[31mRED\\nsecond, hist 640x400, not shown (output is not a terminal); save(figure, \"figure.png\") writes it]\n")
+    }
+
     func testPipeGetsOneLine() throws {
         let (status, out) = try runVLSPiped(["run", script()])
         XCTAssertEqual(status, 0)
