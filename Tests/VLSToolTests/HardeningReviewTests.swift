@@ -457,12 +457,13 @@ final class HardeningReviewTests: XCTestCase {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        // Wait until a temporary file exists, then kill -9 mid-write.
+        // Wait until the first write landed and a later write's temporary file exists, then
+        // kill -9 mid-write (killing the first write would leave no x.npy to check).
         let deadline = Date().addingTimeInterval(60)
         var temps: [String] = []
         while Date() < deadline {
             temps = (try? FileManager.default.contentsOfDirectory(atPath: dir))?.filter { $0.hasPrefix(Files.temporaryMarker) } ?? []
-            if !temps.isEmpty { break }
+            if !temps.isEmpty && FileManager.default.fileExists(atPath: dir + "/x.npy") { break }
             usleep(5_000)
         }
         kill(p.processIdentifier, SIGKILL)
