@@ -11,6 +11,18 @@ final class ToolTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The binary next to the test bundle (the same build configuration), else .build/debug.
+    /// Release builds keep Swift's bounds and overflow checks: every optimisation setting in
+    /// Package.swift is -O (the unchecked mode, and -remove-runtime-asserts, never appear),
+    /// and only the interpreter drops exclusivity checks.
+    func testReleaseFlagsKeepChecks() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let manifest = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        XCTAssertFalse(manifest.contains("Ounchecked"), "Package.swift names the unchecked optimisation mode")
+        XCTAssertFalse(manifest.contains("remove-runtime-asserts"), "Package.swift removes runtime checks")
+        XCTAssertTrue(manifest.contains(#"[.unsafeFlags(["-O", "-wmo"], .when(configuration: .release))]"#), "the release flags changed")
+        XCTAssertEqual(manifest.components(separatedBy: "enforce-exclusivity=unchecked").count - 1, 1, "only the interpreter drops exclusivity checks")
+    }
+
     func binary() throws -> String {
         var candidates: [String] = []
         let bundleDir = Bundle.main.bundleURL
