@@ -62,6 +62,16 @@ final class MetricsObject: DeclaredObject {
     }
 }
 
+/// Index permutations given as a [S, n] tensor (numpy's draws), as rows of ints.
+func permutationRows(_ p: Tensor, function: String) throws -> [[Int]] {
+    guard p.rank == 2 else { throw RuntimeError("\(function): permutations must be a [S, n] tensor, got shape \(p.shape)") }
+    let n = p.shape[1], v = p.contiguous().scalars
+    guard v.allSatisfy({ $0.isFinite && $0 == $0.rounded() && abs($0) < 1e9 }) else {
+        throw RuntimeError("\(function): permutations must hold integer indices")
+    }
+    return (0..<p.shape[0]).map { s in (0..<n).map { Int(v[s * n + $0]) } }
+}
+
 /// The paper's dataset-level metrics.
 /// A permutation count: 0...2^24 (16.7 million relabellings; more is a hang, not a better p).
 func shufflesArg(_ a: Arguments) throws -> Int {
@@ -126,15 +136,7 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
         },
         native("permutation_test", "permutation_test(a: tensorlike, b: tensorlike, shuffles: int = 300, seed: int = 0, permutations: tensorlike = nil)", area: area,
                "One-sided permutation test of mean(a) - mean(b): pool a and b, relabel by a seeded random permutation `shuffles` times (or by the given `permutations`, a [S, len(a) + len(b)] tensor of index permutations, e.g. numpy's draws), p = share of relabellings whose difference is at least the observed one (ties within 1e-12 count). Returns a dict with mean_a, mean_b, difference, p and shuffles.") { a in
-            var perms: [[Int]]?
-            if let p = try a.optionalTensor(nil, "permutations") {
-                guard p.rank == 2 else { throw RuntimeError("permutation_test: permutations must be a [S, n] tensor, got shape \(p.shape)") }
-                let n = p.shape[1], v = p.contiguous().scalars
-                guard v.allSatisfy({ $0.isFinite && $0 == $0.rounded() && abs($0) < 1e9 }) else {
-                    throw RuntimeError("permutation_test: permutations must hold integer indices")
-                }
-                perms = (0..<p.shape[0]).map { s in (0..<n).map { Int(v[s * n + $0]) } }
-            }
+            let perms = try a.optionalTensor(nil, "permutations").map { try permutationRows($0, function: "permutation_test") }
             let r = try Stats.permutationTest(try doubles(try a.value(0, "a")), try doubles(try a.value(1, "b")),
                                               shuffles: try shufflesArg(a),
                                               seed: UInt64(bitPattern: Int64(try a.int(nil, "seed", default: 0))), permutations: perms)

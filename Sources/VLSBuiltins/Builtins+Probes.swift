@@ -62,40 +62,6 @@ final class ProbesObject: DeclaredObject {
         return block == nil ? out : out.select(0)
     }
 
-    /// Per block, per image, per position: does the probe predict the label? And the lens?
-    func evaluate(_ data: DatasetObject, batch: Int) throws -> TableObject {
-        try requireSolved()
-        try requireSharded(data, session: model.session, "probes.evaluate")
-        let m = model
-        let L = m.c.depth, T = m.c.numTokens, first = m.c.numPrefixTokens
-        var probeRight = [[Int]](repeating: [Int](repeating: 0, count: T), count: L)
-        var lensRight = probeRight
-        var n = 0
-        let points = (0..<L).map { HookPoint(kind, block: $0) }
-        try data.forEachBatch(batch, model: m, label: "probe evaluation") { x, labels in
-            let run = try m.model.run(x, capture: points)
-            for b in 0..<L {
-                guard let act = run.captured[points[b]] else { continue }
-                // A row holding NaN predicts nothing and counts as wrong (argmax would say class 0).
-                let lensTop = LensMath.predictions(try m.model.project(act))   // [B * T]
-                for t in 0..<T {
-                    let rows = try act.narrowed(axis: 1, start: t, count: 1).contiguous().reshaped([labels.count, m.c.width])
-                    let pred = LensMath.predictions(try probes[b][t].scores(rows))
-                    for (i, l) in labels.enumerated() {
-                        if pred[i] == l { probeRight[b][t] += 1 }
-                        if lensTop[i * T + t] == l { lensRight[b][t] += 1 }
-                    }
-                }
-            }
-            n += labels.count
-        }
-        let part = try makePart("probe_evaluation", ["layer": kind.shortName, "probes": weightDigest], model: m, data: data, session: m.session,
-                            statistics: ["images": .counts([n], shape: []),
-                                         "probe_right": .counts(probeRight.flatMap { $0 }, shape: [L, T]),
-                                         "lens_right": .counts(lensRight.flatMap { $0 }, shape: [L, T])])
-        return try bridged { try PartResults.probeEvaluation(part, name: "probes.evaluate") }
-    }
-
     /// SHA-256 of every probe's weight and intercept: the probes' identity in part files.
     var weightDigest: String {
         var h = SHA256()
@@ -111,30 +77,9 @@ final class ProbesObject: DeclaredObject {
         return h.hexDigest()
     }
 
-    /// Probe-based token importance [B, N]: minus the sum over blocks of the true class's
-    /// rank (C - 1 - position in the ascending argsort, i.e. 0 = top) in each position's probe.
-    func importance(_ x: Tensor, labels: [Int]) throws -> Tensor {
-        try requireSolved()
-        let m = model
-        let L = m.c.depth, N = m.c.numPatches, first = m.c.numPrefixTokens, C = m.c.numClasses
-        let points = (0..<L).map { HookPoint(kind, block: $0) }
-        let run = try m.model.run(x, capture: points)
-        let B = labels.count
-        let out = try Tensor(zeros: [B, N], for: "probes.importance")
-        for b in 0..<L {
-            guard let act = run.captured[points[b]] else { continue }
-            for j in 0..<N {
-                let rows = try act.narrowed(axis: 1, start: first + j, count: 1).contiguous().reshaped([B, m.c.width])
-                let scores = try probes[b][first + j].scores(rows)
-                let r = try LensMath.ranks(scores, classes: Tensor(labels.map(Float.init), shape: [B]))
-                for i in 0..<B { out.mutablePointer[i * N + j] -= r.pointer[i] }
-            }
-        }
-        _ = C
-        return out
-    }
 
     static let members: Members<ProbesObject> = bridgedMembers("probes")
+        .property("model", "The model the probes read.") { o, _ in .object(o.model) }
         .property("layer", "The layer the probes read (resid_post, attn_out or mlp_out).") { o, _ in .string(o.kind.shortName) }
         .property("alpha", "The ridge penalty.") { o, _ in .float(o.alpha) }
         .property("solver", "\"cholesky\" or \"lsqr\".") { o, _ in .string(o.solver) }
@@ -161,9 +106,11 @@ final class ProbesObject: DeclaredObject {
             return .nil
         }
         .method("probes.evaluate(data: dataset, batch: int = 32)",
-                "Probe accuracy against lens accuracy per block on a dataset: mean over image-token positions (CLS excluded) with 95% confidence intervals.") { o, a in
+                "Probe accuracy against lens accuracy per block on a dataset: mean over image-token positions (CLS excluded) with 95% confidence intervals; saves its part with .save(path). Defined in the Stdlib as probing.evaluate(probes, data).") { o, a in
+            try o.requireSolved()
             let d = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
-            return .object(try o.evaluate(d, batch: try a.int(1, "batch")))
+            let evaluate = try a.interpreter.stdlibFunction("probing", "evaluate")
+            return try a.interpreter.call(evaluate, [.object(o), .object(d)], keywords: [("batch", .int(try a.int(1, "batch")))])
         }
 }
 

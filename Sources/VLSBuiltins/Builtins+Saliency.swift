@@ -52,55 +52,17 @@ func saliencyBuiltins(_ session: Session) -> [NativeFunction] {
             let imp = try importance(m, r.input, classes: classes, method: method, loss: try lossArg(a), blocks: blocks, heads: heads, seed: seed)
             return .tensor(try imp.reshaped([B, m.c.gridSize, m.c.gridSize]))
         },
-        native("perturbation_test", "perturbation_test(model: model, data: dataset, method: string = \"lens\", order: string = \"negative\", batch: int = 16, loss: string = \"ce\", seeds: int = 10, probes: probes = nil)", area: area,
-               "The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order \"negative\") or the k least important (\"positive\"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or \"probe\" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); \"random\" averages `seeds` random orders (seeds 0..9), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns a table of k and accuracy, with the paper's AUC (sum(acc) / (max(acc) · n)) and the trapezoid AUC in its title; progress on stderr.") { a in
+        native("removal_curve", "removal_curve(model: model, images: tensorlike, labels: classes, importance: tensorlike, order: string = \"negative\")", area: area,
+               "The token-removal step of the perturbation test for one batch, fused (one run per k): for k = 1..n-1 keep the prefix tokens plus the k most important patches (order \"negative\") or the k least important (\"positive\"), dropping the others after the position embedding, and count the images whose top-1 is their label (a row holding NaN predicts nothing). images [B, 3, H, W] preprocessed, labels [B], importance [B, n] (higher = more important; ties: lower patch first). Returns [n-1] counts, an int64 tensor. The test over a dataset is perturbation_test (Stdlib/perturbation.vls).") { a in
             let m = try a.model(0)
-            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
-            try requireSharded(data, session: session, "perturbation_test")
-            let method = try a.string(nil, "method", default: "lens")
+            let x = try a.tensor(1, "images")
+            guard x.rank == 4 else { throw RuntimeError("removal_curve: images must be [B, 3, H, W], got \(x.shape)") }
+            let labels = try classIndices(try a.value(2, "labels"), images: x.shape[0], classes: m.c.numClasses, function: "removal_curve")
             let orderName = try a.string(nil, "order", default: "negative")
-            guard let order = PerturbationCurve.Order(rawValue: orderName) else { throw RuntimeError("order must be \"negative\" or \"positive\"") }
-            let batch = try a.int(nil, "batch", default: 16)
-            let loss = try lossArg(a)
-            let N = m.c.numPatches
-            let seeds = method == "random" ? try a.int(nil, "seeds", default: 10) : 1
-            let total = data.indices.count
-            var curves: [PerturbationCurve] = []
-            // random: one curve serves both orders, as in the authors' code (a reversed random
-            // order is just another random order); hence the paper's 0.7159 / 0.7159.
-            let curveOrder: PerturbationCurve.Order = method == "random" ? .negative : order
-            for s in 0..<seeds {
-                var curve = PerturbationCurve(order: curveOrder, patches: N)
-                var g = SeededGenerator(seed: UInt64(s))
-                let shared = g.permutation(N)   // random: one order for every image
-                try data.forEachBatch(batch, model: m, label: "perturbation \(method)\(seeds > 1 ? " seed \(s)" : "")") { x, labels in
-                    let imp: Tensor
-                    if method == "probe" {
-                        guard let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv else {
-                            throw RuntimeError("perturbation_test(method: \"probe\") needs probes: p (from probes(model, train))")
-                        }
-                        imp = try p.importance(x, labels: labels)
-                    } else if method == "random" {
-                        // importance = N - position in the shared permutation
-                        var row = [Float](repeating: 0, count: N)
-                        for (pos, j) in shared.enumerated() { row[j] = Float(N - pos) }
-                        imp = Tensor(Array((0..<labels.count).map { _ in row }.joined()), shape: [labels.count, N])
-                    } else {
-                        imp = try importance(m, x, classes: labels, method: method, loss: loss, blocks: nil, heads: nil, seed: 0)
-                    }
-                    try m.model.perturb(x, labels: labels, importance: imp, into: &curve)
-                }
-                curves.append(curve)
-            }
-            var args = ["method": method, "order": order.rawValue, "seeds": "\(seeds)"]
-            if method != "random" && method != "probe" { args["loss"] = try lossArg(a).rawValue }
-            // the probes by their weights' digest (a description does not tell two probe sets apart)
-            if method == "probe", let pv = a.keyword("probes"), case .object(let p as ProbesObject) = pv { args["probes"] = "\(p.describe()), sha256 \(p.weightDigest)" }
-            let part = try makePart("perturbation", args, model: m, data: data, session: session,
-                                statistics: ["images": .counts([curves.first?.images ?? 0], shape: []),
-                                             "correct": .counts(curves.flatMap(\.correct), shape: [seeds, N - 1])])
-            _ = total
-            return .object(try bridged { try PartResults.perturbation(part, name: "perturbation_test") })
+            guard let order = PerturbationCurve.Order(rawValue: orderName) else { throw RuntimeError("removal_curve: order must be \"negative\" or \"positive\", got \"\(orderName)\"") }
+            var curve = PerturbationCurve(order: order, patches: m.c.numPatches)
+            try bridged { try m.model.perturb(x, labels: labels, importance: try a.tensor(3, "importance"), into: &curve) }
+            return try .indices(Tensor(curve.correct.map(Float.init), shape: [curve.correct.count]), "removal_curve")
         },
     ]
 }

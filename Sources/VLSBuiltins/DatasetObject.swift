@@ -185,6 +185,11 @@ final class DatasetObject: DeclaredObject {
 
     static let members: Members<DatasetObject> = bridgedMembers("dataset")
         .property("size", "The number of images.") { d, _ in .int(d.indices.count) }
+        .property("positions", "Where this view's images sit in the whole selection before sharding, as a list of ints: 0, 1, ..., size-1 unsharded; K-1, K-1+N, ... under vls run --shard K/N (rows of per-selection inputs such as masks).") { d, _ in
+            guard let sh = d.shardSpec else { return .ints(Array(0..<d.indices.count)) }
+            return .ints(Array(stride(from: sh.index - 1, to: d.selected.count, by: sh.count)))
+        }
+        .property("selection_size", "The number of images of the whole selection before sharding (size, unsharded).") { d, _ in .int(d.selected.count) }
         .property("classes", "The class names (index = label): a folder's sorted sub-folder names, or the model's names for dataset(..., model: m).") { d, _ in .strings(d.classNames) }
         .property("labels", "The label of every image, as a list of ints.") { d, _ in .ints((0..<d.indices.count).map(d.label)) }
         .method("data.batches(n: int, model: model = nil, pipeline: string = nil, progress: bool = true)",

@@ -3,59 +3,98 @@
 /// The .vls standard library, embedded in the binary.
 enum EmbeddedStdlib {
     static let modules: [String: String] = [
+        "checks": #"""
+# checks.vls: argument checks for the Stdlib's analysis drivers, so that a wrong argument is
+# an error naming the driver ("class_context: batch must be a positive int, got int -1"),
+# as a native's declaration would say it. `import checks`, then
+#     checks.kind("class_context", "model", model, "model")
+#     checks.count("class_context", "batch", batch, 1)
+
+def describe(value):
+    "A value as messages show it: \"int 3\", \"float 0.5\", \"bool true\", or its type name."
+    t = type(value)
+    if t == "int" or t == "float" or t == "bool":
+        return "{t} {value}"
+    return t
+
+def kind(function, name, value, kinds):
+    "Raises `function: name must be a <kind>, got <what>` unless type(value) is `kinds` (a type name) or one of them (a list); \"number\" stands for int or float."
+    wanted = kinds if type(kinds) == "list" else [kinds]
+    t = type(value)
+    for k in wanted:
+        if t == k or (k == "number" and (t == "int" or t == "float")):
+            return value
+    error("{function}: {name} must be a {" or ".join(wanted)}, got {describe(value)}")
+
+def count(function, name, value, least = 0, most = nil):
+    "An int in least...most (most = nil: no bound), else an error naming `function` and `name`."
+    if type(value) != "int":
+        error("{function}: {name} must be an int, got {describe(value)}")
+    if value < least or (most != nil and value > most):
+        bound = "at least {least}" if most == nil else "in {least}...{most}"
+        error("{function}: {name} must be {bound}, got {value}")
+    return value
+
+def choice(function, name, value, options):
+    "One of the strings `options`, else an error listing them."
+    if type(value) != "string" or value not in options:
+        error("{function}: {name} must be one of {", ".join(["\"" + o + "\"" for o in options])}, got {repr(value)}")
+    return value
+"""#,
         "context": #"""
 # context.vls: class vs context tokens (Vilas et al. 2023,
-# Docs/method.md#attention-and-context-interventions), written
-# with vls's primitives: runs, the lens (project, ranks, identifiability), masks indexing
-# tensors (t[mask]), drop_tokens and permutation_test. `import context`, then
-#     r = context.class_context(m, data, masks: masks)
+# Docs/method.md#attention-and-context-interventions), the one definition of
+# class_context(), written with vls's primitives: runs, the lens (project, ranks), masks
+# indexing tensors (t[mask]) and drop_tokens. `class_context` is a global name for
+# context.class_context:
+#     r = class_context(m, data, masks: masks)
 #     print(r["identifiability"]); print(r["logit_change"]); print(r["removal"])
 # A mask says, per image and patch, whether the patch shows the object (1, a "class
 # token") or the background (0, "context"): segmentation_mask(png, m, class_id: c) reads an
 # ImageNet-S segmentation, object_masks(data, m) thresholds dark-background images.
-# The native class_context() computes the same tables in Swift; this module is the readable
-# form (and the Stdlib tests check that the two agree).
+# The driver gathers per-image statistics (s = 1 - rank/C and the logit change of every
+# block and patch, the mask, the six removal rates); finish_analysis turns them into the
+# tables (permutation tests, means) with the same code as `vls merge` of sharded parts.
+
+import checks
 
 def patch_masks(model, data, masks = nil, threshold = 0.2):
-    "Per-patch class masks of a dataset as a [images, patches] tensor of 1 (class) / 0 (context): `masks` ([images, rows, cols] or [images, patches]) checked against the model's grid, or object_masks(data, model, threshold) by default."
-    n = len(data)
+    "Per-patch class masks of a dataset as a [images, patches] tensor of 1 (class) / 0 (context): `masks` ([images, rows, cols] or [images, patches], one row per image of the whole selection when the run is sharded) checked against the model's grid, or object_masks(data, model, threshold) by default."
     if masks == nil:
         masks = object_masks(data, model, threshold: threshold)
+        return masks.reshape(len(data), model.patches) > 0.5
+    n = data.selection_size
     if masks.size != n * model.patches:
-        error("class_context: masks must be [{n}, {model.grid}, {model.grid}] (one per image and patch), got {masks.shape}")
-    return masks.reshape(n, model.patches) > 0.5
+        shard = " (the whole selection: every shard takes its rows)" if n != len(data) else ""
+        error("class_context: masks must be [{n}, {model.grid}, {model.grid}]{shard}, one per image and patch, got {masks.shape}")
+    rows = masks.reshape(n, model.patches)
+    if n != len(data):
+        rows = rows[tensor(data.positions)]                   # this shard's images
+    return rows > 0.5
 
 def true_logits(logits, labels):
     "The logit of each image's own class: logits [..., B, T, C] and labels [B] -> [..., B, T]."
     onehot = arange(logits.shape[-1]) == labels.reshape(len(labels), 1, 1)   # [B, 1, C]
     return (logits * onehot).sum(axis: -1)
 
-def _test_rows(values_class, values_context, shuffles, seed, permutations, first_block, scale = 1, shift = 0):
-    "Per block: the permutation test of class vs context values, means mapped by shift + scale * mean."
-    rows = []
-    for b in range(first_block, len(values_class)):
-        a = concat(values_class[b])
-        c = concat(values_context[b])
-        if len(a) == 0 or len(c) == 0:
-            # One group is empty (no context tokens, or no class tokens): no test to run, so
-            # no p-value (permutation_test refuses an empty sample rather than say p = 0).
-            nan = float("nan")
-            ma = shift + scale * a.mean() if len(a) > 0 else nan
-            mc = shift + scale * c.mean() if len(c) > 0 else nan
-            rows.append([b + 1, ma, mc, nan, nan])
-            continue
-        t = permutation_test(a, c, shuffles: shuffles, seed: seed + b, permutations: permutations)
-        rows.append([b + 1, shift + scale * t["mean_a"], shift + scale * t["mean_b"], scale * t["difference"], t["p"]])
-    return rows
-
 def _pct(hits):
     "% of true values in a 0/1 tensor (exact: counts, then one division)."
     return 100 * hits.sum() / len(hits)
 
-def _mean(values):
-    if len(values) == 0:
-        return float("nan")
-    return sum(values) / len(values)
+def removal_rates(model, x, y, top1, mask):
+    "The six token-removal rates of one image (x [1, 3, H, W], y [1, 1]; top1 [T] whether each token's top-1 is the class unperturbed; mask [N]), or nil when it lacks class or context patches: CLS, class and context tokens unperturbed; CLS and class tokens with the context tokens dropped after the position embedding; context tokens with the class tokens dropped."
+    P = model.prefix_tokens
+    last = "resid_post " + str(model.depth - 1)
+    class_patches = arange(model.patches)[mask == 1]
+    context_patches = arange(model.patches)[mask == 0]
+    if len(class_patches) == 0 or len(context_patches) == 0:
+        return nil
+    kept = model.run(x, capture: [last], edits: [drop_tokens(keep: class_patches)])
+    top_kept = ranks(project(model, kept[last]), y)[0] == 0
+    only_context = model.run(x, capture: [last], edits: [drop_tokens(keep: context_patches)])
+    top_context = ranks(project(model, only_context[last]), y)[0] == 0
+    return [100 * top1[0], _pct(top1[P:][mask == 1]), _pct(top1[P:][mask == 0]),
+            100 * top_kept[0], _pct(top_kept[P:]), _pct(top_context[P:])]
 
 def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffles = 300, seed = 0, permutations = nil):
     """Class vs context tokens, three experiments over a dataset, as a dict of tables:
@@ -68,20 +107,27 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
       images that have both kinds of patch): CLS, class and context tokens unperturbed; CLS and
       class tokens with the context tokens dropped after the position embedding; context tokens
       with the class tokens dropped.
-    masks: [images, rows, cols] (1 = class patch), by default object_masks(data, model, threshold)."""
+    masks: [images, rows, cols] (1 = class patch), by default object_masks(data, model, threshold).
+    Each table saves its part with .save(path) (vls run --shard K/N, then vls merge)."""
+    f = "class_context"
+    checks.kind(f, "model", model, "model")
+    checks.kind(f, "data", data, "dataset")
+    require_shard(data, f)
+    checks.kind(f, "masks", masks, ["nil", "tensor", "list"])
+    checks.kind(f, "threshold", threshold, "number")
+    checks.count(f, "batch", batch, 1)
+    checks.count(f, "shuffles", shuffles, 1, 100000)
+    checks.count(f, "seed", seed, 0)
+    checks.kind(f, "permutations", permutations, ["nil", "tensor", "list"])
     if not model.config["class_token"]:
         error("class_context compares against CLS: this model has no CLS token")
-    masks = patch_masks(model, data, masks: masks, threshold: threshold)
+    given = masks
+    masks = patch_masks(model, data, masks: tensor(masks) if masks != nil else nil, threshold: threshold)
     P = model.prefix_tokens
-    L = model.depth
-    N = model.patches
-    last = "resid_post " + str(L - 1)
     C = model.classes
-    r_class = [[] for b in range(L)]
-    r_context = [[] for b in range(L)]
-    d_class = [[] for b in range(L)]
-    d_context = [[] for b in range(L)]
-    removal = [[] for k in range(6)]
+    s = []          # per batch: [B, L, N], s = 1 - rank/C of every block and patch
+    change = []     # per batch: [B, L, N], the logit change (block 0: none, 0)
+    removal = []    # per image: six rates, or nan when it lacks class or context patches
     start = 0
     for x, y in data.batches(batch, model: model):
         mask = masks[start:start + len(y)]                      # [B, N]
@@ -89,49 +135,22 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
         per_image = y.reshape(len(y), 1)                       # classes line up with [..., B, T]
         r = model.run(x, capture: ["resid_post", "attn_out"])
         resid = project(model, r["resid_post"])                 # [L, B, T, C]
-        # The identifiability test runs on minus the ranks: s = 1 - r/C is an increasing map of
-        # -r, so the test is the same, and the integers keep the ties of discrete ranks exact
-        # (float32 values of s would not).
         rank = ranks(resid, per_image)[:, :, P:]                # [L, B, N]
-        change = true_logits(project(model, r["attn_out"]), y)[1:] - true_logits(resid, y)[:-1]
-        for b in range(L):
-            r_class[b].append(-rank[b][mask == 1])
-            r_context[b].append(-rank[b][mask == 0])
-            if b >= 1:
-                d_class[b].append(change[b - 1, :, P:][mask == 1])
-                d_context[b].append(change[b - 1, :, P:][mask == 0])
-        # token removal: one image at a time, each keeps its own patches
+        s.append((1 - rank / C).permute(1, 0, 2))
+        d = true_logits(project(model, r["attn_out"]), y)[1:] - true_logits(resid, y)[:-1]   # [L-1, B, T]
+        change.append(concat([zeros(1, len(y), model.patches), d[:, :, P:]]).permute(1, 0, 2))
         top1 = ranks(resid[-1], per_image) == 0                # [B, T]
         for i in range(len(y)):
-            is_class = mask[i]
-            class_patches = arange(N)[is_class == 1]
-            context_patches = arange(N)[is_class == 0]
-            if len(class_patches) == 0 or len(context_patches) == 0:
-                continue
-            removal[0].append(100 * top1[i, 0])
-            removal[1].append(_pct(top1[i, P:][is_class == 1]))
-            removal[2].append(_pct(top1[i, P:][is_class == 0]))
-            xi, yi = x[i:i + 1], per_image[i:i + 1]
-            kept = model.run(xi, capture: [last], edits: [drop_tokens(keep: class_patches)])
-            top_kept = ranks(project(model, kept[last]), yi)[0] == 0
-            removal[3].append(100 * top_kept[0])
-            removal[4].append(_pct(top_kept[P:]))
-            kept = model.run(xi, capture: [last], edits: [drop_tokens(keep: context_patches)])
-            removal[5].append(_pct((ranks(project(model, kept[last]), yi)[0] == 0)[P:]))
-    draws = shuffles if permutations == nil else len(permutations)
-    names = ["unperturbed: CLS", "unperturbed: class tokens", "unperturbed: context tokens",
-             "context removed: CLS", "context removed: class tokens", "class removed: context tokens"]
-    return {
-        "identifiability": table(["block", "s_class", "s_context", "difference", "p"],
-                                 _test_rows(r_class, r_context, shuffles, seed, permutations, 0, scale: 1 / C, shift: 1),
-                                 title: "class vs context identifiability (s = 1 - rank/C), permutation test ({draws} shuffles, one-sided)"),
-        "logit_change": table(["block", "class", "context", "difference", "p"],
-                              _test_rows(d_class, d_context, shuffles, seed + 100, permutations, 1),
-                              title: "true-class logit change p_c(attn_out[b]) - p_c(resid_post[b-1]), permutation test"),
-        "removal": table(["tokens", "identifiable_pct", "images"],
-                         [[names[k], _mean(removal[k]), len(removal[k])] for k in range(6)],
-                         title: "token removal at the last block (% with the true class top-1, mean over images)"),
-    }
+            rates = removal_rates(model, x[i:i + 1], per_image[i:i + 1], top1[i], mask[i])
+            removal.append(rates if rates != nil else [float("nan")] * 6)
+    empty = zeros(0, model.depth, model.patches)
+    return finish_analysis("class_context", model, data, function: f, permutations: permutations,
+                           arguments: {"shuffles": shuffles, "seed": seed,
+                                       "masks": tensor(given) if given != nil else "object_masks(threshold: {threshold})"},
+                           statistics: {"s": concat(s) if len(s) > 0 else empty,
+                                        "logit_change": concat(change) if len(change) > 0 else empty,
+                                        "mask": masks,
+                                        "removal": tensor(removal) if len(removal) > 0 else zeros(0, 6)})
 """#,
         "lens": #"""
 # lens.vls: small helpers over the class-embedding lens, written in vls itself.
@@ -182,23 +201,28 @@ def aucs(model, data, methods = ["lens", "chefer", "rollout", "attention"], batc
 """#,
         "perturbation": #"""
 # perturbation.vls: the token-removal (perturbation) test of Vilas et al. 2023
-# (Docs/method.md#saliency-and-the-perturbation-test) and the comparison of explainers, written with vls's primitives: saliency(),
-# t.argsort, drop_tokens with one keep list per image, and a run per kept-token count.
-# `import perturbation`, then
+# (Docs/method.md#saliency-and-the-perturbation-test) and the comparison of explainers, the
+# one definition of perturbation_test(), written with vls's primitives: saliency(),
+# probes' scores, and removal_curve (the fused k = 1..n-1 loop of one batch). `perturbation_test`
+# is a global name for perturbation.perturbation_test:
+#     print(perturbation_test(m, data, method: "lens", order: "negative").auc)
 #     print(perturbation.compare(m, data))            # AUC table of every explainer
-#     c = perturbation.curves(m, data, perturbation.explainer("lens"))
+#     c = perturbation.curves(m, data, my_importance)  # any importance function
 # An importance function maps a batch (images x [B, 3, H, W], labels y [B]) to one value per
-# image patch, [B, patches], higher = more important. The native perturbation_test() runs
-# the same test in Swift; the Stdlib tests check that the two agree.
+# image patch, [B, patches], higher = more important. The counts go through finish_analysis,
+# which computes the accuracies and AUCs with the same code as `vls merge` of sharded parts.
+
+import checks
 
 def explainer(method, loss = "ce", probes = nil):
     "An importance function for curves(): saliency(run, method: m, target: labels) for \"lens\", \"chefer\", \"rollout\", \"attention\", \"grad_input\" (`loss:` for the lens: \"ce\", \"paper\", \"logit\"), or the probe ranking for \"probe\" (probes: p, from probes(model, train))."
     if method == "probe":
         if probes == nil:
-            error("explainer(\"probe\") needs probes: p (from probes(model, train))")
+            error("perturbation_test(method: \"probe\") needs probes: p (from probes(model, train))")
         def by_probe(model, x, y):
             return probe_importance(model, probes, x, y)
         return by_probe
+    checks.choice("perturbation_test", "method", method, ["lens", "chefer", "rollout", "attention", "grad_input", "random", "probe"])
     def by_saliency(model, x, y):
         s = saliency(model.run(x), method: method, target: y, loss: loss)
         return s.reshape(len(y), model.patches)
@@ -219,78 +243,77 @@ def shared_order(model, seed):
         return zeros(len(y), N) + importance
     return by_order
 
-def auc(accuracy, patches):
-    "The paper's AUC of a curve: sum(acc) / (max(acc) * n), n the number of patches; nan for a curve with no correct image at any k (undefined; 0 would read as the best positive-order score)."
-    top = max(accuracy)
-    if top <= 0:
-        return float("nan")
-    return sum(accuracy) / (top * patches)
-
-def trapezoid_auc(accuracy, patches):
-    "Chefer et al.'s convention: the trapezoid rule over the fraction of kept tokens k / n."
-    total = 0.0
-    for i in range(1, len(accuracy)):
-        total += (accuracy[i] + accuracy[i - 1]) / 2 / patches
-    return total
-
-def curves(model, data, importance, orders = ["negative", "positive"], batch = 16):
-    "Token-removal curves over a dataset: for k = 1..n-1 keep CLS plus the k most important patches (order \"negative\": the least important go first) or the k least important (\"positive\"), drop the rest after the position embedding, and count correct top-1 predictions. `importance(model, x, y)` -> [B, n] (ties: lower patch index first). Returns a dict from order to a dict of accuracy (n-1 values), auc, trapezoid_auc and images."
-    N = model.patches
-    correct = {o: [0] * (N - 1) for o in orders}
+def _test(model, data, importances, order, batch, arguments):
+    "One perturbation test: the removal counts of each importance function (averaged as seeds), finished as a perturbation result."
+    correct = []
     images = 0
-    for x, y in data.batches(batch, model: model):
-        value = importance(model, x, y)
-        for o in orders:
-            if o != "negative" and o != "positive":
-                error("curves: orders are \"negative\" and \"positive\", got \"{o}\"")
-            ranked = value.argsort(descending: o == "negative")   # [B, N], first = kept first
-            for k in range(1, N):
-                keep = ranked[:, :k].sort()
-                predictions = model.run(x, edits: [drop_tokens(keep: keep)]).predictions
-                correct[o][k - 1] += (predictions == y).sum()
-        images += len(y)
+    for importance in importances:
+        counts = zeros(model.patches - 1)
+        images = 0
+        for x, y in data.batches(batch, model: model):
+            counts = counts + removal_curve(model, x, y, importance(model, x, y), order: order)
+            images += len(y)
+        correct.append(counts)
+    return finish_analysis("perturbation", model, data, function: "perturbation_test", arguments: arguments,
+                           statistics: {"images": images, "correct": stack(correct)})
+
+def perturbation_test(model, data, method = "lens", order = "negative", batch = 16, loss = "ce", seeds = 10, probes = nil):
+    """The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order "negative") or the k least important ("positive"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or "probe" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); "random" averages `seeds` random orders (seeds 0..seeds-1), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns the curve (.table of k and accuracy, .auc: the paper's sum(acc) / (max(acc) n), .trapezoid_auc); .save(path) writes its part for vls merge."""
+    f = "perturbation_test"
+    checks.kind(f, "model", model, "model")
+    checks.kind(f, "data", data, "dataset")
+    require_shard(data, f)
+    checks.choice(f, "method", method, ["lens", "chefer", "rollout", "attention", "grad_input", "random", "probe"])
+    checks.choice(f, "order", order, ["negative", "positive"])
+    checks.count(f, "batch", batch, 1)
+    checks.choice(f, "loss", loss, ["ce", "paper", "logit"])
+    checks.count(f, "seeds", seeds, 1, 65536)
+    checks.kind(f, "probes", probes, ["nil", "probes"])
+    if model.patches < 2:
+        error("perturbation_test: the model has {model.patches} patch; the test removes patches, so it needs at least 2")
+    arguments = {"method": method, "order": order, "seeds": 1}
+    if method == "random":
+        # one curve serves both orders, as in the authors' code (a reversed random order is
+        # just another random order); hence the paper's 0.7159 / 0.7159
+        arguments["seeds"] = seeds
+        return _test(model, data, [shared_order(model, s) for s in range(seeds)], "negative", batch, arguments)
+    if method == "probe":
+        arguments["probes"] = probes
+    else:
+        arguments["loss"] = loss
+    return _test(model, data, [explainer(method, loss: loss, probes: probes)], order, batch, arguments)
+
+def curves(model, data, importance, orders = ["negative", "positive"], batch = 16, name = "custom"):
+    "Token-removal curves over a dataset for any importance function `importance(model, x, y)` -> [B, n] (ties: lower patch index first), as perturbation_test computes them: a dict from order to a perturbation result (.table, .auc, .trapezoid_auc). `name` is recorded as the method."
+    checks.kind("curves", "importance", importance, "function")
     out = {}
     for o in orders:
-        accuracy = [c / max(images, 1) for c in correct[o]]
-        out[o] = {"accuracy": accuracy, "auc": auc(accuracy, N), "trapezoid_auc": trapezoid_auc(accuracy, N), "images": images}
+        checks.choice("curves", "order", o, ["negative", "positive"])
+        out[o] = _test(model, data, [importance], o, batch, {"method": name, "order": o, "seeds": 1})
     return out
-
-def random_curves(model, data, seeds = 10, batch = 16):
-    "The random-order baseline: curves of `seeds` shared random orders (seeds 0..seeds-1), accuracies averaged over seeds; one curve serves both orders, as in the authors' code."
-    N = model.patches
-    mean = [0.0] * (N - 1)
-    images = 0
-    for s in range(seeds):
-        c = curves(model, data, shared_order(model, s), orders: ["negative"], batch: batch)["negative"]
-        mean = [m + a for m, a in zip(mean, c["accuracy"])]
-        images = c["images"]
-    accuracy = [m / seeds for m in mean]
-    one = {"accuracy": accuracy, "auc": auc(accuracy, N), "trapezoid_auc": trapezoid_auc(accuracy, N), "images": images}
-    return {"negative": one, "positive": one}
 
 def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "grad_input", "random"], probes = nil, seeds = 10, batch = 16, loss = "ce"):
     "The explainers' perturbation AUCs over a dataset as a table (method, negative AUC (higher is better), positive AUC (lower is better), and both trapezoid AUCs): saliency methods, \"probe\" (probes: p) and \"random\" (seeds 0..seeds-1). The paper's ViT-B/32 figures: lens 0.8363 / 0.4128, Chefer 0.8454 / 0.3929, random 0.7159 / 0.7159, probe 0.7385 / 0.6832."
     rows = []
     for method in methods:
-        if method == "random":
-            c = random_curves(model, data, seeds: seeds, batch: batch)
-        else:
-            c = curves(model, data, explainer(method, loss: loss, probes: probes), batch: batch)
-        rows.append([method, c["negative"]["auc"], c["positive"]["auc"],
-                     c["negative"]["trapezoid_auc"], c["positive"]["trapezoid_auc"]])
+        neg = perturbation_test(model, data, method: method, order: "negative", batch: batch, loss: loss, seeds: seeds, probes: probes)
+        pos = neg if method == "random" else perturbation_test(model, data, method: method, order: "positive", batch: batch, loss: loss, seeds: seeds, probes: probes)
+        rows.append([method, neg.auc, pos.auc, neg.trapezoid_auc, pos.trapezoid_auc])
     return table(["method", "negative_auc", "positive_auc", "negative_trapezoid", "positive_trapezoid"], rows,
                  title: "perturbation test, {len(data)} images (AUC = sum(acc) / (max(acc) n); trapezoid over k/n)")
 """#,
         "probing": #"""
 # probing.vls: linear probes against the class-embedding lens (Vilas et al. 2023,
-# Docs/method.md#linear-probes), written with vls's primitives. Training stays native (ridge regression on
-# streamed sufficient statistics: probes(model, train, solver: "cholesky" or the paper's
-# "lsqr")); reading them out is here. `import probing`, then
+# Docs/method.md#linear-probes), written with vls's primitives. Training stays native (ridge
+# regression on streamed sufficient statistics: probes(model, train, solver: "cholesky" or
+# the paper's "lsqr")); evaluating them is here, the one definition of probes.evaluate:
 #     p = probes(m, train_data.per_class(10), layer: "resid_post")
-#     print(probing.compare(m, p, data))          # probe vs lens accuracy per block
-#     perturbation.curves(m, data, perturbation.explainer("probe", probes: p))   # ranking test
-# The native p.evaluate(data) gives the same table in Swift; the Stdlib tests check that the
-# two agree.
+#     print(p.evaluate(data))                     # = probing.evaluate(p, data)
+#     perturbation_test(m, data, method: "probe", probes: p)   # ranking test
+# The counts go through finish_analysis: the table (means, 95% CIs) comes from the same
+# code as `vls merge` of sharded parts.
+
+import checks
 
 def right(scores, truth):
     "Whether each row's top class is the truth; a row holding NaN predicts nothing (argmax would say its first NaN)."
@@ -310,26 +333,17 @@ def correct_counts(model, probes, data, batch = 32):
         images += len(y)
     return {"probe": probe_right, "lens": lens_right, "images": images}
 
-def mean_ci(values):
-    "Mean and 95% confidence half-width (1.96 sd / sqrt(n), sd with n - 1) of a list of numbers, as [mean, ci]."
-    n = len(values)
-    mean = sum(values) / n
-    sd = (sum([(v - mean) ** 2 for v in values]) / max(n - 1, 1)) ** 0.5
-    return [mean, 1.96 * sd / n ** 0.5]
-
-def compare(model, probes, data, batch = 32):
-    "Probe accuracy against lens accuracy per block (%), mean over image-token positions (CLS and other prefix tokens excluded) with 95% confidence intervals: the paper's comparison of the lens with linear probes."
+def evaluate(probes, data, batch = 32):
+    "Probe accuracy against lens accuracy per block (%), mean over image-token positions (CLS and other prefix tokens excluded) with 95% confidence intervals: the paper's comparison of the lens with linear probes. Saves its part with .save(path) (vls run --shard K/N, then vls merge)."
+    checks.kind("probes.evaluate", "probes", probes, "probes")
+    checks.kind("probes.evaluate", "data", data, "dataset")
+    require_shard(data, "probes.evaluate")
+    checks.count("probes.evaluate", "batch", batch, 1)
+    model = probes.model
     counts = correct_counts(model, probes, data, batch: batch)
-    n = max(counts["images"], 1)
-    first = model.prefix_tokens
-    images = counts["images"]
-    rows = []
-    for b in range(model.depth):
-        p = mean_ci([100 * c / n for c in counts["probe"][b, first:].tolist()])
-        l = mean_ci([100 * c / n for c in counts["lens"][b, first:].tolist()])
-        rows.append([b + 1, p[0], p[1], l[0], l[1]])
-    return table(["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"], rows,
-                 title: "{probes.layer}: probe vs lens accuracy (%), mean over image-token positions with 95% CI, {images} images")
+    return finish_analysis("probe_evaluation", model, data, function: "probes.evaluate",
+                           arguments: {"layer": probes.layer, "probes": probes},
+                           statistics: {"images": counts["images"], "probe_right": counts["probe"], "lens_right": counts["lens"]})
 """#,
     ]
 }

@@ -75,7 +75,7 @@ func coverage(_ p: Part) -> String {
 
 enum PartResults {
     /// The result of an analysis from its statistics (the same code for a single run and a merge).
-    static func finish(_ p: Part, name: String, model: ModelObject? = nil) throws -> Value {
+    static func finish(_ p: Part, name: String, model: ModelObject? = nil, permutations: [[Int]]? = nil) throws -> Value {
         switch p.analysis {
         case "probes": return try probes(p, name: name, model: model)
         case "identifiability":
@@ -86,7 +86,7 @@ enum PartResults {
         case "compare_random": return .object(try compareRandom(p, name: name))
         case "memories": return .object(try memories(p, name: name))
         case "perturbation": return .object(try perturbation(p, name: name))
-        case "class_context": return try classContext(p, name: name)
+        case "class_context": return try classContext(p, name: name, permutations: permutations)
         case "probe_evaluation": return .object(try probeEvaluation(p, name: name))
         default: throw CoreError("\(name): field analysis: unknown analysis '\(p.analysis.prefix(60))'")
         }
@@ -235,10 +235,7 @@ enum PartResults {
         let correct = try p.ints("correct", shape: [seeds, N - 1], name: name)
         if let i = correct.firstIndex(where: { $0 > images }) { throw CoreError("\(name): field statistics.correct[\(i)] exceeds statistics.images (\(images))") }
         let acc = (0..<(N - 1)).map { k in (0..<seeds).map { Double(correct[$0 * (N - 1) + k]) / Double(max(images, 1)) }.reduce(0, +) / Double(seeds) }
-        let maxAcc = acc.max() ?? 0
-        let auc = maxAcc > 0 ? acc.reduce(0, +) / (maxAcc * Double(N)) : 0
-        var trap = 0.0
-        for i in 1..<max(acc.count, 1) { trap += (acc[i] + acc[i - 1]) / 2 / Double(N) }
+        let auc = PerturbationCurve.auc(acc, patches: N), trap = PerturbationCurve.trapezoidAUC(acc, patches: N)
         let rows: [[Value]] = acc.enumerated().map { [.int($0.offset + 1), .float($0.element)] }
         let t = TableObject(columns: ["k", "accuracy"], rows: rows,
                             title: "perturbation \(method) \(order): AUC \(String(format: "%.4f", auc)) (paper), \(String(format: "%.4f", trap)) (trapezoid), \(images) images\(coverage(p))")
@@ -317,16 +314,33 @@ enum PartResults {
 
     // MARK: class_context
 
-    static func classContext(_ p: Part, name: String) throws -> Value {
+    static func classContext(_ p: Part, name: String, permutations: [[Int]]? = nil) throws -> Value {
         let L = try p.config("depth", name: name), N = try p.config("patches", name: name)
+        if let given = p.arguments["permutations"], permutations == nil {
+            throw CoreError("\(name): its permutation tests used permutations given to class_context (\(given.prefix(90))), which a part does not hold: run class_context without permutations: to save or merge its result")
+        }
         guard let shuffles = Int(try p.argument("shuffles", name: name)), shuffles >= 1, shuffles <= Part.maxShuffles else {
             throw CoreError("\(name): field arguments.shuffles must be an integer in 1...\(Part.maxShuffles)")
         }
         guard let seed = UInt64(try p.argument("seed", name: name)) else { throw CoreError("\(name): field arguments.seed must be an unsigned integer") }
         let n = p.items.count
-        let s = try p.floats("s", shape: [L, N], rows: true, name: name)
+        var s = try p.floats("s", shape: [L, N], rows: true, name: name)
         if let i = s.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
             throw CoreError("\(name): field statistics.s[\(i / (L * N)), \((i / N) % L), \(i % N)] is \(s[i]), not in 0...1 (s = 1 - rank/classes)")
+        }
+        // s = 1 - rank/C lies on a grid of 1/C; the driver computes it in float32, so each
+        // value is put back on the grid in double precision: the permutation tests count
+        // ties (equal sums of ranks), which float32 rounding would split
+        let C = Double(try p.config("classes", name: name))
+        for i in s.indices {
+            let rank = ((1 - s[i]) * C).rounded()
+            guard abs((1 - s[i]) * C - rank) < 1e-3 else {
+                throw CoreError("\(name): field statistics.s[\(i / (L * N)), \((i / N) % L), \(i % N)] is \(s[i]), not 1 - rank/\(Int(C)) for a whole rank")
+            }
+            s[i] = 1 - rank / C
+        }
+        if let perms = permutations, let bad = perms.first(where: { $0.count != p.items.count * N }) {
+            throw CoreError("\(name): permutations must be [S, \(p.items.count * N)] (one index for each image token of the data), got rows of \(bad.count)")
         }
         let d = try p.floats("logit_change", shape: [L, N], rows: true, name: name)
         // a change of the class's lens logit: finite (nan where a token is missing)
@@ -372,7 +386,7 @@ enum PartResults {
         // no class or no context tokens (an empty shard, or masks of one kind): no test, nil
         func test(_ a: [Double], _ b: [Double], seed: UInt64) throws -> [Value] {
             guard !a.isEmpty, !b.isEmpty else { return [.nil, .nil] }
-            let t = try Stats.permutationTest(a, b, shuffles: shuffles, seed: seed)
+            let t = try Stats.permutationTest(a, b, shuffles: shuffles, seed: seed, permutations: permutations)
             return [.float(t.difference), .float(t.pValue)]
         }
         for b in 0..<L {
@@ -471,9 +485,103 @@ extension Builtins {
     }
 }
 
+/// The statistics of a Stdlib driver (a dict of tensors or numbers) as a part's statistics,
+/// shaped and typed by the analysis's schema: per-image statistics (`rows`) have one row
+/// per image of the data (this shard's), counts must be whole numbers.
+func partStatistics(_ analysis: String, _ given: DictRef, images: Int, function: String) throws -> [String: PartStatistic] {
+    guard let schema = PartSchema.analyses[analysis] else { throw RuntimeError("\(function): no mergeable analysis '\(analysis)'") }
+    var out: [String: PartStatistic] = [:]
+    for (k, v) in zip(given.keys, given.values) {
+        guard case .string(let key) = k, let stat = schema.statistics[key] else {
+            throw RuntimeError("\(function): statistic \(keyText(k)) is not one of \(analysis)'s (\(schema.statistics.keys.sorted().joined(separator: ", ")))")
+        }
+        guard let t = try? tensorValue(v) else { throw RuntimeError("\(function): statistic '\(key)' must be a tensor or a number, got \(v.typeName)") }
+        let c = t.contiguous()
+        if stat.rows {
+            guard c.rank >= 1, c.shape[0] == images else {
+                throw RuntimeError("\(function): statistic '\(key)' holds one row per image: shape [\(images), ...], got \(c.shape)")
+            }
+        }
+        let shape = c.shape
+        let values = UnsafeBufferPointer(start: c.pointer, count: c.count)
+        switch stat.type {
+        case .int:
+            var ints = [Int](repeating: 0, count: c.count)
+            for (i, x) in values.enumerated() {
+                guard x.isFinite, x == x.rounded(), abs(x) < 16_777_216 else {
+                    throw RuntimeError("\(function): statistic '\(key)' counts, so it holds whole numbers below 2^24; element \(i) is \(x)")
+                }
+                ints[i] = Int(x)
+            }
+            out[key] = .counts(ints, shape: shape, rows: stat.rows)
+        case .float:
+            out[key] = .sums(values.map(Double.init), shape: shape, rows: stat.rows)
+        }
+    }
+    if let missing = schema.statistics.keys.sorted().first(where: { out[$0] == nil }) {
+        throw RuntimeError("\(function): statistic '\(missing)' of \(analysis) is missing")
+    }
+    return out
+}
+
+/// A dict key in a message: a string quoted, anything else by its type.
+private func keyText(_ k: Value) -> String {
+    if case .string(let s) = k { return "'\(s.prefix(60))'" }
+    return k.typeName
+}
+
+/// An argument's record in a part: a tensor by its shape and SHA-256 (shards that used other
+/// masks or permutations are not merged), anything else as printed.
+func partArgument(_ v: Value, _ interpreter: Interpreter) -> String {
+    // probes by their weights' digest (a description does not tell two probe sets apart)
+    if case .object(let p as ProbesObject) = v { return "\(p.describe()), sha256 \(p.weightDigest)" }
+    let t: Tensor
+    switch v {
+    case .object(let o as TensorObject): t = o.tensor
+    case .list: guard let l = try? tensorValue(v) else { return interpreter.str(v) }; t = l
+    default: return interpreter.str(v)
+    }
+    let c = t.contiguous()
+    var h = SHA256()
+    h.update("\(c.shape);")
+    h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(c.pointer), count: c.count * MemoryLayout<Float>.size))
+    return "given \(c.shape), sha256 \(h.hexDigest())"
+}
+
 /// `load_part(path)`: the result a part file (one shard or a merge) holds.
 func partBuiltins(_ session: Session) -> [NativeFunction] {
     [
+        native("require_shard", "require_shard(data: dataset, analysis: string)", area: "metrics",
+               "Errors when the run is sharded (vls run --shard K/N, N > 1) but `data` is not (every shard would repeat all of it): the Stdlib's analysis drivers call it before their work, naming themselves as `analysis`.") { a in
+            try requireSharded(try a.object(0, "data", as: DatasetObject.self, expected: "dataset"), session: session, try a.string(1, "analysis"))
+            return .nil
+        },
+        native("finish_analysis", "finish_analysis(analysis: string, model: model, data: dataset, arguments: dict, statistics: dict, *, function: string = nil, permutations: tensorlike = nil)", area: "metrics",
+               "The result of a Stdlib analysis driver from the statistics it gathered over `data` (this shard's images under `vls run --shard K/N`): the statistics become a part (`analysis`'s schema: Sources/VLSCore/Parts.swift), finished by the same code as `vls merge` and `load_part`; the result's `.save(path)` writes the part. `function` names the driver in messages; `permutations` ([S, n] index permutations) replace class_context's seeded shuffles.") { a in
+            let analysis = try a.string(0, "analysis")
+            let function = try a.string(nil, "function", default: analysis)
+            let m = try a.model(1)
+            let data = try a.object(2, "data", as: DatasetObject.self, expected: "dataset")
+            guard case .dict(let given) = try a.value(3, "arguments") else { throw RuntimeError("\(function): arguments must be a dict") }
+            guard case .dict(let stats) = try a.value(4, "statistics") else { throw RuntimeError("\(function): statistics must be a dict") }
+            var arguments: [String: String] = [:]
+            for (k, v) in zip(given.keys, given.values) {
+                guard case .string(let key) = k else { throw RuntimeError("\(function): argument names must be strings, got \(keyText(k))") }
+                arguments[key] = partArgument(v, a.interpreter)
+            }
+            var perms: [[Int]]?
+            if let p = try a.optionalTensor(nil, "permutations") {
+                guard analysis == "class_context" else { throw RuntimeError("\(function): permutations are class_context's only") }
+                perms = try permutationRows(p, function: function)
+                if let sh = data.shardSpec, sh.count > 1 {
+                    throw RuntimeError("\(function): permutations given in a sharded run (--shard \(sh.index)/\(sh.count)): the merged result would draw its own; give them unsharded")
+                }
+                arguments["permutations"] = partArgument(a.optional(nil, "permutations") ?? .nil, a.interpreter)
+            }
+            let part = try makePart(analysis, arguments, model: m, data: data, session: session,
+                                    statistics: try partStatistics(analysis, stats, images: data.indices.count, function: function))
+            return try bridged { try PartResults.finish(part, name: function, permutations: perms) }
+        },
         native("load_part", "load_part(path: string, model: model = nil)", area: "metrics",
                "The result held by a part file written by `.save(path)` in a sharded run or by `vls merge` (metrics, a table, a perturbation curve, class_context's tables, or, with `model:`, probes solved from merged sufficient statistics), checked field by field.") { a in
             let path = try a.string(0, "path")

@@ -63,6 +63,8 @@ public enum Builtins {
         interpreter.stdlibProvider = { name in
             EmbeddedStdlib.modules[name].map { (source: $0, path: "<stdlib>/\(name).vls") }
         }
+        // the analyses whose one definition is a Stdlib driver, as global names
+        interpreter.stdlibGlobals = ["class_context": ("context", "context"), "perturbation_test": ("perturbation", "saliency")]
     }
 }
 

@@ -328,7 +328,7 @@ public enum PartSchema {
         "memories": Analysis(arguments: ["k", "seed", "shuffles", "mode", "random_classes", "random_classes_given"], optionalArguments: [], statistics:
             ints(["agree", "agree_random", "tokens", "composed", "composed_total"]).merging(ints(["correct", "cls_agree"], rows: true)) { a, _ in a }),
         "perturbation": Analysis(arguments: ["method", "order", "seeds"], optionalArguments: ["loss", "probes"], statistics: ints(["images", "correct"])),
-        "class_context": Analysis(arguments: ["shuffles", "seed", "masks"], optionalArguments: [], statistics:
+        "class_context": Analysis(arguments: ["shuffles", "seed", "masks"], optionalArguments: ["permutations"], statistics:
             floats(["s", "logit_change"], rows: true).merging(ints(["mask"], rows: true)) { a, _ in a }
                 .merging(floats(["removal"], rows: true, nan: true)) { a, _ in a }),   // nan: an image without class or context patches
         "probes": Analysis(arguments: ["layer", "alpha", "solver", "tol"], optionalArguments: [], statistics:

@@ -20,20 +20,25 @@ public struct PerturbationCurve: Codable, Sendable {
 
     public var accuracy: [Double] { correct.map { Double($0) / Double(max(images, 1)) } }
 
-    /// The paper's AUC: sum(acc) / (max(acc) · n). Undefined (NaN) for a curve with no
-    /// correct image at any k (a NaN model): 0 would read as the best positive-order score.
-    public var auc: Double {
-        let a = accuracy
-        guard let m = a.max(), m > 0 else { return .nan }
-        return a.reduce(0, +) / (m * Double(patches))
+    /// The paper's AUC of this curve (`PerturbationCurve.auc(_:patches:)`).
+    public var auc: Double { Self.auc(accuracy, patches: patches) }
+    /// The trapezoid AUC of this curve (`PerturbationCurve.trapezoidAUC(_:patches:)`).
+    public var trapezoidAUC: Double { Self.trapezoidAUC(accuracy, patches: patches) }
+
+    /// The paper's AUC of an accuracy curve over k = 1..n-1: sum(acc) / (max(acc) · n).
+    /// Undefined (NaN) for a curve with no correct image at any k (a NaN model): 0 would
+    /// read as the best positive-order score. The one definition: runs, merges and
+    /// load_part all finish through it.
+    public static func auc(_ accuracy: [Double], patches: Int) -> Double {
+        guard let m = accuracy.max(), m > 0 else { return .nan }
+        return accuracy.reduce(0, +) / (m * Double(patches))
     }
 
     /// Trapezoid rule over the fraction of tokens kept (k / n), Chefer et al.'s convention.
-    public var trapezoidAUC: Double {
-        let a = accuracy
-        guard a.count > 1 else { return a.first ?? 0 }
+    public static func trapezoidAUC(_ accuracy: [Double], patches: Int) -> Double {
+        guard accuracy.count > 1 else { return accuracy.first ?? 0 }
         var s = 0.0
-        for i in 1..<a.count { s += (a[i] + a[i - 1]) / 2 / Double(patches) }
+        for i in 1..<accuracy.count { s += (accuracy[i] + accuracy[i - 1]) / 2 / Double(patches) }
         return s
     }
 

@@ -32,18 +32,15 @@ extension Interpreter {
         return c.value
     }
 
-    /// Names defined in the main module (user variables and builtins), sorted.
+    /// Names defined in the main module (user variables, builtins and Stdlib globals), sorted.
     public func globalNames() -> [String] {
-        main.cells.values.filter(\.defined).map(\.name).sorted()
+        Set(main.cells.values.filter(\.defined).map(\.name)).union(stdlibGlobals.keys).sorted()
     }
 
-    /// User variables of the main module (not builtins), sorted, with their values.
+    /// User variables of the main module (not builtins or Stdlib globals), sorted, with their values.
     public func userVariables() -> [(String, Value)] {
-        main.cells.values.filter { c in
-            guard c.defined else { return false }
-            if case .native(let n) = c.value, builtins[c.name] === n { return false }
-            return true
-        }.map { ($0.name, $0.value) }.sorted { $0.0 < $1.0 }
+        main.cells.values.filter { $0.defined && !isProvided($0, in: main) }
+            .map { ($0.name, $0.value) }.sorted { $0.0 < $1.0 }
     }
 
     /// Builtins grouped by area, areas and names in definition order.
@@ -58,12 +55,22 @@ extension Interpreter {
         return areas.map { ($0, by[$0] ?? []) }
     }
 
+    /// The global names `:help` lists by area: builtins in definition order, then the
+    /// Stdlib globals of that area (a new area after the builtins' ones).
+    public func namesByArea() -> [(String, [String])] {
+        var out = builtinsByArea().map { ($0.0, $0.1.map(\.name)) }
+        for (name, g) in stdlibGlobals.sorted(by: { $0.key < $1.key }) {
+            if let i = out.firstIndex(where: { $0.0 == g.area }) { out[i].1.append(name) } else { out.append((g.area, [name])) }
+        }
+        return out
+    }
+
     /// The help of a builtin, user function, or value named `name`; a dotted name
     /// (`m.run`, `xs.append`, `module.fn`) is the help of that member, from its declaration.
     public func helpText(for name: String) -> String? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         if parts.count > 1 {
-            guard var v = global(parts[0]) else { return nil }
+            guard var v = global(parts[0]) ?? stdlibGlobal(parts[0]) else { return nil }
             for p in parts.dropFirst().dropLast() {
                 guard let next = try? Ops.getAttribute(v, p, self) else { return nil }
                 v = next
@@ -76,6 +83,7 @@ extension Interpreter {
         }
         if let v = global(name) { return helpText(of: v) }
         if let f = builtins[name] { return helpText(of: .native(f)) }
+        if let v = stdlibGlobal(name) { return helpText(of: v) }
         return nil
     }
 

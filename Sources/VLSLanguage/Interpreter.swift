@@ -24,6 +24,11 @@ public final class Interpreter {
     public var stdlibProvider: (String) -> (source: String, path: String)? = { _ in nil }
     /// The names `stdlibProvider` answers (for completion after `import`).
     public var stdlibNames: [String] = []
+    /// Global names defined by a Stdlib module (`class_context` by `context`), with the
+    /// `:help` area they are listed under: the first mention of such a name imports the
+    /// module, and the global is the module's function itself (one definition, two ways
+    /// to reach it: `class_context` and `context.class_context`).
+    public var stdlibGlobals: [String: (module: String, area: String)] = [:]
     /// Deepest nesting of user function calls before "stack overflow".
     public var maxCallDepth = 1000
 
@@ -61,6 +66,8 @@ public final class Interpreter {
 final class BuiltinLookup {
     weak var interpreter: Interpreter?
     func lookup(_ name: String) -> Value? {
-        interpreter?.builtins[name].map { .native($0) }
+        guard let interpreter else { return nil }
+        if let f = interpreter.builtins[name] { return .native(f) }
+        return interpreter.stdlibGlobal(name)
     }
 }

@@ -61,6 +61,39 @@ extension Interpreter {
         modules[path] = m
         return m
     }
+
+    /// The value of a Stdlib global (`stdlibGlobals`): its module's definition, the module
+    /// imported on first use. Nil when the name is not one, or the module does not define
+    /// it (a test holds every declared name to a definition).
+    func stdlibGlobal(_ name: String) -> Value? {
+        guard let module = stdlibGlobals[name]?.module else { return nil }
+        let file = SourceFile(path: "<stdlib>", text: "")
+        guard case .object(let m as ModuleObject)? = try? importModule(module, isPath: false, from: file, at: SourceLocation(line: 1, column: 1)),
+              let c = m.scope.lookup(name), c.defined else { return nil }
+        return c.value
+    }
+
+    /// A function of a Stdlib module (`probing.evaluate`), for a host's member that is
+    /// defined in the Stdlib; the module is imported on first use.
+    public func stdlibFunction(_ module: String, _ name: String) throws -> Value {
+        let file = SourceFile(path: "<stdlib>", text: "")
+        guard case .object(let m as ModuleObject) = try importModule(module, isPath: false, from: file, at: SourceLocation(line: 1, column: 1)),
+              let c = m.scope.lookup(name), c.defined else { throw RuntimeError("the Stdlib module '\(module)' defines no '\(name)'") }
+        return c.value
+    }
+
+    /// Whether a global cell holds what the host or the Stdlib provides under that name
+    /// (a builtin, or a Stdlib global outside its own module), not a user's definition.
+    func isProvided(_ c: GlobalCell, in scope: ModuleScope) -> Bool {
+        switch c.value {
+        case .native(let f): return builtins[c.name] === f
+        case .function:
+            guard let home = stdlibGlobals[c.name]?.module, home != scope.name else { return false }
+            if let v = stdlibGlobal(c.name), case .function(let a) = v, case .function(let b) = c.value { return a === b }
+            return false
+        default: return false
+        }
+    }
 }
 
 /// An imported module: its globals are its properties.
@@ -73,9 +106,7 @@ final class ModuleObject: VLSObject {
     func describe() -> String { "<module \(name)>" }
     /// A builtin the module's code used is not a member of the module.
     private func isOwn(_ c: GlobalCell) -> Bool {
-        guard c.defined else { return false }
-        if case .native(let f) = c.value, interpreter.builtins[c.name] === f { return false }
-        return true
+        c.defined && !interpreter.isProvided(c, in: scope)
     }
     func getProperty(_ name: String, interpreter: Interpreter) throws -> Value? {
         guard let c = scope.lookup(name), isOwn(c) else { return nil }

@@ -167,12 +167,12 @@ public final class ReplSession {
         Commands: :help [name]  :vars  :time EXPR  :load FILE  :save FILE  :quit
 
         """
-        for (area, fns) in interpreter.builtinsByArea() {
+        for (area, names) in interpreter.namesByArea() {
             out += "\(area):\n"
             var line = " "
-            for f in fns {
-                if line.count + f.name.count > 76 { out += line + "\n"; line = " " }
-                line += " " + f.name
+            for name in names {
+                if line.count + name.count > 76 { out += line + "\n"; line = " " }
+                line += " " + name
             }
             out += line + "\n"
         }

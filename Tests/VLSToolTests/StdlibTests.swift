@@ -21,10 +21,10 @@ final class StdlibTests: XCTestCase {
     }
 }
 
-/// The experiment drivers written in .vls (Stdlib/context.vls, probing.vls,
-/// perturbation.vls) against the Python references (Scripts/fixtures_context.py,
-/// fixtures_saliency.py) and against the native drivers they re-express. Each script prints
-/// `check NAME VALUE` lines; the bounds are asserted here and the values printed.
+/// The experiment drivers, written once in .vls (Stdlib/context.vls, probing.vls,
+/// perturbation.vls), against the Python references (Scripts/fixtures_context.py,
+/// fixtures_saliency.py, fixtures_probes.py). Each script prints `check NAME VALUE` lines;
+/// the bounds are asserted here and the values printed.
 final class StdlibDriverTests: XCTestCase {
     /// Runs a script and returns its `check NAME VALUE` figures (failing on a script error).
     func checks(_ source: String, _ name: String) -> [String: Double] {
@@ -65,7 +65,6 @@ final class StdlibDriverTests: XCTestCase {
     /// and against the native class_context with vls's own seeded draws.
     func testContextAgainstPythonReference() {
         let c = checks(Self.prelude + """
-            import context
             m = load("Tests/Fixtures/models/standard")
             ref = read_safetensors("Tests/Fixtures/models/standard/context.safetensors")
             inp = read_safetensors("Tests/Fixtures/models/standard/metrics_input.safetensors")
@@ -74,7 +73,7 @@ final class StdlibDriverTests: XCTestCase {
             data = dataset(images: x, labels: y)
             r = m.run(x, capture: ["resid_post"])
             print("check ranks", (ranks(project(m, r["resid_post"]), y.reshape(len(y), 1)) - ref["ranks"]).abs().max())
-            out = context.class_context(m, data, masks: ref["mask"], permutations: ref["permutations"], batch: 4)
+            out = class_context(m, data, masks: ref["mask"], permutations: ref["permutations"], batch: 4)
             ident = out["identifiability"]
             change = out["logit_change"]
             removal = out["removal"]
@@ -88,14 +87,14 @@ final class StdlibDriverTests: XCTestCase {
             print("check removal.pct", err(removal["identifiable_pct"], ref["removal.pct"]))
             print("check removal.images", err(removal["images"], ref["removal.images"]))
             # vls's own generator (300 draws) against numpy's p from 5000 draws
-            own = context.class_context(m, data, masks: ref["mask"], batch: 4)
+            own = class_context(m, data, masks: ref["mask"], batch: 4)
             print("check p_own_rng", max(err(own["identifiability"]["p"], ref["identifiability.p_many"]),
                                          err(own["logit_change"]["p"], ref["logit_change.p_many"])))
-            # the native driver: same seeds, same draws
-            native = class_context(m, data, masks: ref["mask"], batch: 4)
-            print("check native_identifiability", cell_diff(native["identifiability"], own["identifiability"], ["block", "s_class", "s_context", "difference", "p"]))
-            print("check native_logit_change", cell_diff(native["logit_change"], own["logit_change"], ["block", "class", "context", "difference", "p"]))
-            print("check native_removal", cell_diff(native["removal"], own["removal"], ["identifiable_pct", "images"]))
+            # the same statistics by one batch and by many: the part's rows do not depend on it
+            one = class_context(m, data, masks: ref["mask"], batch: 100)
+            print("check batch_identifiability", cell_diff(one["identifiability"], own["identifiability"], ["block", "s_class", "s_context", "difference", "p"]))
+            print("check batch_logit_change", cell_diff(one["logit_change"], own["logit_change"], ["block", "class", "context", "difference", "p"]))
+            print("check batch_removal", cell_diff(one["removal"], own["removal"], ["identifiable_pct", "images"]))
             """, "context")
         bound(c, "ranks", 0)
         bound(c, "blocks", 0)
@@ -103,26 +102,45 @@ final class StdlibDriverTests: XCTestCase {
                   "logit_change.class", "logit_change.context", "logit_change.difference", "removal.pct"] { bound(c, k, 1e-5) }
         for k in ["identifiability.p", "logit_change.p", "removal.images"] { bound(c, k, 0) }
         bound(c, "p_own_rng", 0.1)
-        bound(c, "native_identifiability", 1e-12)
-        bound(c, "native_logit_change", 1e-6)
-        bound(c, "native_removal", 1e-12)
+        bound(c, "batch_identifiability", 1e-12)
+        bound(c, "batch_logit_change", 1e-6)
+        bound(c, "batch_removal", 1e-12)
     }
 
-    /// probing.compare against the native probes.evaluate, for both solvers.
-    func testProbingAgainstNative() {
+    /// probes.evaluate (Stdlib/probing.vls) against the same table computed another way: each
+    /// probe applied through its weights (x W + b, argmax), the lens through softmax-free
+    /// argmax of project(), means and 95% CIs (1.96 sd / sqrt(n), sd with n - 1) by hand.
+    func testProbeEvaluationAgainstHandComputation() {
         let c = checks(Self.prelude + """
-            import probing
             m = load("Tests/Fixtures/models/standard")
             x = randn(30, 3, 32, 32, seed: 8)
             labels = m.forward(x).argmax(axis: -1)
             train = dataset(images: x[0:20], labels: labels[0:20])
             test = dataset(images: x[20:], labels: labels[20:])
-            columns = ["block", "probe_acc", "probe_ci95", "lens_acc", "lens_ci95"]
+            y = labels[20:]
+            acts = m.run(x[20:], capture: ["resid_post"])["resid_post"]      # [L, B, T, D]
+            def stats(acc):
+                n = len(acc)
+                mean = sum(acc) / n
+                sd = (sum([(a - mean) ** 2 for a in acc]) / (n - 1)) ** 0.5
+                return [mean, 1.96 * sd / n ** 0.5]
             for solver in ["cholesky", "lsqr"]:
                 p = probes(m, train, solver: solver)
-                mine = probing.compare(m, p, test, batch: 4)
-                print("check probing_{solver}", cell_diff(mine, p.evaluate(test), columns))
-                print("check probing_{solver}_rows", abs(len(mine) - m.depth))
+                t = p.evaluate(test, batch: 4)
+                worst = 0.0
+                for b in range(m.depth):
+                    probe_acc = []
+                    lens_acc = []
+                    for pos in range(m.prefix_tokens, m.tokens):
+                        w = p.weights(b, pos)
+                        h = acts[b, :, pos]
+                        probe_acc.append(100 * float(((h @ w[0] + w[1]).argmax(axis: -1) == y).sum()) / len(y))
+                        lens_acc.append(100 * float((project(m, h).argmax(axis: -1) == y).sum()) / len(y))
+                    want = stats(probe_acc) + stats(lens_acc)
+                    got = [t[b]["probe_acc"], t[b]["probe_ci95"], t[b]["lens_acc"], t[b]["lens_ci95"]]
+                    worst = max(worst, max([abs(g - w) for g, w in zip(got, want)]))
+                print("check probing_{solver}", worst)
+                print("check probing_{solver}_rows", abs(len(t) - m.depth))
             a = probes(m, train)
             b = probes(m, train, solver: "lsqr")
             print("check lsqr_differs", 1 / max(1e-12, (a.weights(2, 3)[0] - b.weights(2, 3)[0]).abs().max()))
@@ -134,9 +152,10 @@ final class StdlibDriverTests: XCTestCase {
         bound(c, "lsqr_differs", 1e7)   // the lsqr probes are not the closed form
     }
 
-    /// perturbation.curves against timm token removal (Scripts/fixtures_saliency.py), and
-    /// perturbation.compare against the native perturbation_test for every explainer.
-    func testPerturbationAgainstTorchAndNative() {
+    /// perturbation_test and perturbation.curves against timm token removal
+    /// (Scripts/fixtures_saliency.py), and every explainer through perturbation.compare:
+    /// batches of 4 against batches of 1 (the counts must not depend on the batch).
+    func testPerturbationAgainstTorch() {
         let c = checks(Self.prelude + """
             import perturbation
             m = load("Tests/Fixtures/models/standard")
@@ -144,23 +163,22 @@ final class StdlibDriverTests: XCTestCase {
             data = dataset(images: ref["input"], labels: ref["labels"])
             curves = perturbation.curves(m, data, perturbation.explainer("lens"), batch: 3)
             for order in ["negative", "positive"]:
-                print("check torch_{order}_curve", err(curves[order]["accuracy"], ref["perturbation." + order]))
-                print("check torch_{order}_auc", err([curves[order]["auc"]], ref["perturbation." + order + ".auc"]))
+                test = perturbation_test(m, data, method: "lens", order: order, batch: 2)
+                print("check torch_{order}_curve", max(err(curves[order].table["accuracy"], ref["perturbation." + order]),
+                                                       err(test.table["accuracy"], ref["perturbation." + order])))
+                print("check torch_{order}_auc", max(err([curves[order].auc], ref["perturbation." + order + ".auc"]),
+                                                     err([test.auc], ref["perturbation." + order + ".auc"])))
             x = randn(6, 3, 32, 32, seed: 4)
             d = dataset(images: x, labels: m.forward(x).argmax(axis: -1))
             p = probes(m, d)
             methods = ["lens", "chefer", "rollout", "attention", "grad_input", "random", "probe"]
             t = perturbation.compare(m, d, methods: methods, probes: p, seeds: 3, batch: 4)
-            worst = 0.0
-            for row in t:
-                for order in ["negative", "positive"]:
-                    native = perturbation_test(m, d, method: row["method"], order: order, seeds: 3, probes: p, batch: 4)
-                    worst = max(worst, abs(row[order + "_auc"] - native.auc), abs(row[order + "_trapezoid"] - native.trapezoid_auc))
-            print("check native_auc", worst)
+            u = perturbation.compare(m, d, methods: methods, probes: p, seeds: 3, batch: 1)
+            print("check batch_auc", cell_diff(t, u, ["negative_auc", "positive_auc", "negative_trapezoid", "positive_trapezoid"]))
             print("check methods", abs(len(t) - len(methods)))
             """, "perturbation")
         for k in ["torch_negative_curve", "torch_positive_curve", "torch_negative_auc", "torch_positive_auc"] { bound(c, k, 1e-6) }
-        bound(c, "native_auc", 1e-12)
+        bound(c, "batch_auc", 1e-12)
         bound(c, "methods", 0)
     }
 
@@ -182,6 +200,19 @@ final class StdlibDriverTests: XCTestCase {
             ("probes(m, dataset(images: x, labels: tensor([0, 1]))).scores(x)", "activations must be"),
             ("import perturbation\nperturbation.explainer(\"probe\")", "needs probes"),
             ("import context\ncontext.class_context(load(\"Tests/Fixtures/models/gap\"), dataset(images: x, labels: tensor([0, 1])))", "no CLS token"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), batch: 0)", "class_context: batch must be at least 1, got 0"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), shuffles: 2.5)", "class_context: shuffles must be an int, got float 2.5"),
+            ("class_context(m, [1, 2])", "class_context: data must be a dataset, got list"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), seed: -1)", "class_context: seed must be at least 0"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), masks: ones(2, 4, 4), permutations: tensor([[0, 1]]))", "permutations must be [S, 32]"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), colour: 1)", "unexpected keyword argument 'colour'"),
+            ("perturbation_test(m, dataset(images: x, labels: tensor([0, 1])), order: \"sideways\")", "perturbation_test: order must be one of"),
+            ("perturbation_test(m, dataset(images: x, labels: tensor([0, 1])), method: \"probe\")", "needs probes"),
+            ("perturbation_test(m, dataset(images: x, labels: tensor([0, 1])), probes: 3)", "perturbation_test: probes must be a nil or probes, got int 3"),
+            ("removal_curve(m, x, tensor([0, 1]), zeros(2, 5))", "importance must be [2, 16]"),
+            ("finish_analysis(\"class_context\", m, dataset(images: x, labels: tensor([0, 1])), {}, {\"s\": zeros(2, 3, 16)})", "statistic 'logit_change' of class_context is missing"),
+            ("finish_analysis(\"perturbation\", m, dataset(images: x, labels: tensor([0, 1])), {}, {\"images\": 2.5, \"correct\": zeros(1, 15)})", "whole numbers"),
+            ("probes(m, dataset(images: x, labels: tensor([0, 1]))).evaluate(3)", "'probes.evaluate' (dataset expected, got int 3)"),
         ]
         for (code, want) in cases {
             let (_, error, _) = BuiltinCaseTests.run(setup + code + "\n", path: "errors.vls")
