@@ -59,40 +59,20 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
             let mode = try modeArg(a)
             return .tensor(try Tensor.stack(try (0..<m.c.depth).map { try m.model.classValueAgreement(kind, block: $0, mode: mode) }))
         },
-        native("memories", "memories(model: model, data: dataset, k: int = 5, seed: int = nil, batch: int = 32, shuffles: int = 300, mode: string = \"correct\", random_classes: ints = nil)", area: area,
-               """
-               Key-value memories over a dataset, per block for MLP and attention memories (Docs/method.md#key-value-memories). \
-               Agreement: % of tokens whose top-k keys (largest signed coefficients) meet the top-k values of the true class (by raw projection), averaged over classes, \
-               with the random-class baseline: one random class per class, shared by its images, possibly the class itself, drawn from `seed` \
-               (vls's generator) or given as `random_classes:` (C class indices, e.g. numpy's draws, to reproduce another implementation). \
-               Accuracy effect: CLS agreement of correctly minus wrongly classified images, `shuffles`-shuffle permutation test. \
-               Compositionality: % of tokens whose sublayer top-1 class through the lens is the class (argmax of the raw projection) of one of their top-k memories. \
-               `mode: \"correct\"` (default): values as they enter the residual (gamma ⊙ column on layer-scale models) for agreement and compositionality, \
-               compared with the sublayer output added to the residual (attn_out / mlp_out); distilled models through the mean of both heads, as project; \
-               compositionality of CLS and image tokens separately (registers and the distillation token in neither). \
-               `mode: \"paper\"`: the authors' code: raw fc2 / attn.proj columns and model.head alone, the sublayer output before the layer scale, \
-               one compositionality pooled over every token (CLS and prefix tokens included). Agreement counts every token in both modes. \
-               `k`: memories per token and values per class (5 in the paper); `batch`: images per forward pass.
-               """) { a in
+        native("memory_pass", "memory_pass(model: model, k: int = 5, seed: int = nil, mode: string = \"correct\", random_classes: ints = nil)", area: area,
+               "The fused pass behind memories (Stdlib/memories.vls): reads the top-k keys at mlp_pre and z and the sublayer outputs as the forward computes them, counting agreement with the true and the random class's top-k values, CLS agreement and compositionality; `.add(images, labels)` per batch, then finish_analysis(\"memories\", ...). The random class of each class is drawn from `seed` (the session's without one) or given as `random_classes`; `.facts` holds both as the part records them.") { a in
             let m = try a.model(0)
-            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
             let k = try a.int(nil, "k", default: 5)
-            guard k >= 1 else { throw RuntimeError("memories: k must be at least 1, got \(k)") }
+            guard k >= 1 else { throw RuntimeError("memory_pass: k must be at least 1, got \(k)") }
             let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: Int(truncatingIfNeeded: session.options.seed))))
-            let batch = try a.int(nil, "batch", default: 32)
-            let shuffles = try a.int(nil, "shuffles", default: 300)
-            guard shuffles >= 1, shuffles <= Part.maxShuffles else { throw RuntimeError("memories: shuffles must be in 1...\(Part.maxShuffles), got \(shuffles)") }
-            try requireSharded(data, session: session, "memories")
-            let mode = try modeArg(a)
             let given = try randomClassesArg(a, classes: m.c.numClasses)
-            let collector = try bridged { try MemoryCollector(model: m.model, k: k, seed: seed, randomClasses: given, mode: mode) }
-            try data.forEachBatch(batch, model: m, label: "memories") { x, labels in try collector.add(images: x, labels: labels) }
-            let s = collector.stats
-            let part = try makePart("memories", ["k": "\(k)", "seed": "\(seed)", "shuffles": "\(shuffles)", "mode": mode.rawValue,
-                                             "random_classes": s.randomClass.map(String.init).joined(separator: ","),
-                                             "random_classes_given": given == nil ? "false" : "true"],
-                                model: m, data: data, session: session, statistics: s.partStatistics)
-            return try bridged { try PartResults.finish(part, name: "memories") }
+            let collector = try bridged { try MemoryCollector(model: m.model, k: k, seed: seed, randomClasses: given, mode: try modeArg(a)) }
+            return .object(AnalysisPass("memories", model: m,
+                                        facts: [("seed", .string("\(seed)")),
+                                                ("random_classes", .string(collector.stats.randomClass.map(String.init).joined(separator: ","))),
+                                                ("random_classes_given", .string(given == nil ? "false" : "true"))],
+                                        add: { x, y in try collector.add(images: x, labels: y) },
+                                        statistics: { collector.stats.partStatistics }))
         },
     ]
 }

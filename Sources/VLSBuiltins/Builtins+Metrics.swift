@@ -82,51 +82,18 @@ func shufflesArg(_ a: Arguments) throws -> Int {
 
 func metricBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "metrics"
-    /// Streams a dataset through a collector.
-    func collect(_ m: ModelObject, _ data: DatasetObject, mode: MetricsMode, batch: Int, keepRanks: Bool, label: String) throws -> MetricsCollector {
-        let collector = MetricsCollector(model: m.model, mode: mode, keepRanks: keepRanks)
-        try data.forEachBatch(batch, model: m, label: label) { x, labels in try collector.add(images: x, labels: labels) }
-        return collector
-    }
-    func modeArg(_ a: Arguments) throws -> MetricsMode {
+    func modeArg(_ a: Arguments, _ function: String) throws -> MetricsMode {
         let s = try a.string(nil, "mode", default: "correct")
-        guard let m = MetricsMode(rawValue: s) else { throw RuntimeError("mode must be \"correct\" or \"paper\", got \"\(s)\"") }
+        guard let m = MetricsMode(rawValue: s) else { throw RuntimeError("\(function): mode must be \"correct\" or \"paper\", got \"\(s)\"") }
         return m
     }
     return [
-        native("identifiability_metrics", "identifiability_metrics(model: model, data: dataset, mode: string = \"correct\", batch: int = 32)", area: area,
-               "M1-M6 of Vilas et al. per block, streamed over a dataset: M1 % of image tokens whose true class is top-1 through the lens, M2 % of images with at least one, the mean class identifiability s of CLS and image tokens (M3), M4 % of image tokens whose true-class logit rose from the previous block, M5 the same for the attention and MLP outputs against the block input (CLS and image tokens), M6 % of tokens whose residual top-1 equals that of attn_out / mlp_out / the previous residual / none. `mode: \"paper\"` reproduces the authors' token set (token 0 dropped for every model). Returns mergeable metrics (print them, .table, .save(path)).") { a in
+        native("identifiability_pass", "identifiability_pass(model: model, mode: string = \"correct\")", area: area,
+               "The fused pass behind identifiability_metrics (Stdlib/metrics.vls): `.add(images, labels)` streams a batch through the model, projecting every block's residual stream and sublayer outputs through the lens as they are computed (no activation kept past its block), and counts M1-M6; finish_analysis(\"identifiability\", ...) makes the table.") { a in
             let m = try a.model(0)
-            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
-            try requireSharded(data, session: session, "identifiability_metrics")
-            let mode = try modeArg(a)
-            let c = try collect(m, data, mode: mode, batch: try a.int(nil, "batch", default: 32), keepRanks: false, label: "metrics")
-            let part = try makePart("identifiability", ["mode": mode.rawValue, "label": m.c.architecture ?? "model"], model: m, data: data,
-                                session: session, statistics: c.metrics.partStatistics)
-            return try bridged { try PartResults.finish(part, name: "identifiability_metrics") }
-        },
-        native("compare_random", "compare_random(model: model, data: dataset, seed: int = nil, mode: string = \"correct\", batch: int = 32)", area: area,
-               "Class identifiability per block of the model against the same architecture with timm's random init (seeded): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code.") { a in
-            let m = try a.model(0)
-            let data = try a.object(1, "data", as: DatasetObject.self, expected: "dataset")
-            try requireSharded(data, session: session, "compare_random")
-            let mode = try modeArg(a)
-            let batch = try a.int(nil, "batch", default: 32)
-            let seed = try a.int(nil, "seed", default: Int(truncatingIfNeeded: session.options.seed))
-            let random = ModelObject(m.model.randomized(seed: UInt64(bitPattern: Int64(seed))), session: session)
-            let trained = try collect(m, data, mode: mode, batch: batch, keepRanks: true, label: "trained")
-            let baseline = try collect(random, data, mode: mode, batch: batch, keepRanks: true, label: "random")
-            // per image, [block][token] ranks of the true class, for both models (rows in dataset order)
-            let L = m.c.depth, T = m.c.numTokens, n = trained.metrics.images
-            func rows(_ c: MetricsCollector) -> [Int] {
-                var out = [Int](repeating: 0, count: n * L * T)
-                for b in 0..<L { for i in 0..<n { for t in 0..<T { out[(i * L + b) * T + t] = Int(c.ranks[b][i * T + t]) } } }
-                return out
-            }
-            let part = try makePart("compare_random", ["seed": "\(seed)", "mode": mode.rawValue], model: m, data: data, session: session,
-                                statistics: ["ranks_trained": .counts(rows(trained), shape: [n, L, T], rows: true),
-                                             "ranks_random": .counts(rows(baseline), shape: [n, L, T], rows: true)])
-            return try bridged { try PartResults.finish(part, name: "compare_random") }
+            let collector = MetricsCollector(model: m.model, mode: try modeArg(a, "identifiability_pass"))
+            return .object(AnalysisPass("identifiability", model: m, add: { x, y in try collector.add(images: x, labels: y) },
+                                        statistics: { collector.metrics.partStatistics }))
         },
         native("wilcoxon", "wilcoxon(a: tensorlike, b: tensorlike, alternative: string = \"greater\")", area: area,
                "Paired Wilcoxon signed-rank test of a - b (scipy.stats.wilcoxon with zero_method=\"wilcox\", correction=False, method=\"approx\"): a dict with statistic (sum of positive ranks), z, p and n (pairs after dropping zeros).") { a in

@@ -6,6 +6,10 @@ import VLSLanguage
 func systemBuiltins(_ session: Session) -> [NativeFunction] {
     let area = "system"
     return [
+        native("session_seed", "session_seed()", area: area,
+               "The session's seed (vls run --seed N, 0 by default), from which every random draw without a seed of its own derives.") { _ in
+            .int(Int(truncatingIfNeeded: session.options.seed))
+        },
         native("rss_mb", "rss_mb(peak: bool = false)", area: area,
                "Resident memory of this process in MiB (from /proc/self/status), or its peak (VmHWM) with peak: true.") { a in
             let key = try a.bool(nil, "peak", default: false) ? "VmHWM:" : "VmRSS:"

@@ -165,6 +165,95 @@ def top1_per_block(model, run, token = 0, image = 0):
         names.append(model.label(logits.argmax()))
     return names
 """#,
+        "memories": #"""
+# memories.vls: key-value memories of Vilas et al. 2023 (Docs/method.md#key-value-memories),
+# the one definition of memories(), a global name:
+#     print(memories(m, data, k: 5))
+# The counts come from memory_pass, a fused pass over each batch (keys read as the forward
+# computes them); the table (agreement means, the accuracy effect's permutation test,
+# compositionality) from finish_analysis, the code `vls merge` finishes sharded parts with.
+
+import checks
+
+def memories(model, data, k = 5, seed = nil, batch = 32, shuffles = 300, mode = "correct", random_classes = nil):
+    """Key-value memories over a dataset, per block for MLP and attention memories (Docs/method.md#key-value-memories).
+    Agreement: % of tokens whose top-k keys (largest signed coefficients) meet the top-k values of the true class (by raw projection), averaged over classes, with the random-class baseline: one random class per class, shared by its images, possibly the class itself, drawn from `seed` (vls's generator; the session's seed without one) or given as `random_classes:` (C class indices, e.g. numpy's draws, to reproduce another implementation).
+    Accuracy effect: CLS agreement of correctly minus wrongly classified images, `shuffles`-shuffle permutation test.
+    Compositionality: % of tokens whose sublayer top-1 class through the lens is the class (argmax of the raw projection) of one of their top-k memories.
+    `mode: "correct"` (default): values as they enter the residual (gamma ⊙ column on layer-scale models) for agreement and compositionality, compared with the sublayer output added to the residual (attn_out / mlp_out); distilled models through the mean of both heads, as project; compositionality of CLS and image tokens separately (registers and the distillation token in neither).
+    `mode: "paper"`: the authors' code: raw fc2 / attn.proj columns and model.head alone, the sublayer output before the layer scale, one compositionality pooled over every token (CLS and prefix tokens included). Agreement counts every token in both modes.
+    `k`: memories per token and values per class (5 in the paper); `batch`: images per forward pass."""
+    f = "memories"
+    checks.kind(f, "model", model, "model")
+    checks.kind(f, "data", data, "dataset")
+    checks.count(f, "k", k, 1)
+    checks.kind(f, "seed", seed, ["nil", "int"])
+    checks.count(f, "batch", batch, 1)
+    checks.count(f, "shuffles", shuffles, 1, 100000)
+    checks.choice(f, "mode", mode, ["correct", "paper"])
+    require_shard(data, f)
+    counts = memory_pass(model, k: k, seed: seed, mode: mode, random_classes: random_classes)
+    for x, y in data.batches(batch, model: model):
+        counts.add(x, y)
+    facts = counts.facts
+    return finish_analysis("memories", model, data, function: f, statistics: counts,
+                           arguments: {"k": k, "seed": facts["seed"], "shuffles": shuffles, "mode": mode,
+                                       "random_classes": facts["random_classes"], "random_classes_given": facts["random_classes_given"]})
+"""#,
+        "metrics": #"""
+# metrics.vls: the identifiability metrics of Vilas et al. 2023 over a dataset
+# (Docs/method.md#ranks-and-identifiability), the one definition of
+# identifiability_metrics() and compare_random(), both global names:
+#     print(identifiability_metrics(m, data))          # M1-M6 per block
+#     print(compare_random(m, data, seed: 0))          # against timm's random init
+# identifiability_metrics feeds identifiability_pass, the fused pass that projects every
+# block's residual stream and sublayer outputs as they are computed; compare_random is
+# written with the lens (project, ranks). Both finish through finish_analysis, the code
+# `vls merge` finishes sharded parts with.
+
+import checks
+
+def identifiability_metrics(model, data, mode = "correct", batch = 32):
+    "M1-M6 of Vilas et al. per block, streamed over a dataset: M1 % of image tokens whose true class is top-1 through the lens, M2 % of images with at least one, the mean class identifiability s of CLS and image tokens (M3), M4 % of image tokens whose true-class logit rose from the previous block, M5 the same for the attention and MLP outputs against the block input (CLS and image tokens), M6 % of tokens whose residual top-1 equals that of attn_out / mlp_out / the previous residual / none. `mode: \"paper\"` reproduces the authors' token set (token 0 dropped for every model). Returns mergeable metrics (print them, .table, .save(path))."
+    f = "identifiability_metrics"
+    checks.kind(f, "model", model, "model")
+    checks.kind(f, "data", data, "dataset")
+    checks.choice(f, "mode", mode, ["correct", "paper"])
+    checks.count(f, "batch", batch, 1)
+    require_shard(data, f)
+    counts = identifiability_pass(model, mode: mode)
+    for x, y in data.batches(batch, model: model):
+        counts.add(x, y)
+    label = model.config["architecture"]
+    return finish_analysis("identifiability", model, data, function: f, statistics: counts,
+                           arguments: {"mode": mode, "label": label if label != nil else "model"})
+
+def true_class_ranks(model, data, batch = 32):
+    "The rank of each image's true class through the lens at every block and token, [images, blocks, tokens] (0 = top-1; NaN logits rank last)."
+    out = []
+    for x, y in data.batches(batch, model: model):
+        r = model.run(x, capture: ["resid_post"])
+        out.append(ranks(project(model, r["resid_post"]), y.reshape(len(y), 1)).permute(1, 0, 2))
+    if len(out) == 0:
+        return zeros(0, model.depth, model.tokens)
+    return concat(out)
+
+def compare_random(model, data, seed = nil, mode = "correct", batch = 32):
+    "Class identifiability per block of the model against the same architecture with timm's random init (seeded; without seed, the session's, vls run --seed N): mean s of both and the one-sided paired Wilcoxon signed-rank test (greater; scipy options zero_method=\"wilcox\", correction=False, normal approximation), paired by image and position. mode \"correct\": one test per token type (CLS, image); \"paper\": one test per block over all tokens pooled, p rounded to 3 decimals before the < 0.05 star, as the authors' code."
+    f = "compare_random"
+    checks.kind(f, "model", model, "model")
+    checks.kind(f, "data", data, "dataset")
+    if seed == nil:
+        seed = session_seed()
+    checks.kind(f, "seed", seed, "int")
+    checks.choice(f, "mode", mode, ["correct", "paper"])
+    checks.count(f, "batch", batch, 1)
+    require_shard(data, f)
+    trained = true_class_ranks(model, data, batch: batch)
+    random = true_class_ranks(model.randomized(seed), data, batch: batch)
+    return finish_analysis("compare_random", model, data, function: f, arguments: {"seed": seed, "mode": mode},
+                           statistics: {"ranks_trained": trained, "ranks_random": random})
+"""#,
         "paper": #"""
 # paper.vls: the analyses of Vilas et al. (2023) written with vls's primitives, to read
 # and to run. `import paper`, then e.g. paper.identifiable(m, data) or paper.edit_effects(m, data).

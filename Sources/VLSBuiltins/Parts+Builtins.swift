@@ -524,6 +524,41 @@ func partStatistics(_ analysis: String, _ given: DictRef, images: Int, function:
     return out
 }
 
+/// A fused streaming pass of an analysis (identifiability_pass, memory_pass): the Stdlib
+/// driver feeds it batches with `.add(images, labels)` and hands it to finish_analysis as
+/// the statistics. Counts stay integers and sums doubles (no float32 tensors between).
+final class AnalysisPass: DeclaredObject {
+    let analysis: String
+    let model: ModelObject
+    private let addBatch: (Tensor, [Int]) throws -> Void
+    private let collect: () -> [String: PartStatistic]
+    /// Images added so far.
+    private(set) var images = 0
+    /// Extra facts of the pass for the driver's arguments (memory_pass: the random classes).
+    let facts: [(String, Value)]
+
+    init(_ analysis: String, model: ModelObject, facts: [(String, Value)] = [],
+         add: @escaping (Tensor, [Int]) throws -> Void, statistics: @escaping () -> [String: PartStatistic]) {
+        self.analysis = analysis; self.model = model; self.facts = facts; addBatch = add; collect = statistics
+    }
+
+    var typeName: String { "pass" }
+    func describe() -> String { "<\(analysis) pass, \(images) images>" }
+    var statistics: [String: PartStatistic] { collect() }
+
+    static let members: Members<AnalysisPass> = bridgedMembers("pass")
+        .method("pass.add(images: tensorlike, labels: classes)", "Adds a batch: images [B, 3, H, W] preprocessed for the pass's model, labels [B] (its class indices).") { o, a in
+            let x = try a.tensor(0, "images")
+            guard x.rank == 4 else { throw RuntimeError("\(o.analysis) pass: images must be [B, 3, H, W], got \(x.shape)") }
+            let labels = try classIndices(try a.value(1, "labels"), images: x.shape[0], classes: o.model.c.numClasses, function: "\(o.analysis) pass")
+            try bridged { try o.addBatch(x, labels) }
+            o.images += labels.count
+            return .nil
+        }
+        .property("images", "Images added so far.") { o, _ in .int(o.images) }
+        .property("facts", "What the pass decided that its driver records (memory_pass: random_classes), as a dict.") { o, _ in .dict(DictRef(o.facts)) }
+}
+
 /// A dict key in a message: a string quoted, anything else by its type.
 private func keyText(_ k: Value) -> String {
     if case .string(let s) = k { return "'\(s.prefix(60))'" }
@@ -556,14 +591,25 @@ func partBuiltins(_ session: Session) -> [NativeFunction] {
             try requireSharded(try a.object(0, "data", as: DatasetObject.self, expected: "dataset"), session: session, try a.string(1, "analysis"))
             return .nil
         },
-        native("finish_analysis", "finish_analysis(analysis: string, model: model, data: dataset, arguments: dict, statistics: dict, *, function: string = nil, permutations: tensorlike = nil)", area: "metrics",
-               "The result of a Stdlib analysis driver from the statistics it gathered over `data` (this shard's images under `vls run --shard K/N`): the statistics become a part (`analysis`'s schema: Sources/VLSCore/Parts.swift), finished by the same code as `vls merge` and `load_part`; the result's `.save(path)` writes the part. `function` names the driver in messages; `permutations` ([S, n] index permutations) replace class_context's seeded shuffles.") { a in
+        native("finish_analysis", "finish_analysis(analysis: string, model: model, data: dataset, arguments: dict, statistics, *, function: string = nil, permutations: tensorlike = nil)", area: "metrics",
+               "The result of a Stdlib analysis driver from the statistics it gathered over `data` (this shard's images under `vls run --shard K/N`): the statistics (a dict of tensors, or an analysis pass fed every batch) become a part (`analysis`'s schema: Sources/VLSCore/Parts.swift), finished by the same code as `vls merge` and `load_part`; the result's `.save(path)` writes the part. `function` names the driver in messages; `permutations` ([S, n] index permutations) replace class_context's seeded shuffles.") { a in
             let analysis = try a.string(0, "analysis")
             let function = try a.string(nil, "function", default: analysis)
             let m = try a.model(1)
             let data = try a.object(2, "data", as: DatasetObject.self, expected: "dataset")
             guard case .dict(let given) = try a.value(3, "arguments") else { throw RuntimeError("\(function): arguments must be a dict") }
-            guard case .dict(let stats) = try a.value(4, "statistics") else { throw RuntimeError("\(function): statistics must be a dict") }
+            let statistics: [String: PartStatistic]
+            switch try a.value(4, "statistics") {
+            case .dict(let d): statistics = try partStatistics(analysis, d, images: data.indices.count, function: function)
+            case .object(let pass as AnalysisPass):
+                guard pass.analysis == analysis else { throw RuntimeError("\(function): statistics come from a \(pass.analysis) pass, not \(analysis)") }
+                guard pass.model === m else { throw RuntimeError("\(function): the pass ran another model object than `model`") }
+                guard pass.images == data.indices.count else {
+                    throw RuntimeError("\(function): the pass saw \(pass.images) images, the data holds \(data.indices.count) (this shard's)")
+                }
+                statistics = pass.statistics
+            case let v: throw RuntimeError("\(function): statistics must be a dict of tensors or an analysis pass, got \(v.typeName)")
+            }
             var arguments: [String: String] = [:]
             for (k, v) in zip(given.keys, given.values) {
                 guard case .string(let key) = k else { throw RuntimeError("\(function): argument names must be strings, got \(keyText(k))") }
@@ -578,8 +624,7 @@ func partBuiltins(_ session: Session) -> [NativeFunction] {
                 }
                 arguments["permutations"] = partArgument(a.optional(nil, "permutations") ?? .nil, a.interpreter)
             }
-            let part = try makePart(analysis, arguments, model: m, data: data, session: session,
-                                    statistics: try partStatistics(analysis, stats, images: data.indices.count, function: function))
+            let part = try makePart(analysis, arguments, model: m, data: data, session: session, statistics: statistics)
             return try bridged { try PartResults.finish(part, name: function, permutations: perms) }
         },
         native("load_part", "load_part(path: string, model: model = nil)", area: "metrics",

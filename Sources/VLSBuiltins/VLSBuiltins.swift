@@ -64,7 +64,9 @@ public enum Builtins {
             EmbeddedStdlib.modules[name].map { (source: $0, path: "<stdlib>/\(name).vls") }
         }
         // the analyses whose one definition is a Stdlib driver, as global names
-        interpreter.stdlibGlobals = ["class_context": ("context", "context"), "perturbation_test": ("perturbation", "saliency")]
+        interpreter.stdlibGlobals = ["identifiability_metrics": ("metrics", "metrics"), "compare_random": ("metrics", "metrics"),
+                                     "memories": ("memories", "memories"), "class_context": ("context", "context"),
+                                     "perturbation_test": ("perturbation", "saliency")]
     }
 }
 
