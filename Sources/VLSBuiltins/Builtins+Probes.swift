@@ -116,47 +116,22 @@ final class ProbesObject: DeclaredObject {
 
 func probeBuiltins(_ session: Session) -> [NativeFunction] {
     [
-        native("probes", "probes(model: model, train: dataset, layer: string = \"resid_post\", alpha: number = 1.0, batch: int = 32, solver: string = \"cholesky\", tol: number = 0.0001)", area: "probes",
-               "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. A training set marked `sharded: true` keeps the sufficient statistics: under `vls run --shard K/N` save them with .save(path), merge with vls merge and solve with load_part(merged, model: m). Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them.") { a in
+        native("probe_pass", "probe_pass(model: model, layer: string = \"resid_post\")", area: "probes",
+               "The fused pass behind probes (Stdlib/probing.vls): `.add(images, labels)` runs a batch and adds the raw activations of `layer` (resid_post, attn_out or mlp_out) at every block and token position to the ridge regressions' sufficient statistics (sums, X^T X, X^T Y in double precision); finish_analysis(\"probes\", ...) solves them.") { a in
             let m = try a.model(0)
-            let train = try a.object(1, "train", as: DatasetObject.self, expected: "dataset")
             let layer = try a.string(nil, "layer", default: "resid_post")
             let kinds: [String: HookPoint.Kind] = ["resid_post": .residPost, "attn_out": .attnOut, "mlp_out": .mlpOut]
             guard let kind = kinds[layer] else { throw RuntimeError("probes: layer must be resid_post, attn_out or mlp_out, got '\(layer)'") }
-            let alpha = try a.double(nil, "alpha", default: 1)
-            guard alpha > 0, alpha.isFinite else { throw RuntimeError("probes: alpha must be positive") }
-            let solverName = try a.string(nil, "solver", default: "cholesky")
-            let tol = try a.double(nil, "tol", default: 1e-4)
-            let solver: RidgeSolver
-            switch solverName {
-            case "cholesky": solver = .cholesky
-            case "lsqr":
-                guard tol > 0, tol.isFinite else { throw RuntimeError("probes: tol must be positive, got \(tol)") }
-                solver = .lsqr(tol: tol)
-            default: throw RuntimeError("probes: solver must be \"cholesky\" or \"lsqr\", got \"\(solverName)\"")
-            }
-            let batch = try a.int(nil, "batch", default: 32)
             let L = m.c.depth, T = m.c.numTokens, D = m.c.width, C = m.c.numClasses
             var stats = [[RidgeStats]](repeating: [RidgeStats](repeating: RidgeStats(width: D, classes: C), count: T), count: L)
             let points = (0..<L).map { HookPoint(kind, block: $0) }
-            try train.forEachBatch(batch, model: m, label: "probes") { x, labels in
+            return .object(AnalysisPass("probes", model: m, add: { x, labels in
                 let run = try m.model.run(x, capture: points)
                 for b in 0..<L {
                     guard let act = run.captured[points[b]]?.contiguous() else { continue }
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }
                 }
-            }
-            // a sharded training set keeps its sufficient statistics as a part; one shard of several is not solved
-            var part: Part?
-            if train.sharded {
-                part = try makePart("probes", ["layer": layer, "alpha": "\(alpha)", "solver": solverName, "tol": "\(tol)"], model: m, data: train,
-                                session: session, statistics: RidgeStats.partStatistics(stats))
-            }
-            let oneShard = (train.shardSpec?.count ?? 1) > 1
-            let probes = oneShard ? [] : try bridged { try solveProbes(stats, alpha: alpha, solver: solver) }
-            let o = ProbesObject(model: m, kind: kind, alpha: alpha, solver: solverName, probes: probes, trainImages: train.indices.count)
-            o.part = part
-            return .object(o)
+            }, statistics: { RidgeStats.partStatistics(stats) }))
         },
     ]
 }

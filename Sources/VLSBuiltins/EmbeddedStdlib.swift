@@ -393,9 +393,10 @@ def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "g
 """#,
         "probing": #"""
 # probing.vls: linear probes against the class-embedding lens (Vilas et al. 2023,
-# Docs/method.md#linear-probes), written with vls's primitives. Training stays native (ridge
-# regression on streamed sufficient statistics: probes(model, train, solver: "cholesky" or
-# the paper's "lsqr")); evaluating them is here, the one definition of probes.evaluate:
+# Docs/method.md#linear-probes), the one definition of probes() (a global name) and of
+# probes.evaluate, written with vls's primitives. Training streams the ridge regressions'
+# sufficient statistics through probe_pass (a fused pass) and solves them in finish_analysis
+# (solver: "cholesky", or the paper's "lsqr"):
 #     p = probes(m, train_data.per_class(10), layer: "resid_post")
 #     print(p.evaluate(data))                     # = probing.evaluate(p, data)
 #     perturbation_test(m, data, method: "probe", probes: p)   # ranking test
@@ -403,6 +404,26 @@ def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "g
 # code as `vls merge` of sharded parts.
 
 import checks
+
+def probes(model, train, layer = "resid_post", alpha = 1.0, batch = 32, solver = "cholesky", tol = 0.0001):
+    "Trains ridge probes (alpha, intercept, targets +1/-1 over the classes) on the raw activations of `layer` (resid_post, attn_out or mlp_out) for every block and token position, streamed over `train` (e.g. dataset(..., split: \"train\").per_class(10)). `solver: \"cholesky\"` (default) solves in closed form, as scikit-learn's Ridge(solver=\"cholesky\"); `solver: \"lsqr\"` reproduces the paper's Ridge(solver=\"lsqr\"): LSQR with damp sqrt(alpha), atol = btol = `tol`, at most 2·D iterations, which stops before the exact solution. A training set marked `sharded: true` keeps the sufficient statistics: under `vls run --shard K/N` save them with .save(path), merge with vls merge and solve with load_part(merged, model: m). Returns probes: .evaluate(data) compares them with the lens; .scores(acts) gives their outputs; perturbation_test(..., method: \"probe\", probes: p) ranks tokens by them."
+    f = "probes"
+    checks.kind(f, "model", model, "model")
+    checks.kind(f, "train", train, "dataset")
+    checks.choice(f, "layer", layer, ["resid_post", "attn_out", "mlp_out"])
+    checks.kind(f, "alpha", alpha, "number")
+    if not (alpha > 0 and alpha < float("inf")):
+        error("probes: alpha must be positive, got {alpha}")
+    checks.count(f, "batch", batch, 1)
+    checks.choice(f, "solver", solver, ["cholesky", "lsqr"])
+    checks.kind(f, "tol", tol, "number")
+    if solver == "lsqr" and not (tol > 0 and tol < float("inf")):
+        error("probes: tol must be positive, got {tol}")
+    sums = probe_pass(model, layer: layer)
+    for x, y in train.batches(batch, model: model):
+        sums.add(x, y)
+    return finish_analysis("probes", model, train, function: f, statistics: sums,
+                           arguments: {"layer": layer, "alpha": float(alpha), "solver": solver, "tol": float(tol)})
 
 def right(scores, truth):
     "Whether each row's top class is the truth; a row holding NaN predicts nothing (argmax would say its first NaN)."

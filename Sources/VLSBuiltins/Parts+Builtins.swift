@@ -49,7 +49,9 @@ extension DatasetObject {
 /// A part of `analysis` over `data` (its shard, 1/1 when not sharded) for model `m`.
 func makePart(_ analysis: String, _ arguments: [String: String], model m: ModelObject, data: DatasetObject,
               session: Session, statistics: [String: PartStatistic]) throws -> Part {
-    try requireSharded(data, session: session, analysis)
+    // probes train on a set of their own: an unsharded training set under --shard is every
+    // shard's (probes trained once per shard, evaluated on the shard's test images)
+    if analysis != "probes" || data.sharded { try requireSharded(data, session: session, analysis) }
     // The same weights under another preprocessing (mean, std, size, interpolation, crop) is
     // another analysis: the transform is part of the identity parts are compared by.
     let transform = (try? m.preprocessing(nil).description) ?? "-"
@@ -524,6 +526,23 @@ func partStatistics(_ analysis: String, _ given: DictRef, images: Int, function:
     return out
 }
 
+/// Probes from their sufficient statistics over `data`: solved, unless the set is one shard
+/// of several (then the statistics are kept for .save, vls merge and load_part(path, model:));
+/// the part is kept only for a training set marked sharded.
+func trainedProbes(_ part: Part, model m: ModelObject, data: DatasetObject, name: String) throws -> Value {
+    let solved: Value
+    if (data.shardSpec?.count ?? 1) > 1 {
+        guard let layer = [HookPoint.Kind.residPost, .attnOut, .mlpOut].first(where: { $0.shortName == part.arguments["layer"] }),
+              let alpha = Double(part.arguments["alpha"] ?? "") else { throw RuntimeError("\(name): layer and alpha must be recorded") }
+        solved = .object(ProbesObject(model: m, kind: layer, alpha: alpha, solver: part.arguments["solver"] ?? "", probes: [], trainImages: data.indices.count))
+    } else {
+        solved = try bridged { try PartResults.finish(part, name: name, model: m) }
+    }
+    guard case .object(let o as ProbesObject) = solved else { throw RuntimeError("\(name): the statistics did not make probes") }
+    o.part = data.sharded ? part : nil
+    return .object(o)
+}
+
 /// A fused streaming pass of an analysis (identifiability_pass, memory_pass): the Stdlib
 /// driver feeds it batches with `.add(images, labels)` and hands it to finish_analysis as
 /// the statistics. Counts stay integers and sums doubles (no float32 tensors between).
@@ -625,6 +644,7 @@ func partBuiltins(_ session: Session) -> [NativeFunction] {
                 arguments["permutations"] = partArgument(a.optional(nil, "permutations") ?? .nil, a.interpreter)
             }
             let part = try makePart(analysis, arguments, model: m, data: data, session: session, statistics: statistics)
+            if analysis == "probes" { return try trainedProbes(part, model: m, data: data, name: function) }
             return try bridged { try PartResults.finish(part, name: function, permutations: perms) }
         },
         native("load_part", "load_part(path: string, model: model = nil)", area: "metrics",
