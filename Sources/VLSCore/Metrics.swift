@@ -86,19 +86,14 @@ public struct IdentifiabilityMetrics: Codable, Sendable {
 public final class MetricsCollector: HookHandler {
     public private(set) var metrics: IdentifiabilityMetrics
     let model: ViT
-    /// Optional per-(block, image, token) ranks of the true class, for paired tests.
-    public var keepRanks: Bool
-    public private(set) var ranks: [[UInt16]]
     private var labels: [Int] = []
     private var attnLogits: Tensor?
     private var mlpLogits: Tensor?
     private var prevLogits: Tensor?
 
-    public init(model: ViT, mode: MetricsMode, keepRanks: Bool = false) {
+    public init(model: ViT, mode: MetricsMode) {
         self.model = model
         metrics = IdentifiabilityMetrics(model: model, mode: mode)
-        self.keepRanks = keepRanks
-        ranks = [[UInt16]](repeating: [], count: model.config.depth)
     }
 
     /// Adds a batch: images [B, 3, H, W], labels [B] (class indices of the model).
@@ -150,7 +145,6 @@ public final class MetricsCollector: HookHandler {
                 let row = r + (i * T + t) * C
                 let v = row[c]
                 let rank = LensMath.rank(row, count: C, of: c)   // NaN never ranks first
-                if keepRanks { ranks[b].append(UInt16(clamping: rank)) }
                 let s = 1 - Double(rank) / Double(C)
                 let bin = min(IdentifiabilityMetrics.bins - 1, Int(s * Double(IdentifiabilityMetrics.bins)))
                 let isCls = t == 0 && m.hasClassToken

@@ -41,12 +41,6 @@ public struct PerturbationCurve: Codable, Sendable {
         for i in 1..<accuracy.count { s += (accuracy[i] + accuracy[i - 1]) / 2 / Double(patches) }
         return s
     }
-
-    public mutating func merge(_ o: PerturbationCurve) throws {
-        guard o.order == order, o.patches == patches else { throw CoreError("cannot merge perturbation curves of different tests") }
-        images += o.images
-        for i in correct.indices { correct[i] += o.correct[i] }
-    }
 }
 
 extension ViT {
