@@ -60,7 +60,7 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
             return .tensor(try Tensor.stack(try (0..<m.c.depth).map { try m.model.classValueAgreement(kind, block: $0, mode: mode) }))
         },
         native("memory_pass", "memory_pass(model: model, k: int = 5, seed: int = nil, mode: string = \"correct\", random_classes: ints = nil)", area: area,
-               "The fused pass behind memories (Stdlib/memories.vls): reads the top-k keys at mlp_pre and z and the sublayer outputs as the forward computes them, counting agreement with the true and the random class's top-k values, CLS agreement and compositionality; `.add(images, labels)` per batch, then finish_analysis(\"memories\", ...). The random class of each class is drawn from `seed` (the session's without one) or given as `random_classes`; `.facts` holds both as the part records them.") { a in
+               "The fused pass behind memories (Stdlib/memory.vls): reads the top-k keys at mlp_pre and z and the sublayer outputs as the forward computes them, counting agreement with the true and the random class's top-k values, CLS agreement and compositionality; `.add(images, labels)` per batch, then finish_analysis(\"memories\", ...). The random class of each class is drawn from `seed` (the session's without one) or given as `random_classes`; `.facts` holds both as the part records them.") { a in
             let m = try a.model(0)
             let k = try a.int(nil, "k", default: 5)
             guard k >= 1 else { throw RuntimeError("memory_pass: k must be at least 1, got \(k)") }

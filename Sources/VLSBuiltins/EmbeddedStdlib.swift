@@ -165,8 +165,8 @@ def top1_per_block(model, run, token = 0, image = 0):
         names.append(model.label(logits.argmax()))
     return names
 """#,
-        "memories": #"""
-# memories.vls: key-value memories of Vilas et al. 2023 (Docs/method.md#key-value-memories),
+        "memory": #"""
+# memory.vls: key-value memories of Vilas et al. 2023 (Docs/method.md#key-value-memories),
 # the one definition of memories(), a global name:
 #     print(memories(m, data, k: 5))
 # The counts come from memory_pass, a fused pass over each batch (keys read as the forward

@@ -65,7 +65,7 @@ public enum Builtins {
         }
         // the analyses whose one definition is a Stdlib driver, as global names
         interpreter.stdlibGlobals = ["identifiability_metrics": ("metrics", "metrics"), "compare_random": ("metrics", "metrics"),
-                                     "memories": ("memories", "memories"), "probes": ("probing", "probes"), "class_context": ("context", "context"),
+                                     "memories": ("memory", "memories"), "probes": ("probing", "probes"), "class_context": ("context", "context"),
                                      "perturbation_test": ("perturbation", "saliency")]
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import VLSBuiltins
+import VLSLanguage
 
 /// The Stdlib embedded in the binary equals Stdlib/*.vls (run Scripts/embed-stdlib after an edit),
 /// and every module parses and imports.
@@ -219,5 +220,52 @@ final class StdlibDriverTests: XCTestCase {
             XCTAssertNotNil(error, code)
             if let error { XCTAssertTrue(error.contains(want), "\(code): \(error)") }
         }
+    }
+}
+
+/// The Stdlib drivers as global names: the global is the module's function itself, a user's
+/// definition wins, and the names are listed where builtins are (help, completion) but not
+/// as user variables.
+final class StdlibGlobalsTests: XCTestCase {
+    func session() -> Interpreter {
+        let interp = Interpreter()
+        interp.output = { _ in }
+        Builtins.install(into: interp, options: SessionOptions(threads: 1, seed: 0))
+        return interp
+    }
+
+    func testEveryStdlibGlobalIsItsModulesFunction() throws {
+        let interp = session()
+        XCTAssertFalse(interp.stdlibGlobals.isEmpty)
+        for (name, g) in interp.stdlibGlobals {
+            guard case .ok = interp.run(source: "import \(g.module)\nsame = \(name) == \(g.module).\(name)\n", path: "g.vls") else {
+                return XCTFail("\(name): the module \(g.module) does not define it")
+            }
+            XCTAssertEqual(interp.global("same").map { interp.repr($0) }, "true", name)
+            XCTAssertNotNil(interp.helpText(for: name), name)
+            XCTAssertTrue(interp.globalNames().contains(name), name)
+            XCTAssertTrue(interp.namesByArea().contains { $0.0 == g.area && $0.1.contains(name) }, name)
+        }
+        // user variables are the user's own: neither the drivers nor the imported modules' helpers
+        XCTAssertEqual(interp.userVariables().map(\.0).filter { interp.stdlibGlobals[$0] != nil }, [])
+    }
+
+    func testUserDefinitionsWin() {
+        let interp = session()
+        guard case .ok = interp.run(source: "def class_context(a):\n    return a + 1\nx = class_context(1)\nmemories = 3\n", path: "u.vls") else { return XCTFail("run failed") }
+        XCTAssertEqual(interp.global("x").map { interp.repr($0) }, "2")
+        XCTAssertEqual(interp.global("memories").map { interp.repr($0) }, "3")
+        XCTAssertTrue(interp.userVariables().map(\.0).contains("class_context"))
+        // another module's use of the name still reaches the Stdlib's function
+        guard case .ok = interp.run(source: "import context\ny = context.class_context == class_context\n", path: "u2.vls") else { return XCTFail("run failed") }
+        XCTAssertEqual(interp.global("y").map { interp.repr($0) }, "false")
+    }
+
+    func testModuleMembersAreTheirOwn() {
+        let interp = session()
+        guard case .ok = interp.run(source: "import paper\nnames = dir(paper)\n", path: "m.vls") else { return XCTFail("run failed") }
+        let names = interp.global("names").map { interp.repr($0) } ?? ""
+        XCTAssertTrue(names.contains("\"identifiable\""), names)
+        XCTAssertFalse(names.contains("perturbation_test"), "paper uses perturbation_test but does not define it: \(names)")
     }
 }
