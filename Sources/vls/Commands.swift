@@ -100,7 +100,6 @@ struct SessionFlags: ParsableArguments {
         let options = SessionOptions(threads: threads, seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
         Builtins.install(into: interp, options: options)
         interp.setGlobal("args", .list(scriptArgs.map { .string($0) }))
-        if let provider = ToolHooks.stdlib { interp.stdlibProvider = provider }
         return interp
     }
 }
@@ -308,12 +307,8 @@ struct Merge: ParsableCommand {
     var parts: [String]
 
     func run() throws {
-        guard let merge = ToolHooks.merge else {
-            writeStandardError("vls merge: not implemented yet\n")
-            throw ExitCode(Exit.runtime)
-        }
         do {
-            let summary = try merge(parts, output, partial)
+            let summary = try Builtins.mergeParts(parts, output: output, partial: partial)
             writeStandardError("vls merge: \(summary)\n")
         } catch {
             writeStandardError("vls merge: error: \(error)\n")
