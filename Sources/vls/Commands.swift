@@ -86,7 +86,7 @@ struct SessionFlags: ParsableArguments {
         return n
     }
 
-    /// A fresh interpreter with the core's builtins and `args`.
+    /// A fresh interpreter with the core's builtins and `args` (both set by `Builtins.install`).
     func makeInterpreter(scriptArgs: [String]) throws -> Interpreter {
         if noFastPaths { FastPaths.enabled = false }
         let interp = Interpreter()
@@ -99,7 +99,6 @@ struct SessionFlags: ParsableArguments {
         }
         let options = SessionOptions(threads: threads, seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
         Builtins.install(into: interp, options: options)
-        interp.setGlobal("args", .list(scriptArgs.map { .string($0) }))
         return interp
     }
 }
