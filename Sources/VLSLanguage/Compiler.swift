@@ -124,7 +124,7 @@ final class Compiler {
                         if r == .breakLoop { break }
                         if r == .returned { return r }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
                 return .normal
             }
@@ -303,7 +303,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                     let (n, o) = i.addingReportingOverflow(step)
                     if o { break }
                     i = n
@@ -317,7 +317,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                     i += 1
                 }
             default:
@@ -333,7 +333,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
             }
             return .normal
@@ -731,7 +731,7 @@ final class Compiler {
                     let k = try ke(f)
                     do { try Ops.checkHashable(k) } catch { throw locate(error, file, key.location) }
                     out[k] = try ve(f)
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
                 return .dict(out)
             }
@@ -752,7 +752,7 @@ final class Compiler {
                     try st(f, v)
                     if let cond, !(try cond(f).isTruthy) { continue }
                     out.append(try el(f))
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
                 return .list(ListRef(out))
             }
