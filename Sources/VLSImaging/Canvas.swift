@@ -63,8 +63,8 @@ extension Figure {
 }
 
 /// A cairo context with the few operations the figures use. Coordinates are pixels with
-/// the origin at the top left; a line of odd width on integer coordinates is offset by half
-/// a pixel by the caller where crispness matters (`crisp`).
+/// the origin at the top left; where crispness matters, the caller offsets a line of odd
+/// width on integer coordinates by half a pixel (as Axes does for its frame and ticks).
 public final class Canvas {
     let cr: OpaquePointer
     /// The font family of all text.

@@ -17,8 +17,8 @@ final class Resolver {
     private var scopes: [Scope] = []
     private var loopDepth = 0
     private var functionDepth = 0
-    /// A name error found before running (`break` outside a loop, `nonlocal` of an
-    /// unknown name...): reported with the syntax errors.
+    /// An error found before running (`break` or `continue` outside a loop, `return`
+    /// outside a function, a parameter declared `global`): reported with the syntax errors.
     struct ResolveError: Error { var message: String; var location: SourceLocation }
     private(set) var errors: [ResolveError] = []
 
