@@ -13,16 +13,13 @@ public struct SessionOptions: Sendable {
     public var scriptArgs: [String]
     /// `--shard K/N`: process the K-th (1-based) of N slices of each sharded dataset.
     public var shard: (index: Int, count: Int)?
-    /// Where partial results of a sharded run are written.
-    public var shardOutput: String?
 
     public init(threads: Int? = nil, seed: UInt64 = 0, scriptArgs: [String] = [],
-                shard: (index: Int, count: Int)? = nil, shardOutput: String? = nil) {
+                shard: (index: Int, count: Int)? = nil) {
         self.threads = threads
         self.seed = seed
         self.scriptArgs = scriptArgs
         self.shard = shard
-        self.shardOutput = shardOutput
     }
 }
 
@@ -31,8 +28,6 @@ final class Session {
     let options: SessionOptions
     /// Draws for `randn`, random orders, ...: derived from the session seed.
     var rng: SeededGenerator
-    /// Progress output for long calls (stderr).
-    var progress: Bool = true
 
     init(options: SessionOptions) {
         self.options = options

@@ -74,16 +74,14 @@ public enum Threads {
 }
 
 /// Cooperative cancellation for long core calls (Ctrl-C): checked between batches and blocks.
-/// The tool points `flag` at the language's signal-safe interrupt flag, so one Ctrl-C
-/// stops both an interpreted loop and a long core call.
+/// `Builtins.install` points `flag` at the language's signal-safe interrupt flag
+/// (`Interrupt.rawFlag`), so one Ctrl-C stops both an interpreted loop and a long core call.
 public enum CoreInterrupt {
     nonisolated(unsafe) public static var flag: UnsafeMutablePointer<Int32> = {
         let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
         p.initialize(to: 0)
         return p
     }()
-    public static func request() { flag.pointee = 1 }
-    public static var isRequested: Bool { flag.pointee != 0 }
     /// Throws when an interrupt was requested (the flag is cleared by whoever reports it).
     public static func check() throws {
         if flag.pointee != 0 { throw CoreError.interrupted }

@@ -59,32 +59,59 @@ public enum PartJSON {
     /// Parses `data` (its syntax, duplicate keys and nesting); numbers in arrays stay text.
     public static func parse(_ data: Data) throws -> Node {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Node in
-            var p = Parser(bytes: raw.bindMemory(to: UInt8.self), pos: 0)
-            p.skipSpace()
-            let v = try p.value(depth: 0, path: "")
-            p.skipSpace()
-            guard p.pos == p.bytes.count else { throw p.error("text after the JSON value") }
-            return v
+            var p = Parser(s: StrictJSONScanner(raw))
+            do {
+                p.s.skipSpace()
+                let v = try p.value(depth: 0, path: "")
+                p.s.skipSpace()
+                guard p.pos == p.s.bytes.count else { throw p.error("text after the JSON value") }
+                return v
+            } catch let f as StrictJSONScanner.Failure {
+                throw p.error(message(for: f.problem), at: f.offset)
+            }
+        }
+    }
+
+    /// How the part reader words the scanner's problems.
+    static func message(for problem: StrictJSONScanner.Problem) -> String {
+        switch problem {
+        case .unterminatedString: return "unterminated string"
+        case .controlCharacter: return "a control character in a string"
+        case .invalidEscape: return "an unknown escape in a string"
+        case .shortUnicodeEscape: return "a short \\u escape"
+        case .badUnicodeEscape: return "a bad \\u escape"
+        case .unpairedSurrogate: return "a lone surrogate in a string"
+        case .notUTF8: return "a string that is not UTF-8"
+        case .stringTooLong: return "a string longer than 1 MiB"
+        case .numberDigits: return "a number needs digits"
+        case .leadingZero: return "a number with a leading zero"
+        case .fractionDigits: return "a number needs digits after '.'"
+        case .exponentDigits: return "a number needs digits in its exponent"
+        // The scanner's value walker and literals: this reader walks values itself (`value`).
+        case .expectedString, .invalidLiteral, .expectedColon, .expectedCommaOrBracket, .trailingComma, .unexpectedEnd, .duplicateKey:
+            return "invalid JSON"
         }
     }
 
     struct Parser {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var pos: Int
+        var s: StrictJSONScanner
         var fields = 0
 
-        func error(_ what: String) -> SyntaxError {
+        var pos: Int {
+            get { s.i }
+            set { s.i = newValue }
+        }
+
+        func error(_ what: String, at offset: Int? = nil) -> SyntaxError {
             // line and column for a person to find it
             var line = 1, col = 1
-            for i in 0..<min(pos, bytes.count) { if bytes[i] == 10 { line += 1; col = 1 } else { col += 1 } }
+            for i in 0..<min(offset ?? pos, s.bytes.count) { if s.bytes[i] == 10 { line += 1; col = 1 } else { col += 1 } }
             return SyntaxError(message: "not JSON at line \(line), column \(col): \(what)")
         }
 
-        var peek: UInt8? { pos < bytes.count ? bytes[pos] : nil }
+        var peek: UInt8? { s.peek() }
 
-        mutating func skipSpace() {
-            while pos < bytes.count, bytes[pos] == 32 || bytes[pos] == 9 || bytes[pos] == 10 || bytes[pos] == 13 { pos += 1 }
-        }
+        mutating func skipSpace() { s.skipSpace() }
 
         mutating func expect(_ word: String) throws {
             for b in word.utf8 {
@@ -173,72 +200,12 @@ public enum PartJSON {
         }
 
         mutating func number() throws -> Range<Int> {
-            let start = pos
-            if peek == UInt8(ascii: "-") { pos += 1 }
-            func digits() -> Int { var n = 0; while let c = peek, c >= 48, c <= 57 { pos += 1; n += 1 }; return n }
-            if peek == UInt8(ascii: "0") { pos += 1 } else { guard digits() > 0 else { throw error("a number needs digits") } }
-            if peek == UInt8(ascii: ".") { pos += 1; guard digits() > 0 else { throw error("a number needs digits after '.'") } }
-            if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
-                pos += 1
-                if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { pos += 1 }
-                guard digits() > 0 else { throw error("a number needs digits in its exponent") }
-            }
-            guard pos - start <= 400 else { throw error("a number of more than 400 characters") }
-            return start..<pos
+            let r = try s.number()
+            guard r.count <= 400 else { throw error("a number of more than 400 characters") }
+            return r
         }
 
-        mutating func string() throws -> String {
-            pos += 1
-            var out: [UInt8] = []
-            while true {
-                guard let c = peek else { throw error("unterminated string") }
-                pos += 1
-                if c == UInt8(ascii: "\"") { break }
-                guard c >= 0x20 else { throw error("a control character in a string") }
-                if c != UInt8(ascii: "\\") { out.append(c); continue }
-                guard let e = peek else { throw error("unterminated string") }
-                pos += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(8)
-                case UInt8(ascii: "f"): out.append(12)
-                case UInt8(ascii: "n"): out.append(10)
-                case UInt8(ascii: "r"): out.append(13)
-                case UInt8(ascii: "t"): out.append(9)
-                case UInt8(ascii: "u"):
-                    var u = try hex4()
-                    if (0xD800..<0xDC00).contains(u) {
-                        guard peek == UInt8(ascii: "\\") else { throw error("a lone surrogate in a string") }
-                        pos += 1
-                        guard peek == UInt8(ascii: "u") else { throw error("a lone surrogate in a string") }
-                        pos += 1
-                        let lo = try hex4()
-                        guard (0xDC00..<0xE000).contains(lo) else { throw error("a lone surrogate in a string") }
-                        u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(u) { throw error("a lone surrogate in a string") }
-                    out.append(contentsOf: Array(String(Character(Unicode.Scalar(u)!)).utf8))
-                default: throw error("an unknown escape in a string")
-                }
-                guard out.count <= 1 << 20 else { throw error("a string longer than 1 MiB") }
-            }
-            guard let s = String(validating: out, as: UTF8.self) else { throw error("a string that is not UTF-8") }
-            return s
-        }
-
-        mutating func hex4() throws -> UInt32 {
-            var v: UInt32 = 0
-            for _ in 0..<4 {
-                guard let c = peek else { throw error("a short \\u escape") }
-                pos += 1
-                switch c {
-                case 48...57: v = v * 16 + UInt32(c - 48)
-                case 97...102: v = v * 16 + UInt32(c - 87)
-                case 65...70: v = v * 16 + UInt32(c - 55)
-                default: throw error("a bad \\u escape")
-                }
-            }
-            return v
-        }
+        mutating func string() throws -> String { try s.string(maxBytes: 1 << 20) }
     }
 
     // MARK: numbers, decoded only when asked (after the counts are checked)

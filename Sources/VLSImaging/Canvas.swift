@@ -63,8 +63,8 @@ extension Figure {
 }
 
 /// A cairo context with the few operations the figures use. Coordinates are pixels with
-/// the origin at the top left; a line of odd width on integer coordinates is offset by half
-/// a pixel by the caller where crispness matters (`crisp`).
+/// the origin at the top left; where crispness matters, the caller offsets a line of odd
+/// width on integer coordinates by half a pixel (as Axes does for its frame and ticks).
 public final class Canvas {
     let cr: OpaquePointer
     /// The font family of all text.
@@ -91,20 +91,27 @@ public final class Canvas {
         }
     }
 
+    /// Paints `surface` white and draws `body` on it; returns the drawing's cairo status, or
+    /// nil when the surface failed or takes no drawing context.
+    private static func paint(_ surface: OpaquePointer, _ body: (Canvas) -> Void) -> cairo_status_t? {
+        guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS, let cr = cairo_create(surface) else { return nil }
+        cairo_set_source_rgb(cr, 1, 1, 1)
+        cairo_paint(cr)
+        body(Canvas(cr))
+        let status = cairo_status(cr)
+        cairo_destroy(cr)
+        return status
+    }
+
     /// Draws on a white RGB24 image surface and returns its pixels.
     static func raster(width: Int, height: Int, _ body: (Canvas) -> Void) throws(ImagingError) -> Image {
         guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)) else {
             throw ImagingError("cannot create a \(width)x\(height) drawing surface")
         }
         defer { cairo_surface_destroy(surface) }
-        guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS, let cr = cairo_create(surface) else {
+        guard let status = paint(surface, body) else {
             throw ImagingError("cannot create a \(width)x\(height) drawing surface")
         }
-        cairo_set_source_rgb(cr, 1, 1, 1)
-        cairo_paint(cr)
-        body(Canvas(cr))
-        let status = cairo_status(cr)
-        cairo_destroy(cr)
         guard status == CAIRO_STATUS_SUCCESS else { throw ImagingError("drawing failed: \(String(cString: cairo_status_to_string(status)))") }
         cairo_surface_flush(surface)
         let stride = Int(cairo_image_surface_get_stride(surface))
@@ -142,15 +149,10 @@ public final class Canvas {
             throw ImagingError("cannot create an SVG surface")
         }
         cairo_svg_surface_set_document_unit(surface, CAIRO_SVG_UNIT_PX)
-        guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS, let cr = cairo_create(surface) else {
+        guard let status = paint(surface, body) else {
             cairo_surface_destroy(surface)
             throw ImagingError("cannot create an SVG surface")
         }
-        cairo_set_source_rgb(cr, 1, 1, 1)
-        cairo_paint(cr)
-        body(Canvas(cr))
-        let status = cairo_status(cr)
-        cairo_destroy(cr)
         cairo_surface_finish(surface)
         let surfaceStatus = cairo_surface_status(surface)
         cairo_surface_destroy(surface)

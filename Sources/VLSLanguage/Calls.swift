@@ -97,7 +97,7 @@ extension Interpreter {
         if callDepth >= maxCallDepth {
             throw err("stack overflow (more than \(maxCallDepth) nested calls)", file, loc)
         }
-        if Interrupt.poll(stopFlag) { throw err(Interrupt.stopMessage, file, loc) }
+        if Interrupt.poll(stopFlag) { throw file == nil ? RuntimeError.interrupted : Diagnostic.stopped(file, loc) }
         callDepth += 1
     }
 
@@ -120,7 +120,7 @@ extension Interpreter {
             d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
             return d
         }
-        var d = Diagnostic(message: String(describing: error), file: fn.decl.location.line > 0 ? file : nil, location: loc)
+        var d = Diagnostic(error, file: fn.decl.location.line > 0 ? file : nil, location: loc)
         d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
         return d
     }
@@ -171,7 +171,7 @@ extension Interpreter {
             for e in positional { args.append(try e(f)) }
             var kws: [(String, Value)] = []
             for (i, e) in kwEvals.enumerated() { kws.append((kwNames[i], try e(f))) }
-            if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+            if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
             do {
                 return try nf.invoke(args, kws, self)
             } catch {

@@ -124,7 +124,7 @@ final class Compiler {
                         if r == .breakLoop { break }
                         if r == .returned { return r }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
                 return .normal
             }
@@ -303,7 +303,7 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                     let (n, o) = i.addingReportingOverflow(step)
                     if o { break }
                     i = n
@@ -317,23 +317,19 @@ final class Compiler {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                     i += 1
                 }
             default:
-                let next: () throws -> Value?
-                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterLoc) }
-                while true {
-                    let v: Value?
-                    do { v = try next() } catch { throw locate(error, file, iterLoc) }
-                    guard let v else { break }
+                let items = try LocatedIterator(seq, interp, file, iterLoc)
+                while let v = try items.next() {
                     try st(f, v)
                     let fl = try body(f)
                     if fl != .normal {
                         if fl == .breakLoop { break }
                         if fl == .returned { return fl }
                     }
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
             }
             return .normal
@@ -720,18 +716,14 @@ final class Compiler {
                 let seq = try iter(outer)
                 let f = Frame.make(count: slots, parent: outer)
                 let out = DictRef()
-                let next: () throws -> Value?
-                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
-                while true {
-                    let v: Value?
-                    do { v = try next() } catch { throw locate(error, file, iterable.location) }
-                    guard let v else { break }
+                let items = try LocatedIterator(seq, interp, file, iterable.location)
+                while let v = try items.next() {
                     try st(f, v)
                     if let cond, !(try cond(f).isTruthy) { continue }
                     let k = try ke(f)
                     do { try Ops.checkHashable(k) } catch { throw locate(error, file, key.location) }
                     out[k] = try ve(f)
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
                 return .dict(out)
             }
@@ -743,16 +735,12 @@ final class Compiler {
                 let seq = try iter(outer)
                 let f = Frame.make(count: slots, parent: outer)
                 var out: [Value] = []
-                let next: () throws -> Value?
-                do { next = try Ops.iterator(seq, interp) } catch { throw locate(error, file, iterable.location) }
-                while true {
-                    let v: Value?
-                    do { v = try next() } catch { throw locate(error, file, iterable.location) }
-                    guard let v else { break }
+                let items = try LocatedIterator(seq, interp, file, iterable.location)
+                while let v = try items.next() {
                     try st(f, v)
                     if let cond, !(try cond(f).isTruthy) { continue }
                     out.append(try el(f))
-                    if Interrupt.poll(stopFlag) { throw Diagnostic(message: Interrupt.stopMessage, file: file, location: loc) }
+                    if Interrupt.poll(stopFlag) { throw Diagnostic.stopped(file, loc) }
                 }
                 return .list(ListRef(out))
             }
@@ -1074,5 +1062,26 @@ final class Compiler {
         return { f in
             try interp.callValue(try callee(f), f, positional, kwNames, kwEvals, file, loc)
         }
+    }
+}
+
+/// The items of any iterable (`Ops.iterator`) for a loop or a comprehension; an error in
+/// making the iterator or in any step is located at the iterable.
+private struct LocatedIterator {
+    let step: () throws -> Value?
+    let file: SourceFile
+    let location: SourceLocation
+
+    @inline(__always)
+    init(_ seq: Value, _ interp: Interpreter, _ file: SourceFile, _ location: SourceLocation) throws {
+        do { step = try Ops.iterator(seq, interp) } catch { throw locate(error, file, location) }
+        self.file = file
+        self.location = location
+    }
+
+    /// The next item, nil after the last.
+    @inline(__always)
+    func next() throws -> Value? {
+        do { return try step() } catch { throw locate(error, file, location) }
     }
 }

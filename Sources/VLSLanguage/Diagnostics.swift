@@ -15,9 +15,29 @@ public struct Diagnostic: Error, CustomStringConvertible {
     public var traceback: [TraceEntry] = []
     /// A syntax error found at end of input (the REPL asks for more).
     public var atEnd = false
+    /// The program was stopped by Ctrl-C (`Interrupt.request`); not set for a spent step
+    /// budget or any other error (the kernel's `Interrupted`).
+    public var isInterrupt = false
 
     public init(message: String, file: SourceFile?, location: SourceLocation?) {
         self.message = message; self.file = file; self.location = location
+    }
+
+    /// An error thrown by a native, an operator or the interpreter, at `location`: a
+    /// `RuntimeError` keeps its message and interrupt flag, any other error is shown with
+    /// `String(describing:)`.
+    init(_ error: Error, file: SourceFile?, location: SourceLocation?) {
+        if let r = error as? RuntimeError {
+            self.init(message: r.message, file: file, location: location)
+            isInterrupt = r.isInterrupt
+        } else {
+            self.init(message: String(describing: error), file: file, location: location)
+        }
+    }
+
+    /// What a loop or a call throws when `Interrupt.poll()` said stop.
+    static func stopped(_ file: SourceFile?, _ location: SourceLocation?) -> Diagnostic {
+        Diagnostic(RuntimeError.interrupted, file: file, location: location)
     }
 
     public var description: String { rendered() }

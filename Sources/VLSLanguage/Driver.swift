@@ -38,7 +38,7 @@ extension Interpreter {
         } catch let d as Diagnostic {
             return .runtimeError(d)
         } catch {
-            return .runtimeError(Diagnostic(message: String(describing: error), file: file, location: nil))
+            return .runtimeError(Diagnostic(error, file: file, location: nil))
         }
     }
 

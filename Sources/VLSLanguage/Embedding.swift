@@ -67,7 +67,7 @@
 //     func badArgument(_ index: Int?, _ name: String, expected: String, got: Value) -> Error
 //                                                                      "bad argument #2 'h' to 'project' (tensor expected, got string)"
 //   }
-//   struct RuntimeError: Error { init(_ message: String); static var interrupted }   natives throw it; the interpreter
+//   struct RuntimeError: Error { init(_ message: String); static var interrupted; isInterrupt }   natives throw it; the interpreter
 //     adds FILE:LINE:COL, the source line and the traceback. Other Error types are shown with String(describing:).
 //
 // INTERPRETER (one per session; call it only from the thread running the script)
@@ -89,7 +89,8 @@
 //     func builtinsByArea() -> [(String, [NativeFunction])]
 //   }
 //   enum RunOutcome { case ok(Value?)  (value of a final bare expression), syntaxErrors([Diagnostic]), runtimeError(Diagnostic) }
-//   struct Diagnostic: Error { message, file: SourceFile?, location: SourceLocation?, traceback: [TraceEntry], atEnd;
+//   struct Diagnostic: Error { message, file: SourceFile?, location: SourceLocation?, traceback: [TraceEntry], atEnd,
+//                              isInterrupt (a Ctrl-C stop, not a spent step budget);
 //                              func rendered() -> String }
 //
 // INTERRUPTS
@@ -198,10 +199,16 @@ public protocol Displayable: VLSObject {
 /// where it crosses into the script.
 public struct RuntimeError: Error, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// A stop asked for by Ctrl-C (see `Diagnostic.isInterrupt`).
+    public let isInterrupt: Bool
+    public init(_ message: String) { self.message = message; isInterrupt = false }
+    private init(stop message: String, isInterrupt: Bool) { self.message = message; self.isInterrupt = isInterrupt }
     public var description: String { message }
-    /// What a long native loop throws when `Interrupt.isRequested`.
-    public static var interrupted: RuntimeError { RuntimeError(Interrupt.stopMessage) }
+    /// What a long native loop throws when `Interrupt.isRequested` (and the interpreter
+    /// when `poll()` says stop): "interrupted", or the spent step budget's message.
+    public static var interrupted: RuntimeError {
+        RuntimeError(stop: Interrupt.stopMessage, isInterrupt: !Interrupt.budgetSpent)
+    }
 }
 
 /// The Ctrl-C flag. Lock-free and async-signal-safe to set.
@@ -253,9 +260,12 @@ public enum Interrupt {
         return flag.pointee != 0
     }
 
+    /// Whether `poll()` said stop because the step budget is spent (else: Ctrl-C).
+    static var budgetSpent: Bool { exhausted && limit != nil }
+
     /// Why `poll()` said stop.
     public static var stopMessage: String {
-        if exhausted, let limit { return "step limit of \(limit) exceeded (loop iterations and calls; set with --max-steps)" }
+        if budgetSpent, let limit { return "step limit of \(limit) exceeded (loop iterations and calls; set with --max-steps)" }
         return "interrupted"
     }
 }

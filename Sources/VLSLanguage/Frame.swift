@@ -266,8 +266,7 @@ final class CompiledFunction {
 /// Attaches a source location to an error thrown by a native or an operator.
 func locate(_ error: Error, _ file: SourceFile, _ location: SourceLocation) -> Diagnostic {
     if let d = error as? Diagnostic { return d }
-    if let r = error as? RuntimeError { return Diagnostic(message: r.message, file: file, location: location) }
-    return Diagnostic(message: String(describing: error), file: file, location: location)
+    return Diagnostic(error, file: file, location: location)
 }
 
 /// Marks a local slot that has no value yet.

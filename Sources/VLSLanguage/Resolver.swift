@@ -17,8 +17,8 @@ final class Resolver {
     private var scopes: [Scope] = []
     private var loopDepth = 0
     private var functionDepth = 0
-    /// A name error found before running (`break` outside a loop, `nonlocal` of an
-    /// unknown name...): reported with the syntax errors.
+    /// An error found before running (`break` or `continue` outside a loop, `return`
+    /// outside a function, a parameter declared `global`): reported with the syntax errors.
     struct ResolveError: Error { var message: String; var location: SourceLocation }
     private(set) var errors: [ResolveError] = []
 
@@ -28,63 +28,38 @@ final class Resolver {
 
     // MARK: - Declarations
 
+    /// The names a function body binds (in order of first binding) and those it declares
+    /// `global`. Only statements bind names, so expressions are not walked: a lambda's and
+    /// a comprehension's variables are their own.
     private func collectAssigned(_ body: [Stmt], into names: inout [String], globals: inout Set<String>) {
         func add(_ n: String) { if !names.contains(n) { names.append(n) } }
-        func target(_ t: Target) {
-            switch t {
-            case .name(let n): add(n.name)
-            case .tuple(let items, _): items.forEach(target)
-            case .subscripted(let b, let items, _): expr(b); subscripts(items)
-            case .attribute(let b, _, _): expr(b)
-            }
-        }
-        func subscripts(_ items: [SubscriptItem]) {
-            for i in items {
-                switch i {
-                case .index(let e): expr(e)
-                case .slice(let a, let b, let c): [a, b, c].compactMap { $0 }.forEach(expr)
-                }
-            }
-        }
-        func expr(_ e: Expr) {
-            switch e.kind {
-            case .comprehension, .dictComprehension:
-                break   // its variables are its own (see `comprehension`)
-            case .list(let xs): xs.forEach(expr)
-            case .dict(let ps): ps.forEach { expr($0.0); expr($0.1) }
-            case .unary(_, let a): expr(a)
-            case .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): expr(a); expr(b)
-            case .comparisonChain(let xs, _): xs.forEach(expr)
-            case .contains(let a, let b, _): expr(a); expr(b)
-            case .conditional(let a, let b, let c): expr(a); expr(b); expr(c)
-            case .call(let f, let args): expr(f); args.forEach { expr($0.value) }
-            case .subscripted(let b, let items): expr(b); subscripts(items)
-            case .attribute(let b, _): expr(b)
-            case .interpolated(let parts):
-                for p in parts { if case .expr(let x, _) = p { expr(x) } }
-            default: break
-            }
-        }
         func stmts(_ ss: [Stmt]) {
             for s in ss {
                 switch s.kind {
-                case .expression(let e): expr(e)
-                case .assign(let t, let e): target(t); expr(e)
-                case .augmentedAssign(let t, _, let e): target(t); expr(e)
+                case .assign(let t, _), .augmentedAssign(let t, _, _): Resolver.addNames(boundBy: t, to: &names)
                 case .ifChain(let branches, let other):
-                    for (c, b) in branches { expr(c); stmts(b) }
+                    for (_, b) in branches { stmts(b) }
                     if let other { stmts(other) }
-                case .whileLoop(let c, let b): expr(c); stmts(b)
-                case .forLoop(let t, let it, let b): target(t); expr(it); stmts(b)
+                case .whileLoop(_, let b): stmts(b)
+                case .forLoop(let t, _, let b): Resolver.addNames(boundBy: t, to: &names); stmts(b)
                 case .function(let d): if let b = d.binding { add(b.name) }
-                case .returnValue(let e): if let e { expr(e) }
                 case .importModule(_, _, let b): add(b.name)
                 case .global(let ns): ns.forEach { globals.insert($0) }
-                case .breakLoop, .continueLoop, .pass: break
+                case .expression, .returnValue, .breakLoop, .continueLoop, .pass: break
                 }
             }
         }
         stmts(body)
+    }
+
+    /// Adds the names a target binds to `names`, each once (`a[i] = ...` and `a.x = ...`
+    /// store into a value and bind no name).
+    private static func addNames(boundBy t: Target, to names: inout [String]) {
+        switch t {
+        case .name(let n): if !names.contains(n.name) { names.append(n.name) }
+        case .tuple(let items, _): for item in items { addNames(boundBy: item, to: &names) }
+        case .subscripted, .attribute: break
+        }
     }
 
     private func function(_ decl: FunctionDecl) {
@@ -224,14 +199,7 @@ final class Resolver {
     private func comprehension(_ e: Expr, _ t: Target, _ it: Expr, _ body: [Expr]) {
         expr(it)
         var names: [String] = []
-        func collect(_ t: Target) {
-            switch t {
-            case .name(let n): if !names.contains(n.name) { names.append(n.name) }
-            case .tuple(let items, _): items.forEach(collect)
-            case .subscripted, .attribute: break
-            }
-        }
-        collect(t)
+        Resolver.addNames(boundBy: t, to: &names)
         var scope = Scope()
         for n in names { scope.slots[n] = scope.slots.count }
         e.scopeSlots = scope.slots.count

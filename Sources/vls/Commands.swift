@@ -86,7 +86,7 @@ struct SessionFlags: ParsableArguments {
         return n
     }
 
-    /// A fresh interpreter with the core's builtins and `args`.
+    /// A fresh interpreter with the core's builtins and `args` (both set by `Builtins.install`).
     func makeInterpreter(scriptArgs: [String]) throws -> Interpreter {
         if noFastPaths { FastPaths.enabled = false }
         let interp = Interpreter()
@@ -99,8 +99,6 @@ struct SessionFlags: ParsableArguments {
         }
         let options = SessionOptions(threads: threads, seed: seed, scriptArgs: scriptArgs, shard: try parsedShard())
         Builtins.install(into: interp, options: options)
-        interp.setGlobal("args", .list(scriptArgs.map { .string($0) }))
-        if let provider = ToolHooks.stdlib { interp.stdlibProvider = provider }
         return interp
     }
 }
@@ -308,12 +306,8 @@ struct Merge: ParsableCommand {
     var parts: [String]
 
     func run() throws {
-        guard let merge = ToolHooks.merge else {
-            writeStandardError("vls merge: not implemented yet\n")
-            throw ExitCode(Exit.runtime)
-        }
         do {
-            let summary = try merge(parts, output, partial)
+            let summary = try Builtins.mergeParts(parts, output: output, partial: partial)
             writeStandardError("vls merge: \(summary)\n")
         } catch {
             writeStandardError("vls merge: error: \(error)\n")

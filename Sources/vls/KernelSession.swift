@@ -92,7 +92,7 @@ final class CellRunner {
         switch outcome {
         case .ok: return nil
         case .syntaxErrors(let ds): diags = ds; ename = "SyntaxError"
-        case .runtimeError(let d): diags = [d]; ename = d.message == "interrupted" ? "Interrupted" : "RuntimeError"
+        case .runtimeError(let d): diags = [d]; ename = d.isInterrupt ? "Interrupted" : "RuntimeError"
         }
         var lines = diags.map { interp.render($0) }.joined().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         while lines.last == "" { lines.removeLast() }

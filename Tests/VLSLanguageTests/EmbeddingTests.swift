@@ -169,6 +169,41 @@ final class EmbeddingTests: XCTestCase {
         XCTAssertFalse(Interrupt.isRequested)
     }
 
+    /// A Ctrl-C stop is marked on the diagnostic (the kernel's `Interrupted`), whether the
+    /// loop, a call or a native saw it; a spent step budget or an error that merely says
+    /// "interrupted" is not.
+    func testInterruptIsFlaggedNotMatchedByMessage() {
+        let (interp, _) = make()
+        interp.define(NativeFunction(name: "ctrl_c", signature: "ctrl_c()", doc: "", area: "test") { _ in
+            Interrupt.request()
+            return .nil
+        })
+        interp.define(NativeFunction(name: "stop", signature: "stop()", doc: "", area: "test") { _ in
+            throw RuntimeError.interrupted
+        })
+        func outcome(_ source: String) -> Diagnostic? {
+            defer { Interrupt.clear() }
+            if case .runtimeError(let d) = interp.run(source: source, path: "t.vls") { return d }
+            return nil
+        }
+        let loop = outcome("i = 0\nwhile true:\n    i += 1\n    if i == 100:\n        ctrl_c()\n")
+        XCTAssertEqual(loop?.message, "interrupted")
+        XCTAssertEqual(loop?.isInterrupt, true)
+        let call = outcome("def f():\n    return 1\nctrl_c()\nf()\n")
+        XCTAssertEqual(call?.isInterrupt, true)
+        let native = outcome("def g():\n    stop()\ng()\n")
+        XCTAssertEqual(native?.message, "interrupted")
+        XCTAssertEqual(native?.isInterrupt, true)
+        let said = outcome("assert(false, \"interrupted\")\n")
+        XCTAssertEqual(said?.message, "interrupted")
+        XCTAssertEqual(said?.isInterrupt, false)
+        Interrupt.setStepLimit(50)
+        defer { Interrupt.setStepLimit(nil) }
+        let budget = outcome("n = 0\nwhile true:\n    n += 1\n")
+        XCTAssertEqual(budget?.message.hasPrefix("step limit of 50 exceeded"), true)
+        XCTAssertEqual(budget?.isInterrupt, false)
+    }
+
     /// The budgets an embedder (the fuzzer, `vls run --max-steps`) sets: steps and the size
     /// of one string or list operation; both are errors with a location, never a hang or an
     /// out-of-memory kill, and lifting them lets the same program finish.

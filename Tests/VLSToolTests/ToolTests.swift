@@ -154,7 +154,7 @@ final class ToolTests: XCTestCase {
         XCTAssertEqual(vcode, 0)
         XCTAssertTrue(vout.hasPrefix("vls "))
         let (mcode, _, merr) = try run(["merge", "a.part", "-o", tmp + "/out"])
-        // Not implemented yet, or (once the builtins fill ToolHooks.merge) a missing part.
+        // A missing part is a runtime error.
         XCTAssertEqual(mcode, 70)
         XCTAssertTrue(merr.hasPrefix("vls merge: "), merr)
         let (ccode, cout, _) = try run(["--generate-completion-script", "bash"])
