@@ -49,8 +49,7 @@ struct StrictJSONScanner {
     // MARK: - Strings and numbers
 
     /// A string, from its opening quote to past its closing one, escapes decoded. A
-    /// decoded string over `maxBytes` is refused; the length is checked where an escape is
-    /// decoded (a run of plain bytes is not measured).
+    /// decoded string over `maxBytes` is refused (checked at each escape and at the end).
     mutating func string(maxBytes: Int = .max) throws -> String {
         guard next() == UInt8(ascii: "\"") else { throw failure(.expectedString) }
         var out: [UInt8] = []
@@ -82,6 +81,7 @@ struct StrictJSONScanner {
             }
             guard out.count <= maxBytes else { throw failure(.stringTooLong) }
         }
+        guard out.count <= maxBytes else { throw failure(.stringTooLong) }   // a run of plain bytes
         guard let s = String(validating: out, as: UTF8.self) else { throw failure(.notUTF8) }
         return s
     }

@@ -25,6 +25,12 @@ final class StrictJSONScannerTests: XCTestCase {
         }
     }
 
+    func testStringLimitCountsPlainBytes() {
+        // a long string without a single escape is measured too
+        XCTAssertEqual(problem("\"" + String(repeating: "a", count: 11) + "\"") { _ = try $0.string(maxBytes: 10) }?.0, .stringTooLong)
+        XCTAssertNil(problem("\"" + String(repeating: "a", count: 10) + "\"") { _ = try $0.string(maxBytes: 10) })
+    }
+
     func testStringsAndNumbers() throws {
         XCTAssertEqual(try scan(#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#) { try $0.string() }, "a\"\\/\u{8}\u{c}\n\r\té😀")
         XCTAssertEqual(try scan("-12.5e+3,") { s in s.text(try s.number()) }, "-12.5e+3")
