@@ -24,6 +24,16 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
         return classes
     }
     return [
+        native("nan_watch", "nan_watch(acts: tensorlike, analysis: string)", area: area,
+               "Whether per-block activations acts [blocks, ...] hold NaN; the first time an analysis meets NaN in this process, warns on stderr naming `analysis` and the first block that holds it (blocks.N, the tables' block N+1). The Stdlib drivers call it on what they capture, so their results over NaN are flagged, never silently taken for valid.") { a in
+            let acts = try a.tensor(0, "acts").contiguous()
+            let analysis = try a.string(1, "analysis")
+            guard acts.rank >= 1 else { throw RuntimeError("nan_watch: acts must be [blocks, ...], got a scalar") }
+            for b in 0..<acts.shape[0] {
+                if NaNWatch.check(try acts.narrowed(axis: 0, start: b, count: 1), block: b, analysis: analysis) { return .bool(true) }
+            }
+            return .bool(false)
+        },
         native("project", "project(model: model, h: tensorlike, head: string = \"mean\")", area: area,
                "Class logits of residual-space vectors through the model's final norm and head, token by token: h [..., D] -> [..., C]. `project(m, run[\"resid_post\"])` is [blocks, B, T, C]. For a distilled model, `head:` is \"mean\" (timm's eval output, default), \"cls\" or \"dist\".") { a in
             let m = try a.model(0)

@@ -134,6 +134,7 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
         start += len(y)
         per_image = y.reshape(len(y), 1)                       # classes line up with [..., B, T]
         r = model.run(x, capture: ["resid_post", "attn_out"])
+        nan_watch(r["resid_post"], f)                           # warns once, naming the first block
         resid = project(model, r["resid_post"])                 # [L, B, T, C]
         rank = ranks(resid, per_image)[:, :, P:]                # [L, B, N]
         s.append((1 - rank / C).permute(1, 0, 2))
@@ -228,11 +229,12 @@ def identifiability_metrics(model, data, mode = "correct", batch = 32):
     return finish_analysis("identifiability", model, data, function: f, statistics: counts,
                            arguments: {"mode": mode, "label": label if label != nil else "model"})
 
-def true_class_ranks(model, data, batch = 32):
-    "The rank of each image's true class through the lens at every block and token, [images, blocks, tokens] (0 = top-1; NaN logits rank last)."
+def true_class_ranks(model, data, batch = 32, analysis = "compare_random"):
+    "The rank of each image's true class through the lens at every block and token, [images, blocks, tokens] (0 = top-1; a NaN logit of the class ranks last, warned of once naming the first block with NaN)."
     out = []
     for x, y in data.batches(batch, model: model):
         r = model.run(x, capture: ["resid_post"])
+        nan_watch(r["resid_post"], analysis)
         out.append(ranks(project(model, r["resid_post"]), y.reshape(len(y), 1)).permute(1, 0, 2))
     if len(out) == 0:
         return zeros(0, model.depth, model.tokens)
@@ -437,6 +439,7 @@ def correct_counts(model, probes, data, batch = 32):
     images = 0
     for x, y in data.batches(batch, model: model):
         acts = model.run(x, capture: [layer])[layer]             # [L, B, T, D]
+        nan_watch(acts, "probes.evaluate")
         truth = y.reshape(1, len(y), 1)
         probe_right = probe_right + right(probes.scores(acts), truth).sum(axis: 1)
         lens_right = lens_right + right(project(model, acts), truth).sum(axis: 1)

@@ -388,6 +388,8 @@ enum PartResults {
         // no class or no context tokens (an empty shard, or masks of one kind): no test, nil
         func test(_ a: [Double], _ b: [Double], seed: UInt64) throws -> [Value] {
             guard !a.isEmpty, !b.isEmpty else { return [.nil, .nil] }
+            // NaN activations (warned of when they were met): no test, and the means say nan
+            if a.contains(where: \.isNaN) || b.contains(where: \.isNaN) { return [.float(.nan), .float(.nan)] }
             let t = try Stats.permutationTest(a, b, shuffles: shuffles, seed: seed, permutations: permutations)
             return [.float(t.difference), .float(t.pValue)]
         }

@@ -329,7 +329,8 @@ public enum PartSchema {
             ints(["agree", "agree_random", "tokens", "composed", "composed_total"]).merging(ints(["correct", "cls_agree"], rows: true)) { a, _ in a }),
         "perturbation": Analysis(arguments: ["method", "order", "seeds"], optionalArguments: ["loss", "probes"], statistics: ints(["images", "correct"])),
         "class_context": Analysis(arguments: ["shuffles", "seed", "masks"], optionalArguments: ["permutations"], statistics:
-            floats(["s", "logit_change"], rows: true).merging(ints(["mask"], rows: true)) { a, _ in a }
+            floats(["s"], rows: true).merging(ints(["mask"], rows: true)) { a, _ in a }
+                .merging(floats(["logit_change"], rows: true, nan: true)) { a, _ in a }   // nan: activations holding NaN
                 .merging(floats(["removal"], rows: true, nan: true)) { a, _ in a }),   // nan: an image without class or context patches
         "probes": Analysis(arguments: ["layer", "alpha", "solver", "tol"], optionalArguments: [], statistics:
             ints(["n"]).merging(floats(["sum_x", "sum_y", "sum_yy", "xtx", "xty"])) { a, _ in a }),
