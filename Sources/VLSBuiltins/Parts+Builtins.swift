@@ -618,6 +618,8 @@ func partBuiltins(_ session: Session) -> [NativeFunction] {
             let function = try a.string(nil, "function", default: analysis)
             let m = try a.model(1)
             let data = try a.object(2, "data", as: DatasetObject.self, expected: "dataset")
+            // no images at all: every rate would be 0/0 (a shard may be empty, its selection not)
+            guard !data.selected.isEmpty else { throw RuntimeError("\(function): the data holds no images (\(data.name)); an analysis of nothing has no result") }
             guard case .dict(let given) = try a.value(3, "arguments") else { throw RuntimeError("\(function): arguments must be a dict") }
             let statistics: [String: PartStatistic]
             switch try a.value(4, "statistics") {
