@@ -24,10 +24,13 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
         return classes
     }
     return [
-        native("nan_watch", "nan_watch(acts: tensorlike, analysis: string)", area: area,
-               "Whether per-block activations acts [blocks, ...] hold NaN; the first time an analysis meets NaN in this process, warns on stderr naming `analysis` and the first block that holds it (blocks.N, the tables' block N+1). The Stdlib drivers call it on what they capture, so their results over NaN are flagged, never silently taken for valid.") { a in
+        native("nan_watch", "nan_watch(acts: tensorlike, analysis: string, *, place: string = nil)", area: area,
+               "Whether per-block activations acts [blocks, ...] hold NaN; the first time a call of an analysis meets NaN, warns on stderr naming `analysis` and the first block that holds it (blocks.N, the tables' block N+1), or `place` (\"the lens logits\") for a tensor that is not per block. The Stdlib drivers call it on what they capture, so their results over NaN are flagged, never silently taken for valid.") { a in
             let acts = try a.tensor(0, "acts").contiguous()
             let analysis = try a.string(1, "analysis")
+            if let place = a.optional(nil, "place"), case .string(let where_) = place {
+                return .bool(NaNWatch.check(acts, at: where_, analysis: analysis))
+            }
             guard acts.rank >= 1 else { throw RuntimeError("nan_watch: acts must be [blocks, ...], got a scalar") }
             for b in 0..<acts.shape[0] {
                 if NaNWatch.check(try acts.narrowed(axis: 0, start: b, count: 1), block: b, analysis: analysis) { return .bool(true) }

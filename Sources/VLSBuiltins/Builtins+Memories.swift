@@ -63,12 +63,14 @@ func memoryBuiltins(_ session: Session) -> [NativeFunction] {
                "The fused pass behind memories (Stdlib/memory.vls): reads the top-k keys at mlp_pre and z and the sublayer outputs as the forward computes them, counting agreement with the true and the random class's top-k values, CLS agreement and compositionality; `.add(images, labels)` per batch, then finish_analysis(\"memories\", ...). The random class of each class is drawn from `seed` (the session's without one) or given as `random_classes`; `.facts` holds both as the part records them.") { a in
             let m = try a.model(0)
             let k = try a.int(nil, "k", default: 5)
-            guard k >= 1 else { throw RuntimeError("memory_pass: k must be at least 1, got \(k)") }
+            // at most the memories there are: a larger k would take every value and read 100%
+            let most = min(m.c.width, m.c.mlpHidden)
+            guard k >= 1, k <= most else { throw RuntimeError("memories: k must be in 1...\(most) (the values of the smaller memory: \(m.c.width) attention, \(m.c.mlpHidden) MLP), got \(k)") }
             let seed = UInt64(bitPattern: Int64(try a.int(nil, "seed", default: Int(truncatingIfNeeded: session.options.seed))))
             let given = try randomClassesArg(a, classes: m.c.numClasses)
             let collector = try bridged { try MemoryCollector(model: m.model, k: k, seed: seed, randomClasses: given, mode: try modeArg(a)) }
             return .object(AnalysisPass("memories", model: m,
-                                        facts: [("seed", .string("\(seed)")),
+                                        facts: [("k", .int(k)), ("mode", .string(try modeArg(a).rawValue)), ("seed", .string("\(seed)")),
                                                 ("random_classes", .string(collector.stats.randomClass.map(String.init).joined(separator: ","))),
                                                 ("random_classes_given", .string(given == nil ? "false" : "true"))],
                                         add: { x, y in try collector.add(images: x, labels: y) },

@@ -91,8 +91,9 @@ func metricBuiltins(_ session: Session) -> [NativeFunction] {
         native("identifiability_pass", "identifiability_pass(model: model, mode: string = \"correct\")", area: area,
                "The fused pass behind identifiability_metrics (Stdlib/metrics.vls): `.add(images, labels)` streams a batch through the model, projecting every block's residual stream and sublayer outputs through the lens as they are computed (no activation kept past its block), and counts M1-M6; finish_analysis(\"identifiability\", ...) makes the table.") { a in
             let m = try a.model(0)
-            let collector = MetricsCollector(model: m.model, mode: try modeArg(a, "identifiability_pass"))
-            return .object(AnalysisPass("identifiability", model: m, add: { x, y in try collector.add(images: x, labels: y) },
+            let mode = try modeArg(a, "identifiability_pass")
+            let collector = MetricsCollector(model: m.model, mode: mode)
+            return .object(AnalysisPass("identifiability", model: m, facts: [("mode", .string(mode.rawValue))], add: { x, y in try collector.add(images: x, labels: y) },
                                         statistics: { collector.metrics.partStatistics }))
         },
         native("wilcoxon", "wilcoxon(a: tensorlike, b: tensorlike, alternative: string = \"greater\")", area: area,

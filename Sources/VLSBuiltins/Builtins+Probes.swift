@@ -125,7 +125,7 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
             let L = m.c.depth, T = m.c.numTokens, D = m.c.width, C = m.c.numClasses
             var stats = [[RidgeStats]](repeating: [RidgeStats](repeating: RidgeStats(width: D, classes: C), count: T), count: L)
             let points = (0..<L).map { HookPoint(kind, block: $0) }
-            return .object(AnalysisPass("probes", model: m, add: { x, labels in
+            return .object(AnalysisPass("probes", model: m, facts: [("layer", .string(layer))], add: { x, labels in
                 let run = try m.model.run(x, capture: points)
                 for b in 0..<L {
                     guard let act = run.captured[points[b]]?.contiguous() else { continue }

@@ -189,6 +189,13 @@ final class DatasetObject: DeclaredObject {
             guard let sh = d.shardSpec else { return .ints(Array(0..<d.indices.count)) }
             return .ints(Array(stride(from: sh.index - 1, to: d.selected.count, by: sh.count)))
         }
+        .property("source", "Where the images come from: \"tensors\" (dataset(images: t, ...), preprocessed already), \"idx\" (Fashion-MNIST) or \"folder\".") { d, _ in
+            switch d.source {
+            case .tensors: return .string("tensors")
+            case .idx: return .string("idx")
+            case .folder: return .string("folder")
+            }
+        }
         .property("selection_size", "The number of images of the whole selection before sharding (size, unsharded).") { d, _ in .int(d.selected.count) }
         .property("classes", "The class names (index = label): a folder's sorted sub-folder names, or the model's names for dataset(..., model: m).") { d, _ in .strings(d.classNames) }
         .property("labels", "The label of every image, as a list of ints.") { d, _ in .ints((0..<d.indices.count).map(d.label)) }

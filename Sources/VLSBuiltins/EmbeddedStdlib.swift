@@ -59,14 +59,19 @@ def choice(function, name, value, options):
 import checks
 
 def patch_masks(model, data, masks = nil, threshold = 0.2):
-    "Per-patch class masks of a dataset as a [images, patches] tensor of 1 (class) / 0 (context): `masks` ([images, rows, cols] or [images, patches], one row per image of the whole selection when the run is sharded) checked against the model's grid, or object_masks(data, model, threshold) by default."
+    "Per-patch class masks of a dataset as a [images, patches] tensor of 1 (class) / 0 (context): `masks` ([images, rows, cols] or [images, patches] of 0/1, one row per image of the whole selection when the run is sharded) checked against the model's grid, or object_masks(data, model, threshold) by default (threshold in 0...1)."
     if masks == nil:
+        if not (threshold >= 0 and threshold <= 1):
+            error("class_context: threshold must be in 0...1 (a patch's mean intensity), got {threshold}")
         masks = object_masks(data, model, threshold: threshold)
         return masks.reshape(len(data), model.patches) > 0.5
     n = data.selection_size
-    if masks.size != n * model.patches:
+    g = model.grid
+    if masks.shape != [n, g, g] and masks.shape != [n, model.patches]:
         shard = " (the whole selection: every shard takes its rows)" if n != len(data) else ""
-        error("class_context: masks must be [{n}, {model.grid}, {model.grid}]{shard}, one per image and patch, got {masks.shape}")
+        error("class_context: masks must be [{n}, {g}, {g}] or [{n}, {model.patches}]{shard}, one per image and patch, got {masks.shape}")
+    if not logical_or(masks == 0, masks == 1).all():
+        error("class_context: masks must hold 0 (context) or 1 (class) only")
     rows = masks.reshape(n, model.patches)
     if n != len(data):
         rows = rows[tensor(data.positions)]                   # this shard's images
@@ -100,7 +105,9 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
     """Class vs context tokens, three experiments over a dataset, as a dict of tables:
     identifiability: per block, the mean class identifiability s = 1 - rank/C of class and of
       context image tokens and a one-sided permutation test of the difference (class > context;
-      `shuffles` seeded relabellings, seed + block, or the given `permutations` [S, tokens]);
+      `shuffles` seeded relabellings, seed + block, or the given `permutations`
+      [S, images x patches], index permutations of all image tokens pooled; a result
+      tested with given permutations saves as tables, not as a part);
     logit_change: per block b >= 1, the true-class logit change p_c(attn_out[b]) -
       p_c(resid_post[b-1]) of class and of context tokens, tested the same way (seed + 100 + block);
     removal: at the last block, % of tokens with the true class top-1 (per-image means over the
@@ -122,6 +129,8 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
     if not model.config["class_token"]:
         error("class_context compares against CLS: this model has no CLS token")
     given = masks
+    if masks == nil and data.source == "tensors":
+        error("class_context: dataset(images: t, ...) holds preprocessed tensors, whose object masks cannot be read from pixels: give masks: [images, {model.grid}, {model.grid}]")
     masks = patch_masks(model, data, masks: tensor(masks) if masks != nil else nil, threshold: threshold)
     P = model.prefix_tokens
     C = model.classes
@@ -188,7 +197,12 @@ def memories(model, data, k = 5, seed = nil, batch = 32, shuffles = 300, mode = 
     checks.kind(f, "model", model, "model")
     checks.kind(f, "data", data, "dataset")
     checks.count(f, "k", k, 1)
-    checks.kind(f, "seed", seed, ["nil", "int"])
+    if seed != nil:
+        checks.count(f, "seed", seed, 0)
+    if random_classes != nil:
+        checks.kind(f, "random_classes", random_classes, ["list", "tensor", "range"])
+        if len(random_classes) != model.classes:
+            error("memories: random_classes needs one random class per class of the model ({model.classes} entries), got {len(random_classes)}")
     checks.count(f, "batch", batch, 1)
     checks.count(f, "shuffles", shuffles, 1, 100000)
     checks.choice(f, "mode", mode, ["correct", "paper"])
@@ -234,8 +248,10 @@ def true_class_ranks(model, data, batch = 32, analysis = "compare_random"):
     out = []
     for x, y in data.batches(batch, model: model):
         r = model.run(x, capture: ["resid_post"])
-        nan_watch(r["resid_post"], analysis)
-        out.append(ranks(project(model, r["resid_post"]), y.reshape(len(y), 1)).permute(1, 0, 2))
+        logits = project(model, r["resid_post"])
+        if not nan_watch(r["resid_post"], analysis):              # NaN in the residuals, else in the head
+            nan_watch(logits, analysis, place: "the lens logits (final norm or head)")
+        out.append(ranks(logits, y.reshape(len(y), 1)).permute(1, 0, 2))
     if len(out) == 0:
         return zeros(0, model.depth, model.tokens)
     return concat(out)
@@ -247,7 +263,7 @@ def compare_random(model, data, seed = nil, mode = "correct", batch = 32):
     checks.kind(f, "data", data, "dataset")
     if seed == nil:
         seed = session_seed()
-    checks.kind(f, "seed", seed, "int")
+    checks.count(f, "seed", seed, 0)
     checks.choice(f, "mode", mode, ["correct", "paper"])
     checks.count(f, "batch", batch, 1)
     require_shard(data, f)
@@ -349,7 +365,7 @@ def _test(model, data, importances, order, batch, arguments):
                            statistics: {"images": images, "correct": stack(correct)})
 
 def perturbation_test(model, data, method = "lens", order = "negative", batch = 16, loss = "ce", seeds = 10, probes = nil):
-    """The token-removal test over a dataset: for k = 1..n-1 keep CLS plus the k most important tokens (order "negative") or the k least important ("positive"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or "probe" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); "random" averages `seeds` random orders (seeds 0..seeds-1), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns the curve (.table of k and accuracy, .auc: the paper's sum(acc) / (max(acc) n), .trapezoid_auc); .save(path) writes its part for vls merge."""
+    """The token-removal test over a dataset: for k = 1..n-1 keep the prefix tokens (CLS, registers) plus the k most important patches (order "negative") or the k least important ("positive"), tokens dropped after the position embedding, and measure top-1 accuracy against the true labels. Importance from `method` (see saliency) for the true class, or "probe" (probes: p; tokens ranked by the sum over blocks of the true class's probe rank); "random" averages `seeds` random orders (seeds 0..seeds-1), each one permutation shared by every image, and gives the same curve for both orders, as the authors' code. Returns the curve (.table of k and accuracy, .auc: the paper's sum(acc) / (max(acc) n), .trapezoid_auc); .save(path) writes its part for vls merge."""
     f = "perturbation_test"
     checks.kind(f, "model", model, "model")
     checks.kind(f, "data", data, "dataset")
@@ -369,7 +385,13 @@ def perturbation_test(model, data, method = "lens", order = "negative", batch = 
         arguments["seeds"] = seeds
         return _test(model, data, [shared_order(model, s) for s in range(seeds)], "negative", batch, arguments)
     if method == "probe":
+        if probes == nil:
+            error("perturbation_test(method: \"probe\") needs probes: p (from probes(model, train))")
+        if probes.model.digest != model.digest:
+            error("perturbation_test: the probes were trained on another model (weights sha256 {probes.model.digest[:12]}, this model {model.digest[:12]})")
         arguments["probes"] = probes
+    elif probes != nil:
+        error("perturbation_test: probes: is for method \"probe\" (method \"{method}\" ranks by saliency)")
     else:
         arguments["loss"] = loss
     return _test(model, data, [explainer(method, loss: loss, probes: probes)], order, batch, arguments)
@@ -387,8 +409,9 @@ def compare(model, data, methods = ["lens", "chefer", "rollout", "attention", "g
     "The explainers' perturbation AUCs over a dataset as a table (method, negative AUC (higher is better), positive AUC (lower is better), and both trapezoid AUCs): saliency methods, \"probe\" (probes: p) and \"random\" (seeds 0..seeds-1). The paper's ViT-B/32 figures: lens 0.8363 / 0.4128, Chefer 0.8454 / 0.3929, random 0.7159 / 0.7159, probe 0.7385 / 0.6832."
     rows = []
     for method in methods:
-        neg = perturbation_test(model, data, method: method, order: "negative", batch: batch, loss: loss, seeds: seeds, probes: probes)
-        pos = neg if method == "random" else perturbation_test(model, data, method: method, order: "positive", batch: batch, loss: loss, seeds: seeds, probes: probes)
+        p = probes if method == "probe" else nil
+        neg = perturbation_test(model, data, method: method, order: "negative", batch: batch, loss: loss, seeds: seeds, probes: p)
+        pos = neg if method == "random" else perturbation_test(model, data, method: method, order: "positive", batch: batch, loss: loss, seeds: seeds, probes: p)
         rows.append([method, neg.auc, pos.auc, neg.trapezoid_auc, pos.trapezoid_auc])
     return table(["method", "negative_auc", "positive_auc", "negative_trapezoid", "positive_trapezoid"], rows,
                  title: "perturbation test, {len(data)} images (AUC = sum(acc) / (max(acc) n); trapezoid over k/n)")

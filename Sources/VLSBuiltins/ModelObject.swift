@@ -80,6 +80,7 @@ final class ModelObject: DeclaredObject {
         .property("image_size", "Input size in pixels.") { m, _ in .int(m.c.imageSize) }
         .property("patch_size", "Patch size in pixels.") { m, _ in .int(m.c.patchSize) }
         .property("preprocessing", "The checkpoint's own transform, described.") { m, _ in .string(try m.preprocessing(nil).description) }
+        .property("digest", "SHA-256 of the weights: two models with the same digest compute the same (parts and probes record it).") { m, _ in .string(m.model.weightDigest) }
         .property("path", "Where the model was loaded from.") { m, _ in .string(m.model.source) }
         .property("notes", "What was guessed or defaulted while loading.") { m, _ in .strings(m.c.notes) }
         .method("model.forward(x: tensorlike)", "Logits [B, C] for a preprocessed batch x [B, 3, H, W].") { m, a in

@@ -232,6 +232,11 @@ extension Part {
         guard isDigest(model.sha256) else { throw fail("model.sha256", "must be 64 lowercase hex digits") }
         if let dg = d.digest, !isDigest(dg) { throw fail("dataset.digest", "must be 64 lowercase hex digits") }
         for (k, v) in model.config where v < 0 || v > Self.maxItems { throw fail("model.config.\(k)", "must be in 0...\(Self.maxItems), got \(v)") }
+        // the shape numbers results are built from (a table row per block, arrays per token):
+        // bounded far above any ViT, so that a forged part cannot make a result of 2^31 rows
+        for (k, most) in [("depth", 1024), ("tokens", 1 << 16), ("patches", 1 << 16), ("prefix_tokens", 1 << 16), ("classes", 1 << 24)] {
+            if let v = model.config[k], v > most { throw fail("model.config.\(k)", "must be at most \(most), got \(v)") }
+        }
         // items: exactly the positions of the listed shards, in order
         var expected = 0
         for k in shards { expected += Part.count(selected: d.selected, shard: k, of: shardCount) }

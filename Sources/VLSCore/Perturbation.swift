@@ -53,6 +53,10 @@ extension ViT {
         }
         guard labels.count == B else { throw CoreError("perturbation: \(labels.count) labels for \(B) images") }
         let imp = importance.contiguous()
+        // NaN has no place in an order (every comparison false): refused, never ranked as ties
+        if let i = (0..<imp.count).first(where: { imp.pointer[$0].isNaN }) {
+            throw CoreError("perturbation: importance holds NaN (image \(i / N), patch \(i % N)); an explainer over NaN activations gives no order")
+        }
         let orders: [[Int]] = (0..<B).map { i in
             let row = imp.pointer + i * N
             return (0..<N).sorted { a, b in

@@ -15,6 +15,12 @@ extension Interpreter {
     func importModule(_ name: String, isPath: Bool, from file: SourceFile, at loc: SourceLocation) throws -> Value {
         var source: String?
         var path = name
+        // A Stdlib module and a file of the same name beside the importing file: either
+        // choice would silently run code the user did not mean, so it is an error that
+        // names both (the Stdlib's own imports stay in the Stdlib).
+        if !isPath, !file.path.hasPrefix("<stdlib>"), stdlibProvider(name) != nil, let local = moduleFile(name, from: file) {
+            throw Diagnostic(message: "import \(name): both the Stdlib module '\(name)' and the file \(local) exist; write import \"\(name).vls\" for the file, or rename it (the Stdlib's names: \(stdlibNames.joined(separator: ", ")))", file: file, location: loc)
+        }
         if !isPath, let (s, p) = stdlibProvider(name) {
             source = s
             path = p
@@ -60,6 +66,15 @@ extension Interpreter {
         let m = Value.object(ModuleObject(name: name, scope: scope, interpreter: self))
         modules[path] = m
         return m
+    }
+
+    /// `name.vls` beside the importing file (in the current folder for the REPL), if it exists.
+    private func moduleFile(_ name: String, from file: SourceFile) -> String? {
+        var rel = name + ".vls"
+        let dir = file.path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !dir.isEmpty && !file.path.hasPrefix("<") { rel = dir + "/" + rel }
+        var st = stat()
+        return stat(rel, &st) == 0 ? rel : nil
     }
 
     /// The value of a Stdlib global (`stdlibGlobals`): its module's definition, the module

@@ -213,6 +213,17 @@ final class StdlibDriverTests: XCTestCase {
             ("removal_curve(m, x, tensor([0, 1]), zeros(2, 5))", "importance must be [2, 16]"),
             ("finish_analysis(\"class_context\", m, dataset(images: x, labels: tensor([0, 1])), {}, {\"s\": zeros(2, 3, 16)})", "statistic 'logit_change' of class_context is missing"),
             ("finish_analysis(\"perturbation\", m, dataset(images: x, labels: tensor([0, 1])), {}, {\"images\": 2.5, \"correct\": zeros(1, 15)})", "whole numbers"),
+            // the second adversarial review's findings (issue 20)
+            ("perturbation_test(m, dataset(images: x, labels: tensor([0, 1])), method: \"probe\", probes: probes(m.randomized(1), dataset(images: x, labels: tensor([0, 1]))))", "the probes were trained on another model"),
+            ("memories(m, dataset(images: x, labels: tensor([0, 1])), k: 1000)", "memories: k must be in 1...32"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), masks: ones(16, 2))", "masks must be [2, 4, 4] or [2, 16]"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])), masks: ones(2, 4, 4) * 7)", "masks must hold 0 (context) or 1 (class) only"),
+            ("class_context(m, dataset(images: x, labels: tensor([0, 1])))", "holds preprocessed tensors, whose object masks cannot be read"),
+            ("c = probe_pass(m, layer: \"attn_out\")\nd = dataset(images: x, labels: tensor([0, 1]))\nc.add(x, tensor([0, 1]))\nfinish_analysis(\"probes\", m, d, {\"layer\": \"resid_post\", \"alpha\": 1.0, \"solver\": \"cholesky\", \"tol\": 0.0001}, c)", "arguments say layer = resid_post, but the pass ran with attn_out"),
+            ("finish_analysis(\"perturbation\", m, dataset(images: x, labels: tensor([0, 1])), {\"method\": \"lens\", \"order\": \"sideways\", \"seeds\": 1}, {\"images\": 2, \"correct\": zeros(1, 15)})", "arguments.order must be negative or positive"),
+            ("finish_analysis(\"perturbation\", m, dataset(images: x, labels: tensor([0, 1])), {\"method\": \"lens\", \"order\": \"negative\", \"seeds\": 1, \"bogus\": 1}, {\"images\": 2, \"correct\": zeros(1, 15)})", "unknown argument 'bogus'"),
+            ("removal_curve(m, x, tensor([0, 1]), zeros(2, 16) * float(\"nan\"))", "importance holds NaN"),
+            ("compare_random(m, dataset(images: x, labels: tensor([0, 1])), seed: -5)", "compare_random: seed must be at least 0"),
             ("probes(m, dataset(images: x, labels: tensor([0, 1]))).evaluate(3)", "'probes.evaluate' (dataset expected, got int 3)"),
         ]
         for (code, want) in cases {
@@ -259,6 +270,21 @@ final class StdlibGlobalsTests: XCTestCase {
         // another module's use of the name still reaches the Stdlib's function
         guard case .ok = interp.run(source: "import context\ny = context.class_context == class_context\n", path: "u2.vls") else { return XCTFail("run failed") }
         XCTAssertEqual(interp.global("y").map { interp.repr($0) }, "false")
+    }
+
+    func testAFileNamedLikeAStdlibModuleIsAnAmbiguousImport() throws {
+        let dir = NSTemporaryDirectory() + "vls-ambiguous-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "x = 1\n".write(toFile: dir + "/metrics.vls", atomically: true, encoding: .utf8)
+        let (_, error, _) = BuiltinCaseTests.run("import metrics\n", path: dir + "/main.vls")
+        XCTAssertTrue(error?.contains("both the Stdlib module 'metrics' and the file") ?? false, error ?? "no error")
+        let (lines, error2, _) = BuiltinCaseTests.run("import \"metrics.vls\"\nprint(metrics.x)\n", path: dir + "/main.vls")
+        XCTAssertNil(error2)
+        XCTAssertEqual(lines, ["1"])
+        // the drivers' own imports stay in the Stdlib: identifiability_metrics still works here
+        let (_, error3, _) = BuiltinCaseTests.run("print(type(identifiability_metrics))\n", path: dir + "/main.vls")
+        XCTAssertNil(error3)
     }
 
     func testModuleMembersAreTheirOwn() {
