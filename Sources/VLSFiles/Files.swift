@@ -9,7 +9,10 @@ import Darwin
 /// An error about one file, with a complete message naming it.
 public struct FileError: Error, CustomStringConvertible, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The reason alone, without the file's name ("Permission denied", "is a folder, not a
+    /// file"), for callers that name the file their own way.
+    public let reason: String
+    public init(_ message: String, reason: String? = nil) { self.message = message; self.reason = reason ?? message }
     public var description: String { message }
 }
 
@@ -251,18 +254,19 @@ public enum Files {
     /// modules, `:load`, the history): a folder, FIFO or device is refused before reading
     /// (a FIFO would block forever), and every other failure names the file and the reason.
     public static func readFile(_ path: String) throws -> [UInt8]? {
+        func fail(_ why: String) -> FileError { FileError("\(path): \(why)", reason: why) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
-            throw FileError("\(path): cannot read (\(reason()))")
+            throw fail("cannot read (\(reason()))")
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw FileError("\(path): cannot read (\(reason()))") }
+        guard fstat(fd, &st) == 0 else { throw fail("cannot read (\(reason()))") }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
-        case S_IFDIR: throw FileError("\(path): is a folder, not a file")
-        default: throw FileError("\(path): not a regular file (a FIFO, socket or device)")
+        case S_IFDIR: throw fail("is a folder, not a file")
+        default: throw fail("not a regular file (a FIFO, socket or device)")
         }
         var out: [UInt8] = []
         out.reserveCapacity(Int(max(0, st.st_size)))
@@ -271,7 +275,7 @@ public enum Files {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                throw FileError("\(path): cannot read (\(reason()))")
+                throw fail("cannot read (\(reason()))")
             }
             if n == 0 { return out }
             out.append(contentsOf: chunk[0..<n])

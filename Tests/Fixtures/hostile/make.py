@@ -151,6 +151,24 @@ def main():
     sof = jpg.find(b"\xff\xc0")
     jpg = jpg[:sof + 5] + struct.pack(">HH", 13000, 13000) + jpg[sof + 9:]
     case("jpeg-bomb-over-cap", {"x.jpg": jpg}, 'image("x.jpg")', env={"VLS_MAX_TENSOR_BYTES": "100M"})
+    # The cap counts a decode's peak, not only its RGB output: a progressive 2000x2000 JPEG
+    # (12 MB of RGB) keeps about as much again of DCT coefficients while it decodes, so under
+    # a 16 MB cap it is refused from the header (its RGB alone fits).
+    prog = open(os.path.join(HERE, "..", "images", "progressive.jpg"), "rb").read()
+    sof2 = prog.find(b"\xff\xc2")
+    prog = prog[:sof2 + 5] + struct.pack(">HH", 2000, 2000) + prog[sof2 + 9:]
+    case("jpeg-progressive-peak-over-cap", {"x.jpg": prog}, 'image("x.jpg")', env={"VLS_MAX_TENSOR_BYTES": "16M"})
+    # A 2000x2000 RGB PNG: 12,000,000 bytes of RGB, under a cap 100 bytes above that; the
+    # decoder's row buffers and the file itself pass it.
+    rows = zlib.compress(b"\0" * (1 + 2000 * 3) * 2000, 9)
+    big = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 2000, 2000, 8, 2, 0, 0, 0))
+    case("png-peak-over-cap", {"x.png": big + png_chunk(b"IDAT", rows) + png_chunk(b"IEND", b"")}, 'image("x.png")',
+         env={"VLS_MAX_TENSOR_BYTES": "12000100"})
+    # More pixels than Pillow's decompression-bomb limit: the error states the limit.
+    huge = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+    case("png-pixels-over-limit", {"x.png": huge + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))}, 'image("x.png")')
+    jhuge = jpg[:sof + 5] + struct.pack(">HH", 20000, 20000) + jpg[sof + 9:]
+    case("jpeg-pixels-over-limit", {"x.jpg": jhuge}, 'image("x.jpg")')
 
     # MARK: datasets
     for name, value in [("negative", "-5.0"), ("nan", 'float("nan")'), ("inf", 'float("inf")'), ("huge", "3e8")]:

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+import VLSCore
+import VLSFiles
+import VLSImaging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Regression tests of the second adversarial review of the hardening work (issue 15):
+/// image decoding memory, configs that contradict the weights, unreadable files and symlink
+/// loops, writes through symlinks, NUL and invalid UTF-8 in scripts, long echoed values,
+/// option and environment parsing, NaN warnings of every analysis, empty datasets.
+/// Whole-binary cases with one expected error line are in Tests/Fixtures/hostile.
+final class HardeningReview2Tests: XCTestCase {
+    var tmp = ""
+
+    override func setUpWithError() throws {
+        tmp = NSTemporaryDirectory() + "vls-review2-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: tmp)
+    }
+
+    static let fixtures = BuiltinCaseTests.root + "/Tests/Fixtures"
+    static let standard = fixtures + "/models/standard"
+
+    /// Runs the built vls with `args` in `tmp` (environment changes applied; a nil value
+    /// removes the variable); exit status, standard output, standard error and the peak
+    /// resident memory of that process alone (wait4's rusage, in bytes).
+    func run(_ args: [String], environment changes: [String: String?] = [:], in folder: String? = nil) throws -> (status: Int32, out: String, err: String, maxRSS: Int) {
+        let vls = try builtVLS()
+        var env = ProcessInfo.processInfo.environment
+        env[MemoryCap.variable] = nil
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        for (k, v) in changes { env[k] = v }
+        let outPath = tmp + "/.stdout-\(UUID().uuidString.prefix(6))", errPath = tmp + "/.stderr-\(UUID().uuidString.prefix(6))"
+        defer { unlink(outPath); unlink(errPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let cwd = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(folder ?? tmp)
+        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([vls] + args).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in argv + envp { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, vls, &actions, nil, argv, envp)
+        guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), out, err, usage.ru_maxrss * 1024)
+    }
+
+    func write(_ text: String, _ name: String) throws {
+        try text.write(toFile: tmp + "/" + name, atomically: false, encoding: .utf8)
+    }
+
+    // MARK: - 1. Image decoding memory
+
+    /// A 10000x10000 PNG decoded at about twice the cap: the decoder's buffer and a copy of
+    /// it into the image were alive together. The probe now counts the true peak and the
+    /// pixels are decoded into the image's own array: a decode's resident memory grows by
+    /// about the RGB size, not twice it.
+    func testImageDecodePeakIsAboutTheRGBSize() throws {
+        let side = 4000, rgb = side * side * 3
+        try Image(width: side, height: side, fill: (10, 20, 30)).writePNG(to: tmp + "/big.png")
+        try Image(width: 8, height: 8, fill: (10, 20, 30)).writePNG(to: tmp + "/small.png")
+        try write("x = image(args[0])\nprint(x.width)\n", "img.vls")
+        let small = try run(["run", "img.vls", "small.png"])
+        XCTAssertEqual(small.status, 0, small.err)
+        let big = try run(["run", "img.vls", "big.png"])
+        XCTAssertEqual(big.status, 0, big.err)
+        let grown = big.maxRSS - small.maxRSS
+        XCTAssertLessThan(Double(grown), 1.3 * Double(rgb), "decoding \(rgb) bytes of RGB grew the process by \(grown) bytes")
+        // Under a cap between the RGB size and the peak: refused from the header, naming both.
+        let capped = try run(["run", "img.vls", "big.png"], environment: [MemoryCap.variable: "\(rgb + 1000)"])
+        XCTAssertEqual(capped.status, 70, capped.err)
+        XCTAssertTrue(capped.err.contains("a 4000x4000 image needs ") && capped.err.contains("(\(rgb) of RGB output, the rest the file and the decoder's buffers), more than the limit of \(rgb + 1000) bytes"), capped.err)
+    }
+
+    /// libjpeg's own memory (a progressive file's coefficients, as large again as its RGB)
+    /// is counted in the probe and bounded by what the cap leaves beside the output.
+    func testProgressiveJPEGPeakIsCounted() throws {
+        let source = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/images/progressive.jpg")))
+        let decoded = try Image(bytes: source)
+        XCTAssertGreaterThan(decoded.width, 0)
+        // The same file with a 2000x2000 header: RGB 12 MB fits a 16 MB cap, the peak does not.
+        var patched = source
+        let sof = try XCTUnwrap((0..<(patched.count - 1)).first { patched[$0] == 0xFF && patched[$0 + 1] == 0xC2 })
+        patched[sof + 5] = 0x07; patched[sof + 6] = 0xD0; patched[sof + 7] = 0x07; patched[sof + 8] = 0xD0
+        try Data(patched).write(to: URL(fileURLWithPath: tmp + "/p.jpg"))
+        try write("image(\"p.jpg\")\n", "p.vls")
+        let r = try run(["run", "p.vls"], environment: [MemoryCap.variable: "16M"])
+        XCTAssertEqual(r.status, 70, r.err)
+        XCTAssertTrue(r.err.contains("a 2000x2000 image needs 2") && r.err.contains("(12000000 of RGB output"), r.err)
+    }
+}
