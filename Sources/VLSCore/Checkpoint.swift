@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 
 /// Reads a model from a `.safetensors` file or a checkpoint folder (`config.json` +
 /// `model.safetensors`, or a sharded `model.safetensors.index.json`), in timm or Hugging
@@ -75,7 +76,7 @@ public enum Checkpoint {
             return nil
         }
         try FileKind.requireRegular(path)
-        guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
+        let data = Data(try readWholeFile(path))
         try checkStrictJSON(data, path: path)
         guard let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
             throw CoreError("\(path): not a valid JSON object")

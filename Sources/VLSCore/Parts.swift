@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 
 // MARK: - The part format
 
@@ -179,11 +180,11 @@ public enum PartFile {
 
     public static func read(_ path: String) throws -> Part {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw CoreError("\(path): cannot read (\(String(cString: strerror(errno))))") }
+        guard stat(path, &st) == 0 else { throw CoreError(Files.failure(path, errno).message) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CoreError("\(path): not a regular file") }
         guard Int(st.st_size) <= maxBytes else { throw CoreError("\(path): \(st.st_size) bytes, more than a part file may hold (\(maxBytes))") }
         // mapped, not copied: the reader keeps no copy of the text
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw CoreError("\(path): cannot read") }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw CoreError(whyUnreadable(path).message) }
         return try decode(data, name: path)
     }
 

@@ -33,7 +33,17 @@ public enum Files {
         case privateFile
     }
 
-    static func reason(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+    /// strerror(3) of `code`; a symlink loop (ELOOP) is named as one.
+    public static func reason(_ code: Int32 = errno) -> String {
+        code == ELOOP ? "a symlink loop (too many levels of symbolic links)" : String(cString: strerror(code))
+    }
+
+    /// The error of a failed `verb` ("read", "examine") of `path`: "PATH: cannot read
+    /// (Permission denied)", or "PATH: a symlink loop (too many levels of symbolic links)".
+    public static func failure(_ path: String, _ code: Int32, verb: String = "read") -> FileError {
+        let why = code == ELOOP ? reason(code) : "cannot \(verb) (\(reason(code)))"
+        return FileError("\(path): \(why)", reason: reason(code))
+    }
 
     /// Writes `data` to `path` atomically. `inputs` are files the data was made from:
     /// when `path` names one of them (same device and inode), the write is refused so an
@@ -250,19 +260,53 @@ public enum Files {
         return (folder.isEmpty ? "/" : String(folder), String(p[p.index(after: slash)...]))
     }
 
+    /// stat(2) of `path` after symlinks; nil when nothing is there (ENOENT, ENOTDIR). A
+    /// dangling symlink, a symlink loop and every other failure throw a `FileError` whose
+    /// `reason` says why (strerror: "Too many levels of symbolic links", "Permission
+    /// denied"): a path that cannot be examined is never taken for an absent one.
+    public static func status(_ path: String) throws -> stat? {
+        var st = stat()
+        if stat(path, &st) == 0 { return st }
+        let code = errno
+        func fail(_ why: String) -> FileError { FileError("\(path): \(why)", reason: why) }
+        var link = stat()
+        if code == ENOENT && lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK {
+            throw fail("a dangling symlink (its target does not exist)")
+        }
+        if code == ENOENT || code == ENOTDIR { return nil }
+        throw failure(path, code, verb: "examine")
+    }
+
+    /// The names in a folder (without "." and ".."), unsorted; a folder that cannot be
+    /// opened throws a `FileError` saying why.
+    public static func listFolder(_ path: String) throws -> [String] {
+        guard let d = opendir(path) else {
+            let why = "cannot list the folder (\(reason()))"
+            throw FileError("\(path): \(why)", reason: why)
+        }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let n = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if n != "." && n != ".." { names.append(n) }
+        }
+        return names
+    }
+
     /// The whole file, or nil when it does not exist. The one reader of whole files (scripts,
     /// modules, `:load`, the history): a folder, FIFO or device is refused before reading
     /// (a FIFO would block forever), and every other failure names the file and the reason.
     public static func readFile(_ path: String) throws -> [UInt8]? {
         func fail(_ why: String) -> FileError { FileError("\(path): \(why)", reason: why) }
+        func failed(_ code: Int32 = errno) -> FileError { failure(path, code) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
-            throw fail("cannot read (\(reason()))")
+            throw failed()
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw fail("cannot read (\(reason()))") }
+        guard fstat(fd, &st) == 0 else { throw failed() }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: throw fail("is a folder, not a file")
@@ -275,7 +319,7 @@ public enum Files {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                throw fail("cannot read (\(reason()))")
+                throw failed()
             }
             if n == 0 { return out }
             out.append(contentsOf: chunk[0..<n])

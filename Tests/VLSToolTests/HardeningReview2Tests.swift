@@ -30,8 +30,15 @@ final class HardeningReview2Tests: XCTestCase {
     /// Runs the built vls with `args` in `tmp` (environment changes applied; a nil value
     /// removes the variable); exit status, standard output, standard error and the peak
     /// resident memory of that process alone (wait4's rusage, in bytes).
-    func run(_ args: [String], environment changes: [String: String?] = [:], in folder: String? = nil) throws -> (status: Int32, out: String, err: String, maxRSS: Int) {
-        let vls = try builtVLS()
+    func run(_ args: [String], environment changes: [String: String?] = [:], in folder: String? = nil, unprivileged: Bool = false) throws -> (status: Int32, out: String, err: String, maxRSS: Int) {
+        var vls = try builtVLS()
+        var args = args
+        // Permissions do not stop root: run as nobody (setpriv) to see them refused.
+        if unprivileged && getuid() == 0 {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { throw XCTSkip("running as root without setpriv") }
+            args = ["--reuid=65534", "--regid=65534", "--clear-groups", vls] + args
+            vls = "/usr/bin/setpriv"
+        }
         var env = ProcessInfo.processInfo.environment
         env[MemoryCap.variable] = nil
         env["SWIFT_BACKTRACE"] = "enable=no"
@@ -104,5 +111,46 @@ final class HardeningReview2Tests: XCTestCase {
         let r = try run(["run", "p.vls"], environment: [MemoryCap.variable: "16M"])
         XCTAssertEqual(r.status, 70, r.err)
         XCTAssertTrue(r.err.contains("a 2000x2000 image needs 2") && r.err.contains("(12000000 of RGB output"), r.err)
+    }
+
+    // MARK: - 4, 5. Unreadable files say why
+
+    /// An unreadable config.json said "cannot read" with no reason (and images, .npy files,
+    /// parts, datasets likewise): every reader now names the file and strerror's reason.
+    func testUnreadableFilesSayPermissionDenied() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: tmp + "/m", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Self.standard + "/model.safetensors", toPath: tmp + "/m/model.safetensors")
+        try fm.copyItem(atPath: Self.standard + "/config.json", toPath: tmp + "/m/config.json")
+        try fm.copyItem(atPath: Self.fixtures + "/images/small.png", toPath: tmp + "/s.png")
+        try fm.copyItem(atPath: Self.standard + "/model.safetensors", toPath: tmp + "/x.safetensors")
+        try fm.createDirectory(atPath: tmp + "/d/a", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: Self.fixtures + "/images/small.png", toPath: tmp + "/d/a/x.png")
+        try fm.createDirectory(atPath: tmp + "/closed/a", withIntermediateDirectories: true)
+        try "path,label\n".write(toFile: tmp + "/d/labels.csv", atomically: false, encoding: .utf8)
+        try "x = 1\n".write(toFile: tmp + "/mod.vls", atomically: false, encoding: .utf8)
+        try "print(1)\n".write(toFile: tmp + "/script.vls", atomically: false, encoding: .utf8)
+        for f in ["m/config.json", "s.png", "x.safetensors", "d/labels.csv", "mod.vls", "script.vls"] { chmod(tmp + "/" + f, 0) }
+        chmod(tmp + "/closed", 0)
+        defer { chmod(tmp + "/closed", 0o755) }
+        let cases: [(String, String)] = [
+            ("load(\"m\")", "m/config.json: cannot read (Permission denied)"),
+            ("image(\"s.png\")", "cannot read image 's.png': Permission denied"),
+            ("read_npy(\"s.png\")", "s.png: cannot read (Permission denied)"),
+            ("load_part(\"s.png\")", "s.png: cannot read (Permission denied)"),
+            ("read_safetensors(\"x.safetensors\")", "x.safetensors: cannot open (Permission denied)"),
+            ("dataset(\"d\")", "cannot read labels file 'd/labels.csv': Permission denied"),
+            ("dataset(\"closed\")", "cannot read labels file 'closed/labels.csv': Permission denied"),
+            ("import \"mod.vls\" as mod", "mod.vls: cannot read (Permission denied)"),
+        ]
+        for (i, (line, message)) in cases.enumerated() {
+            try write(line + "\n", "t\(i).vls")
+            let r = try run(["run", "t\(i).vls"], unprivileged: true)
+            XCTAssertEqual(r.status, 70, "\(line): \(r.err)")
+            XCTAssertTrue(r.err.split(separator: "\n").first?.contains(message) == true, "\(line): '\(r.err)' does not contain '\(message)'")
+        }
+        let r = try run(["run", "script.vls"], unprivileged: true)
+        XCTAssertEqual(r.status, 74, r.err)
+        XCTAssertEqual(r.err, "vls: script.vls: cannot read (Permission denied)\n")
     }
 }

@@ -170,6 +170,19 @@ def main():
     jhuge = jpg[:sof + 5] + struct.pack(">HH", 20000, 20000) + jpg[sof + 9:]
     case("jpeg-pixels-over-limit", {"x.jpg": jhuge}, 'image("x.jpg")')
 
+    # MARK: symlink loops: every reader says so, naming the path (never "no such file")
+    loop = ["symlink loop-b loop-a", "symlink loop-a loop-b"]
+    case("image-symlink-loop", {}, 'image("loop-a")', setup=loop)
+    case("npy-symlink-loop", {}, 'read_npy("loop-a")', setup=loop)
+    case("safetensors-symlink-loop", {}, 'read_safetensors("loop-a")', setup=loop)
+    case("load-symlink-loop", {}, 'load("loop-a")', setup=loop)
+    case("part-symlink-loop", {}, 'load_part("loop-a")', setup=loop)
+    case("dataset-folder-symlink-loop", {}, 'dataset("loop-a")', setup=loop)
+    case("dataset-labels-csv-symlink-loop", {"d/a/x.png": open(os.path.join(HERE, "..", "images", "small.png"), "rb").read()},
+         'dataset("d")', setup=["symlink labels.csv d/labels.csv"])
+    case("import-symlink-loop", {}, 'import "loop-a" as m', setup=loop)
+    case("script-symlink-loop", {}, None, setup=loop, command=["run", "loop-a"])
+
     # MARK: datasets
     for name, value in [("negative", "-5.0"), ("nan", 'float("nan")'), ("inf", 'float("inf")'), ("huge", "3e8")]:
         case(f"dataset-label-{name}", {}, "dataset(images: zeros(1, 3, 8, 8), labels: tensor([" + value + "]))")
