@@ -23,7 +23,9 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 /// symlink planted at the temporary name is refused, never followed), is flushed to disk,
 /// given the replaced file's mode (or 0666 & ~umask for a new file, 0600 for a private
 /// one), and renamed over the target. A kill, a crash or a full disk mid-write leaves the
-/// old file whole (or no file), never a torn one.
+/// old file whole (or no file), never a torn one. A target that is a symlink is followed,
+/// as cp(1) does: the file it names is replaced in its own folder and the link stays; a
+/// dangling link is refused.
 public enum Files {
     /// Permissions of the written file.
     public enum Permissions: Sendable {
@@ -63,12 +65,33 @@ public enum Files {
             throw FileError("\(path): refusing to overwrite the input '\(input)' with its own output (choose another output file)")
         }
         try createParentFolders(of: path)
+        // A symlink is followed, as cp(1) does: the file it names is replaced, atomically in
+        // that file's own folder, and the link stays a link (replacing the link with a file
+        // cut it from its target). A dangling link is refused, as GNU cp refuses it.
+        var target = path
         var old = stat()
+        if lstat(path, &old) == 0 && (old.st_mode & S_IFMT) == S_IFLNK {
+            guard let resolved = realpath(path, nil) else {
+                let code = errno
+                if code == ELOOP { throw FileError("\(path): cannot write through \(reason(code))") }
+                if code == ENOENT {
+                    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let n = readlink(path, &buf, buf.count - 1)
+                    let to = n > 0 ? " to '\(String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))'" : ""
+                    throw FileError("\(path): cannot write (a dangling symlink\(to); vls writes through a symlink only to an existing file, as cp does)")
+                }
+                throw fail("cannot resolve the symlink", code)
+            }
+            target = String(cString: resolved)
+            free(resolved)
+            for input in inputs where sameFile(target, input) {
+                throw FileError("\(path): refusing to overwrite the input '\(input)' with its own output (choose another output file)")
+            }
+        }
         var mode: mode_t
-        if lstat(path, &old) == 0 {
+        if lstat(target, &old) == 0 {
             switch old.st_mode & S_IFMT {
             case S_IFREG: mode = old.st_mode & 0o7777
-            case S_IFLNK: mode = 0o666 & ~currentUmask()   // the link itself is replaced
             case S_IFDIR: throw FileError("\(path): cannot write (it is a folder)")
             default: throw FileError("\(path): cannot write (not a regular file)")
             }
@@ -76,7 +99,7 @@ public enum Files {
             mode = 0o666 & ~currentUmask()
         }
         if permissions == .privateFile { mode = 0o600 }
-        let (dir, name) = split(path)
+        let (dir, name) = split(target)
         removeStaleTemporaries(folder: dir, target: name)
         // `.vls-tmp-HASH-XXXXXX`: 32 bytes whatever the target's name (a 254-byte name
         // plus a suffix passed NAME_MAX), recognisable as vls's, HASH tying it to its target.
@@ -103,7 +126,7 @@ public enum Files {
             guard fchmod(fd, mode) == 0 else { throw fail("fchmod") }
             guard fsync(fd) == 0 else { throw fail("fsync") }
         }
-        guard rename(tmp, path) == 0 else { throw fail("rename") }
+        guard rename(tmp, target) == 0 else { throw fail("rename") }
         ok = true
         // The rename itself reaches the disk with the folder.
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

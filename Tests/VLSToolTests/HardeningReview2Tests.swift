@@ -153,4 +153,48 @@ final class HardeningReview2Tests: XCTestCase {
         XCTAssertEqual(r.status, 74, r.err)
         XCTAssertEqual(r.err, "vls: script.vls: cannot read (Permission denied)\n")
     }
+
+    // MARK: - 6. Writing through a symlink
+
+    /// Writing onto a symlinked out.npy replaced the link with a file. A write now follows
+    /// the link, as cp does: the target is replaced atomically in its own folder (its mode
+    /// kept) and the link stays; a dangling link or one to a folder is refused.
+    func testWritesFollowSymlinksAsCpDoes() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: tmp + "/store", withIntermediateDirectories: true)
+        try "old".write(toFile: tmp + "/store/real.npy", atomically: false, encoding: .utf8)
+        chmod(tmp + "/store/real.npy", 0o640)
+        XCTAssertEqual(symlink("store/real.npy", tmp + "/out.npy"), 0)
+        try write("write_npy(\"out.npy\", tensor([1.0, 2.0]))\nprint(read_npy(\"out.npy\"))\n", "w.vls")
+        let r = try run(["run", "w.vls"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "tensor([1., 2.], shape [2])\n")
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: tmp + "/out.npy"), "store/real.npy", "the link stays a link")
+        var st = stat()
+        XCTAssertEqual(lstat(tmp + "/store/real.npy", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o7777, 0o640, "the target keeps its mode")
+        XCTAssertEqual(try NPY.read(tmp + "/store/real.npy").shape, [2])
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: tmp + "/store"), ["real.npy"], "no temporary file left")
+        // Every writer goes through Files.writeAtomically: a chain of links, a table, bytes.
+        XCTAssertEqual(symlink("out.npy", tmp + "/chain.npy"), 0)
+        try Files.writeAtomically([7, 7], to: tmp + "/chain.npy")
+        XCTAssertEqual(try Files.readFile(tmp + "/store/real.npy"), [7, 7])
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: tmp + "/chain.npy"), "out.npy")
+        // A dangling link and a link to a folder are refused, naming the path; nothing is created.
+        XCTAssertEqual(symlink("nowhere/x.npy", tmp + "/dangling.npy"), 0)
+        XCTAssertThrowsError(try Files.writeAtomically([1], to: tmp + "/dangling.npy")) { e in
+            XCTAssertEqual("\(e)", "\(tmp)/dangling.npy: cannot write (a dangling symlink to 'nowhere/x.npy'; vls writes through a symlink only to an existing file, as cp does)")
+        }
+        XCTAssertFalse(fm.fileExists(atPath: tmp + "/nowhere"))
+        XCTAssertEqual(symlink("store", tmp + "/folder.npy"), 0)
+        XCTAssertThrowsError(try Files.writeAtomically([1], to: tmp + "/folder.npy")) { e in
+            XCTAssertEqual("\(e)", "\(tmp)/folder.npy: cannot write (it is a folder)")
+        }
+        // A link loop says so.
+        XCTAssertEqual(symlink("loop2", tmp + "/loop1"), 0)
+        XCTAssertEqual(symlink("loop1", tmp + "/loop2"), 0)
+        XCTAssertThrowsError(try Files.writeAtomically([1], to: tmp + "/loop1")) { e in
+            XCTAssertEqual("\(e)", "\(tmp)/loop1: cannot write through a symlink loop (too many levels of symbolic links)")
+        }
+    }
 }
