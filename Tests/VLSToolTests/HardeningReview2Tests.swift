@@ -197,4 +197,39 @@ final class HardeningReview2Tests: XCTestCase {
             XCTAssertEqual("\(e)", "\(tmp)/loop1: cannot write through a symlink loop (too many levels of symbolic links)")
         }
     }
+
+    // MARK: - 3. Numbers out of range in configs
+
+    /// `rescale_factor: 1e999` said "not a valid JSON object": the error now names the file,
+    /// the key and the number, and says it is out of range.
+    func testOutOfRangeConfigNumbersNameTheKey() throws {
+        func folder(_ name: String, source: String) throws -> String {
+            let f = tmp + "/" + name
+            try FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true)
+            for file in ["model.safetensors", "config.json", "preprocessor_config.json"] where FileManager.default.fileExists(atPath: source + "/" + file) {
+                XCTAssertEqual(symlink(source + "/" + file, f + "/" + file), 0)
+            }
+            return f
+        }
+        let hf = try folder("hf", source: Self.fixtures + "/models/hf")
+        unlink(hf + "/preprocessor_config.json")
+        let cases: [(String, String, String)] = [
+            ("preprocessor_config.json", #"{"do_resize": true, "rescale_factor": 1e999}"#, "'rescale_factor' is 1e999, a number out of range (beyond the ±1.8e308 of a double)"),
+            ("preprocessor_config.json", #"{"image_mean": [0.5, -2E+400, 0.5]}"#, "'image_mean[1]' is -2E+400, a number out of range"),
+        ]
+        for (file, text, message) in cases {
+            try text.write(toFile: hf + "/" + file, atomically: false, encoding: .utf8)
+            XCTAssertThrowsError(try Checkpoint.load(hf), text) { e in
+                XCTAssertEqual("\(e)", "\(hf)/\(file): \(message)" + (message.hasSuffix(")") ? "" : " (beyond the ±1.8e308 of a double)"))
+            }
+        }
+        let timm = try folder("timm", source: Self.standard)
+        unlink(timm + "/config.json")
+        var config = try String(contentsOfFile: Self.standard + "/config.json", encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"crop_pct\": 0.9", with: "\"crop_pct\": 9e9999")
+        try config.write(toFile: timm + "/config.json", atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try Checkpoint.load(timm)) { e in
+            XCTAssertEqual("\(e)", "\(timm)/config.json: 'pretrained_cfg.crop_pct' is 9e9999, a number out of range (beyond the ±1.8e308 of a double)")
+        }
+    }
 }
