@@ -232,4 +232,58 @@ final class HardeningReview2Tests: XCTestCase {
             XCTAssertEqual("\(e)", "\(timm)/config.json: 'pretrained_cfg.crop_pct' is 9e9999, a number out of range (beyond the ±1.8e308 of a double)")
         }
     }
+
+    // MARK: - 2. Config values the weights contradict
+
+    /// A folder of `model` with config.json (and preprocessor_config.json) changed by `edit`.
+    func changedModel(_ model: String, _ edit: (inout [String: Any], inout [String: Any]) -> Void) throws -> String {
+        let source = Self.fixtures + "/models/" + model
+        let f = tmp + "/m-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true)
+        XCTAssertEqual(symlink(source + "/model.safetensors", f + "/model.safetensors"), 0)
+        func json(_ file: String) throws -> [String: Any] {
+            guard FileManager.default.fileExists(atPath: source + "/" + file) else { return [:] }
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/" + file))) as? [String: Any])
+        }
+        var config = try json("config.json"), pre = try json("preprocessor_config.json")
+        edit(&config, &pre)
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: f + "/config.json"))
+        if !pre.isEmpty { try JSONSerialization.data(withJSONObject: pre).write(to: URL(fileURLWithPath: f + "/preprocessor_config.json")) }
+        return f
+    }
+
+    /// Values the weights decide (num_classes, in_chans, mlp_ratio, input_size, HF
+    /// num_labels and size) were ignored without a word when they disagreed with the
+    /// weights; each disagreement is now a note (printed on load) naming the key, the
+    /// config's value and what the weights say, and what vls uses.
+    func testContradictedConfigValuesAreNoted() throws {
+        func args(_ c: inout [String: Any], _ k: String, _ v: Any) { var a = c["model_args"] as! [String: Any]; a[k] = v; c["model_args"] = a }
+        func cfg(_ c: inout [String: Any], _ k: String, _ v: Any) { var a = c["pretrained_cfg"] as! [String: Any]; a[k] = v; c["pretrained_cfg"] = a }
+        let cases: [(String, (inout [String: Any], inout [String: Any]) -> Void, String)] = [
+            ("standard", { c, _ in c["num_classes"] = 5 }, "config.json: 'num_classes' is 5 but 'head.weight' has 10 rows: 10 classes used"),
+            ("standard", { c, _ in args(&c, "num_classes", 7) }, "config.json: 'model_args.num_classes' is 7 but 'head.weight' has 10 rows: 10 classes used"),
+            ("standard", { c, _ in cfg(&c, "num_classes", 1000) }, "config.json: 'pretrained_cfg.num_classes' is 1000 but 'head.weight' has 10 rows: 10 classes used"),
+            ("standard", { c, _ in args(&c, "in_chans", 1) }, "config.json: 'model_args.in_chans' is 1 but 'patch_embed.proj.weight' has 3 input channels: 3 used"),
+            ("standard", { c, _ in args(&c, "mlp_ratio", 2) }, "config.json: 'model_args.mlp_ratio' is 2 (an MLP width of 64) but 'blocks.0.mlp.fc1.weight' has 128 rows: 128 used"),
+            ("standard", { c, _ in cfg(&c, "input_size", [3, 224, 224]) }, "config.json: 'pretrained_cfg.input_size' is [3, 224, 224] but the model's image size is 32 (the grid of 'pos_embed'): images are preprocessed to 32x32"),
+            ("standard", { c, _ in cfg(&c, "input_size", [1, 32, 32]) }, "config.json: 'pretrained_cfg.input_size' says 1 channel but 'patch_embed.proj.weight' has 3 input channels: 3 used"),
+            ("hf", { c, _ in c["num_labels"] = 5 }, "config.json: 'num_labels' is 5 but 'classifier.weight' has 10 rows: 10 classes used"),
+            ("hf", { _, p in p["size"] = ["height": 224, "width": 224] }, "preprocessor_config.json: 'size' is 224x224 but the model's image size is 32 (the grid of 'vit.embeddings.position_embeddings'): images are preprocessed to 32x32"),
+            ("hf", { _, p in p["size"] = 224 }, "preprocessor_config.json: 'size' is 224x224 but the model's image size is 32"),
+        ]
+        for (model, edit, note) in cases {
+            let f = try changedModel(model, edit)
+            let (c, _) = try Checkpoint.load(f)
+            XCTAssertTrue(c.notes.contains { $0.hasPrefix(note) }, "\(note)\nnot among the notes \(c.notes)")
+            XCTAssertEqual(c.numClasses, 10)
+        }
+        // Agreeing values give no note; the note reaches stderr on load.
+        let same = try changedModel("standard") { c, _ in c["num_classes"] = 10 }
+        XCTAssertFalse(try Checkpoint.load(same).0.notes.contains { $0.contains("num_classes") })
+        let f = try changedModel("standard") { c, _ in c["num_classes"] = 5 }
+        try write("m = load(\"\(f)\")\n", "n.vls")
+        let r = try run(["run", "n.vls"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("note: \(f): config.json: 'num_classes' is 5 but 'head.weight' has 10 rows: 10 classes used"), r.err)
+    }
 }
