@@ -187,6 +187,14 @@ def main():
     for name, value in [("negative", "-5.0"), ("nan", 'float("nan")'), ("inf", 'float("inf")'), ("huge", "3e8")]:
         case(f"dataset-label-{name}", {}, "dataset(images: zeros(1, 3, 8, 8), labels: tensor([" + value + "]))")
 
+    # MARK: script text: NUL and invalid UTF-8 are errors naming line and column (python3
+    # refuses both: "source code cannot contain null bytes", a SyntaxError for bad UTF-8)
+    case("script-nul-in-string", {"run.vls": b'x = 1\ny = "a\x00b"\nprint(len(y))\n'}, None)
+    case("script-nul-in-comment", {"run.vls": b'x = 1  # a\x00b\nprint(x)\n'}, None)
+    case("script-invalid-utf8-in-string", {"run.vls": b'x = 1\nprint("caf\xe9")\n'}, None)
+    case("script-invalid-utf8-in-comment", {"run.vls": b'# \xff\xfe\nprint(1)\n'}, None)
+    case("module-invalid-utf8", {"run.vls": b'import helper\n', "helper.vls": b'x = "\xc3("\n'}, None)
+
     # MARK: tool level
     case("notebook-onto-itself", {"nb.vls": "print(1)\n"}, None, command=["notebook", "nb.vls", "-o", "nb.vls"])
     case("notebook-onto-module", {"nb.vls": "import helper\nprint(helper.x)\n", "helper.vls": "x = 1\n"}, None,
