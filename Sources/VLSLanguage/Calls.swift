@@ -120,7 +120,7 @@ extension Interpreter {
             d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
             return d
         }
-        var d = Diagnostic(message: String(describing: error), file: fn.decl.location.line > 0 ? file : nil, location: loc)
+        var d = Diagnostic(message: diagnosticMessage(error), file: fn.decl.location.line > 0 ? file : nil, location: loc)
         d.traceback.append(TraceEntry(function: fn.name, file: file, location: loc))
         return d
     }

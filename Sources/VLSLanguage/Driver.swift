@@ -38,7 +38,7 @@ extension Interpreter {
         } catch let d as Diagnostic {
             return .runtimeError(d)
         } catch {
-            return .runtimeError(Diagnostic(message: String(describing: error), file: file, location: nil))
+            return .runtimeError(Diagnostic(message: diagnosticMessage(error), file: file, location: nil))
         }
     }
 

@@ -198,7 +198,11 @@ public protocol Displayable: VLSObject {
 /// where it crosses into the script.
 public struct RuntimeError: Error, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The script's own message (error(), assert()): shown whole. Any other message has
+    /// its over-long lines cut (`Format.bounded`): it may echo a 100 KB value.
+    public let verbatim: Bool
+    public init(_ message: String) { self.message = message; verbatim = false }
+    public init(_ message: String, verbatim: Bool) { self.message = message; self.verbatim = verbatim }
     public var description: String { message }
     /// What a long native loop throws when `Interrupt.isRequested`.
     public static var interrupted: RuntimeError { RuntimeError(Interrupt.stopMessage) }

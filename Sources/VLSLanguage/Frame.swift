@@ -266,8 +266,14 @@ final class CompiledFunction {
 /// Attaches a source location to an error thrown by a native or an operator.
 func locate(_ error: Error, _ file: SourceFile, _ location: SourceLocation) -> Diagnostic {
     if let d = error as? Diagnostic { return d }
-    if let r = error as? RuntimeError { return Diagnostic(message: r.message, file: file, location: location) }
-    return Diagnostic(message: String(describing: error), file: file, location: location)
+    return Diagnostic(message: diagnosticMessage(error), file: file, location: location)
+}
+
+/// The message of an error that is not yet a diagnostic: the script's own (error(),
+/// assert()) whole, any other with its over-long lines cut (`Format.bounded`).
+func diagnosticMessage(_ error: Error) -> String {
+    if let r = error as? RuntimeError { return r.verbatim ? r.message : Format.bounded(r.message) }
+    return Format.bounded(String(describing: error))
 }
 
 /// Marks a local slot that has no value yet.

@@ -286,4 +286,36 @@ final class HardeningReview2Tests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("note: \(f): config.json: 'num_classes' is 5 but 'head.weight' has 10 rows: 10 classes used"), r.err)
     }
+
+    // MARK: - 8. Long values echoed in errors
+
+    /// `int("9"*100000)` printed a 100 KB error: echoed values are excerpts (python3 says
+    /// "Exceeds the limit (4300 digits) for integer string conversion"), and no line of an
+    /// error from a native is longer than a few KB, whatever it echoes (a path, a name).
+    func testLongValuesInErrorsAreExcerpts() throws {
+        let cases: [(String, String)] = [
+            (#"int("9" * 100000)"#, #"int(): "9999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"... (100000 characters) has more digits than a 64-bit integer holds"#),
+            (#"int("x" * 100000)"#, #"invalid literal for int() with base 10: "xxxxxxxxxx"#),
+            (#"int("f" * 100000, base: 16)"#, "has more digits than a 64-bit integer holds"),
+            (#"float("x" * 100000)"#, "could not convert string to float: \"xxxxx"),
+            (#"{"a": 1}["k" * 100000]"#, "not found in dict"),
+            (#"[1].index("z" * 100000)"#, "is not in list"),
+            (#"[].remove("z" * 100000)"#, "list.remove(x): \"zzz"),
+            (#"format(1, "x" * 100000)"#, "invalid format spec"),
+            (#"load("a" * 100000)"#, "aaaa"),
+            (#"image("a" * 100000)"#, "cannot read image 'aaaa"),
+            (#"read_npy("a" * 100000)"#, "aaaa"),
+        ]
+        for (i, (line, fragment)) in cases.enumerated() {
+            try write(line + "\n", "long\(i).vls")
+            let r = try run(["run", "long\(i).vls"])
+            XCTAssertEqual(r.status, 70, line)
+            XCTAssertLessThan(r.err.utf8.count, 6000, "\(line): \(r.err.utf8.count) bytes of error")
+            XCTAssertTrue(r.err.contains(fragment), "\(line): \(r.err.prefix(400))")
+        }
+        // error() and assert() print the script's own message whole.
+        try write("error(\"e\" * 10000)\n", "own.vls")
+        let own = try run(["run", "own.vls"])
+        XCTAssertTrue(own.err.contains(String(repeating: "e", count: 10000)), "error() message cut")
+    }
 }
