@@ -318,4 +318,31 @@ final class HardeningReview2Tests: XCTestCase {
         let own = try run(["run", "own.vls"])
         XCTAssertTrue(own.err.contains(String(repeating: "e", count: 10000)), "error() message cut")
     }
+
+    // MARK: - 9, 10. Options and environment
+
+    /// `VLS_MAX_TENSOR_BYTES=` (set, empty) stopped vls at start-up: empty is unset, the
+    /// default cap; blanks likewise. `--threads -1` said "Missing value": it says the value
+    /// must be a positive integer (Tests/Fixtures/hostile/threads-*).
+    func testEmptyCapVariableIsUnset() throws {
+        let v = MemoryCap.variable
+        XCTAssertNil(MemoryCap.problem([v: ""], physical: 1 << 30))
+        XCTAssertNil(MemoryCap.problem([v: "  "], physical: 1 << 30))
+        XCTAssertEqual(MemoryCap.defaultBytes(environment: [v: ""]), MemoryCap.defaultBytes(environment: [:]))
+        XCTAssertNotNil(MemoryCap.problem([v: "x"], physical: 1 << 30))
+        try write("print(1)\n", "e.vls")
+        let r = try run(["run", "e.vls"], environment: [v: "", "VLS_THREADS": ""])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out, "1\n")
+        for bad in ["-1", "0", "x"] {
+            let t = try run(["run", "--threads", bad, "e.vls"])
+            XCTAssertEqual(t.status, 64, bad)
+            XCTAssertTrue(t.err.hasPrefix("Error: --threads must be a positive integer, at most this machine's CPU count (\(Threads.maximum)); got '\(bad)'"), t.err)
+        }
+        // Script arguments that look like options are the script's.
+        try write("print(args)\n", "a.vls")
+        let a = try run(["run", "--threads", "1", "a.vls", "--threads", "-1"])
+        XCTAssertEqual(a.status, 0, a.err)
+        XCTAssertEqual(a.out, "[\"--threads\", \"-1\"]\n")
+    }
 }

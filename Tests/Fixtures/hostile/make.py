@@ -213,6 +213,17 @@ r = m.run(zeros(1, 3, 32, 32) * float("nan"))
 print(argmax(r.logits))
 print(r.predictions)""", setup=["mkdir m", f"symlink {STANDARD} m/model.safetensors", "symlink {fixtures}/models/standard/config.json m/config.json"])
     case("threads-over-cpu-count", {}, "print(1)", command=["run", "--threads", "100000", "run.vls"])
+    # A negative or non-numeric thread count said "Missing value" (the parser took -1 for an option).
+    case("threads-negative", {}, "print(1)", command=["run", "--threads", "-1", "run.vls"])
+    case("threads-negative-no-run", {}, "print(1)", command=["--threads", "-1", "run.vls"])
+    case("threads-equals-negative", {}, "print(1)", command=["run", "--threads=-1", "run.vls"])
+    case("threads-zero", {}, "print(1)", command=["run", "--threads", "0", "run.vls"])
+    case("threads-word", {}, "print(1)", command=["run", "--threads", "many", "run.vls"])
+    case("threads-missing", {}, None, command=["run", "--threads"])
+    case("seed-negative", {}, "print(1)", command=["run", "--seed", "-5", "run.vls"])
+    # An empty cap variable is unset (the default cap): the script runs.
+    case("tensor-cap-empty-is-unset", {}, "print(1)\nerror(\"ran\")", env={"VLS_MAX_TENSOR_BYTES": ""})
+    case("threads-env-empty-is-unset", {}, "print(1)\nerror(\"ran\")", env={"VLS_THREADS": ""})
     case("hook-calls-model", {}, """m = load("model.safetensors")
 x = zeros(1, 3, 32, 32)
 def h(a):
