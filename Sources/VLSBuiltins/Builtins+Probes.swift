@@ -51,6 +51,7 @@ final class ProbesObject: DeclaredObject {
         }
         let B = x.shape[1]
         let src = x.contiguous()
+        if let block { NaNWatch.check(src, block: block, analysis: "probes.scores") } else { NaNWatch.check(blocks: src, analysis: "probes.scores") }
         let out = try Tensor(uninitialized: [blocks.count, B, T, C], for: "probes.scores")
         for (i, b) in blocks.enumerated() {
             for t in 0..<T {
@@ -74,6 +75,7 @@ final class ProbesObject: DeclaredObject {
         let points = (0..<L).map { HookPoint(kind, block: $0) }
         try data.forEachBatch(batch, model: m, label: "probe evaluation") { x, labels in
             let run = try m.model.run(x, capture: points)
+            NaNWatch.check(run, points: points, analysis: "probes.evaluate")
             for b in 0..<L {
                 guard let act = run.captured[points[b]] else { continue }
                 // A row holding NaN predicts nothing and counts as wrong (argmax would say class 0).
@@ -194,6 +196,7 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
             let points = (0..<L).map { HookPoint(kind, block: $0) }
             try train.forEachBatch(batch, model: m, label: "probes") { x, labels in
                 let run = try m.model.run(x, capture: points)
+                NaNWatch.check(run, points: points, analysis: "probes")
                 for b in 0..<L {
                     guard let act = run.captured[points[b]]?.contiguous() else { continue }
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }

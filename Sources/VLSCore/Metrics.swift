@@ -94,7 +94,14 @@ public final class MetricsCollector: HookHandler {
     private var mlpLogits: Tensor?
     private var prevLogits: Tensor?
 
-    public init(model: ViT, mode: MetricsMode, keepRanks: Bool = false) {
+    /// The name its NaN warning gives (`NaNWatch`).
+    public let analysis: String
+
+    /// `analysis`: the name of the analysis for its NaN warning; by default
+    /// "compare_random" when ranks are kept (that analysis keeps them), else
+    /// "identifiability_metrics", so that each warns under its own name.
+    public init(model: ViT, mode: MetricsMode, keepRanks: Bool = false, analysis: String? = nil) {
+        self.analysis = analysis ?? (keepRanks ? "compare_random" : "identifiability_metrics")
         self.model = model
         metrics = IdentifiabilityMetrics(model: model, mode: mode)
         self.keepRanks = keepRanks
@@ -111,7 +118,7 @@ public final class MetricsCollector: HookHandler {
         self.labels = labels
         prevLogits = nil
         let logits = try model.forward(images, hooks: self)
-        NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: "metrics")
+        NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: analysis)
         let pred = LensMath.predictions(logits)   // a row holding NaN predicts nothing (counted wrong)
         metrics.images += labels.count
         metrics.correct += zip(pred, labels).filter { $0 == $1 }.count
@@ -123,7 +130,7 @@ public final class MetricsCollector: HookHandler {
 
     public func visit(_ p: HookPoint, _ value: inout Tensor) throws {
         guard let b = p.block else { return }
-        if p.kind == .residPost { NaNWatch.check(value, block: b, analysis: "metrics") }
+        if p.kind == .residPost { NaNWatch.check(value, block: b, analysis: analysis) }
         let logits = try model.project(value)   // [B, T, C]
         switch p.kind {
         case .attnOut: attnLogits = logits

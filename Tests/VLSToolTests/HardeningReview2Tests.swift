@@ -345,4 +345,93 @@ final class HardeningReview2Tests: XCTestCase {
         XCTAssertEqual(a.status, 0, a.err)
         XCTAssertEqual(a.out, "[\"--threads\", \"-1\"]\n")
     }
+
+    // MARK: - 11. NaN warnings of every analysis
+
+    /// A copy of the standard model (config included) with every float of `tensor` NaN.
+    func nanModelFolder(_ tensor: String) throws -> String {
+        let folder = tmp + "/nan-" + tensor
+        try FileManager.default.copyItem(atPath: Self.standard, toPath: folder)
+        let path = folder + "/model.safetensors"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.1) << (8 * $1.0) }
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        let offsets = try XCTUnwrap((header[tensor] as? [String: Any])?["data_offsets"] as? [Int])
+        let nanBits = Float.nan.bitPattern
+        for o in stride(from: 8 + n + offsets[0], to: 8 + n + offsets[1], by: 4) {
+            for k in 0..<4 { bytes[o + k] = UInt8((nanBits >> (8 * UInt32(k))) & 0xff) }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return folder
+    }
+
+    /// Saliency, probes (training statistics, evaluation, scores) and compare_random ran
+    /// over NaN activations without a word: each warns once on stderr naming the first
+    /// block where NaN appears (a NaN fc2 weight in blocks.1: its MLP output, so the
+    /// residual stream from blocks.1 on).
+    func testEveryAnalysisWarnsOnNaN() throws {
+        let m = try nanModelFolder("blocks.1.mlp.fc2.weight")
+        let prelude = """
+            m = load("\(m)")
+            x = rand(2, 3, 32, 32)
+            data = dataset(images: x, labels: tensor([0, 1]))
+            r = m.run(x)
+
+            """
+        let cases: [(String, String)] = [
+            ("saliency(r, method: \"lens\")", "warning: saliency: "),
+            ("saliency(r, method: \"chefer\")", "warning: saliency: "),
+            ("saliency(r, method: \"rollout\")", "warning: saliency: "),
+            ("saliency(r, method: \"attention\")", "warning: saliency: "),
+            ("saliency(r, method: \"grad_input\")", "warning: saliency: "),
+            ("p = probes(m, data)", "warning: probes: "),
+            ("p = probes(m, data)\np.evaluate(data)", "warning: probes.evaluate: "),
+            ("p = probes(m, data)\np.scores(m.run(x, capture: [\"resid_post\"])[\"resid_post\"])", "warning: probes.scores: "),
+            ("identifiability_metrics(m, data)\ncompare_random(m, data)", "warning: compare_random: "),
+        ]
+        for (i, (code, warning)) in cases.enumerated() {
+            try write(prelude + code + "\n", "nan\(i).vls")
+            let r = try run(["run", "nan\(i).vls"])
+            XCTAssertEqual(r.status, 0, "\(code): \(r.err)")
+            let lines = r.err.split(separator: "\n").filter { $0.hasPrefix(warning) }
+            XCTAssertEqual(lines.count, 1, "\(code): one warning expected in \(r.err)")
+            XCTAssertTrue(lines.first?.contains("blocks.1 (block 2 in tables)") == true, "\(code): \(r.err)")
+        }
+        // compare_random warns under its own name after identifiability_metrics warned.
+        let both = try run(["run", "nan\(cases.count - 1).vls"])
+        XCTAssertTrue(both.err.contains("warning: identifiability_metrics: "), both.err)
+    }
+
+    /// Memories on NaN blocks printed agreement numbers under the warning. A token whose
+    /// keys hold NaN has no top-k memories and one whose sublayer output holds NaN has no
+    /// top-1 class: neither is counted, so a block where every token is NaN shows nan
+    /// (agreement) and - (compositionality), never numbers that look valid.
+    func testMemoriesOnNaNBlocksShowNaN() throws {
+        let m = try ViT(path: try nanModelFolder("blocks.1.mlp.fc2.weight"))
+        let said = NaNWatch.sink
+        NaNWatch.sink = { _ in }
+        defer { NaNWatch.sink = said; NaNWatch.reset() }
+        let c = m.config
+        let x = Tensor((0..<(2 * 3 * c.imageSize * c.imageSize)).map { Float($0 % 17) / 17 }, shape: [2, 3, c.imageSize, c.imageSize])
+        let memories = try MemoryCollector(model: m, seed: 0)
+        try memories.add(images: x, labels: [0, 1])
+        let s = memories.stats
+        // blocks.0: finite everywhere; blocks.1: MLP keys finite, MLP output NaN; blocks.2: all NaN.
+        XCTAssertGreaterThan(s.tokens[0][0].reduce(0, +), 0)
+        XCTAssertGreaterThan(s.tokens[0][1].reduce(0, +), 0, "blocks.1's MLP keys are finite")
+        XCTAssertNil(s.compositionality(.mlp, block: 1), "blocks.1's MLP output is NaN")
+        for kd in 0..<2 { XCTAssertEqual(s.tokens[kd][2].reduce(0, +), 0, "blocks.2's keys are NaN") }
+        XCTAssertNil(s.compositionality(.mlp, block: 2))
+        XCTAssertNil(s.compositionality(.attn, block: 2))
+        XCTAssertNotNil(s.compositionality(.attn, block: 0))
+        // The printed table: nan agreement, no composition, from block 3 (blocks.2) on.
+        try write("m = load(\"\(tmp)/nan-blocks.1.mlp.fc2.weight\")\nprint(memories(m, dataset(images: rand(2, 3, 32, 32), labels: tensor([0, 1])), k: 2, shuffles: 10))\n", "mem.vls")
+        let r = try run(["run", "mem.vls"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let row3 = try XCTUnwrap(r.out.split(separator: "\n").first { $0.hasPrefix("    3 ") })
+        let cells = row3.split(separator: " ")
+        XCTAssertEqual(cells[1], "nan", String(row3))
+        XCTAssertEqual(cells[2], "nan", String(row3))
+        XCTAssertTrue(r.err.contains("warning: memories: "), r.err)
+    }
 }
