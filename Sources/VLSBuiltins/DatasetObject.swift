@@ -168,6 +168,13 @@ final class DatasetObject: DeclaredObject {
     /// model's classes), with a progress bar on stderr and Ctrl-C checked between batches.
     func forEachBatch(_ size: Int, model m: ModelObject, label: String, _ body: (Tensor, [Int]) throws -> Void) throws {
         guard size > 0 else { throw RuntimeError("batch size must be positive, got \(size)") }
+        // Every dataset analysis streams through here: over an empty selection its rates
+        // are undefined (0/0), so it is refused, never a table of 0.0000 or of nan. A shard
+        // that holds no image of a non-empty selection still runs: its part merges.
+        if selected.isEmpty {
+            let how = selection.isEmpty ? "" : " " + selection.joined(separator: ".")
+            throw RuntimeError("no images: the selection\(how) of dataset \(name) (\(sourceSize) images) is empty; an analysis over no images has no rates")
+        }
         let map = try labelMap(for: m)
         let total = indices.count
         let bar = ProgressBar(total: total, label: label, enabled: total > 4 * size)

@@ -200,15 +200,16 @@ public final class MetricsCollector: HookHandler {
 
 extension IdentifiabilityMetrics {
     /// Column names and per-block rows (percentages; block numbered from 1).
+    /// Over no images (a shard that holds none) every rate is 0/0: nan, never 0.
     public func rows() -> (columns: [String], rows: [[Double?]]) {
-        let n = Double(max(images, 1))
-        let nImg = Double(max(images * imageTokensPerImage, 1))
-        let clsN = hasClassToken ? Double(max(images, 1)) : 0
+        let n = Double(images)
+        let nImg = Double(images * imageTokensPerImage)
+        let clsN = hasClassToken ? Double(images) : 0
         var out: [[Double?]] = []
         for b in 0..<depth {
             let later = b >= 1
             let allTokens = Double(images * (imageTokensPerImage + (hasClassToken ? 1 : 0)))
-            func pct(_ v: Int, _ d: Double) -> Double? { d > 0 ? 100 * Double(v) / d : nil }
+            func pct(_ v: Int, _ d: Double) -> Double? { d > 0 ? 100 * Double(v) / d : .nan }
             out.append([
                 Double(b + 1),
                 pct(identifiableTokens[b], nImg),
@@ -233,5 +234,5 @@ extension IdentifiabilityMetrics {
     }
 
     /// Top-1 accuracy of the model over the images seen (percent).
-    public var accuracy: Double { 100 * Double(correct) / Double(max(images, 1)) }
+    public var accuracy: Double { images == 0 ? .nan : 100 * Double(correct) / Double(images) }
 }

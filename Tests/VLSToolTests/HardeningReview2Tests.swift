@@ -434,4 +434,29 @@ final class HardeningReview2Tests: XCTestCase {
         XCTAssertEqual(cells[2], "nan", String(row3))
         XCTAssertTrue(r.err.contains("warning: memories: "), r.err)
     }
+
+    // MARK: - 12. Analyses over no images
+
+    /// identifiability_metrics over a 0-image selection printed a table of 0.0000 while
+    /// compare_random printed nan: every dataset analysis refuses an empty selection with
+    /// one error ("no images"); a shard that happens to hold no image of a non-empty
+    /// selection still runs (its part merges), and its metrics read nan (undefined), not 0.
+    func testAnalysesRefuseNoImages() throws {
+        let prelude = "m = load(\"\(Self.standard)\")\ndata = dataset(images: rand(4, 3, 32, 32), labels: tensor([0, 1, 2, 3])).take(0)\n"
+        let calls = ["identifiability_metrics(m, data)", "compare_random(m, data)", "memories(m, data)", "perturbation_test(m, data)",
+                     "probes(m, data)", "probes(m, dataset(images: rand(2, 3, 32, 32), labels: tensor([0, 1]))).evaluate(data)"]
+        for (i, call) in calls.enumerated() {
+            try write(prelude + call + "\n", "empty\(i).vls")
+            let r = try run(["run", "empty\(i).vls"])
+            XCTAssertEqual(r.status, 70, "\(call): \(r.err)")
+            XCTAssertTrue(r.err.hasPrefix("empty\(i).vls:3:"), "\(call): \(r.err)")
+            XCTAssertTrue(r.err.split(separator: "\n").first?.contains("error: no images: the selection take(0) of dataset tensors (4 images) is empty; an analysis over no images has no rates") == true, "\(call): \(r.err)")
+        }
+        // A shard with no image of a 1-image selection (shard 2/2) runs; its rates are nan.
+        try write("m = load(\"\(Self.standard)\")\ndata = dataset(images: rand(1, 3, 32, 32), labels: tensor([0]), sharded: true)\nr = identifiability_metrics(m, data)\nprint(r.images)\nprint(r.m1)\nprint(r.accuracy)\nr.save(\"part.json\")\n", "shard.vls")
+        let shard = try run(["run", "--shard", "2/2", "shard.vls"])
+        XCTAssertEqual(shard.status, 0, shard.err)
+        XCTAssertEqual(shard.out, "0\nnan\nnan\n")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: tmp + "/part.json"))
+    }
 }
