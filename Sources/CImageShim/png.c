@@ -68,11 +68,23 @@ static int check_chunk_lengths(const unsigned char *data, size_t size, char *msg
     return VLS_OK; /* a short tail: libpng reports the truncation */
 }
 
-int vls_png_decode(const unsigned char *data, size_t size, int *width, int *height,
-                   unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap) {
-    *rgb = NULL;
-    *width = 0;
-    *height = 0;
+/* The bytes a decode of a w x h image allocates at its peak, output included: the RGB
+ * rows (w * h * 3), the row pointers, libpng's two row buffers (sized for the widest
+ * pixel a transform passes through: 16-bit RGBA, 8 bytes) and zlib's inflate state. */
+static size_t png_peak_bytes(size_t w, size_t h) {
+    return w * h * 3 + h * sizeof(png_bytep) + 2 * (w * 8 + 64) + 65536;
+}
+
+/* Writes the message for an image over the pixel limit. */
+static void pixels_over_limit(char *msg, size_t msgcap, unsigned long w, unsigned long h) {
+    snprintf(msg, msgcap, "invalid PNG: image dimensions %lux%lu out of range (1 to %ld pixels, Pillow's decompression-bomb limit)",
+             w, h, (long)VLS_MAX_PIXELS);
+}
+
+/* The one reader of both calls: with `rgb` NULL it stops after the header (the probe),
+ * otherwise it decodes into `rgb` for the size in *width x *height. */
+static int read_png(const unsigned char *data, size_t size, unsigned char *rgb, int *width, int *height,
+                    size_t *peak, char *msg, size_t msgcap) {
     if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0) {
         snprintf(msg, msgcap, "not a PNG file (bad signature)");
         return VLS_ERROR;
@@ -93,10 +105,8 @@ int vls_png_decode(const unsigned char *data, size_t size, int *width, int *heig
         return VLS_ERROR;
     }
     png_reader reader = {data, size, 0};
-    unsigned char *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
     if (setjmp(ctx.jump)) {
-        free(pixels);
         free(rows);
         png_destroy_read_struct(&png, &info, NULL);
         return VLS_ERROR;
@@ -116,13 +126,20 @@ int vls_png_decode(const unsigned char *data, size_t size, int *width, int *heig
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
     if (w == 0 || h == 0 || w > VLS_MAX_SIDE || h > VLS_MAX_SIDE ||
         (long)w * (long)h > VLS_MAX_PIXELS) {
-        png_error(png, "image dimensions out of range");
-    }
-    if ((size_t)w * (size_t)h * 3 > maxbytes) {
-        snprintf(msg, msgcap, "a %lux%lu image needs %zu bytes of RGB, more than the limit of %zu bytes (set VLS_MAX_TENSOR_BYTES to change it)",
-                 (unsigned long)w, (unsigned long)h, (size_t)w * (size_t)h * 3, maxbytes);
+        pixels_over_limit(msg, msgcap, (unsigned long)w, (unsigned long)h);
         png_destroy_read_struct(&png, &info, NULL);
         return VLS_ERROR;
+    }
+    if (rgb == NULL) {
+        /* Probing: the size and the peak, nothing decoded. */
+        *width = (int)w;
+        *height = (int)h;
+        *peak = png_peak_bytes(w, h);
+        png_destroy_read_struct(&png, &info, NULL);
+        return VLS_OK;
+    }
+    if ((int)w != *width || (int)h != *height) {
+        png_error(png, "the header changed between reads");
     }
     if (depth == 16) png_set_strip_16(png); /* high byte, as Pillow's ";16B" modes */
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -136,20 +153,34 @@ int vls_png_decode(const unsigned char *data, size_t size, int *width, int *heig
     if (rowbytes != (size_t)w * 3) {
         png_error(png, "unexpected row layout after conversion to RGB");
     }
-    pixels = malloc(rowbytes * h);
     rows = malloc(sizeof(png_bytep) * h);
-    if (!pixels || !rows) {
+    if (!rows) {
         png_error(png, "out of memory");
     }
-    for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + (size_t)y * rowbytes;
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = rgb + (size_t)y * rowbytes;
     png_read_image(png, rows);
 
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
-    *rgb = pixels;
-    *width = (int)w;
-    *height = (int)h;
     return VLS_OK;
+}
+
+int vls_png_probe(const unsigned char *data, size_t size, int *width, int *height, size_t *peak,
+                  char *msg, size_t msgcap) {
+    *width = 0;
+    *height = 0;
+    *peak = 0;
+    return read_png(data, size, NULL, width, height, peak, msg, msgcap);
+}
+
+int vls_png_decode(const unsigned char *data, size_t size, unsigned char *rgb, int width, int height,
+                   char *msg, size_t msgcap) {
+    size_t peak = 0;
+    if (!rgb) {
+        snprintf(msg, msgcap, "no output buffer");
+        return VLS_ERROR;
+    }
+    return read_png(data, size, rgb, &width, &height, &peak, msg, msgcap);
 }
 
 /* MARK: - Encode */

@@ -51,6 +51,7 @@ final class ProbesObject: DeclaredObject {
         }
         let B = x.shape[1]
         let src = x.contiguous()
+        if let block { NaNWatch.check(src, block: block, analysis: "probes.scores") } else { NaNWatch.check(blocks: src, analysis: "probes.scores") }
         let out = try Tensor(uninitialized: [blocks.count, B, T, C], for: "probes.scores")
         for (i, b) in blocks.enumerated() {
             for t in 0..<T {
@@ -127,6 +128,7 @@ func probeBuiltins(_ session: Session) -> [NativeFunction] {
             let points = (0..<L).map { HookPoint(kind, block: $0) }
             return .object(AnalysisPass("probes", model: m, facts: [("layer", .string(layer))], add: { x, labels in
                 let run = try m.model.run(x, capture: points)
+                NaNWatch.check(run, points: points, analysis: "probes")
                 for b in 0..<L {
                     guard let act = run.captured[points[b]]?.contiguous() else { continue }
                     for t in 0..<T { stats[b][t].add(act.pointer + t * D, rows: labels.count, rowStride: T * D, labels: labels) }

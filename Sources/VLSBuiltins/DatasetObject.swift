@@ -164,10 +164,22 @@ final class DatasetObject: DeclaredObject {
         return (try bridged { try m.preprocessBatch(images, pipeline: pipeline) }, labels)
     }
 
+    /// Over an empty selection an analysis's rates are undefined (0/0): refused, never a
+    /// table of 0.0000 or of nan. A shard holding no image of a non-empty selection passes.
+    func requireImages(_ function: String? = nil) throws {
+        guard selected.isEmpty else { return }
+        let how = selection.isEmpty ? "" : " " + selection.joined(separator: ".")
+        throw RuntimeError("\(function.map { $0 + ": " } ?? "")no images: the selection\(how) of dataset \(name) (\(sourceSize) images) is empty; an analysis over no images has no rates")
+    }
+
     /// Streams the images through `body` in batches preprocessed for `m` (labels mapped to the
     /// model's classes), with a progress bar on stderr and Ctrl-C checked between batches.
     func forEachBatch(_ size: Int, model m: ModelObject, label: String, _ body: (Tensor, [Int]) throws -> Void) throws {
         guard size > 0 else { throw RuntimeError("batch size must be positive, got \(size)") }
+        // Every dataset analysis streams through here: over an empty selection its rates
+        // are undefined (0/0), so it is refused, never a table of 0.0000 or of nan. A shard
+        // that holds no image of a non-empty selection still runs: its part merges.
+        try requireImages()
         let map = try labelMap(for: m)
         let total = indices.count
         let bar = ProgressBar(total: total, label: label, enabled: total > 4 * size)

@@ -564,6 +564,7 @@ final class AnalysisPass: DeclaredObject {
     init(_ analysis: String, model: ModelObject, facts: [(String, Value)] = [],
          add: @escaping (Tensor, [Int]) throws -> Void, statistics: @escaping () -> [String: PartStatistic]) {
         self.analysis = analysis; self.model = model; self.facts = facts; addBatch = add; collect = statistics
+        NaNWatch.reset()   // a new pass is a new analysis: its NaN warning is its own
     }
 
     var typeName: String { "pass" }
@@ -611,8 +612,10 @@ func partArgument(_ v: Value, _ interpreter: Interpreter) -> String {
 func partBuiltins(_ session: Session) -> [NativeFunction] {
     [
         native("require_shard", "require_shard(data: dataset, analysis: string)", area: "metrics",
-               "Errors when the run is sharded (vls run --shard K/N, N > 1) but `data` is not (every shard would repeat all of it): the Stdlib's analysis drivers call it before their work, naming themselves as `analysis`. It also starts the analysis's NaN warnings afresh (each call warns once).") { a in
+               "Errors when the run is sharded (vls run --shard K/N, N > 1) but `data` is not (every shard would repeat all of it): the Stdlib's analysis drivers call it before their work, naming themselves as `analysis`; also when the selection holds no images. It starts the analysis's NaN warnings afresh (each call warns once).") { a in
             NaNWatch.reset()
+            let data = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
+            try data.requireImages(try a.string(1, "analysis"))
             try requireSharded(try a.object(0, "data", as: DatasetObject.self, expected: "dataset"), session: session, try a.string(1, "analysis"))
             return .nil
         },
@@ -623,7 +626,7 @@ func partBuiltins(_ session: Session) -> [NativeFunction] {
             let m = try a.model(1)
             let data = try a.object(2, "data", as: DatasetObject.self, expected: "dataset")
             // no images at all: every rate would be 0/0 (a shard may be empty, its selection not)
-            guard !data.selected.isEmpty else { throw RuntimeError("\(function): the data holds no images (\(data.name)); an analysis of nothing has no result") }
+            try data.requireImages(function)
             guard case .dict(let given) = try a.value(3, "arguments") else { throw RuntimeError("\(function): arguments must be a dict") }
             var arguments: [String: String] = [:]
             for (k, v) in zip(given.keys, given.values) {

@@ -49,7 +49,13 @@ extension Checkpoint {
             c.notes.append("number of heads not in the config: \(c.heads) assumed from the width (64 per head)")
             c.qkvBias = reader.has("vit.encoder.layer.0.attention.attention.query.bias")
         }
-        if let head = reader.shape("classifier.weight"), head.count == 2 { c.numClasses = head[0] }
+        if let head = reader.shape("classifier.weight"), head.count == 2 {
+            c.numClasses = head[0]
+            // num_labels is what the weights decide: another value is said, not used.
+            if let n = try? ViTConfig.jsonInt(json?["num_labels"], key: "num_labels"), n != head[0] {
+                c.notes.append("config.json: 'num_labels' is \(n) but 'classifier.weight' has \(head[0]) rows: \(head[0]) classes used")
+            }
+        }
         if let labels = c.labels, labels.count != c.numClasses {
             c.notes.append("config names \(labels.count) labels but the classifier has \(c.numClasses) outputs: label names ignored")
             c.labels = nil
@@ -57,6 +63,12 @@ extension Checkpoint {
         c.preprocessing.size = c.imageSize
         if let p = preprocessor {
             try hfPreprocessing(p, into: &c)
+            // The processor's size is not what vls preprocesses to (the model's image size
+            // is): a size that differs is said.
+            if c.preprocessing.size != c.imageSize {
+                let s = c.preprocessing.size
+                c.notes.append("preprocessor_config.json: 'size' is \(s)x\(s) but the model's image size is \(c.imageSize) (the grid of 'vit.embeddings.position_embeddings'): images are preprocessed to \(c.imageSize)x\(c.imageSize)")
+            }
         } else {
             c.notes.append("no preprocessor_config.json: squash resize, mean/std 0.5 assumed")
         }

@@ -8,6 +8,12 @@ extension Checkpoint {
         var c = ViTConfig()
         var fromConfig = Set<String>()   // fields a config fixed, which shapes must then agree with
         var explicit: (width: Int?, depth: Int?) = (nil, nil)   // model_args.embed_dim, model_args.depth
+        // Values the weights decide: when the config states another, a note says so (they
+        // were ignored without a word). Key, stated value.
+        var statedClasses: [(String, Int)] = []
+        var statedChannels: (String, Int)?
+        var statedRatio: Double?
+        var statedInputSize: [Int]?
         if let json {
             if let arch = try ViTConfig.jsonString(json["architecture"], key: "architecture") {
                 if let named = ViTConfig.fromTimmName(arch) {
@@ -27,9 +33,17 @@ extension Checkpoint {
             if let pool = try ViTConfig.jsonString(json["global_pool"], key: "global_pool"), args?["global_pool"] == nil {
                 try c.apply(timmArgs: ["global_pool": pool])
             }
-            if let n = try ViTConfig.jsonInt(json["num_classes"], key: "num_classes") { c.numClasses = n }
+            if let n = try ViTConfig.jsonInt(json["num_classes"], key: "num_classes") { c.numClasses = n; statedClasses.append(("num_classes", n)) }
+            if let args {
+                if let n = try ViTConfig.jsonInt(args["num_classes"], key: "model_args.num_classes") { statedClasses.append(("model_args.num_classes", n)) }
+                if let n = try ViTConfig.jsonInt(args["in_chans"], key: "model_args.in_chans") { statedChannels = ("model_args.in_chans", n) }
+                statedRatio = try ViTConfig.jsonNumber(args["mlp_ratio"], key: "model_args.mlp_ratio")
+            }
             if let cfg = try object(json["pretrained_cfg"], key: "pretrained_cfg") {
                 try timmPreprocessing(cfg, into: &c, fromConfig: &fromConfig)
+                // timm's own bookkeeping, not read otherwise: compared only when it is an integer.
+                if let n = try? ViTConfig.jsonInt(cfg["num_classes"], key: "pretrained_cfg.num_classes") { statedClasses.append(("pretrained_cfg.num_classes", n)) }
+                if let v = cfg["input_size"] as? [Any] { statedInputSize = v.compactMap { try? ViTConfig.jsonInt($0, key: "") } }
             } else {
                 c.notes.append("config.json has no pretrained_cfg: preprocessing assumed (timm defaults for the name)")
             }
@@ -114,6 +128,25 @@ extension Checkpoint {
         if let labels = c.labels, labels.count != c.numClasses {
             c.notes.append("config names \(labels.count) labels but the classifier has \(c.numClasses) outputs: label names ignored")
             c.labels = nil
+        }
+        if let head = reader.shape("head.weight"), head.count == 2 {
+            for (key, n) in statedClasses where n != head[0] {
+                c.notes.append("config.json: '\(key)' is \(n) but 'head.weight' has \(head[0]) rows: \(head[0]) classes used")
+            }
+        }
+        if let (key, n) = statedChannels, n != c.inChannels {
+            c.notes.append("config.json: '\(key)' is \(n) but 'patch_embed.proj.weight' has \(c.inChannels) input channels: \(c.inChannels) used")
+        }
+        if let r = statedRatio, Int((Double(c.width) * r).rounded(.down)) != c.mlpHidden, reader.shape("blocks.0.mlp.fc1.weight") != nil {
+            c.notes.append("config.json: 'model_args.mlp_ratio' is \(ViTConfig.shownNumber(r)) (an MLP width of \(Int((Double(c.width) * r).rounded(.down)))) but 'blocks.0.mlp.fc1.weight' has \(c.mlpHidden) rows: \(c.mlpHidden) used")
+        }
+        if let size = statedInputSize, size.count == 3 {
+            if size[2] != c.imageSize {
+                c.notes.append("config.json: 'pretrained_cfg.input_size' is \(size) but the model's image size is \(c.imageSize) (the grid of 'pos_embed'): images are preprocessed to \(c.imageSize)x\(c.imageSize)")
+            }
+            if size[0] != c.inChannels {
+                c.notes.append("config.json: 'pretrained_cfg.input_size' says \(size[0]) channel\(size[0] == 1 ? "" : "s") but 'patch_embed.proj.weight' has \(c.inChannels) input channels: \(c.inChannels) used")
+            }
         }
         try c.validate(path)
         return c

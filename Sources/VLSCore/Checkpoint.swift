@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 
 /// Reads a model from a `.safetensors` file or a checkpoint folder (`config.json` +
 /// `model.safetensors`, or a sharded `model.safetensors.index.json`), in timm or Hugging
@@ -75,12 +76,71 @@ public enum Checkpoint {
             return nil
         }
         try FileKind.requireRegular(path)
-        guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
+        let data = Data(try readWholeFile(path))
         try checkStrictJSON(data, path: path)
         guard let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
+            // The strict check passed, so the text is JSON: what JSONSerialization refuses
+            // is a number a double cannot hold (1e999), named with its key.
+            if let (key, text) = outOfRangeNumber([UInt8](data)) {
+                throw CoreError("\(path): '\(key)' is \(text), a number out of range (beyond the ±1.8e308 of a double)")
+            }
             throw CoreError("\(path): not a valid JSON object")
         }
         return dict
+    }
+
+    /// The first number of a JSON text that a double cannot hold (`1e999`, 400 digits), with
+    /// its key path (`pretrained_cfg.mean[1]`, at most 80 characters of each); nil when none.
+    /// The text must already be valid JSON (`checkStrictJSON`): this only walks it.
+    static func outOfRangeNumber(_ b: [UInt8]) -> (key: String, text: String)? {
+        enum Container { case object(key: String), array(index: Int) }
+        var stack: [Container] = []
+        var i = 0
+        func path() -> String {
+            var out = ""
+            for c in stack {
+                switch c {
+                case .object(let key): out += (out.isEmpty ? "" : ".") + key
+                case .array(let index): out += "[\(index)]"
+                }
+            }
+            return out
+        }
+        func string() -> String {
+            var out: [UInt8] = []
+            i += 1
+            while i < b.count, b[i] != UInt8(ascii: "\"") {
+                if b[i] == UInt8(ascii: "\\") { out.append(b[i]); i += 1 }
+                if i < b.count { out.append(b[i]); i += 1 }
+            }
+            i += 1
+            return escapingControlCharacters(String(decoding: out.prefix(80), as: UTF8.self))
+        }
+        var expectKey = false
+        while i < b.count {
+            let c = b[i]
+            switch c {
+            case UInt8(ascii: "{"): stack.append(.object(key: "")); expectKey = true; i += 1
+            case UInt8(ascii: "["): stack.append(.array(index: 0)); expectKey = false; i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }; i += 1
+            case UInt8(ascii: ","):
+                if case .array(let n)? = stack.last { stack[stack.count - 1] = .array(index: n + 1) } else { expectKey = true }
+                i += 1
+            case UInt8(ascii: "\""):
+                let s = string()
+                if expectKey, case .object? = stack.last { stack[stack.count - 1] = .object(key: s); expectKey = false }
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let start = i
+                while i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: ".")
+                        || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") || (b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9")) { i += 1 }
+                let text = String(decoding: b[start..<i], as: UTF8.self)
+                if let d = Double(text), !d.isFinite {
+                    return (path(), text.count > 40 ? String(text.prefix(20)) + "..." + String(text.suffix(8)) + " (\(text.count) characters)" : text)
+                }
+            default: i += 1
+            }
+        }
+        return nil
     }
 
     /// Refuses what JSONSerialization would take leniently: a trailing comma, a key named

@@ -14,7 +14,9 @@ extension ViT {
         }
         let points = (0..<config.depth).map { HookPoint(.pattern, block: $0) }
         let r = try gradients(images, target: target, at: points, edits: edits)
-        return try Self.cheferRelevance(r, model: self)
+        let out = try Self.cheferRelevance(r, model: self)
+        NaNWatch.check([r.logits, out], model: self, images: images, analysis: "saliency")
+        return out
     }
 
     /// Chefer relevance from a gradient result that holds the pattern and its gradient at
@@ -66,7 +68,9 @@ extension ViT {
     /// patch's pixels: [B, n_patches].
     public func gradientTimesInput(_ images: Tensor, target: GradTarget, edits: [Edit] = []) throws -> Tensor {
         let r = try gradients(images, target: target, at: [], edits: edits)
-        return Self.gradientTimesInput(r, images: images.contiguous(), config: config)
+        let out = Self.gradientTimesInput(r, images: images.contiguous(), config: config)
+        NaNWatch.check([r.logits, out], model: self, images: images, analysis: "saliency")
+        return out
     }
 
     static func gradientTimesInput(_ r: GradientResult, images x: Tensor, config c: ViTConfig) -> Tensor {
@@ -94,7 +98,9 @@ extension ViT {
     public func gradientTimesEmbedding(_ images: Tensor, target: GradTarget, edits: [Edit] = []) throws -> Tensor {
         let point = HookPoint(.posEmbed)
         let r = try gradients(images, target: target, at: [point], edits: edits)
-        return try Self.gradientTimesEmbedding(r, config: config)
+        let out = try Self.gradientTimesEmbedding(r, config: config)
+        NaNWatch.check([r.logits, out], model: self, images: images, analysis: "saliency")
+        return out
     }
 
     static func gradientTimesEmbedding(_ r: GradientResult, config c: ViTConfig) throws -> Tensor {

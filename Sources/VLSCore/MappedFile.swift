@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,4 +85,23 @@ public enum FileKind: Equatable {
         case .directory: throw CoreError("\(path): is a folder, not a file")
         }
     }
+}
+
+/// A whole file's bytes (`Files.readFile`): a file that cannot be read is an error naming it
+/// and the reason (strerror: "Permission denied", "Too many levels of symbolic links").
+func readWholeFile(_ path: String) throws -> [UInt8] {
+    do {
+        guard let bytes = try Files.readFile(path) else { throw CoreError("\(path): cannot read (\(Files.reason(ENOENT)))") }
+        return bytes
+    } catch let e as FileError {
+        throw CoreError(e.message)
+    }
+}
+
+/// The error of a reader that does not open `path` itself (a mapped Data) and failed:
+/// open(2)'s reason (strerror).
+func whyUnreadable(_ path: String) -> FileError {
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    if fd >= 0 { close(fd); return FileError("\(path): cannot read (an I/O error)") }
+    return Files.failure(path, errno)
 }

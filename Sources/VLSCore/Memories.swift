@@ -236,15 +236,28 @@ public final class MemoryCollector: HookHandler {
             let B = value.shape[0], T = value.shape[1]
             let flat = try value.contiguous().reshaped([B, T, value.count / (B * T)])
             let (idx, _) = try LensMath.topk(flat, k: min(stats.k, flat.shape[2]))
-            let kk = idx.shape[2]
+            let kk = idx.shape[2], n = flat.shape[2]
+            let fp = flat.contiguous().pointer
             var tops: [[Int]] = []
-            for i in 0..<(B * T) { tops.append((0..<kk).map { Int(idx.pointer[i * kk + $0]) }) }
+            // A token whose keys hold NaN has no top-k memories (topk would hand out
+            // arbitrary indices): [] here, and it is counted nowhere, so a block whose
+            // keys are all NaN shows nan, not numbers that look valid.
+            for i in 0..<(B * T) {
+                let row = fp + i * n
+                if (0..<n).contains(where: { row[$0].isNaN }) { tops.append([]); continue }
+                tops.append((0..<kk).map { Int(idx.pointer[i * kk + $0]) })
+            }
             keyTop[kind] = tops
             let kd = kind == .mlp ? 0 : 1
             for i in 0..<B {
                 let c = labels[i], r = stats.randomClass[c]
                 for t in 0..<T {
                     let top = tops[i * T + t]
+                    if top.isEmpty {
+                        // The per-image CLS row needs an entry: a NaN key does not agree.
+                        if t == 0 && model.config.classToken { stats.clsAgree[kd][b].append(0) }
+                        continue
+                    }
                     let agrees = top.contains { topValues[kd][b][c].contains($0) }
                     if agrees { stats.agree[kd][b][c] += 1 }
                     if top.contains(where: { topValues[kd][b][r].contains($0) }) { stats.agreeRandom[kd][b][c] += 1 }
@@ -269,11 +282,14 @@ public final class MemoryCollector: HookHandler {
         guard let tops = keyTop[kind] else { return }
         let kd = kind == .mlp ? 0 : 1
         let T = output.shape[1]
-        NaNWatch.check(output, at: "block \(b) (\(kind == .mlp ? "MLP" : "attention") output)", analysis: "memories")
+        NaNWatch.check(output, at: "\(NaNWatch.blockName(b))'s \(kind == .mlp ? "MLP" : "attention") output", analysis: "memories")
         let top1 = LensMath.predictions(try model.project(output, head: model.memoryHeadChoice(mode)))   // [B, T]; NaN rows: noPrediction
         for (i, cls) in top1.enumerated() {
+            // A token whose output holds NaN has no top-1 class, and one whose keys hold NaN
+            // no memories: neither is counted (a block of NaN shows no compositionality).
+            guard cls != LensMath.noPrediction, !tops[i].isEmpty else { continue }
             let g = group(token: i % T).rawValue
-            if cls != LensMath.noPrediction, tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b][g] += 1 }
+            if tops[i].contains(where: { memoryClass[kd][b][$0] == Int(cls) }) { stats.composed[kd][b][g] += 1 }
             stats.composedTotal[kd][b][g] += 1
         }
     }

@@ -91,7 +91,12 @@ public final class MetricsCollector: HookHandler {
     private var mlpLogits: Tensor?
     private var prevLogits: Tensor?
 
-    public init(model: ViT, mode: MetricsMode) {
+    /// The name its NaN warning gives (`NaNWatch`).
+    public let analysis: String
+
+    /// `analysis`: the name of the analysis for its NaN warning.
+    public init(model: ViT, mode: MetricsMode, analysis: String = "identifiability_metrics") {
+        self.analysis = analysis
         self.model = model
         metrics = IdentifiabilityMetrics(model: model, mode: mode)
     }
@@ -106,7 +111,7 @@ public final class MetricsCollector: HookHandler {
         self.labels = labels
         prevLogits = nil
         let logits = try model.forward(images, hooks: self)
-        NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: "metrics")
+        NaNWatch.check(logits, at: "the logits (final norm or head)", analysis: analysis)
         let pred = LensMath.predictions(logits)   // a row holding NaN predicts nothing (counted wrong)
         metrics.images += labels.count
         metrics.correct += zip(pred, labels).filter { $0 == $1 }.count
@@ -118,7 +123,7 @@ public final class MetricsCollector: HookHandler {
 
     public func visit(_ p: HookPoint, _ value: inout Tensor) throws {
         guard let b = p.block else { return }
-        if p.kind == .residPost { NaNWatch.check(value, block: b, analysis: "metrics") }
+        if p.kind == .residPost { NaNWatch.check(value, block: b, analysis: analysis) }
         let logits = try model.project(value)   // [B, T, C]
         switch p.kind {
         case .attnOut: attnLogits = logits
@@ -187,15 +192,16 @@ public final class MetricsCollector: HookHandler {
 
 extension IdentifiabilityMetrics {
     /// Column names and per-block rows (percentages; block numbered from 1).
+    /// Over no images (a shard that holds none) every rate is 0/0: nan, never 0.
     public func rows() -> (columns: [String], rows: [[Double?]]) {
-        let n = Double(max(images, 1))
-        let nImg = Double(max(images * imageTokensPerImage, 1))
-        let clsN = hasClassToken ? Double(max(images, 1)) : 0
+        let n = Double(images)
+        let nImg = Double(images * imageTokensPerImage)
+        let clsN = hasClassToken ? Double(images) : 0
         var out: [[Double?]] = []
         for b in 0..<depth {
             let later = b >= 1
             let allTokens = Double(images * (imageTokensPerImage + (hasClassToken ? 1 : 0)))
-            func pct(_ v: Int, _ d: Double) -> Double? { d > 0 ? 100 * Double(v) / d : nil }
+            func pct(_ v: Int, _ d: Double) -> Double? { d > 0 ? 100 * Double(v) / d : .nan }
             out.append([
                 Double(b + 1),
                 pct(identifiableTokens[b], nImg),
@@ -220,5 +226,5 @@ extension IdentifiabilityMetrics {
     }
 
     /// Top-1 accuracy of the model over the images seen (percent).
-    public var accuracy: Double { 100 * Double(correct) / Double(max(images, 1)) }
+    public var accuracy: Double { images == 0 ? .nan : 100 * Double(correct) / Double(images) }
 }

@@ -5,12 +5,14 @@ import Foundation
 public enum NPY {
     public static func read(_ path: String) throws -> Tensor {
         try FileKind.requireRegular(path)   // a FIFO would block the read forever
-        guard let data = FileManager.default.contents(atPath: path) else { throw CoreError("\(path): cannot read") }
-        return try read(data: data, path: path)
+        return try read(bytes: try readWholeFile(path), path: path)
     }
 
     public static func read(data: Data, path: String) throws -> Tensor {
-        let bytes = [UInt8](data)
+        try read(bytes: [UInt8](data), path: path)
+    }
+
+    static func read(bytes: [UInt8], path: String) throws -> Tensor {
         func fail(_ why: String) -> CoreError { CoreError("\(path): not a valid .npy file: \(why)") }
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else { throw fail("bad magic") }
         let major = bytes[6]

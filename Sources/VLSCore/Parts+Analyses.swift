@@ -205,8 +205,9 @@ extension RidgeStats {
             guard classCount == nn else {
                 throw CoreError("\(name): field statistics.sum_y[\(i / T), \(i % T)]: the class counts it implies add to \(classCount), not n = \(n[i])")
             }
-            // XᵀX is a Gram matrix: its diagonal holds sums of squares
-            for j in 0..<D where !(xtx[i * D * D + j * D + j] >= 0) {
+            // XᵀX is a Gram matrix: its diagonal holds sums of squares (NaN where the
+            // activations held NaN: the schema lets it through, warned of when met)
+            for j in 0..<D where xtx[i * D * D + j * D + j] < 0 {
                 throw CoreError("\(name): field statistics.xtx[\(i / T), \(i % T), \(j), \(j)] is \(xtx[i * D * D + j * D + j]): a sum of squares cannot be negative")
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 
 // MARK: - The part format
 
@@ -179,11 +180,11 @@ public enum PartFile {
 
     public static func read(_ path: String) throws -> Part {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw CoreError("\(path): cannot read (\(String(cString: strerror(errno))))") }
+        guard stat(path, &st) == 0 else { throw CoreError(Files.failure(path, errno).message) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw CoreError("\(path): not a regular file") }
         guard Int(st.st_size) <= maxBytes else { throw CoreError("\(path): \(st.st_size) bytes, more than a part file may hold (\(maxBytes))") }
         // mapped, not copied: the reader keeps no copy of the text
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw CoreError("\(path): cannot read") }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { throw CoreError(whyUnreadable(path).message) }
         return try decode(data, name: path)
     }
 
@@ -338,7 +339,7 @@ public enum PartSchema {
                 .merging(floats(["logit_change"], rows: true, nan: true)) { a, _ in a }   // nan: activations holding NaN
                 .merging(floats(["removal"], rows: true, nan: true)) { a, _ in a }),   // nan: an image without class or context patches
         "probes": Analysis(arguments: ["layer", "alpha", "solver", "tol"], optionalArguments: [], statistics:
-            ints(["n"]).merging(floats(["sum_x", "sum_y", "sum_yy", "xtx", "xty"])) { a, _ in a }),
+            ints(["n"]).merging(floats(["sum_x", "sum_y", "sum_yy", "xtx", "xty"], nan: true)) { a, _ in a }),   // nan: activations holding NaN (warned of)
         "probe_evaluation": Analysis(arguments: ["layer", "probes"], optionalArguments: [], statistics: ints(["images", "probe_right", "lens_right"])),
     ]
 }

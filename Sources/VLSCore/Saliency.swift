@@ -31,7 +31,8 @@ extension ViT {
         for h in heads ?? [] where h < 0 || h >= config.heads { throw CoreError("head \(h) out of range (0...\(config.heads - 1))") }
         let handler = LensSaliencyHandler(model: self, classes: classes, loss: loss,
                                           blocks: Set(blocks ?? Array(0..<config.depth)), heads: Set(heads ?? Array(0..<config.heads)))
-        _ = try forward(images, hooks: handler)
+        let logits = try forward(images, hooks: handler)
+        NaNWatch.check([logits, handler.importance], model: self, images: images, analysis: "saliency")
         return handler.importance
     }
 
@@ -188,17 +189,21 @@ extension ViT {
     public func rolloutSaliency(_ images: Tensor) throws -> Tensor {
         guard config.classToken else { throw CoreError("rollout reads the CLS row: this model has no CLS token") }
         let h = RolloutHandler(model: self, lastOnly: false)
-        _ = try forward(images, hooks: h)
-        return try clsRow(h.rollout)
+        let logits = try forward(images, hooks: h)
+        let out = try clsRow(h.rollout)
+        NaNWatch.check([logits, out], model: self, images: images, analysis: "saliency")
+        return out
     }
 
     /// The last block's attention of CLS to each image token, mean over heads, [B, N].
     public func attentionSaliency(_ images: Tensor) throws -> Tensor {
         guard config.classToken else { throw CoreError("attention saliency reads the CLS row: this model has no CLS token") }
         let h = RolloutHandler(model: self, lastOnly: true)
-        _ = try forward(images, hooks: h)
+        let logits = try forward(images, hooks: h)
         guard let last = h.last else { throw CoreError("no attention captured") }
-        return try clsRow((0..<last.shape[0]).map { last.select($0) })
+        let out = try clsRow((0..<last.shape[0]).map { last.select($0) })
+        NaNWatch.check([logits, out], model: self, images: images, analysis: "saliency")
+        return out
     }
 
     func clsRow(_ maps: [Tensor]) throws -> Tensor {

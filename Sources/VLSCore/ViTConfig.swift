@@ -223,6 +223,11 @@ extension ViTConfig {
         return i
     }
 
+    /// A number as a config would write it: 2 for 2.0, 4.5 as is.
+    static func shownNumber(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : "\(d)"
+    }
+
     /// How a JSON value shows in an error.
     static func shown(_ value: Any) -> String {
         if let s = value as? String { return "the string \"\(escapingControlCharacters(String(s.prefix(40))))\"" }

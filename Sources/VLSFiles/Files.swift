@@ -9,7 +9,10 @@ import Darwin
 /// An error about one file, with a complete message naming it.
 public struct FileError: Error, CustomStringConvertible, Sendable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The reason alone, without the file's name ("Permission denied", "is a folder, not a
+    /// file"), for callers that name the file their own way.
+    public let reason: String
+    public init(_ message: String, reason: String? = nil) { self.message = message; self.reason = reason ?? message }
     public var description: String { message }
 }
 
@@ -20,7 +23,9 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 /// symlink planted at the temporary name is refused, never followed), is flushed to disk,
 /// given the replaced file's mode (or 0666 & ~umask for a new file, 0600 for a private
 /// one), and renamed over the target. A kill, a crash or a full disk mid-write leaves the
-/// old file whole (or no file), never a torn one.
+/// old file whole (or no file), never a torn one. A target that is a symlink is followed,
+/// as cp(1) does: the file it names is replaced in its own folder and the link stays; a
+/// dangling link is refused.
 public enum Files {
     /// Permissions of the written file.
     public enum Permissions: Sendable {
@@ -30,7 +35,17 @@ public enum Files {
         case privateFile
     }
 
-    static func reason(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+    /// strerror(3) of `code`; a symlink loop (ELOOP) is named as one.
+    public static func reason(_ code: Int32 = errno) -> String {
+        code == ELOOP ? "a symlink loop (too many levels of symbolic links)" : String(cString: strerror(code))
+    }
+
+    /// The error of a failed `verb` ("read", "examine") of `path`: "PATH: cannot read
+    /// (Permission denied)", or "PATH: a symlink loop (too many levels of symbolic links)".
+    public static func failure(_ path: String, _ code: Int32, verb: String = "read") -> FileError {
+        let why = code == ELOOP ? reason(code) : "cannot \(verb) (\(reason(code)))"
+        return FileError("\(path): \(why)", reason: reason(code))
+    }
 
     /// Writes `data` to `path` atomically. `inputs` are files the data was made from:
     /// when `path` names one of them (same device and inode), the write is refused so an
@@ -50,12 +65,30 @@ public enum Files {
             throw FileError("\(path): refusing to overwrite the input '\(input)' with its own output (choose another output file)")
         }
         try createParentFolders(of: path)
+        // A symlink is followed, as cp(1) does: the file it names is replaced, atomically in
+        // that file's own folder, and the link stays a link (replacing the link with a file
+        // cut it from its target). A dangling link is refused, as GNU cp refuses it.
+        var target = path
         var old = stat()
+        if lstat(path, &old) == 0 && (old.st_mode & S_IFMT) == S_IFLNK {
+            guard let resolved = realpath(path, nil) else {
+                let code = errno
+                if code == ELOOP { throw FileError("\(path): cannot write through \(reason(code))") }
+                if code == ENOENT {
+                    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                    let n = readlink(path, &buf, buf.count - 1)
+                    let to = n > 0 ? " to '\(String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))'" : ""
+                    throw FileError("\(path): cannot write (a dangling symlink\(to); vls writes through a symlink only to an existing file, as cp does)")
+                }
+                throw fail("cannot resolve the symlink", code)
+            }
+            target = String(cString: resolved)   // (an input behind the link was refused above: sameFile follows links)
+            free(resolved)
+        }
         var mode: mode_t
-        if lstat(path, &old) == 0 {
+        if lstat(target, &old) == 0 {
             switch old.st_mode & S_IFMT {
             case S_IFREG: mode = old.st_mode & 0o7777
-            case S_IFLNK: mode = 0o666 & ~currentUmask()   // the link itself is replaced
             case S_IFDIR: throw FileError("\(path): cannot write (it is a folder)")
             default: throw FileError("\(path): cannot write (not a regular file)")
             }
@@ -63,7 +96,7 @@ public enum Files {
             mode = 0o666 & ~currentUmask()
         }
         if permissions == .privateFile { mode = 0o600 }
-        let (dir, name) = split(path)
+        let (dir, name) = split(target)
         removeStaleTemporaries(folder: dir, target: name)
         // `.vls-tmp-HASH-XXXXXX`: 32 bytes whatever the target's name (a 254-byte name
         // plus a suffix passed NAME_MAX), recognisable as vls's, HASH tying it to its target.
@@ -90,7 +123,7 @@ public enum Files {
             guard fchmod(fd, mode) == 0 else { throw fail("fchmod") }
             guard fsync(fd) == 0 else { throw fail("fsync") }
         }
-        guard rename(tmp, path) == 0 else { throw fail("rename") }
+        guard rename(tmp, target) == 0 else { throw fail("rename") }
         ok = true
         // The rename itself reaches the disk with the folder.
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -247,22 +280,57 @@ public enum Files {
         return (folder.isEmpty ? "/" : String(folder), String(p[p.index(after: slash)...]))
     }
 
+    /// stat(2) of `path` after symlinks; nil when nothing is there (ENOENT, ENOTDIR). A
+    /// dangling symlink, a symlink loop and every other failure throw a `FileError` whose
+    /// `reason` says why (strerror: "Too many levels of symbolic links", "Permission
+    /// denied"): a path that cannot be examined is never taken for an absent one.
+    public static func status(_ path: String) throws -> stat? {
+        var st = stat()
+        if stat(path, &st) == 0 { return st }
+        let code = errno
+        func fail(_ why: String) -> FileError { FileError("\(path): \(why)", reason: why) }
+        var link = stat()
+        if code == ENOENT && lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK {
+            throw fail("a dangling symlink (its target does not exist)")
+        }
+        if code == ENOENT || code == ENOTDIR { return nil }
+        throw failure(path, code, verb: "examine")
+    }
+
+    /// The names in a folder (without "." and ".."), unsorted; a folder that cannot be
+    /// opened throws a `FileError` saying why.
+    public static func listFolder(_ path: String) throws -> [String] {
+        guard let d = opendir(path) else {
+            let why = "cannot list the folder (\(reason()))"
+            throw FileError("\(path): \(why)", reason: why)
+        }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let n = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if n != "." && n != ".." { names.append(n) }
+        }
+        return names
+    }
+
     /// The whole file, or nil when it does not exist. The one reader of whole files (scripts,
     /// modules, `:load`, the history): a folder, FIFO or device is refused before reading
     /// (a FIFO would block forever), and every other failure names the file and the reason.
     public static func readFile(_ path: String) throws -> [UInt8]? {
+        func fail(_ why: String) -> FileError { FileError("\(path): \(why)", reason: why) }
+        func failed(_ code: Int32 = errno) -> FileError { failure(path, code) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
-            throw FileError("\(path): cannot read (\(reason()))")
+            throw failed()
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw FileError("\(path): cannot read (\(reason()))") }
+        guard fstat(fd, &st) == 0 else { throw failed() }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
-        case S_IFDIR: throw FileError("\(path): is a folder, not a file")
-        default: throw FileError("\(path): not a regular file (a FIFO, socket or device)")
+        case S_IFDIR: throw fail("is a folder, not a file")
+        default: throw fail("not a regular file (a FIFO, socket or device)")
         }
         var out: [UInt8] = []
         out.reserveCapacity(Int(max(0, st.st_size)))
@@ -271,7 +339,7 @@ public enum Files {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                throw FileError("\(path): cannot read (\(reason()))")
+                throw failed()
             }
             if n == 0 { return out }
             out.append(contentsOf: chunk[0..<n])

@@ -43,10 +43,17 @@ public enum MemoryCap {
         getenv(variable).map { [variable: String(cString: $0)] } ?? [:]
     }
 
+    /// The variable's value in `environment`; nil when unset or empty (`VLS_MAX_TENSOR_BYTES=`
+    /// means unset, as for most tools: the default cap), or only blanks.
+    static func setting(_ environment: [String: String]) -> String? {
+        guard let text = environment[variable], text.contains(where: { $0 != " " && $0 != "\t" }) else { return nil }
+        return text
+    }
+
     /// The cap from the environment, else half the physical memory. A value the tool
     /// refuses (`problem`) also gives the default here; the tool refuses to start on it.
     public static func defaultBytes(environment: [String: String] = processEnvironment) -> Int {
-        if let text = environment[variable], problem(environment, physical: physicalMemory) == nil, let b = parse(text) {
+        if let text = setting(environment), problem(environment, physical: physicalMemory) == nil, let b = parse(text) {
             return min(b, addressSpaceLimit.map { $0 / 2 } ?? b)
         }
         // Half the physical memory, and half the address-space limit (`ulimit -v`) when one
@@ -54,12 +61,12 @@ public enum MemoryCap {
         return min(physicalMemory / 2, addressSpaceLimit.map { $0 / 2 } ?? Int.max)
     }
 
-    /// Why the variable cannot be used, or nil when it is unset or valid: not a size, less
+    /// Why the variable cannot be used, or nil when it is unset (or empty) or valid: not a size, less
     /// than one byte (`0`, `1e-3`: every tensor would be refused), or more than the
     /// physical memory (`physical`), where an allocation the cap let through would abort
     /// the process instead of giving an error.
     public static func problem(_ environment: [String: String] = processEnvironment, physical: Int = physicalMemory) -> String? {
-        guard let text = environment[variable] else { return nil }
+        guard let text = setting(environment) else { return nil }
         let shown = text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
         guard let bytes = parse(text) else {
             return "\(variable)='\(shown)' is not a size (examples: 1073741824, 1e9, 512M, 1.5G, 1GiB)"

@@ -28,7 +28,7 @@ extension Image {
     public init(contentsOf path: String) throws(ImagingError) {
         let bytes = try readFileBytes(path, what: "cannot read image")
         do {
-            self = try Image(bytes: bytes)
+            self = try Image(bytes: bytes, held: bytes.count)
         } catch {
             throw ImagingError.file(path, error.message)
         }
@@ -41,60 +41,82 @@ extension Image {
 
     /// Decodes PNG or JPEG bytes held in an array.
     public init(bytes: [UInt8]) throws(ImagingError) {
+        try self.init(bytes: bytes, held: 0)
+    }
+
+    /// `held`: bytes the caller keeps alive during the decode (the file), counted against the cap.
+    init(bytes: [UInt8], held: Int) throws(ImagingError) {
         if bytes.isEmpty { throw ImagingError("file is empty") }
         guard let format = ImageFormat.detect(bytes) else {
             throw ImagingError("not a PNG or JPEG file (unrecognised leading bytes)")
         }
-        self = try Image.decode(bytes, format: format)
+        self = try Image.decode(bytes, format: format, held: held)
     }
 
-    /// Runs the C decoder for `format` and copies its buffer into an `Image`.
-    static func decode(_ bytes: [UInt8], format: ImageFormat) throws(ImagingError) -> Image {
+    /// Runs the C decoder for `format` in two calls: the probe reads the header (size and
+    /// the decode's peak memory), checked against the cap before anything large exists;
+    /// then the pixels are decoded straight into the image's own array (no second copy).
+    /// `held` is what the caller already holds for this image (the file's bytes), counted
+    /// with the decoder's peak.
+    static func decode(_ bytes: [UInt8], format: ImageFormat, held: Int = 0) throws(ImagingError) -> Image {
         var width: Int32 = 0
         var height: Int32 = 0
-        var out: UnsafeMutablePointer<UInt8>? = nil
+        var peak = 0
         var message = [CChar](repeating: 0, count: 512)
-        let cap = MemoryCap.bytes   // width x height x 3 is checked against it from the header
-        let status: Int32 = bytes.withUnsafeBufferPointer { buf in
+        let cap = MemoryCap.bytes
+        let probed: Int32 = bytes.withUnsafeBufferPointer { buf in
             message.withUnsafeMutableBufferPointer { msg in
                 switch format {
-                case .png:
-                    vls_png_decode(buf.baseAddress, buf.count, &width, &height, &out, cap, msg.baseAddress, msg.count)
-                case .jpeg:
-                    vls_jpeg_decode(buf.baseAddress, buf.count, &width, &height, &out, cap, msg.baseAddress, msg.count)
+                case .png: vls_png_probe(buf.baseAddress, buf.count, &width, &height, &peak, msg.baseAddress, msg.count)
+                case .jpeg: vls_jpeg_probe(buf.baseAddress, buf.count, &width, &height, &peak, msg.baseAddress, msg.count)
                 }
             }
         }
-        defer { vls_image_free(out) }
-        guard status == VLS_OK, let pixels = out else {
-            throw ImagingError(shimMessage(message))
-        }
-        let w = Int(width)
-        let h = Int(height)
+        guard probed == VLS_OK else { throw ImagingError(shimMessage(message)) }
+        let w = Int(width), h = Int(height)
         try checkSize(width: w, height: h)
-        let copy = [UInt8](UnsafeBufferPointer(start: pixels, count: w * h * 3))
-        return Image(unchecked: w, h, copy)
+        let rgb = w * h * 3
+        let need = peak + held
+        guard need <= cap else {
+            throw ImagingError("a \(w)x\(h) image needs \(need) bytes to decode (\(rgb) of RGB output, the rest the file and the decoder's buffers), more than the limit of \(cap) bytes (set \(MemoryCap.variable) to change it)")
+        }
+        var status: Int32 = VLS_ERROR
+        let pixels = [UInt8](unsafeUninitializedCapacity: rgb) { out, count in
+            status = bytes.withUnsafeBufferPointer { buf in
+                message.withUnsafeMutableBufferPointer { msg in
+                    switch format {
+                    case .png:
+                        vls_png_decode(buf.baseAddress, buf.count, out.baseAddress, width, height, msg.baseAddress, msg.count)
+                    case .jpeg:
+                        // libjpeg's own arrays get what the cap leaves beside the output and the file.
+                        vls_jpeg_decode(buf.baseAddress, buf.count, out.baseAddress, width, height, max(1, cap - rgb - held),
+                                        msg.baseAddress, msg.count)
+                    }
+                }
+            }
+            count = status == VLS_OK ? rgb : 0
+        }
+        guard status == VLS_OK else { throw ImagingError(shimMessage(message)) }
+        return Image(unchecked: w, h, pixels)
     }
 }
 
-/// Reads a whole file into bytes, with an `ImagingError` naming it on failure.
+/// Reads a whole file into bytes (one buffer, `Files.readFile`), with an `ImagingError`
+/// naming it on failure and saying why (strerror: "Too many levels of symbolic links" for
+/// a symlink loop, "Permission denied", ...); a FIFO or device is refused before reading.
 func readFileBytes(_ path: String, what: String) throws(ImagingError) -> [UInt8] {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw ImagingError.file(path, "no such file", what: what)
+    do {
+        guard let bytes = try Files.readFile(path) else {
+            throw ImagingError.file(path, "no such file", what: what)
+        }
+        return bytes
+    } catch let e as FileError {
+        throw ImagingError.file(path, e.reason, what: what)
+    } catch let e as ImagingError {
+        throw e
+    } catch {
+        throw ImagingError.file(path, "\(error)", what: what)
     }
-    if isDirectory.boolValue {
-        throw ImagingError.file(path, "is a directory", what: what)
-    }
-    // A FIFO or device would block the read (or never end): refused before opening.
-    var st = stat()
-    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-        throw ImagingError.file(path, "not a regular file", what: what)
-    }
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ImagingError.file(path, "cannot open file for reading", what: what)
-    }
-    return [UInt8](data)
 }
 
 /// Converts a C message buffer into a Swift string.

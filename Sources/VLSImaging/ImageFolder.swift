@@ -31,14 +31,24 @@ public struct ImageFolder: Sendable {
 
     /// Lists `root`; uses `root/labels.csv` when present, otherwise sub-folders.
     public init(path root: String) throws(ImagingError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+        // A folder that cannot be examined (a symlink loop, no permission) says why; it is
+        // never "no such folder". The same for labels.csv: one that cannot be read is an
+        // error, never a reason to fall back to the sub-folders.
+        func status(_ path: String, _ what: String) throws(ImagingError) -> stat? {
+            do { return try Files.status(path) } catch let e as FileError {
+                throw ImagingError.file(path, e.reason, what: what)
+            } catch { throw ImagingError.file(path, "\(error)", what: what) }
+        }
+        guard let st = try status(root, "cannot read image folder") else {
             throw ImagingError.file(root, "no such folder", what: "cannot read image folder")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw ImagingError.file(root, "not a folder", what: "cannot read image folder")
         }
         self.root = root
         let csv = root + "/labels.csv"
         let names: [String]
-        if FileManager.default.fileExists(atPath: csv) {
+        if try status(csv, "cannot read labels file") != nil {
             (names, entries) = try ImageFolder.listCSV(csv, root: root)
         } else {
             (names, entries) = try ImageFolder.listSubfolders(root)
@@ -65,9 +75,11 @@ public struct ImageFolder: Sendable {
         let fm = FileManager.default
         let names: [String]
         do {
-            names = try fm.contentsOfDirectory(atPath: root)
+            names = try Files.listFolder(root)
+        } catch let e as FileError {
+            throw ImagingError.file(root, e.reason, what: "cannot read image folder")
         } catch {
-            throw ImagingError.file(root, error.localizedDescription, what: "cannot read image folder")
+            throw ImagingError.file(root, "\(error)", what: "cannot read image folder")
         }
         let classes = names.filter { name in
             var dir: ObjCBool = false

@@ -77,7 +77,10 @@ enum CoreBuiltins {
                 if t.hasPrefix("-") || t.hasPrefix("+") { sign = String(t.removeFirst()) }
                 // Python accepts the base's own prefix: int("0x1f", 16), int("0b101", 2).
                 for (b, p) in [(16, "0x"), (8, "0o"), (2, "0b")] where base == b && t.hasPrefix(p) { t.removeFirst(2) }
-                guard !t.isEmpty, let i = Int(sign + t, radix: base) else { throw RuntimeError("invalid literal for int() with base \(base): \(Format.quote(s))") }
+                guard !t.isEmpty, let i = Int(sign + t, radix: base) else {
+                    if !t.isEmpty && t.allSatisfy({ $0.isASCII && ($0.hexDigitValue ?? 99) < base }) { throw tooManyDigits(s) }
+                    throw RuntimeError("invalid literal for int() with base \(base): \(Format.quoteExcerpt(s))")
+                }
                 return .int(i)
             }
             switch v {
@@ -90,8 +93,11 @@ enum CoreBuiltins {
                 guard f.isFinite, let i = Int(exactly: f.rounded(.towardZero)) else { throw RuntimeError("cannot convert \(Format.float32(f)) to int") }
                 return .int(i)
             case .string(let s):
-                if let i = Int(s.trimmingWhitespace().filter { $0 != "_" }) { return .int(i) }
-                throw RuntimeError("invalid literal for int() with base 10: \(Format.quote(s))")
+                let t = s.trimmingWhitespace().filter { $0 != "_" }
+                if let i = Int(t) { return .int(i) }
+                let digits = t.hasPrefix("-") || t.hasPrefix("+") ? t.dropFirst() : Substring(t)
+                if !digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber }) { throw tooManyDigits(s) }
+                throw RuntimeError("invalid literal for int() with base 10: \(Format.quoteExcerpt(s))")
             case .object(let o):
                 guard let n = try o.numberValue() else { throw a.badArgument(0, "x", expected: "number or string", got: v) }
                 if case .float(let d) = n {
@@ -118,7 +124,7 @@ enum CoreBuiltins {
                 if t == "-infinity" { return .float(-.infinity) }
                 if t == "+nan" || t == "-nan" { return .float(.nan) }
                 if !t.contains("x") && !t.contains("p"), let d = Double(t.filter { $0 != "_" }) { return .float(d) }
-                throw RuntimeError("could not convert string to float: \(Format.quote(s))")
+                throw RuntimeError("could not convert string to float: \(Format.quoteExcerpt(s))")
             case .object(let o):
                 guard let n = try o.numberValue() else { throw a.badArgument(0, "x", expected: "number or string", got: v) }
                 if case .int(let i) = n { return .float(Double(i)) }
@@ -270,12 +276,12 @@ enum CoreBuiltins {
             .bool(try Ops.toArray(try a.value(0, "xs"), a.interpreter).allSatisfy { try $0.isTruthy })
         },
         fn("error", "error(message)", "Stops the program with a runtime error carrying the message.", area: "errors") { a in
-            throw RuntimeError(a.interpreter.str(try a.value(0, "message")))
+            throw RuntimeError(a.interpreter.str(try a.value(0, "message")), verbatim: true)
         },
         fn("assert", "assert(condition, message = \"assertion failed\")", "Raises a runtime error if the condition is false.", area: "errors") { a in
             if try a.value(0, "condition").isTruthy { return .nil }
             let msg = a.optional(1, "message").map { a.interpreter.str($0) } ?? "assertion failed"
-            throw RuntimeError(msg)
+            throw RuntimeError(msg, verbatim: true)
         },
         fn("show", "show(x, /)", "Shows a figure (inline in a notebook); prints any other value.", area: "basics") { a in
             let v = try a.value(0, "x")
@@ -316,4 +322,10 @@ enum CoreBuiltins {
         }
         return sorted.map { $0.element.1 }
     }
+}
+
+/// int() of a string of digits too long for 64 bits (vls has no big integers; python3
+/// refuses past 4300 digits: "Exceeds the limit (4300 digits) for integer string conversion").
+func tooManyDigits(_ s: String) -> RuntimeError {
+    RuntimeError("int(): \(Format.quoteExcerpt(s.trimmingWhitespace())) has more digits than a 64-bit integer holds (vls integers are 64-bit)")
 }

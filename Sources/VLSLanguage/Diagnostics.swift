@@ -27,12 +27,8 @@ public struct Diagnostic: Error, CustomStringConvertible {
     /// `RuntimeError` keeps its message and interrupt flag, any other error is shown with
     /// `String(describing:)`.
     init(_ error: Error, file: SourceFile?, location: SourceLocation?) {
-        if let r = error as? RuntimeError {
-            self.init(message: r.message, file: file, location: location)
-            isInterrupt = r.isInterrupt
-        } else {
-            self.init(message: String(describing: error), file: file, location: location)
-        }
+        self.init(message: diagnosticMessage(error), file: file, location: location)
+        if let r = error as? RuntimeError { isInterrupt = r.isInterrupt }
     }
 
     /// What a loop or a call throws when `Interrupt.poll()` said stop.

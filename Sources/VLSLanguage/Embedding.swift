@@ -201,8 +201,12 @@ public struct RuntimeError: Error, CustomStringConvertible {
     public let message: String
     /// A stop asked for by Ctrl-C (see `Diagnostic.isInterrupt`).
     public let isInterrupt: Bool
-    public init(_ message: String) { self.message = message; isInterrupt = false }
-    private init(stop message: String, isInterrupt: Bool) { self.message = message; self.isInterrupt = isInterrupt }
+    /// The script's own message (error(), assert()): shown whole. Any other message has
+    /// its over-long lines cut (`Format.bounded`): it may echo a 100 KB value.
+    public let verbatim: Bool
+    public init(_ message: String) { self.message = message; isInterrupt = false; verbatim = false }
+    public init(_ message: String, verbatim: Bool) { self.message = message; isInterrupt = false; self.verbatim = verbatim }
+    private init(stop message: String, isInterrupt: Bool) { self.message = message; self.isInterrupt = isInterrupt; verbatim = false }
     public var description: String { message }
     /// What a long native loop throws when `Interrupt.isRequested` (and the interpreter
     /// when `poll()` says stop): "interrupted", or the spent step budget's message.

@@ -80,6 +80,48 @@ enum Format {
         return out + "\""
     }
 
+    // MARK: - Excerpts of values in error messages
+
+    /// How many characters of a value an error message echoes.
+    static let excerptLength = 100
+
+    /// A string quoted for an error message, at most `excerptLength` characters of it: a
+    /// longer one ends in `"..." (N characters)` (int("9" * 100000) echoed 100 KB).
+    static func quoteExcerpt(_ s: String) -> String {
+        guard s.unicodeScalars.count > excerptLength else { return quote(s) }
+        return quote(String(String.UnicodeScalarView(s.unicodeScalars.prefix(excerptLength)))) + "... (\(s.count) characters)"
+    }
+
+    /// At most `excerptLength` characters of `s` for an error message, "..." marking a cut.
+    static func excerpt(_ s: String) -> String {
+        guard s.unicodeScalars.count > excerptLength else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.prefix(excerptLength))) + "..."
+    }
+
+    /// A value's repr for an error message, cut like `quoteExcerpt` (a long string, a big list).
+    static func reprExcerpt(_ v: Value) -> String {
+        if case .string(let s) = v { return quoteExcerpt(s) }
+        let r = repr(v)
+        guard r.unicodeScalars.count > 2 * excerptLength else { return r }
+        return String(String.UnicodeScalarView(r.unicodeScalars.prefix(2 * excerptLength))) + "... (\(r.count) characters)"
+    }
+
+    /// Longest line of a native's error message; a longer one (a 100 KB path or name echoed)
+    /// keeps its start and end around a mark saying how much was cut. error() and assert()
+    /// messages are the script's own and never cut.
+    static let maxMessageLine = 4096
+
+    /// `message` with every line longer than `maxMessageLine` characters cut in the middle.
+    static func bounded(_ message: String) -> String {
+        guard message.utf8.count > maxMessageLine else { return message }
+        return message.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let n = line.count
+            guard n > maxMessageLine else { return String(line) }
+            let head = maxMessageLine / 2, tail = 200
+            return String(line.prefix(head)) + " ... [\(n - head - tail) characters cut] ... " + String(line.suffix(tail))
+        }.joined(separator: "\n")
+    }
+
     /// Python's float repr: shortest round-trip digits, scientific below 1e-4 and from 1e16.
     static func float(_ d: Double) -> String {
         if d.isNaN { return "nan" }
@@ -151,7 +193,7 @@ enum Format {
         while let c = chars.first, let d = c.wholeNumberValue, c.isASCII {
             width = width * 10 + d
             chars.removeFirst()
-            if width > 10_000 { throw RuntimeError("format width too large in '\(spec)'") }
+            if width > 10_000 { throw RuntimeError("format width too large in '\(excerpt(spec))'") }
         }
         var precision: Int?
         if chars.first == "." {
@@ -162,13 +204,13 @@ enum Format {
                 p = p * 10 + d
                 chars.removeFirst()
                 any = true
-                if p > 100 { throw RuntimeError("format precision too large in '\(spec)'") }
+                if p > 100 { throw RuntimeError("format precision too large in '\(excerpt(spec))'") }
             }
-            if !any { throw RuntimeError("invalid format spec '\(spec)'") }
+            if !any { throw RuntimeError("invalid format spec '\(excerpt(spec))'") }
             precision = p
         }
         let type = chars.first
-        if chars.count > 1 { throw RuntimeError("invalid format spec '\(spec)'") }
+        if chars.count > 1 { throw RuntimeError("invalid format spec '\(excerpt(spec))'") }
         var body: String
         func number() throws -> Double {
             switch v {
@@ -210,13 +252,13 @@ enum Format {
                 if !body.contains(".") { body += ".0" }
             }
         case nil where precision != nil && { if case .int = v { return true }; if case .bool = v { return true }; return false }():
-            throw RuntimeError("precision not allowed in an integer format spec '\(spec)' (as Python)")
+            throw RuntimeError("precision not allowed in an integer format spec '\(excerpt(spec))' (as Python)")
         case "s", nil:
             do {
                 body = interp.str(v)
                 if let precision, type == "s" { body = String(body.prefix(precision)) }
             }
-        default: throw RuntimeError("unknown format type '\(type.map(String.init) ?? "")' in '\(spec)'")
+        default: throw RuntimeError("unknown format type '\(type.map(String.init) ?? "")' in '\(excerpt(spec))'")
         }
         let n = body.count
         if n >= width { return body }

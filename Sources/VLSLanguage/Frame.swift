@@ -269,6 +269,13 @@ func locate(_ error: Error, _ file: SourceFile, _ location: SourceLocation) -> D
     return Diagnostic(error, file: file, location: location)
 }
 
+/// The message of an error that is not yet a diagnostic: the script's own (error(),
+/// assert()) whole, any other with its over-long lines cut (`Format.bounded`).
+func diagnosticMessage(_ error: Error) -> String {
+    if let r = error as? RuntimeError { return r.verbatim ? r.message : Format.bounded(r.message) }
+    return Format.bounded(String(describing: error))
+}
+
 /// Marks a local slot that has no value yet.
 final class UnboundMarker: VLSObject, @unchecked Sendable {
     static let shared = UnboundMarker()

@@ -70,7 +70,14 @@ struct Lexer {
                 continue
             }
             if c == " " || c == "\t" || c == "\r" { advance(); continue }
-            if c == "#" { while let d = peek(), d != "\n" { advance() }; continue }
+            if c == "#" {
+                // A NUL is refused in a comment too, as python3 refuses it anywhere.
+                while let d = peek(), d != "\n" {
+                    if d == "\0" { error(Lexer.nulMessage, here) }
+                    advance()
+                }
+                continue
+            }
             if c == "\\" && peek(1) == "\n" { advance(); advance(); continue }
             lexToken()
         }
@@ -135,6 +142,9 @@ struct Lexer {
         return false
     }
 
+    /// A NUL byte anywhere in the source (python3: "source code cannot contain null bytes").
+    static let nulMessage = "a NUL byte (\\0) in the source: not a text file? (write \\0 for a NUL in a string)"
+
     private static let puncts3: Set<String> = ["**=", "//="]
     private static let puncts2: Set<String> = ["**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "=>"]
     private static let puncts1: Set<Character> = ["+", "-", "*", "/", "%", "@", "<", ">", "=", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";"]
@@ -165,7 +175,7 @@ struct Lexer {
         if Lexer.puncts3.contains(s3) { text = s3 } else if Lexer.puncts2.contains(s2) { text = s2 } else if Lexer.puncts1.contains(c) { text = String(c) } else {
             advance()
             if c == "\0" {
-                error("a NUL byte (\\0) in the source: not a text file?", start)
+                error(Lexer.nulMessage, start)
             } else if c.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 error("unexpected control character \(c.unicodeScalars.map { "U+" + String($0.value, radix: 16, uppercase: true) }.joined(separator: " "))", start)
             } else {
@@ -256,6 +266,11 @@ struct Lexer {
             if c == "\n" && !triple {
                 error("unterminated string", start)
                 return
+            }
+            if c == "\0" {
+                error(Lexer.nulMessage, here)
+                advance()
+                continue
             }
             if c == "\\" && !raw {
                 let escLoc = here

@@ -100,12 +100,12 @@ enum Methods {
             let v = try a.value(0, "item")
             let (lo, hi) = try bounds(a, l.items.count)
             if lo < hi, let i = try l.items[lo..<hi].firstIndex(where: { try Ops.equalChecked($0, v) }) { return .int(i) }
-            throw RuntimeError("\(Format.repr(v)) is not in list")
+            throw RuntimeError("\(Format.reprExcerpt(v)) is not in list")
         }
         .method("xs.remove(item)", "Removes the first item equal to item (error if absent).") { l, a in
             let v = try a.value(0, "item")
             if let i = try l.items.firstIndex(where: { try Ops.equalChecked($0, v) }) { l.items.remove(at: i); return .nil }
-            throw RuntimeError("list.remove(x): \(Format.repr(v)) is not in list")
+            throw RuntimeError("list.remove(x): \(Format.reprExcerpt(v)) is not in list")
         }
         .method("xs.count(item)", "How many items equal item.") { l, a in
             let v = try a.value(0, "item")
@@ -149,7 +149,7 @@ enum Methods {
             try Ops.checkHashable(k)
             if let v = d[k] { d[k] = nil; return v }
             if a.count > 1 { return a.positional[1] }
-            throw RuntimeError("key \(Format.repr(k)) not found in dict")
+            throw RuntimeError("key \(Format.reprExcerpt(k)) not found in dict")
         }
         .method("d.setdefault(key, default = nil, /)", "The value of key; when absent, sets it to default first.") { d, a in
             let k = try a.value(0, "key")
@@ -393,7 +393,7 @@ enum Methods {
                 guard k >= 0, k < a.positional.count else { throw RuntimeError("format: replacement index \(k) out of range for \(a.positional.count) positional argument\(a.positional.count == 1 ? "" : "s")") }
                 return a.positional[k]
             }
-            guard let kv = a.keywords.last(where: { $0.0 == field }) else { throw RuntimeError("format: no argument named '\(field)'") }
+            guard let kv = a.keywords.last(where: { $0.0 == field }) else { throw RuntimeError("format: no argument named \(Format.quoteExcerpt(field))") }
             return kv.1
         }
         while let c = chars.next() {

@@ -39,6 +39,8 @@ extension Interpreter {
             let text: String?
             do { text = try readTextFile(path) } catch let e as FileError {
                 throw Diagnostic(message: "cannot import '\(name)': \(e.message)", file: file, location: loc)
+            } catch let d as Diagnostic {
+                throw Diagnostic(message: "syntax error in module '\(name)':\n" + d.rendered(), file: file, location: loc)
             }
             guard let text else {
                 throw Diagnostic(message: "cannot import '\(name)': no stdlib module of that name and no file '\(path)'", file: file, location: loc)
@@ -131,7 +133,12 @@ final class ModuleObject: VLSObject {
 }
 
 /// A source file's text, or nil when it does not exist (`Files.readFile`: unreadable
-/// files, folders and FIFOs throw a `FileError` naming the file).
+/// files, folders and FIFOs throw a `FileError` naming the file; a byte that is not UTF-8
+/// throws the `Diagnostic` of its line and column, `SourceText`).
 func readTextFile(_ path: String) throws -> String? {
-    try Files.readFile(path).map { String(decoding: $0, as: UTF8.self) }
+    guard let bytes = try Files.readFile(path) else { return nil }
+    switch SourceText.decode(bytes, path: path) {
+    case .success(let text): return text
+    case .failure(let d): throw d
+    }
 }

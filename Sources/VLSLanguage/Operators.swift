@@ -520,7 +520,7 @@ enum Ops {
             guard items.count == 1, case .value(let k) = items[0] else { throw RuntimeError("a dict is indexed by one key") }
             try checkHashable(k)
             if let v = d[k] { return v }
-            throw RuntimeError("key \(Format.repr(k)) not found in dict")
+            throw RuntimeError("key \(Format.reprExcerpt(k)) not found in dict")
         }
         guard items.count == 1 else {
             throw RuntimeError("\(container.typeName) indices must be a single int or slice, not \(items.count) components")

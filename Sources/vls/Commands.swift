@@ -140,7 +140,7 @@ func readScript(_ path: String) throws -> String {
             writeStandardError("vls: cannot read '\(path)': No such file or directory\n")
             throw ExitCode(Exit.io)
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return try scriptText(bytes, path: path)
     } catch let e as FileError {
         writeStandardError("vls: \(e.message)\n")
         throw ExitCode(Exit.io)
@@ -184,7 +184,7 @@ struct Repl: ParsableCommand {
                 if n <= 0 { break }
                 bytes.append(contentsOf: buf[0..<n])
             }
-            let code = finish(interp.run(source: String(decoding: bytes, as: UTF8.self), path: "<stdin>"), interp)
+            let code = finish(interp.run(source: try scriptText(bytes, path: "<stdin>"), path: "<stdin>"), interp)
             if code != 0 { throw ExitCode(code) }
             return
         }

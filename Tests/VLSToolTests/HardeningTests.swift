@@ -386,7 +386,7 @@ final class HardeningTests: XCTestCase {
         NaNWatch.reset()
         let ranks = try model.lensRanks(run, layers: [.residPost], classes: Tensor(zeros: [2, c.numTokens]))
         _ = try model.lensRanks(run, layers: [.residPost], classes: Tensor(zeros: [2, c.numTokens]))
-        XCTAssertEqual(said, ["warning: lens: the activations hold NaN from block 0 on; NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n"])
+        XCTAssertEqual(said, ["warning: lens: the activations hold NaN from blocks.0 (block 1 in tables) on; NaN logits rank last and a row holding NaN counts as no prediction (wrong)\n"])
         // Image 0 (a NaN pixel) ranks its NaN label last at every block and token; image 1
         // is untouched by it (batch rows are independent) and ranks as a model alone would.
         let r = ranks[.residPost]!, T = c.numTokens

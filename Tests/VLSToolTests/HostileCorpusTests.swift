@@ -88,7 +88,7 @@ final class HostileCorpusTests: XCTestCase {
         environment["VLS_MAX_TENSOR_BYTES"] = nil
         environment["SWIFT_BACKTRACE"] = "enable=no"
         for line in (read("env") ?? "").split(separator: "\n") {
-            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             if parts.count == 2 { environment[parts[0]] = parts[1] }
         }
         for line in (read("setup") ?? "").split(separator: "\n") {

@@ -23,22 +23,37 @@ int vls_image_shim_version(void);
 /* Releases a buffer returned by any function below. */
 void vls_image_free(void *p);
 
-/* Both decoders refuse, from the header and before any pixel buffer exists, an image
- * whose width * height * 3 bytes exceed `maxbytes` (the memory cap, VLS_MAX_TENSOR_BYTES).
+/* Decoding is two calls, so that the caller can check the memory a decode needs and own
+ * the output buffer (no copy of the pixels after decoding):
+ *
+ * 1. `probe` reads the header only: the size (refused past VLS_MAX_PIXELS, the message
+ *    stating the limit) and `peak`, the bytes the decode allocates at its peak, the
+ *    w * h * 3 output included (for PNG the row pointers and libpng's row buffers; for a
+ *    JPEG libjpeg's row buffers and, for a progressive or multi-scan file, its coefficient
+ *    arrays). Nothing larger than the header is allocated.
+ * 2. `decode` fills `rgb` (w * h * 3 bytes, interleaved, row-major) for the size the probe
+ *    gave; a header that differs is an error.
+ *
  * The PNG decoder also bounds every ancillary chunk (tEXt, zTXt, iTXt, sPLT, ...) by the
  * file's size: a 100-byte file declaring a 2 GB text chunk is an error, not a 2 GB
  * allocation. */
 
-/* Decodes a PNG (any colour type and depth) to 8-bit RGB: 16-bit samples keep their
- * high byte, palettes are expanded, gray is replicated, alpha is dropped. */
-int vls_png_decode(const unsigned char *data, size_t size, int *width, int *height,
-                   unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap);
+/* PNG (any colour type and depth) to 8-bit RGB: 16-bit samples keep their high byte,
+ * palettes are expanded, gray is replicated, alpha is dropped. */
+int vls_png_probe(const unsigned char *data, size_t size, int *width, int *height, size_t *peak,
+                  char *msg, size_t msgcap);
+int vls_png_decode(const unsigned char *data, size_t size, unsigned char *rgb, int width, int height,
+                   char *msg, size_t msgcap);
 
-/* Decodes a baseline or progressive 8-bit JPEG to RGB (gray replicated, CMYK/YCCK
- * converted as Pillow does, assuming Adobe-inverted CMYK). A file that ends early
- * is an error. */
-int vls_jpeg_decode(const unsigned char *data, size_t size, int *width, int *height,
-                    unsigned char **rgb, size_t maxbytes, char *msg, size_t msgcap);
+/* Baseline or progressive 8-bit JPEG to RGB (gray replicated, CMYK/YCCK converted as
+ * Pillow does, assuming Adobe-inverted CMYK). A file that ends early is an error.
+ * `workmax` bounds libjpeg's own allocations (its max_memory_to_use): the cap less the
+ * output, so that the whole decode stays under the cap even where the probe's estimate of
+ * libjpeg's needs is short. */
+int vls_jpeg_probe(const unsigned char *data, size_t size, int *width, int *height, size_t *peak,
+                   char *msg, size_t msgcap);
+int vls_jpeg_decode(const unsigned char *data, size_t size, unsigned char *rgb, int width, int height,
+                    size_t workmax, char *msg, size_t msgcap);
 
 /* Encodes 8-bit RGB (channels 3) or RGBA (channels 4) pixels as a PNG. */
 int vls_png_encode(const unsigned char *pixels, int width, int height, int channels,

@@ -151,10 +151,49 @@ def main():
     sof = jpg.find(b"\xff\xc0")
     jpg = jpg[:sof + 5] + struct.pack(">HH", 13000, 13000) + jpg[sof + 9:]
     case("jpeg-bomb-over-cap", {"x.jpg": jpg}, 'image("x.jpg")', env={"VLS_MAX_TENSOR_BYTES": "100M"})
+    # The cap counts a decode's peak, not only its RGB output: a progressive 2000x2000 JPEG
+    # (12 MB of RGB) keeps about as much again of DCT coefficients while it decodes, so under
+    # a 16 MB cap it is refused from the header (its RGB alone fits).
+    prog = open(os.path.join(HERE, "..", "images", "progressive.jpg"), "rb").read()
+    sof2 = prog.find(b"\xff\xc2")
+    prog = prog[:sof2 + 5] + struct.pack(">HH", 2000, 2000) + prog[sof2 + 9:]
+    case("jpeg-progressive-peak-over-cap", {"x.jpg": prog}, 'image("x.jpg")', env={"VLS_MAX_TENSOR_BYTES": "16M"})
+    # A 2000x2000 RGB PNG: 12,000,000 bytes of RGB, under a cap 100 bytes above that; the
+    # decoder's row buffers and the file itself pass it.
+    rows = zlib.compress(b"\0" * (1 + 2000 * 3) * 2000, 9)
+    big = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 2000, 2000, 8, 2, 0, 0, 0))
+    case("png-peak-over-cap", {"x.png": big + png_chunk(b"IDAT", rows) + png_chunk(b"IEND", b"")}, 'image("x.png")',
+         env={"VLS_MAX_TENSOR_BYTES": "12000100"})
+    # More pixels than Pillow's decompression-bomb limit: the error states the limit.
+    huge = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+    case("png-pixels-over-limit", {"x.png": huge + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))}, 'image("x.png")')
+    jhuge = jpg[:sof + 5] + struct.pack(">HH", 20000, 20000) + jpg[sof + 9:]
+    case("jpeg-pixels-over-limit", {"x.jpg": jhuge}, 'image("x.jpg")')
+
+    # MARK: symlink loops: every reader says so, naming the path (never "no such file")
+    loop = ["symlink loop-b loop-a", "symlink loop-a loop-b"]
+    case("image-symlink-loop", {}, 'image("loop-a")', setup=loop)
+    case("npy-symlink-loop", {}, 'read_npy("loop-a")', setup=loop)
+    case("safetensors-symlink-loop", {}, 'read_safetensors("loop-a")', setup=loop)
+    case("load-symlink-loop", {}, 'load("loop-a")', setup=loop)
+    case("part-symlink-loop", {}, 'load_part("loop-a")', setup=loop)
+    case("dataset-folder-symlink-loop", {}, 'dataset("loop-a")', setup=loop)
+    case("dataset-labels-csv-symlink-loop", {"d/a/x.png": open(os.path.join(HERE, "..", "images", "small.png"), "rb").read()},
+         'dataset("d")', setup=["symlink labels.csv d/labels.csv"])
+    case("import-symlink-loop", {}, 'import "loop-a" as m', setup=loop)
+    case("script-symlink-loop", {}, None, setup=loop, command=["run", "loop-a"])
 
     # MARK: datasets
     for name, value in [("negative", "-5.0"), ("nan", 'float("nan")'), ("inf", 'float("inf")'), ("huge", "3e8")]:
         case(f"dataset-label-{name}", {}, "dataset(images: zeros(1, 3, 8, 8), labels: tensor([" + value + "]))")
+
+    # MARK: script text: NUL and invalid UTF-8 are errors naming line and column (python3
+    # refuses both: "source code cannot contain null bytes", a SyntaxError for bad UTF-8)
+    case("script-nul-in-string", {"run.vls": b'x = 1\ny = "a\x00b"\nprint(len(y))\n'}, None)
+    case("script-nul-in-comment", {"run.vls": b'x = 1  # a\x00b\nprint(x)\n'}, None)
+    case("script-invalid-utf8-in-string", {"run.vls": b'x = 1\nprint("caf\xe9")\n'}, None)
+    case("script-invalid-utf8-in-comment", {"run.vls": b'# \xff\xfe\nprint(1)\n'}, None)
+    case("module-invalid-utf8", {"run.vls": b'import helper\n', "helper.vls": b'x = "\xc3("\n'}, None)
 
     # MARK: tool level
     case("notebook-onto-itself", {"nb.vls": "print(1)\n"}, None, command=["notebook", "nb.vls", "-o", "nb.vls"])
@@ -174,6 +213,17 @@ r = m.run(zeros(1, 3, 32, 32) * float("nan"))
 print(argmax(r.logits))
 print(r.predictions)""", setup=["mkdir m", f"symlink {STANDARD} m/model.safetensors", "symlink {fixtures}/models/standard/config.json m/config.json"])
     case("threads-over-cpu-count", {}, "print(1)", command=["run", "--threads", "100000", "run.vls"])
+    # A negative or non-numeric thread count said "Missing value" (the parser took -1 for an option).
+    case("threads-negative", {}, "print(1)", command=["run", "--threads", "-1", "run.vls"])
+    case("threads-negative-no-run", {}, "print(1)", command=["--threads", "-1", "run.vls"])
+    case("threads-equals-negative", {}, "print(1)", command=["run", "--threads=-1", "run.vls"])
+    case("threads-zero", {}, "print(1)", command=["run", "--threads", "0", "run.vls"])
+    case("threads-word", {}, "print(1)", command=["run", "--threads", "many", "run.vls"])
+    case("threads-missing", {}, None, command=["run", "--threads"])
+    case("seed-negative", {}, "print(1)", command=["run", "--seed", "-5", "run.vls"])
+    # An empty cap variable is unset (the default cap): the script runs.
+    case("tensor-cap-empty-is-unset", {}, "print(1)\nerror(\"ran\")", env={"VLS_MAX_TENSOR_BYTES": ""})
+    case("threads-env-empty-is-unset", {}, "print(1)\nerror(\"ran\")", env={"VLS_THREADS": ""})
     case("hook-calls-model", {}, """m = load("model.safetensors")
 x = zeros(1, 3, 32, 32)
 def h(a):
