@@ -390,8 +390,6 @@ def perturbation_test(model, data, method = "lens", order = "negative", batch = 
         if probes.model.digest != model.digest:
             error("perturbation_test: the probes were trained on another model (weights sha256 {probes.model.digest[:12]}, this model {model.digest[:12]})")
         arguments["probes"] = probes
-    elif probes != nil:
-        error("perturbation_test: probes: is for method \"probe\" (method \"{method}\" ranks by saliency)")
     else:
         arguments["loss"] = loss
     return _test(model, data, [explainer(method, loss: loss, probes: probes)], order, batch, arguments)
