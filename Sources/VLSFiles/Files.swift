@@ -316,7 +316,12 @@ public enum Files {
     /// The whole file, or nil when it does not exist. The one reader of whole files (scripts,
     /// modules, `:load`, the history): a folder, FIFO or device is refused before reading
     /// (a FIFO would block forever), and every other failure names the file and the reason.
-    public static func readFile(_ path: String) throws -> [UInt8]? {
+    public static func readFile(_ path: String) throws -> [UInt8]? { try readFile(path, streams: false) }
+
+    /// As `readFile(_:)`; with `streams`, a pipe or character device (`vls run /dev/stdin`,
+    /// `vls run <(make-script)`) is read to its end too: a script named on the command line,
+    /// never a file found by name inside a folder (a FIFO named model.safetensors would block).
+    public static func readFile(_ path: String, streams: Bool) throws -> [UInt8]? {
         func fail(_ why: String) -> FileError { FileError("\(path): \(why)", reason: why) }
         func failed(_ code: Int32 = errno) -> FileError { failure(path, code) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
@@ -330,6 +335,10 @@ public enum Files {
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: throw fail("is a folder, not a file")
+        case let kind where streams && (kind == S_IFIFO || kind == S_IFCHR):
+            // blocking reads from here on: a pipe's writer may not have written yet
+            let flags = fcntl(fd, F_GETFL)
+            guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else { throw failed() }
         default: throw fail("not a regular file (a FIFO, socket or device)")
         }
         var out: [UInt8] = []

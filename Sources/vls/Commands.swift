@@ -136,7 +136,7 @@ func installScriptInterruptHandler() {
 
 func readScript(_ path: String) throws -> String {
     do {
-        guard let bytes = try Files.readFile(path) else {
+        guard let bytes = try Files.readFile(path, streams: true) else {
             writeStandardError("vls: cannot read '\(path)': No such file or directory\n")
             throw ExitCode(Exit.io)
         }
