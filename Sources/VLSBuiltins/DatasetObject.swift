@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 import VLSCore
 import VLSImaging
 import VLSLanguage
@@ -396,7 +397,7 @@ func dataBuiltins(_ session: Session) -> [NativeFunction] {
                     d = DatasetObject(source: .idx(ds), name: "fashion-mnist/\(split)", indices: Array(0..<ds.count), classNames: ds.classNames)
                 } else {
                     let f = try ImageFolder(path: name)
-                    d = DatasetObject(source: .folder(f), name: (name as NSString).lastPathComponent, indices: Array(0..<f.count), classNames: f.classes)
+                    d = DatasetObject(source: .folder(f), name: Paths.name(of: name), indices: Array(0..<f.count), classNames: f.classes)
                 }
             }
             if let mv = a.optional(nil, "model") {

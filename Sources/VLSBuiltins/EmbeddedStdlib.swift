@@ -143,8 +143,9 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
         start += len(y)
         per_image = y.reshape(len(y), 1)                       # classes line up with [..., B, T]
         r = model.run(x, capture: ["resid_post", "attn_out"])
-        nan_watch(r["resid_post"], f)                           # warns once, naming the first block
         resid = project(model, r["resid_post"])                 # [L, B, T, C]
+        if not nan_watch(r["resid_post"], f):                   # warns once, naming the first block,
+            nan_watch(resid, f, place: "the lens logits (final norm or head)")   # else the head
         rank = ranks(resid, per_image)[:, :, P:]                # [L, B, N]
         s.append((1 - rank / C).permute(1, 0, 2))
         d = true_logits(project(model, r["attn_out"]), y)[1:] - true_logits(resid, y)[:-1]   # [L-1, B, T]
@@ -460,10 +461,12 @@ def correct_counts(model, probes, data, batch = 32):
     images = 0
     for x, y in data.batches(batch, model: model):
         acts = model.run(x, capture: [layer])[layer]             # [L, B, T, D]
-        nan_watch(acts, "probes.evaluate")
         truth = y.reshape(1, len(y), 1)
+        lens = project(model, acts)
+        if not nan_watch(acts, "probes.evaluate"):
+            nan_watch(lens, "probes.evaluate", place: "the lens logits (final norm or head)")
         probe_right = probe_right + right(probes.scores(acts), truth).sum(axis: 1)
-        lens_right = lens_right + right(project(model, acts), truth).sum(axis: 1)
+        lens_right = lens_right + right(lens, truth).sum(axis: 1)
         images += len(y)
     return {"probe": probe_right, "lens": lens_right, "images": images}
 

@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 import VLSCore
 import VLSLanguage
 #if canImport(Glibc)
@@ -428,7 +429,7 @@ extension Builtins {
     public static func mergeParts(_ paths: [String], output: String, partial: Bool = false) throws -> String {
         guard !paths.isEmpty else { throw CoreError("no part files given") }
         // as cp and mv: the output's folder must exist (a typo is not a new folder)
-        let folder = (output as NSString).deletingLastPathComponent
+        let folder = Paths.folder(of: output)
         var isDir: ObjCBool = false
         if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) && isDir.boolValue) {
             throw CoreError("-o \(output): the folder \(folder) does not exist (vls merge creates no folders; mkdir -p \(folder) first)")

@@ -19,29 +19,29 @@ public enum Checkpoint {
         var files: [SafetensorsFile] = []
         var configJSON: [String: Any]?
         var preprocessorJSON: [String: Any]?
-        let folder = isDir.boolValue ? path : (path as NSString).deletingLastPathComponent
+        let folder = isDir.boolValue ? path : Paths.folder(of: path)
         if isDir.boolValue {
-            let single = (path as NSString).appendingPathComponent("model.safetensors")
-            let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
+            let single = Paths.join(path, "model.safetensors")
+            let index = Paths.join(path, "model.safetensors.index.json")
             if try exists(single) {
                 files = [try SafetensorsFile(path: single)]
             } else if try exists(index) {
                 files = try shards(index: index, folder: path)
             } else {
                 let pickles = ["pytorch_model.bin", "model.pth", "pytorch_model.pth", "model.bin"].filter {
-                    (try? FileKind.of((path as NSString).appendingPathComponent($0))) != .missing
+                    (try? FileKind.of(Paths.join(path, $0))) != .missing
                 }
                 if let p = pickles.first {
                     throw CoreError("\(path): holds only the pickle checkpoint '\(p)', which is never loaded (it can run code); convert it with Scripts/convert-checkpoint.py")
                 }
                 throw CoreError("\(path): no model.safetensors (or model.safetensors.index.json) in this folder")
             }
-            configJSON = try readJSON((path as NSString).appendingPathComponent("config.json"), required: false)
-            preprocessorJSON = try readJSON((path as NSString).appendingPathComponent("preprocessor_config.json"), required: false)
+            configJSON = try readJSON(Paths.join(path, "config.json"), required: false)
+            preprocessorJSON = try readJSON(Paths.join(path, "preprocessor_config.json"), required: false)
         } else {
             files = [try SafetensorsFile(path: path)]
-            let beside = (folder as NSString).appendingPathComponent("config.json")
-            if (path as NSString).lastPathComponent == "model.safetensors" {
+            let beside = Paths.join(folder, "config.json")
+            if Paths.name(of: path) == "model.safetensors" {
                 configJSON = try readJSON(beside, required: false)
             }
         }
@@ -164,7 +164,7 @@ public enum Checkpoint {
             guard !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".safetensors") else {
                 throw CoreError("\(index): shard name '\(name)' must be a .safetensors file inside the checkpoint folder")
             }
-            out.append(try SafetensorsFile(path: (folder as NSString).appendingPathComponent(name)))
+            out.append(try SafetensorsFile(path: Paths.join(folder, name)))
         }
         return out
     }

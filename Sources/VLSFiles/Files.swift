@@ -341,6 +341,11 @@ public enum Files {
             guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else { throw failed() }
         default: throw fail("not a regular file (a FIFO, socket or device)")
         }
+        // the whole file is held in memory: a file larger than the memory cap is refused
+        // before a byte is read (a sparse 40 GB file reserved 40 GB and aborted)
+        if Int64(st.st_size) > Int64(MemoryCap.bytes) {
+            throw fail("is \(st.st_size) bytes, more than the memory cap of \(MemoryCap.bytes) bytes (VLS_MAX_TENSOR_BYTES) for a file read whole")
+        }
         var out: [UInt8] = []
         out.reserveCapacity(Int(max(0, st.st_size)))
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -371,4 +376,33 @@ private final class Mutex: @unchecked Sendable {
     }
     func lock() { pthread_mutex_lock(m) }
     func unlock() { pthread_mutex_unlock(m) }
+}
+
+/// Path arithmetic on strings, as POSIX dirname/basename do. NSString's path methods trap
+/// on a one-character path ("a", ".") on Linux's Foundation (Swift 6.3), so vls never uses them.
+public enum Paths {
+    /// The folder part ("" for a bare name; "/" for a file in the root), trailing slashes ignored.
+    public static func folder(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        if slash == p.startIndex { return "/" }
+        var f = p[..<slash]
+        while f.count > 1 && f.hasSuffix("/") { f = f.dropLast() }
+        return String(f)
+    }
+
+    /// The last component, trailing slashes ignored ("/" for the root).
+    public static func name(of path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/"), p.count > 1 else { return String(p) }
+        return String(p[p.index(after: slash)...])
+    }
+
+    /// `folder` joined with `name` by one slash ("" or "." folder: the name alone stays relative).
+    public static func join(_ folder: String, _ name: String) -> String {
+        if folder.isEmpty { return name }
+        return folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
 }

@@ -89,7 +89,7 @@ public struct ImageFolder: Sendable {
         for (label, name) in classes.enumerated() {
             let dir = root + "/" + name
             let files = (fm.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? [])
-                .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
+                .filter { extensions.contains(String(($0.split(separator: "/").last ?? "").split(separator: ".", omittingEmptySubsequences: false).dropFirst().last ?? "").lowercased()) }
                 .sorted()
             entries += files.map { Entry(path: dir + "/" + $0, label: label) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import VLSFiles
 import VLSImaging
 import VLSLanguage
 
@@ -83,7 +84,7 @@ struct NotebookRenderer {
             if let error { body += "<pre class=\"error\">\(escape(error))</pre>" }
             body += "</section>\n"
         }
-        let title = escape((path as NSString).lastPathComponent)
+        let title = escape(Paths.name(of: path))
         let page = """
         <!DOCTYPE html>
         <html><head><meta charset="utf-8"><title>\(title)</title>

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VLSFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,10 +51,11 @@ final class ToolTests: XCTestCase {
         return path
     }
 
-    func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) throws -> (Int32, String, String) {
+    func run(_ args: [String], stdin: String? = nil, env: [String: String] = [:], cwd: String? = nil) throws -> (Int32, String, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try binary())
         p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         var environment = ProcessInfo.processInfo.environment
         environment["VLS_HISTORY"] = tmp + "/history"
         for (k, v) in env { environment[k] = v }
@@ -150,6 +152,18 @@ final class ToolTests: XCTestCase {
         XCTAssertEqual(code, 0)
         XCTAssertEqual(out, "42\n")
         XCTAssertEqual(try run([], stdin: "1/0\n").0, 70)
+        // one-character paths (Foundation's NSString path methods trap on them on Linux)
+        let one = tmp + "/a"
+        try? FileManager.default.createDirectory(atPath: one, withIntermediateDirectories: true)
+        let (ocode, _, oerr) = try run(["run", "/dev/stdin"], stdin: "load(\"m\")\n", cwd: one)
+        XCTAssertEqual(ocode, 70, oerr)
+        XCTAssertTrue(oerr.contains("m"), oerr)
+        XCTAssertEqual(Paths.folder(of: "a"), "")
+        XCTAssertEqual(Paths.folder(of: "/a"), "/")
+        XCTAssertEqual(Paths.folder(of: "x/y/"), "x")
+        XCTAssertEqual(Paths.name(of: "x/y/"), "y")
+        XCTAssertEqual(Paths.join("", "c"), "c")
+        XCTAssertEqual(Paths.join("d/", "c"), "d/c")
         // a script named on the command line may be a pipe (Scripts/bench runs /dev/stdin)
         let (pcode, pout, perr) = try run(["run", "/dev/stdin"], stdin: "print(6 * 7)\n")
         XCTAssertEqual(pcode, 0, perr)
