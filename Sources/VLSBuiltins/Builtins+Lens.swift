@@ -24,18 +24,16 @@ func lensBuiltins(_ session: Session) -> [NativeFunction] {
         return classes
     }
     return [
-        native("nan_watch", "nan_watch(acts: tensorlike, analysis: string, *, place: string = nil)", area: area,
-               "Whether per-block activations acts [blocks, ...] hold NaN; the first time a call of an analysis meets NaN, warns on stderr naming `analysis` and the first block that holds it (blocks.N, the tables' block N+1), or `place` (\"the lens logits\") for a tensor that is not per block. The Stdlib drivers call it on what they capture, so their results over NaN are flagged, never silently taken for valid.") { a in
+        native("nan_watch", "nan_watch(acts: tensorlike, analysis: string, *, logits: tensorlike = nil)", area: area,
+               "Whether per-block activations acts [blocks, ...] (or, when they are finite, their lens `logits`) hold NaN; the first time a call of an analysis meets NaN, warns on stderr naming `analysis` and the first block that holds it (blocks.N, the tables' block N+1), or the final norm or head when only the logits do. The Stdlib drivers call it on what they capture, so their results over NaN are flagged, never silently taken for valid.") { a in
             let acts = try a.tensor(0, "acts").contiguous()
             let analysis = try a.string(1, "analysis")
-            if let place = a.optional(nil, "place"), case .string(let where_) = place {
-                return .bool(NaNWatch.check(acts, at: where_, analysis: analysis))
-            }
             guard acts.rank >= 1 else { throw RuntimeError("nan_watch: acts must be [blocks, ...], got a scalar") }
             for b in 0..<acts.shape[0] {
                 if NaNWatch.check(try acts.narrowed(axis: 0, start: b, count: 1), block: b, analysis: analysis) { return .bool(true) }
             }
-            return .bool(false)
+            guard let logits = try a.optionalTensor(nil, "logits") else { return .bool(false) }
+            return .bool(NaNWatch.check(logits, at: "the lens logits (final norm or head)", analysis: analysis))
         },
         native("project", "project(model: model, h: tensorlike, head: string = \"mean\")", area: area,
                "Class logits of residual-space vectors through the model's final norm and head, token by token: h [..., D] -> [..., C]. `project(m, run[\"resid_post\"])` is [blocks, B, T, C]. For a distilled model, `head:` is \"mean\" (timm's eval output, default), \"cls\" or \"dist\".") { a in

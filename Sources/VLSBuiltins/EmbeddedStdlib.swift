@@ -144,8 +144,7 @@ def class_context(model, data, masks = nil, threshold = 0.2, batch = 32, shuffle
         per_image = y.reshape(len(y), 1)                       # classes line up with [..., B, T]
         r = model.run(x, capture: ["resid_post", "attn_out"])
         resid = project(model, r["resid_post"])                 # [L, B, T, C]
-        if not nan_watch(r["resid_post"], f):                   # warns once, naming the first block,
-            nan_watch(resid, f, place: "the lens logits (final norm or head)")   # else the head
+        nan_watch(r["resid_post"], f, logits: resid)            # warns once, naming the first block or the head
         rank = ranks(resid, per_image)[:, :, P:]                # [L, B, N]
         s.append((1 - rank / C).permute(1, 0, 2))
         d = true_logits(project(model, r["attn_out"]), y)[1:] - true_logits(resid, y)[:-1]   # [L-1, B, T]
@@ -250,8 +249,7 @@ def true_class_ranks(model, data, batch = 32, analysis = "compare_random"):
     for x, y in data.batches(batch, model: model):
         r = model.run(x, capture: ["resid_post"])
         logits = project(model, r["resid_post"])
-        if not nan_watch(r["resid_post"], analysis):              # NaN in the residuals, else in the head
-            nan_watch(logits, analysis, place: "the lens logits (final norm or head)")
+        nan_watch(r["resid_post"], analysis, logits: logits)     # NaN in the residuals, else in the head
         out.append(ranks(logits, y.reshape(len(y), 1)).permute(1, 0, 2))
     if len(out) == 0:
         return zeros(0, model.depth, model.tokens)
@@ -463,8 +461,7 @@ def correct_counts(model, probes, data, batch = 32):
         acts = model.run(x, capture: [layer])[layer]             # [L, B, T, D]
         truth = y.reshape(1, len(y), 1)
         lens = project(model, acts)
-        if not nan_watch(acts, "probes.evaluate"):
-            nan_watch(lens, "probes.evaluate", place: "the lens logits (final norm or head)")
+        nan_watch(acts, "probes.evaluate", logits: lens)
         probe_right = probe_right + right(probes.scores(acts), truth).sum(axis: 1)
         lens_right = lens_right + right(lens, truth).sum(axis: 1)
         images += len(y)

@@ -616,8 +616,9 @@ func partBuiltins(_ session: Session) -> [NativeFunction] {
                "Errors when the run is sharded (vls run --shard K/N, N > 1) but `data` is not (every shard would repeat all of it): the Stdlib's analysis drivers call it before their work, naming themselves as `analysis`; also when the selection holds no images. It starts the analysis's NaN warnings afresh (each call warns once).") { a in
             NaNWatch.reset()
             let data = try a.object(0, "data", as: DatasetObject.self, expected: "dataset")
-            try data.requireImages(try a.string(1, "analysis"))
-            try requireSharded(try a.object(0, "data", as: DatasetObject.self, expected: "dataset"), session: session, try a.string(1, "analysis"))
+            let analysis = try a.string(1, "analysis")
+            try data.requireImages(analysis)
+            try requireSharded(data, session: session, analysis)
             return .nil
         },
         native("finish_analysis", "finish_analysis(analysis: string, model: model, data: dataset, arguments: dict, statistics, *, function: string = nil, permutations: tensorlike = nil)", area: "metrics",

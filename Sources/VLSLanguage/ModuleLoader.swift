@@ -84,10 +84,7 @@ extension Interpreter {
     /// it (a test holds every declared name to a definition).
     func stdlibGlobal(_ name: String) -> Value? {
         guard let module = stdlibGlobals[name]?.module else { return nil }
-        let file = SourceFile(path: "<stdlib>", text: "")
-        guard case .object(let m as ModuleObject)? = try? importModule(module, isPath: false, from: file, at: SourceLocation(line: 1, column: 1)),
-              let c = m.scope.lookup(name), c.defined else { return nil }
-        return c.value
+        return try? stdlibFunction(module, name)
     }
 
     /// A function of a Stdlib module (`probing.evaluate`), for a host's member that is
