@@ -12,20 +12,9 @@ import Glibc
 /// loops, writes through symlinks, NUL and invalid UTF-8 in scripts, long echoed values,
 /// option and environment parsing, NaN warnings of every analysis, empty datasets.
 /// Whole-binary cases with one expected error line are in Tests/Fixtures/hostile.
-final class HardeningReview2Tests: XCTestCase {
-    var tmp = ""
+final class HardeningReview2Tests: TempFolderTestCase {
+    override class var folderPrefix: String { "vls-review2" }
 
-    override func setUpWithError() throws {
-        tmp = NSTemporaryDirectory() + "vls-review2-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: tmp)
-    }
-
-    static let fixtures = BuiltinCaseTests.root + "/Tests/Fixtures"
-    static let standard = fixtures + "/models/standard"
 
     /// Runs the built vls with `args` in `tmp` (environment changes applied; a nil value
     /// removes the variable); exit status, standard output, standard error and the peak

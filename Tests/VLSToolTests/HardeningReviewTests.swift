@@ -10,20 +10,9 @@ import Glibc
 /// Regression tests of the adversarial review of the hardening work (issue 15): rank caps,
 /// the .npy header, NaN predictions, the memory cap's variable, preprocessing configs,
 /// strict JSON, temporary file names. Whole-binary cases are in Tests/Fixtures/hostile.
-final class HardeningReviewTests: XCTestCase {
-    var tmp = ""
+final class HardeningReviewTests: TempFolderTestCase {
+    override class var folderPrefix: String { "vls-review" }
 
-    override func setUpWithError() throws {
-        tmp = NSTemporaryDirectory() + "vls-review-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: tmp)
-    }
-
-    static let fixtures = BuiltinCaseTests.root + "/Tests/Fixtures"
-    static let standard = fixtures + "/models/standard"
 
     func assertThrows<T>(_ body: @autoclosure () throws -> T, _ fragment: String, line: UInt = #line) {
         XCTAssertThrowsError(try body(), line: line) { e in

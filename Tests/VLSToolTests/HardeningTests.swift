@@ -9,19 +9,9 @@ import Glibc
 
 /// Regression tests of the hardening issue (files, checkpoints, configs, NaN, limits). The
 /// whole-binary cases are in HostileCorpusTests (Tests/Fixtures/hostile).
-final class HardeningTests: XCTestCase {
-    var tmp = ""
+final class HardeningTests: TempFolderTestCase {
+    override class var folderPrefix: String { "vls-harden" }
 
-    override func setUpWithError() throws {
-        tmp = NSTemporaryDirectory() + "vls-harden-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: tmp)
-    }
-
-    static let standard = BuiltinCaseTests.root + "/Tests/Fixtures/models/standard"
 
     func mode(_ path: String) -> mode_t {
         var st = stat()
